@@ -1,0 +1,77 @@
+//! `bpfbox conformance-plugin`: the upstream bpf_conformance runner's plugin protocol.
+//!
+//! The runner starts the plugin once per test with the memory as one hex argument (omitted
+//! when empty), then plugin options; the program arrives on stdin as hex text. We print r0 in
+//! hex and exit 0, or print the error and exit 1.
+
+use std::io::Read;
+
+use bpfbox_vm::isa::slots_from_bytes;
+use bpfbox_vm::Vm;
+
+use super::input::parse_hex;
+use super::{CliError, CliResult};
+
+/// Arguments of `bpfbox conformance-plugin`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example (as the upstream runner calls it):\n  \
+echo 'b7  00  00  00  2a  00  00  00  95  00  00  00  00  00  00  00' | bpfbox conformance-plugin")]
+pub struct PluginArgs {
+    /// Memory hex, then any runner options (`--debug`, `--program HEX`; `--elf` is refused).
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    args: Vec<String>,
+}
+
+/// Runs `bpfbox conformance-plugin`.
+pub fn run(a: PluginArgs) -> CliResult {
+    let mut mem = Vec::new();
+    let mut program_hex = None;
+    let mut debug = false;
+    let mut args = a.args.iter().peekable();
+    if let Some(first) = args.peek() {
+        if !first.starts_with("--") {
+            mem = parse_hex(first)?;
+            args.next();
+        }
+    }
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--debug" => debug = true,
+            "--program" => {
+                program_hex = Some(
+                    args.next()
+                        .ok_or_else(|| CliError::usage("--program needs a value"))?
+                        .clone(),
+                )
+            }
+            "--elf" => {
+                return Err(CliError::internal(
+                    "--elf programs are not supported by this plugin; run without --elf",
+                ))
+            }
+            // The runner forwards options meant for other plugins; ignore them like upstream.
+            _ => {}
+        }
+    }
+    let hex = match program_hex {
+        Some(h) => h,
+        None => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?;
+            s
+        }
+    };
+    let bytes = parse_hex(&hex)?;
+    let slots = slots_from_bytes(&bytes).map_err(|e| CliError::rejected(e.to_string()))?;
+    if debug {
+        eprintln!("memory: {} bytes, program: {} slots", mem.len(), slots.len());
+    }
+    let vm = Vm::new(&slots).map_err(|e| CliError::rejected(e.to_string()))?;
+    let out = vm
+        .run_mem(&mut mem)
+        .map_err(|f| CliError::rejected(f.to_string()))?;
+    println!("{:x}", out.r0);
+    Ok(())
+}

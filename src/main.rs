@@ -1,0 +1,7 @@
+//! The `bpfbox` command.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    bpfbox::cli::main()
+}

@@ -1,0 +1,69 @@
+//! The deterministic world a run sees: clock, task identity, CPU, random seed, and what the
+//! program leaves behind (printk lines).
+
+/// Per-run environment. Every default is fixed so that a run is reproducible; tests change
+/// the fields they care about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Env {
+    /// Value returned by `bpf_ktime_get_ns` (and the boot/coarse variants, with offsets).
+    pub clock_ns: u64,
+    /// How much the clock advances on each read, so loops measuring time see progress.
+    pub clock_step_ns: u64,
+    /// Thread id (the kernel's pid).
+    pub pid: u32,
+    /// Process id (the kernel's tgid).
+    pub tgid: u32,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// Task name, NUL-padded.
+    pub comm: [u8; 16],
+    /// The CPU the program runs on.
+    pub cpu: u32,
+    /// Number of possible CPUs (per-CPU maps are sized by it).
+    pub ncpus: u32,
+    /// State of the `bpf_get_prandom_u32` generator.
+    pub prandom_state: u64,
+    /// Lines written by `bpf_trace_printk` and friends.
+    pub printk: Vec<String>,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        let mut comm = [0u8; 16];
+        comm[..6].copy_from_slice(b"bpfbox");
+        Env {
+            clock_ns: 1_000_000_000,
+            clock_step_ns: 0,
+            pid: 4242,
+            tgid: 4242,
+            uid: 0,
+            gid: 0,
+            comm,
+            cpu: 0,
+            ncpus: 1,
+            prandom_state: 0x2545_f491_4f6c_dd1d,
+            printk: Vec::new(),
+        }
+    }
+}
+
+impl Env {
+    /// Reads the clock, advancing it by `clock_step_ns`.
+    pub fn read_clock(&mut self) -> u64 {
+        let now = self.clock_ns;
+        self.clock_ns = self.clock_ns.wrapping_add(self.clock_step_ns);
+        now
+    }
+
+    /// Next value of the seeded generator (xorshift64*, deterministic across platforms).
+    pub fn next_prandom(&mut self) -> u32 {
+        let mut x = self.prandom_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.prandom_state = x;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+}

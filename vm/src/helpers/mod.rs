@@ -1,0 +1,205 @@
+//! The helper registry: every helper keyed by id and by name, with the prototype the
+//! verifier reads and the implementation the interpreter and JITs call.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::interp::HelperCtx;
+
+/// Argument kinds, after the kernel's `enum bpf_arg_type` (the subset helpers use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum ArgKind {
+    /// Any value.
+    Anything,
+    /// A map (`CONST_PTR_TO_MAP`).
+    ConstMapPtr,
+    /// Pointer to a map key.
+    PtrToMapKey,
+    /// Pointer to a map value.
+    PtrToMapValue,
+    /// Pointer to readable memory whose size is the next argument.
+    PtrToMem,
+    /// Pointer to writable memory (may be uninitialised) whose size is the next argument.
+    PtrToUninitMem,
+    /// Size of the previous memory argument, non-zero.
+    ConstSize,
+    /// Size of the previous memory argument, may be zero.
+    ConstSizeOrZero,
+    /// The program's context.
+    PtrToCtx,
+    /// A BPF function (callback).
+    PtrToFunc,
+    /// Pointer to a NUL-terminated read-only string.
+    PtrToConstStr,
+    /// A ring buffer record from `bpf_ringbuf_reserve`.
+    PtrToRingbufMem,
+    /// Pointer to a `u64`/`long` the helper writes.
+    PtrToLong,
+    /// Pointer to stack memory, or NULL.
+    PtrToStackOrNull,
+}
+
+/// Return kinds, after the kernel's `enum bpf_return_type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum RetKind {
+    /// A scalar.
+    Integer,
+    /// Nothing (r0 is undefined).
+    Void,
+    /// Pointer to a map value, or NULL.
+    PtrToMapValueOrNull,
+    /// Pointer to ring buffer memory of the requested size, or NULL.
+    PtrToRingbufMemOrNull,
+    /// Pointer to memory, or NULL.
+    PtrToMemOrNull,
+}
+
+/// A helper's signature.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Proto {
+    /// What r0 holds afterwards.
+    pub ret: RetKind,
+    /// The kinds of r1..r5 actually used.
+    pub args: Vec<ArgKind>,
+}
+
+impl Proto {
+    /// A prototype from its parts.
+    pub fn new(ret: RetKind, args: &[ArgKind]) -> Self {
+        Proto {
+            ret,
+            args: args.to_vec(),
+        }
+    }
+}
+
+/// Why a helper failed in a way the program cannot observe as a return value.
+#[derive(Debug, thiserror::Error)]
+pub enum HelperError {
+    /// A fault inside a callback the helper ran, or a bad memory access on its behalf.
+    #[error(transparent)]
+    Fault(#[from] Box<crate::interp::Fault>),
+    /// Any other failure, in words.
+    #[error("{0}")]
+    Message(String),
+}
+
+/// A helper implementation: arguments r1..r5 in, r0 out.
+pub type HelperFn =
+    Arc<dyn Fn(&mut HelperCtx<'_, '_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync>;
+
+/// One registered helper.
+#[derive(Clone)]
+pub struct Helper {
+    /// Kernel helper id (`enum bpf_func_id`).
+    pub id: u32,
+    /// The kernel's name, with its `bpf_` prefix (`bpf_map_lookup_elem`).
+    pub name: Cow<'static, str>,
+    /// Signature, read by the verifier.
+    pub proto: Proto,
+    /// Implementation.
+    pub func: HelperFn,
+}
+
+impl std::fmt::Debug for Helper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Helper")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("proto", &self.proto)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Helpers by id and by name.
+#[derive(Clone, Debug, Default)]
+pub struct HelperRegistry {
+    by_id: Vec<Option<Helper>>,
+    by_name: HashMap<String, u32>,
+}
+
+impl HelperRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The helpers a plain run needs: those the conformance suite calls. The loader's
+    /// catalogue adds the rest.
+    pub fn with_defaults() -> Self {
+        let mut r = Self::new();
+        r.register(Helper {
+            id: 5,
+            name: Cow::Borrowed("bpf_ktime_get_ns"),
+            proto: Proto::new(RetKind::Integer, &[]),
+            func: Arc::new(|ctx, _| Ok(ctx.env().read_clock())),
+        });
+        r
+    }
+
+    /// Adds or replaces a helper.
+    pub fn register(&mut self, h: Helper) {
+        let id = h.id as usize;
+        if self.by_id.len() <= id {
+            self.by_id.resize(id + 1, None);
+        }
+        if let Some(old) = &self.by_id[id] {
+            self.by_name.remove(old.name.as_ref());
+        }
+        self.by_name.insert(h.name.to_string(), h.id);
+        self.by_id[id] = Some(h);
+    }
+
+    /// Replaces the implementation of helper `id`, keeping its name and prototype (or
+    /// registering it under a generic name if it was unknown).
+    pub fn override_fn(
+        &mut self,
+        id: u32,
+        f: impl Fn(&mut HelperCtx<'_, '_>, [u64; 5]) -> Result<u64, HelperError>
+            + Send
+            + Sync
+            + 'static,
+    ) {
+        let func: HelperFn = Arc::new(f);
+        match self.get(id as u64).cloned() {
+            Some(mut h) => {
+                h.func = func;
+                self.register(h);
+            }
+            None => self.register(Helper {
+                id,
+                name: Cow::Owned(
+                    crate::helper_names::HELPER_NAMES
+                        .get(id as usize)
+                        .map_or_else(|| format!("helper_{id}"), |n| n.to_string()),
+                ),
+                proto: Proto::new(RetKind::Integer, &[ArgKind::Anything; 5]),
+                func,
+            }),
+        }
+    }
+
+    /// Looks a helper up by id.
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<&Helper> {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.by_id.get(i))
+            .and_then(Option::as_ref)
+    }
+
+    /// Looks a helper up by name (with or without the `bpf_` prefix).
+    pub fn by_name(&self, name: &str) -> Option<&Helper> {
+        let id = match self.by_name.get(name) {
+            Some(&id) => id,
+            None => *self.by_name.get(&format!("bpf_{name}"))?,
+        };
+        self.get(id as u64)
+    }
+
+    /// All registered helpers in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Helper> {
+        self.by_id.iter().flatten()
+    }
+}

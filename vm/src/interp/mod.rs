@@ -1,0 +1,507 @@
+//! The interpreter.
+//!
+//! A program is validated and pre-decoded once ([`Vm::new`]); each run gets a fresh stack
+//! (512 bytes per frame, up to [`MAX_CALL_FRAMES`] frames), the region table of everything the
+//! program may touch, an instruction budget, and the deterministic [`Env`]. In checked mode
+//! (the default) every load and store is checked against the regions and a bad access is a
+//! [`Fault`] carrying the program counter.
+
+mod compile;
+mod exec;
+
+use std::fmt;
+
+pub use compile::LdImm64Binder;
+
+use crate::env::Env;
+use crate::helpers::{HelperError, HelperRegistry};
+use crate::isa::{IsaError, RawInsn};
+use crate::memory::{Region, RegionKind};
+
+/// Maximum call depth, counting the entry frame (`MAX_CALL_FRAMES` in the kernel).
+pub const MAX_CALL_FRAMES: usize = 8;
+/// Stack bytes per frame (`MAX_BPF_STACK`).
+pub const STACK_FRAME_SIZE: usize = 512;
+/// Default instruction budget of a run.
+pub const DEFAULT_BUDGET: u64 = 100_000_000;
+
+/// Why a run stopped abnormally.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+pub enum FaultKind {
+    /// A load or store outside every region (or a store to a read-only one).
+    #[error("invalid {} of {size} bytes at {addr:#x}", if *write { "store" } else { "load" })]
+    OutOfBounds {
+        /// Effective address.
+        addr: u64,
+        /// Access size.
+        size: u64,
+        /// Whether it was a store.
+        write: bool,
+    },
+    /// The instruction budget ran out.
+    #[error("instruction budget of {budget} exhausted")]
+    BudgetExhausted {
+        /// The budget.
+        budget: u64,
+    },
+    /// Too many nested BPF-to-BPF calls.
+    #[error("call depth exceeds {max} frames")]
+    CallDepth {
+        /// The frame limit.
+        max: usize,
+    },
+    /// A call to a helper id nothing registered.
+    #[error("unknown helper {id}{}", name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())]
+    UnknownHelper {
+        /// The helper id called.
+        id: u64,
+        /// Its kernel name, if the id is a known kernel helper.
+        name: Option<String>,
+    },
+    /// A helper failed.
+    #[error("helper {name}: {message}")]
+    Helper {
+        /// Helper name.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// An `ld_imm64` of a map or kernel symbol that no binder resolved.
+    #[error("ld_imm64 with src_reg {src} (imm {imm:#x}) is not bound to a map or symbol")]
+    Unbound {
+        /// The pseudo source.
+        src: u8,
+        /// The raw immediate.
+        imm: u64,
+    },
+    /// An instruction this engine cannot execute in the current setting.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// Control reached a slot that holds no instruction.
+    #[error("invalid instruction")]
+    PcOutOfRange,
+    /// A legacy packet load fell outside the packet: the program ends with r0 = 0.
+    #[error("packet load out of bounds")]
+    LdAbsExit,
+}
+
+/// A run-time fault at an instruction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[error("insn {pc}: {kind}")]
+pub struct Fault {
+    /// Slot index of the faulting instruction.
+    pub pc: usize,
+    /// What happened.
+    pub kind: FaultKind,
+}
+
+/// Result of a successful run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RunOutcome {
+    /// r0 at the final `exit`.
+    pub r0: u64,
+    /// Instructions executed.
+    pub insns: u64,
+}
+
+/// One saved call frame.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Frame {
+    pub ret_pc: usize,
+    /// r6..r9 and r10 of the caller.
+    pub saved: [u64; 5],
+    pub may_goto: u64,
+}
+
+/// The mutable state of one run.
+pub(crate) struct Machine<'r> {
+    pub regs: [u64; 16],
+    pub frames: Vec<Frame>,
+    pub entry_may_goto: u64,
+    pub regions: Vec<Region>,
+    pub count: u64,
+    pub budget: u64,
+    pub pc: usize,
+    pub env: &'r mut Env,
+    pub helpers: &'r HelperRegistry,
+    pub overrides: Option<&'r HelperRegistry>,
+    pub code: &'r compile::Compiled,
+    pub checked: bool,
+    /// Packet bounds for legacy `LD_ABS`/`LD_IND` loads.
+    pub skb: Option<(u64, u64)>,
+}
+
+impl Machine<'_> {
+    pub(crate) fn may_goto_counter(&mut self) -> &mut u64 {
+        match self.frames.last_mut() {
+            Some(f) => &mut f.may_goto,
+            None => &mut self.entry_may_goto,
+        }
+    }
+
+    pub(crate) fn call_helper(&mut self, id: u64, pc: usize) -> Result<u64, Fault> {
+        let found = self
+            .overrides
+            .and_then(|o| o.get(id))
+            .or_else(|| self.helpers.get(id));
+        let Some(h) = found else {
+            return Err(Fault {
+                pc,
+                kind: FaultKind::UnknownHelper {
+                    id,
+                    name: usize::try_from(id)
+                        .ok()
+                        .and_then(|i| crate::helper_names::HELPER_NAMES.get(i))
+                        .map(|n| n.to_string()),
+                },
+            });
+        };
+        let func = h.func.clone();
+        let name = h.name.clone();
+        let args = [
+            self.regs[1],
+            self.regs[2],
+            self.regs[3],
+            self.regs[4],
+            self.regs[5],
+        ];
+        let mut ctx = HelperCtx { m: self };
+        match func(&mut ctx, args) {
+            Ok(v) => Ok(v),
+            Err(HelperError::Fault(f)) => Err(*f),
+            Err(HelperError::Message(message)) => Err(Fault {
+                pc,
+                kind: FaultKind::Helper {
+                    name: name.into_owned(),
+                    message,
+                },
+            }),
+        }
+    }
+
+    /// Loads `size` bytes big-endian at packet offset `off`; `None` when out of the packet.
+    pub(crate) fn ld_packet(&mut self, off: u32, size: u8, pc: usize) -> Result<Option<u64>, Fault> {
+        let Some((data, len)) = self.skb else {
+            return Err(Fault {
+                pc,
+                kind: FaultKind::Unsupported("LD_ABS/LD_IND without a socket buffer".into()),
+            });
+        };
+        let (off, size) = (off as u64, size as u64);
+        if off.checked_add(size).is_none_or(|end| end > len) {
+            return Ok(None);
+        }
+        let mut v = 0u64;
+        for i in 0..size {
+            // SAFETY: `data..data+len` is the packet the caller registered for this run and
+            // `off + i < len` was checked above.
+            let b = unsafe { std::ptr::read((data + off + i) as usize as *const u8) };
+            v = (v << 8) | b as u64;
+        }
+        Ok(Some(v))
+    }
+
+    fn run_from(&mut self, pc: usize, stop_depth: usize) -> Result<u64, Fault> {
+        let code = self.code;
+        if self.checked {
+            exec::run::<true>(self, code, pc, stop_depth)
+        } else {
+            exec::run::<false>(self, code, pc, stop_depth)
+        }
+    }
+}
+
+/// What a helper implementation sees: the run's memory (checked), its environment, and a way
+/// to call back into the program.
+pub struct HelperCtx<'a, 'r> {
+    m: &'a mut Machine<'r>,
+}
+
+impl HelperCtx<'_, '_> {
+    /// The run's environment.
+    pub fn env(&mut self) -> &mut Env {
+        self.m.env
+    }
+
+    /// The slot index of the call instruction.
+    pub fn pc(&self) -> usize {
+        self.m.pc
+    }
+
+    /// The live memory regions.
+    pub fn regions(&self) -> &[Region] {
+        &self.m.regions
+    }
+
+    /// Makes more memory visible to the program for the rest of the run.
+    pub fn add_region(&mut self, region: Region) {
+        self.m.regions.push(region);
+    }
+
+    fn check(&self, addr: u64, len: usize, write: bool) -> Result<(), HelperError> {
+        if len == 0 {
+            return Ok(());
+        }
+        exec::check_access(&self.m.regions, addr, len as u64, write).map_err(|kind| {
+            HelperError::Fault(Box::new(Fault {
+                pc: self.m.pc,
+                kind,
+            }))
+        })
+    }
+
+    /// Copies `buf.len()` bytes of program memory at `addr` into `buf`.
+    pub fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<(), HelperError> {
+        self.check(addr, buf.len(), false)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: the whole range lies in a live region (checked above), and `buf` is a
+        // distinct Rust-owned buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(addr as usize as *const u8, buf.as_mut_ptr(), buf.len())
+        };
+        Ok(())
+    }
+
+    /// Reads `len` bytes of program memory at `addr`.
+    pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, HelperError> {
+        let mut v = vec![0u8; len];
+        self.read_into(addr, &mut v)?;
+        Ok(v)
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, HelperError> {
+        let mut out = Vec::new();
+        for i in 0..max as u64 {
+            let mut b = [0u8];
+            self.read_into(addr.wrapping_add(i), &mut b)?;
+            if b[0] == 0 {
+                return Ok(out);
+            }
+            out.push(b[0]);
+        }
+        Ok(out)
+    }
+
+    /// Whether `[addr, addr + len)` is readable (or writable) program memory.
+    pub fn is_accessible(&self, addr: u64, len: usize, write: bool) -> bool {
+        self.check(addr, len, write).is_ok()
+    }
+
+    /// Writes `data` into program memory at `addr`.
+    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), HelperError> {
+        self.check(addr, data.len(), true)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: the whole range lies in a live writable region (checked above); `data` is
+        // Rust-owned and may alias program memory only if the caller read it from there, which
+        // `copy` (not `copy_nonoverlapping`) tolerates.
+        unsafe { std::ptr::copy(data.as_ptr(), addr as usize as *mut u8, data.len()) };
+        Ok(())
+    }
+
+    /// Calls the BPF function at slot `target` with r1..r5 = `args` and returns its r0, as the
+    /// kernel does for callbacks of `bpf_loop` and `bpf_for_each_map_elem`.
+    pub fn call_function(&mut self, target: u64, args: [u64; 5]) -> Result<u64, HelperError> {
+        let m = &mut *self.m;
+        let fault = |kind| HelperError::Fault(Box::new(Fault { pc: m.pc, kind }));
+        let target = usize::try_from(target).map_err(|_| fault(FaultKind::PcOutOfRange))?;
+        if !m.code.decoded.subprogs.contains(&target) {
+            return Err(fault(FaultKind::PcOutOfRange));
+        }
+        if m.frames.len() + 1 >= MAX_CALL_FRAMES {
+            return Err(fault(FaultKind::CallDepth {
+                max: MAX_CALL_FRAMES,
+            }));
+        }
+        let saved_regs = m.regs;
+        let saved_pc = m.pc;
+        let depth = m.frames.len();
+        m.frames.push(Frame {
+            ret_pc: usize::MAX,
+            saved: [m.regs[6], m.regs[7], m.regs[8], m.regs[9], m.regs[10]],
+            may_goto: exec::MAY_GOTO_BUDGET,
+        });
+        m.regs[1..6].copy_from_slice(&args);
+        m.regs[10] = m.regs[10].wrapping_sub(STACK_FRAME_SIZE as u64);
+        let result = m.run_from(target, depth + 1);
+        // The callee's `exit` at depth+1 left its frame on the stack; drop it.
+        m.frames.truncate(depth);
+        let count = m.count;
+        m.regs = saved_regs;
+        m.count = count;
+        m.pc = saved_pc;
+        result.map_err(|f| HelperError::Fault(Box::new(f)))
+    }
+}
+
+/// Options of one run.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Helpers that replace the VM's for this run only.
+    pub overrides: Option<&'a HelperRegistry>,
+    /// Packet bytes for legacy `LD_ABS`/`LD_IND` (`skb->data`, `skb->len`).
+    pub skb: Option<(u64, u64)>,
+}
+
+/// A validated, pre-decoded program with its helpers and settings.
+pub struct Vm {
+    code: compile::Compiled,
+    helpers: HelperRegistry,
+    budget: u64,
+    checked: bool,
+}
+
+impl fmt::Debug for Vm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vm")
+            .field("slots", &self.code.ops.len())
+            .field("budget", &self.budget)
+            .field("checked", &self.checked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vm {
+    /// Validates and pre-decodes `slots` with the default helpers.
+    pub fn new(slots: &[RawInsn]) -> Result<Vm, IsaError> {
+        Self::with_binder(slots, None)
+    }
+
+    /// Like [`Vm::new`], resolving map and symbol `ld_imm64` forms through `binder`.
+    pub fn with_binder(
+        slots: &[RawInsn],
+        binder: Option<&dyn LdImm64Binder>,
+    ) -> Result<Vm, IsaError> {
+        Ok(Vm {
+            code: compile::compile(slots, binder)?,
+            helpers: HelperRegistry::with_defaults(),
+            budget: DEFAULT_BUDGET,
+            checked: true,
+        })
+    }
+
+    /// The helpers this VM calls.
+    pub fn helpers(&self) -> &HelperRegistry {
+        &self.helpers
+    }
+
+    /// Mutable access to the helpers, to register or override.
+    pub fn helpers_mut(&mut self) -> &mut HelperRegistry {
+        &mut self.helpers
+    }
+
+    /// Replaces the helper registry.
+    pub fn set_helpers(&mut self, helpers: HelperRegistry) {
+        self.helpers = helpers;
+    }
+
+    /// Sets the instruction budget of each run.
+    pub fn set_budget(&mut self, budget: u64) {
+        self.budget = budget;
+    }
+
+    /// The instruction budget of each run.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Whether memory accesses are checked.
+    pub fn is_checked(&self) -> bool {
+        self.checked
+    }
+
+    /// Turns memory checking back on.
+    pub fn set_checked(&mut self) {
+        self.checked = true;
+    }
+
+    /// Turns memory checking off.
+    ///
+    /// # Safety
+    /// Every load and store the program performs, on every input it will be run with, must
+    /// stay inside memory that is live for the run (its stack, context, packet, map values or
+    /// registered regions), as the verifier proves for programs it accepts. Otherwise the run
+    /// reads or writes arbitrary host memory.
+    pub unsafe fn set_unchecked(&mut self) {
+        self.checked = false;
+    }
+
+    /// Number of instruction slots.
+    pub fn len(&self) -> usize {
+        self.code.ops.len()
+    }
+
+    /// Whether the program is empty (never true: validation rejects empty programs).
+    pub fn is_empty(&self) -> bool {
+        self.code.ops.is_empty()
+    }
+
+    /// Runs with the uBPF/conformance contract: r1 = `mem` (writable), r2 = its length.
+    pub fn run_mem(&self, mem: &mut [u8]) -> Result<RunOutcome, Fault> {
+        let mut env = Env::default();
+        let ptr = mem.as_mut_ptr();
+        let len = mem.len();
+        let regions = [Region::new(ptr, len, true, RegionKind::Memory)];
+        let r1 = if len == 0 { 0 } else { ptr as u64 };
+        self.run(
+            [r1, len as u64, 0, 0, 0],
+            &regions,
+            &mut env,
+            RunOptions::default(),
+        )
+    }
+
+    /// Runs with r1..r5 = `args`, the given regions (besides the stack) and environment.
+    ///
+    /// The caller keeps every region's memory alive and otherwise untouched for the duration
+    /// of the call; the program may write to the writable ones.
+    pub fn run(
+        &self,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<RunOutcome, Fault> {
+        // u64 storage keeps the stack 8-byte aligned, as the kernel's is.
+        let mut stack = vec![0u64; MAX_CALL_FRAMES * STACK_FRAME_SIZE / 8];
+        let stack_bytes = stack.len() * 8;
+        let stack_ptr = stack.as_mut_ptr() as *mut u8;
+        let mut all = Vec::with_capacity(regions.len() + 1);
+        all.push(Region::new(stack_ptr, stack_bytes, true, RegionKind::Stack));
+        all.extend_from_slice(regions);
+        let mut regs = [0u64; 16];
+        regs[1..6].copy_from_slice(&args);
+        regs[10] = stack_ptr as u64 + stack_bytes as u64;
+        let mut m = Machine {
+            regs,
+            frames: Vec::with_capacity(MAX_CALL_FRAMES),
+            entry_may_goto: exec::MAY_GOTO_BUDGET,
+            regions: all,
+            count: 0,
+            budget: self.budget,
+            pc: 0,
+            env,
+            helpers: &self.helpers,
+            overrides: opts.overrides,
+            code: &self.code,
+            checked: self.checked,
+            skb: opts.skb,
+        };
+        let result = m.run_from(0, 0);
+        let insns = m.count;
+        drop(m);
+        drop(stack);
+        match result {
+            Ok(r0) => Ok(RunOutcome { r0, insns }),
+            Err(Fault {
+                kind: FaultKind::LdAbsExit,
+                ..
+            }) => Ok(RunOutcome { r0: 0, insns }),
+            Err(f) => Err(f),
+        }
+    }
+}
