@@ -12,7 +12,9 @@ fn bpfbox() -> Command {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/asm").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/asm")
+        .join(name)
 }
 
 fn skip(reason: &str) {
@@ -41,7 +43,11 @@ fn ipv4_fold(header: &[u8]) -> u64 {
 
 fn run_json(args: &[&str]) -> serde_json::Value {
     let out = bpfbox().args(args).output().expect("run bpfbox");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
@@ -56,8 +62,15 @@ fn plugin_answers_the_upstream_protocol_for_every_test() {
         let file = ConformanceFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let prog = file.program().unwrap();
         let bytes: Vec<u8> = prog.iter().flat_map(|s| s.to_bytes()).collect();
-        let mut cmd = bpfbox();
-        cmd.arg("conformance-plugin");
+        // Alternate between the runner's form (a binary of its own, memory first) and the
+        // subcommand.
+        let mut cmd = if checked % 2 == 0 {
+            Command::new(env!("CARGO_BIN_EXE_bpfbox-conformance-plugin"))
+        } else {
+            let mut c = bpfbox();
+            c.arg("conformance-plugin");
+            c
+        };
         if !file.mem.is_empty() {
             cmd.arg(runner_hex(&file.mem));
         }
@@ -71,7 +84,12 @@ fn plugin_answers_the_upstream_protocol_for_every_test() {
         writeln!(stdin, "{}", runner_hex(&bytes)).unwrap();
         drop(stdin);
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         let got = u64::from_str_radix(text.trim_end(), 16).unwrap();
         assert_eq!(got, file.expected(), "{}", path.display());
@@ -84,8 +102,18 @@ fn plugin_answers_the_upstream_protocol_for_every_test() {
 fn bundled_example_verifies_ipv4_checksums() {
     let prog = fixture("ipv4_checksum.asm");
     let packet = std::fs::read(fixture("ipv4_packet.bin")).unwrap();
-    assert_eq!(ipv4_fold(&packet[..20]), 0, "the bundled packet has a valid checksum");
-    let v = run_json(&["run", prog.to_str().unwrap(), "--mem-file", fixture("ipv4_packet.bin").to_str().unwrap(), "--json"]);
+    assert_eq!(
+        ipv4_fold(&packet[..20]),
+        0,
+        "the bundled packet has a valid checksum"
+    );
+    let v = run_json(&[
+        "run",
+        prog.to_str().unwrap(),
+        "--mem-file",
+        fixture("ipv4_packet.bin").to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(v["retval"], 0);
     // Corrupt the TTL: the program must report the same folded sum as RFC 1071 arithmetic.
     let mut bad = packet.clone();
@@ -105,20 +133,41 @@ fn assembled_bytecode_runs_the_same_as_the_text() {
     std::fs::create_dir_all(&dir).unwrap();
     let bin = dir.join("prog.bin");
     let prog = fixture("ipv4_checksum.asm");
-    let st = bpfbox().args(["asm", prog.to_str().unwrap(), "-o", bin.to_str().unwrap()]).status().unwrap();
+    let st = bpfbox()
+        .args(["asm", prog.to_str().unwrap(), "-o", bin.to_str().unwrap()])
+        .status()
+        .unwrap();
     assert!(st.success());
     let mem = fixture("ipv4_packet.bin");
-    let a = run_json(&["run", prog.to_str().unwrap(), "--mem-file", mem.to_str().unwrap(), "--json"]);
-    let b = run_json(&["run", bin.to_str().unwrap(), "--mem-file", mem.to_str().unwrap(), "--json"]);
+    let a = run_json(&[
+        "run",
+        prog.to_str().unwrap(),
+        "--mem-file",
+        mem.to_str().unwrap(),
+        "--json",
+    ]);
+    let b = run_json(&[
+        "run",
+        bin.to_str().unwrap(),
+        "--mem-file",
+        mem.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(a["retval"], b["retval"]);
     assert_eq!(a["insns"], b["insns"]);
     // The disassembly in conformance syntax assembles back to the same bytes.
-    let text = bpfbox().args(["disasm", bin.to_str().unwrap(), "--syntax", "conformance"]).output().unwrap();
+    let text = bpfbox()
+        .args(["disasm", bin.to_str().unwrap(), "--syntax", "conformance"])
+        .output()
+        .unwrap();
     assert!(text.status.success());
     let asm2 = dir.join("again.asm");
     std::fs::write(&asm2, &text.stdout).unwrap();
     let bin2 = dir.join("again.bin");
-    let st = bpfbox().args(["asm", asm2.to_str().unwrap(), "-o", bin2.to_str().unwrap()]).status().unwrap();
+    let st = bpfbox()
+        .args(["asm", asm2.to_str().unwrap(), "-o", bin2.to_str().unwrap()])
+        .status()
+        .unwrap();
     assert!(st.success());
     assert_eq!(std::fs::read(&bin).unwrap(), std::fs::read(&bin2).unwrap());
     let _ = std::fs::remove_dir_all(&dir);
@@ -127,9 +176,20 @@ fn assembled_bytecode_runs_the_same_as_the_text() {
 #[test]
 fn exit_codes_follow_the_design() {
     // Usage error: missing file, bad hex.
-    let st = bpfbox().args(["run", "/nonexistent/prog.bin"]).status().unwrap();
+    let st = bpfbox()
+        .args(["run", "/nonexistent/prog.bin"])
+        .status()
+        .unwrap();
     assert_eq!(st.code(), Some(2));
-    let st = bpfbox().args(["run", fixture("ipv4_checksum.asm").to_str().unwrap(), "--mem", "zz"]).status().unwrap();
+    let st = bpfbox()
+        .args([
+            "run",
+            fixture("ipv4_checksum.asm").to_str().unwrap(),
+            "--mem",
+            "zz",
+        ])
+        .status()
+        .unwrap();
     assert_eq!(st.code(), Some(2));
     let st = bpfbox().args(["no-such-command"]).status().unwrap();
     assert_eq!(st.code(), Some(2));
@@ -138,16 +198,25 @@ fn exit_codes_follow_the_design() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("oob.asm");
     std::fs::write(&p, "ldxdw %r0, [%r1+8]\nexit\n").unwrap();
-    let out = bpfbox().args(["run", p.to_str().unwrap(), "--mem", "0102"]).output().unwrap();
+    let out = bpfbox()
+        .args(["run", p.to_str().unwrap(), "--mem", "0102"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("insn 0: invalid load of 8 bytes"));
     // A program the kernel's structural rules reject: writing r10.
     std::fs::write(&p, "mov %r10, 1\nexit\n").unwrap();
-    let out = bpfbox().args(["run", p.to_str().unwrap()]).output().unwrap();
+    let out = bpfbox()
+        .args(["run", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_ne!(out.status.code(), Some(0));
     // The budget stops an endless loop.
     std::fs::write(&p, "ja -1\nexit\n").unwrap();
-    let out = bpfbox().args(["run", p.to_str().unwrap(), "--budget", "1000"]).output().unwrap();
+    let out = bpfbox()
+        .args(["run", p.to_str().unwrap(), "--budget", "1000"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("budget of 1000 exhausted"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -159,7 +228,10 @@ fn conformance_command_prints_the_summary() {
     if !dir.is_dir() {
         return skip("../shared/bpf_conformance/tests is not beside the checkout");
     }
-    let out = bpfbox().args(["conformance", dir.to_str().unwrap()]).output().unwrap();
+    let out = bpfbox()
+        .args(["conformance", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().filter(|l| l.starts_with("PASS ")).count(), 313);

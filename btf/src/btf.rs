@@ -14,6 +14,9 @@ use crate::types::{Kind, Type, TypeData, TypeId};
 /// before giving up.
 pub const MAX_RESOLVE_DEPTH: usize = 32;
 
+/// Most type records [`Btf::alignment`] visits for one query.
+const ALIGN_BUDGET: u32 = 1 << 20;
+
 /// A parsed `.BTF` blob.
 ///
 /// Owns its types and its string section. Split BTF (e.g. a kernel module's)
@@ -358,11 +361,15 @@ impl Btf {
     /// size capped at the pointer size. Fails for void, FWD, functions and
     /// loops.
     pub fn alignment(&self, id: TypeId) -> Result<u32, BtfError> {
-        self.alignment_depth(id, 0)
+        let mut budget = ALIGN_BUDGET;
+        self.alignment_depth(id, 0, &mut budget)
     }
 
-    fn alignment_depth(&self, id: TypeId, depth: usize) -> Result<u32, BtfError> {
-        if depth > MAX_RESOLVE_DEPTH {
+    fn alignment_depth(&self, id: TypeId, depth: usize, budget: &mut u32) -> Result<u32, BtfError> {
+        // The budget bounds the work on hostile graphs (a struct embedding
+        // the same struct many times at every level is exponential).
+        *budget = budget.saturating_sub(1);
+        if depth > MAX_RESOLVE_DEPTH || *budget == 0 {
             return Err(BtfError::Loop { type_id: id });
         }
         let t = self.try_type(id)?;
@@ -375,12 +382,12 @@ impl Btf {
             | TypeData::Volatile
             | TypeData::Const
             | TypeData::Restrict
-            | TypeData::TypeTag => self.alignment_depth(t.size_or_type, depth + 1)?,
-            TypeData::Array(a) => self.alignment_depth(a.elem_type, depth + 1)?,
+            | TypeData::TypeTag => self.alignment_depth(t.size_or_type, depth + 1, budget)?,
+            TypeData::Array(a) => self.alignment_depth(a.elem_type, depth + 1, budget)?,
             TypeData::Struct(ms) | TypeData::Union(ms) => {
                 let mut max = 1;
                 for m in ms {
-                    let align = self.alignment_depth(m.type_id, depth + 1)?;
+                    let align = self.alignment_depth(m.type_id, depth + 1, budget)?;
                     if align == 0 {
                         return Err(BtfError::invalid(id, "member has no alignment"));
                     }

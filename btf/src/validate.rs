@@ -613,9 +613,10 @@ impl Validator<'_> {
     fn func_proto(&self, id: TypeId, t: &Type, ps: &[crate::types::Param]) -> VResult {
         let ret = t.size_or_type;
         if ret != 0
-            && (!self.exists(ret) || self.source_only(ret) || self.type_size(ret, id)?.is_none()) {
-                return fail(id, "Invalid return type");
-            }
+            && (!self.exists(ret) || self.source_only(ret) || self.type_size(ret, id)?.is_none())
+        {
+            return fail(id, "Invalid return type");
+        }
         let mut n = ps.len();
         if let Some(last) = ps.last() {
             if last.type_id == 0 {

@@ -167,14 +167,20 @@ fn in_file(offset: u64, size: u64, len: usize) -> bool {
 impl<'a> ElfFile<'a> {
     /// Checks the header and decodes the section table, section names and symbols.
     pub fn parse(bytes: &'a [u8]) -> Result<ElfFile<'a>> {
-        let ident = bytes
-            .get(..EHDR_SIZE)
-            .ok_or_else(|| LoadError::NotBpfObject(format!("{} bytes is too short for an ELF64 header", bytes.len())))?;
+        let ident = bytes.get(..EHDR_SIZE).ok_or_else(|| {
+            LoadError::NotBpfObject(format!(
+                "{} bytes is too short for an ELF64 header",
+                bytes.len()
+            ))
+        })?;
         if ident[..4] != *b"\x7fELF" {
             return Err(LoadError::NotBpfObject("bad ELF magic".into()));
         }
         if ident[4] != 2 {
-            return Err(LoadError::NotBpfObject(format!("ELF class {} is not ELF64", ident[4])));
+            return Err(LoadError::NotBpfObject(format!(
+                "ELF class {} is not ELF64",
+                ident[4]
+            )));
         }
         if ident[5] != 1 {
             return Err(LoadError::NotBpfObject(
@@ -199,7 +205,11 @@ impl<'a> ElfFile<'a> {
         let ctx = Ctx::new(Container::Big, Endian::Little);
         let shnum = u64::from(header.e_shnum);
         if shnum == 0 || header.e_shoff == 0 {
-            return Err(elf_err("section table", header.e_shoff, "no section headers"));
+            return Err(elf_err(
+                "section table",
+                header.e_shoff,
+                "no section headers",
+            ));
         }
         if u64::from(header.e_shentsize) != SHDR_SIZE {
             return Err(elf_err(
@@ -218,11 +228,19 @@ impl<'a> ElfFile<'a> {
         let shdrs = SectionHeader::parse(bytes, header.e_shoff as usize, shnum as usize, ctx)
             .map_err(|e| elf_err("section table", header.e_shoff, e.to_string()))?;
         if shdrs.len() as u64 != shnum {
-            return Err(elf_err("section table", header.e_shoff, "short section table"));
+            return Err(elf_err(
+                "section table",
+                header.e_shoff,
+                "short section table",
+            ));
         }
         let shstrndx = usize::from(header.e_shstrndx);
         let shstr = shdrs.get(shstrndx).ok_or_else(|| {
-            elf_err("header", 0, format!("e_shstrndx {shstrndx} is not a section"))
+            elf_err(
+                "header",
+                0,
+                format!("e_shstrndx {shstrndx} is not a section"),
+            )
         })?;
         let names = section_bytes(bytes, shstr, &format!("#{shstrndx}"))?;
         let mut sections = Vec::with_capacity(shdrs.len());
@@ -261,7 +279,11 @@ impl<'a> ElfFile<'a> {
         let mut symtabs = sections.iter().filter(|s| s.sh_type == SHT_SYMTAB);
         let symtab = symtabs.next();
         if let Some(second) = symtabs.next() {
-            return Err(elf_err("symbol table", second.offset, "multiple symbol tables"));
+            return Err(elf_err(
+                "symbol table",
+                second.offset,
+                "multiple symbol tables",
+            ));
         }
         let (symbols, symtab_index) = match symtab {
             Some(st) => (parse_symbols(st, &sections, ctx)?, st.index),

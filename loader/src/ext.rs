@@ -20,7 +20,7 @@ fn in_range<'a, T>(
         .flat_map(|s| s.records.iter())
         .filter_map(move |r| {
             let slot = (insn_off(r) / 8) as usize;
-            (slot >= start && slot < end).then_some((slot - start, r))
+            (slot >= start && slot < end).then(|| (slot - start, r))
         })
 }
 
@@ -42,9 +42,11 @@ pub(crate) fn rebase(
         let end = f.start + f.insns.len();
         if n == 0 || !func_info.is_empty() {
             func_info.extend(
-                in_range(&ext.func_info, name, f.start, end, |r| r.insn_off).map(|(rel, r)| FuncInfo {
-                    insn_off: (p.base + rel) as u32,
-                    type_id: r.type_id,
+                in_range(&ext.func_info, name, f.start, end, |r| r.insn_off).map(|(rel, r)| {
+                    FuncInfo {
+                        insn_off: (p.base + rel) as u32,
+                        type_id: r.type_id,
+                    }
                 }),
             );
         }
@@ -62,13 +64,25 @@ pub(crate) fn rebase(
 }
 
 /// Number of CO-RE relocation records in the placed functions.
-pub(crate) fn core_relo_count(ext: &BtfExt, funcs: &[Function], placed: &[Placement], sec_names: &[String]) -> usize {
+pub(crate) fn core_relo_count(
+    ext: &BtfExt,
+    funcs: &[Function],
+    placed: &[Placement],
+    sec_names: &[String],
+) -> usize {
     placed
         .iter()
         .map(|p| {
             let f = &funcs[p.func];
             let name = sec_names.get(f.sec).map_or("", |s| s.as_str());
-            in_range(&ext.core_relos, name, f.start, f.start + f.insns.len(), |r| r.insn_off).count()
+            in_range(
+                &ext.core_relos,
+                name,
+                f.start,
+                f.start + f.insns.len(),
+                |r| r.insn_off,
+            )
+            .count()
         })
         .sum()
 }

@@ -2,7 +2,9 @@
 //! and shaped exactly as libbpf does.
 
 use bpfbox_btf::{Btf, Kind, TypeData};
-use bpfbox_vm::maps::spec::{MapSpec, MapType, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_OBJ_NAME_LEN};
+use bpfbox_vm::maps::spec::{
+    MapSpec, MapType, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_OBJ_NAME_LEN,
+};
 
 use crate::elf::{Section, SHT_NOBITS, SHT_PROGBITS};
 use crate::maps::{MapEntry, MapInfo, MapKind};
@@ -118,7 +120,10 @@ mod tests {
         assert_eq!(n("my_object_name", ".rodata"), "my_objec.rodata");
         assert_eq!(n("my_object_name", ".bss"), "my_objec.bss");
         assert_eq!(n("my_object_name", ".kconfig"), "my_obje.kconfig");
-        assert_eq!(n("my_object_name", ".rodata.abracadabra"), ".rodata.abracad");
+        assert_eq!(
+            n("my_object_name", ".rodata.abracadabra"),
+            ".rodata.abracad"
+        );
         assert_eq!(n("xdpdump_bpf", ".data"), "xdpdump_.data");
         assert_eq!(n("a-b", ".data"), "a_b.data");
         assert_eq!(n("x", ".rodata.str1.1"), ".rodata.str1.1");

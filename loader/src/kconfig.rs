@@ -127,15 +127,24 @@ pub(crate) fn collect(
 ) -> Result<Externs> {
     let mut list = Vec::new();
     let mut kcfgs = Vec::new();
-    for sym in elf.symbols.iter().filter(|s| s.is_extern() && !s.name.is_empty()) {
+    for sym in elf
+        .symbols
+        .iter()
+        .filter(|s| s.is_extern() && !s.name.is_empty())
+    {
         let btf = btf.ok_or_else(|| ext_err(&sym.name, "externs need a valid .BTF section"))?;
         let (id, sec) = extern_btf(btf, &sym.name)
             .ok_or_else(|| ext_err(&sym.name, "failed to find BTF for extern"))?;
         match sec.as_str() {
             ".kconfig" => {
-                let t = btf.try_type(id).map_err(|e| ext_err(&sym.name, e.to_string()))?;
+                let t = btf
+                    .try_type(id)
+                    .map_err(|e| ext_err(&sym.name, e.to_string()))?;
                 if t.kind() == Kind::Func {
-                    return Err(ext_err(&sym.name, "extern functions are unsupported under .kconfig"));
+                    return Err(ext_err(
+                        &sym.name,
+                        "extern functions are unsupported under .kconfig",
+                    ));
                 }
                 let size = btf
                     .resolve_size(t.size_or_type)
@@ -167,7 +176,10 @@ pub(crate) fn collect(
                 kind: ExternKind::Ksym,
             }),
             other => {
-                return Err(ext_err(&sym.name, format!("unrecognized extern section '{other}'")))
+                return Err(ext_err(
+                    &sym.name,
+                    format!("unrecognized extern section '{other}'"),
+                ))
             }
         }
     }
@@ -192,7 +204,10 @@ pub(crate) fn collect(
     }
     // Sizes come from BTF and are bounded by u32 each; cap the whole map anyway.
     if off > 1 << 20 {
-        return Err(ext_err(&kcfgs[0].name, format!(".kconfig map of {off} bytes is too large")));
+        return Err(ext_err(
+            &kcfgs[0].name,
+            format!(".kconfig map of {off} bytes is too large"),
+        ));
     }
     let mut data = vec![0u8; off as usize];
     for k in &mut kcfgs {
@@ -241,7 +256,10 @@ fn set_value(k: &mut Kcfg, slot: &mut [u8], value: &str) -> Result<()> {
             let num = parse_u64(value)
                 .ok_or_else(|| ext_err(&k.name, format!("invalid integer value '{value}'")))?;
             if !matches!(k.ty, KcfgType::Int | KcfgType::Char) {
-                return Err(ext_err(&k.name, format!("integer value '{value}' for a non-integer extern")));
+                return Err(ext_err(
+                    &k.name,
+                    format!("integer value '{value}' for a non-integer extern"),
+                ));
             }
             set_num(k, slot, num)
         }
@@ -298,7 +316,10 @@ fn set_tri(k: &mut Kcfg, slot: &mut [u8], v: u8) -> Result<()> {
 
 fn set_str(k: &mut Kcfg, slot: &mut [u8], value: &str) -> Result<()> {
     if k.ty != KcfgType::CharArr {
-        return Err(ext_err(&k.name, format!("string value {value} for a non-array extern")));
+        return Err(ext_err(
+            &k.name,
+            format!("string value {value} for a non-array extern"),
+        ));
     }
     let b = value.as_bytes();
     if b.len() < 2 || b[b.len() - 1] != b'"' {
@@ -317,7 +338,10 @@ fn set_str(k: &mut Kcfg, slot: &mut [u8], value: &str) -> Result<()> {
 
 fn set_num(k: &mut Kcfg, slot: &mut [u8], v: u64) -> Result<()> {
     if !matches!(k.ty, KcfgType::Int | KcfgType::Char | KcfgType::Bool) {
-        return Err(ext_err(&k.name, format!("integer value {v} for a non-integer extern")));
+        return Err(ext_err(
+            &k.name,
+            format!("integer value {v} for a non-integer extern"),
+        ));
     }
     if k.ty == KcfgType::Bool && v > 1 {
         return Err(ext_err(&k.name, format!("value {v} for a bool extern")));
@@ -330,7 +354,10 @@ fn set_num(k: &mut Kcfg, slot: &mut [u8], v: u64) -> Result<()> {
             v >> bits == 0
         };
     if !fits {
-        return Err(ext_err(&k.name, format!("value {v} does not fit in {} bytes", k.size)));
+        return Err(ext_err(
+            &k.name,
+            format!("value {v} does not fit in {} bytes", k.size),
+        ));
     }
     match k.size {
         1 | 2 | 4 | 8 => {

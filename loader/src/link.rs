@@ -81,15 +81,27 @@ pub(crate) struct Linked {
     pub ksyms: Vec<String>,
 }
 
-/// Finds the function of section `sec` that starts at `slot`.
-fn function_at(funcs: &[Function], sec: usize, slot: i64) -> Option<usize> {
+/// Function index by (section, first slot), so call targets resolve in constant time.
+pub(crate) type FuncIndex = HashMap<(usize, i64), usize>;
+
+/// Builds the [`FuncIndex`] of `funcs`.
+pub(crate) fn index_functions(funcs: &[Function]) -> FuncIndex {
     funcs
         .iter()
-        .position(|f| f.sec == sec && f.start as i64 == slot)
+        .enumerate()
+        .map(|(i, f)| ((f.sec, f.start as i64), i))
+        .collect()
 }
 
 /// Links entry program `entry`; `map_names` label the relocation log.
-pub(crate) fn link(funcs: &[Function], entry: usize, map_names: &[String]) -> Result<Linked, ProgramError> {
+pub(crate) fn link(
+    funcs: &[Function],
+    index: &FuncIndex,
+    entry: usize,
+    map_names: &[String],
+    limit: usize,
+) -> Result<Linked, ProgramError> {
+    let limit = limit.min(MAX_PROGRAM_INSNS);
     let main = &funcs[entry];
     let perr = |insn: usize, msg: String| ProgramError::Link {
         program: main.name.clone(),
@@ -97,11 +109,22 @@ pub(crate) fn link(funcs: &[Function], entry: usize, map_names: &[String]) -> Re
         msg,
     };
     let mut out = main.insns.clone();
-    let mut placed = vec![Placement { func: entry, base: 0 }];
+    let mut placed = vec![Placement {
+        func: entry,
+        base: 0,
+    }];
     let mut where_: HashMap<usize, usize> = HashMap::from([(entry, 0)]);
     let mut records = Vec::new();
     let mut ksyms = Vec::new();
-    apply_data(&funcs[entry], 0, &mut out, &main.name, map_names, &mut records, &mut ksyms)?;
+    apply_data(
+        &funcs[entry],
+        0,
+        &mut out,
+        &main.name,
+        map_names,
+        &mut records,
+        &mut ksyms,
+    )?;
     // Depth-first like libbpf, with an explicit stack: (function, base, next insn).
     let mut stack = vec![(entry, 0usize, 0usize)];
     while let Some(&(fi, base, start_i)) = stack.last() {
@@ -111,12 +134,21 @@ pub(crate) fn link(funcs: &[Function], entry: usize, map_names: &[String]) -> Re
         while i < f.insns.len() {
             let pc = base + i;
             let insn = out[pc];
-            let reloc = f.relocs.iter().find(|r| r.insn == i);
+            // Relocations are sorted by instruction (see `reloc::collect`).
+            let reloc = f
+                .relocs
+                .binary_search_by_key(&i, |r| r.insn)
+                .ok()
+                .map(|k| &f.relocs[k]);
             let is_call = insn.code == CALL && insn.src == pseudo::CALL;
             let is_func_addr = insn.code == LD_IMM64 && insn.src == pseudo::FUNC;
             let (sec, slot, kind, symbol) = match reloc.map(|r| (&r.target, r)) {
-                Some((Target::Call { sec, slot }, r)) => (*sec, *slot, RelocKind::Call, r.symbol.clone()),
-                Some((Target::FuncAddr { sec, slot }, r)) => (*sec, *slot, RelocKind::FuncAddr, r.symbol.clone()),
+                Some((Target::Call { sec, slot }, r)) => {
+                    (*sec, *slot, RelocKind::Call, r.symbol.clone())
+                }
+                Some((Target::FuncAddr { sec, slot }, r)) => {
+                    (*sec, *slot, RelocKind::FuncAddr, r.symbol.clone())
+                }
                 _ if is_call && reloc.is_none() => {
                     // Same-section static call: imm is already relative to the original place.
                     let slot = (f.start + i) as i64 + i64::from(insn.imm) + 1;
@@ -130,19 +162,39 @@ pub(crate) fn link(funcs: &[Function], entry: usize, map_names: &[String]) -> Re
                     continue;
                 }
             };
-            let callee = function_at(funcs, sec, slot)
-                .ok_or_else(|| perr(pc, format!("call target slot {slot} of section #{sec} is not the start of a function")))?;
+            let callee = index.get(&(sec, slot)).copied().ok_or_else(|| {
+                perr(
+                    pc,
+                    format!(
+                        "call target slot {slot} of section #{sec} is not the start of a function"
+                    ),
+                )
+            })?;
             let callee_base = match where_.get(&callee) {
                 Some(&b) => b,
                 None => {
                     let b = out.len();
-                    if b + funcs[callee].insns.len() > MAX_PROGRAM_INSNS {
-                        return Err(perr(pc, format!("linked program exceeds {MAX_PROGRAM_INSNS} instructions")));
+                    if b + funcs[callee].insns.len() > limit {
+                        return Err(perr(
+                            pc,
+                            format!("linked program exceeds its limit of {limit} instructions"),
+                        ));
                     }
                     out.extend_from_slice(&funcs[callee].insns);
                     where_.insert(callee, b);
-                    placed.push(Placement { func: callee, base: b });
-                    apply_data(&funcs[callee], b, &mut out, &main.name, map_names, &mut records, &mut ksyms)?;
+                    placed.push(Placement {
+                        func: callee,
+                        base: b,
+                    });
+                    apply_data(
+                        &funcs[callee],
+                        b,
+                        &mut out,
+                        &main.name,
+                        map_names,
+                        &mut records,
+                        &mut ksyms,
+                    )?;
                     // Come back to this instruction once the callee is relocated.
                     let top = stack.len() - 1;
                     stack[top].2 = i;
@@ -157,7 +209,11 @@ pub(crate) fn link(funcs: &[Function], entry: usize, map_names: &[String]) -> Re
             if kind == RelocKind::FuncAddr {
                 out[pc].src = pseudo::FUNC;
             }
-            let symbol = if symbol.is_empty() { funcs[callee].name.clone() } else { symbol };
+            let symbol = if symbol.is_empty() {
+                funcs[callee].name.clone()
+            } else {
+                symbol
+            };
             records.push(RelocRecord {
                 program: main.name.clone(),
                 insn: pc,
@@ -192,14 +248,23 @@ fn apply_data(
 ) -> Result<(), ProgramError> {
     for r in &f.relocs {
         let pc = base + r.insn;
-        let label = |m: usize| format!("map #{m} ({})", map_names.get(m).map_or("?", |s| s.as_str()));
+        let label = |m: usize| {
+            format!(
+                "map #{m} ({})",
+                map_names.get(m).map_or("?", |s| s.as_str())
+            )
+        };
         let (kind, target) = match r.target {
             Target::Map(m) => {
                 out[pc].src = pseudo::MAP_IDX;
                 out[pc].imm = m as i32;
                 (RelocKind::Map, label(m))
             }
-            Target::MapValue { map, sym_off } | Target::Kconfig { map, offset: sym_off } => {
+            Target::MapValue { map, sym_off }
+            | Target::Kconfig {
+                map,
+                offset: sym_off,
+            } => {
                 if r.insn + 1 >= f.insns.len() {
                     return Err(ProgramError::Link {
                         program: program.to_string(),
@@ -217,7 +282,11 @@ fn apply_data(
                 out[pc].src = pseudo::MAP_IDX_VALUE;
                 out[pc].imm = map as i32;
                 out[pc + 1].imm = off;
-                let kind = if is_kconfig { RelocKind::Kconfig } else { RelocKind::MapValue };
+                let kind = if is_kconfig {
+                    RelocKind::Kconfig
+                } else {
+                    RelocKind::MapValue
+                };
                 (kind, format!("{} + {off}", label(map)))
             }
             Target::Ksym(ref name) => {

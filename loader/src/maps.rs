@@ -85,7 +85,7 @@ fn adjust_ringbuf_size(size: u32) -> u32 {
     if size == 0 {
         return 0;
     }
-    if size % PAGE_SIZE == 0 && (size / PAGE_SIZE).is_power_of_two() {
+    if size.is_multiple_of(PAGE_SIZE) && (size / PAGE_SIZE).is_power_of_two() {
         return size;
     }
     let mut mul: u64 = 1;
@@ -122,7 +122,10 @@ pub(crate) fn legacy_maps(elf: &ElfFile<'_>, sec: &Section<'_>) -> Result<Vec<Ma
             .and_then(|end| sec.data.get(start..end))
             .ok_or_else(|| err(format!("definition of {size} bytes runs past the section")))?;
         if def.len() < 4 {
-            return Err(err(format!("definition of {} bytes is too short", def.len())));
+            return Err(err(format!(
+                "definition of {} bytes is too short",
+                def.len()
+            )));
         }
         // Fields beyond the symbol's size are zero, as in libbpf's legacy loader.
         let field = |i: usize| -> u32 {
@@ -196,10 +199,16 @@ impl DefCtx<'_> {
             .type_by_id(id)
             .ok_or_else(|| self.err(format!("attr '{field}': type [{id}] not found")))?;
         if t.kind() != Kind::Ptr {
-            return Err(self.err(format!("attr '{field}': expected PTR, got {}", t.kind().name())));
+            return Err(self.err(format!(
+                "attr '{field}': expected PTR, got {}",
+                t.kind().name()
+            )));
         }
         let arr = btf.type_by_id(t.size_or_type).ok_or_else(|| {
-            self.err(format!("attr '{field}': type [{}] not found", t.size_or_type))
+            self.err(format!(
+                "attr '{field}': type [{}] not found",
+                t.size_or_type
+            ))
         })?;
         match &arr.data {
             TypeData::Array(a) => Ok(a.nelems),
@@ -233,7 +242,10 @@ impl DefCtx<'_> {
             return Err(self.err(format!("{field} spec is not PTR: {}", t.kind().name())));
         }
         let size = self.btf.resolve_size(t.size_or_type).map_err(|e| {
-            self.err(format!("can't determine {field} size for type [{}]: {e}", t.size_or_type))
+            self.err(format!(
+                "can't determine {field} size for type [{}]: {e}",
+                t.size_or_type
+            ))
         })?;
         Ok((t.size_or_type, size))
     }
@@ -282,7 +294,8 @@ impl DefCtx<'_> {
                     d.value_type_id = Some(id);
                 }
                 "values" => {
-                    let inner = self.values_field(&d, m.type_id, i + 1 == members.len(), is_inner)?;
+                    let inner =
+                        self.values_field(&d, m.type_id, i + 1 == members.len(), is_inner)?;
                     d.value_size = 4;
                     d.inner = inner.map(Box::new);
                 }
@@ -368,9 +381,15 @@ impl DefCtx<'_> {
 fn spec_from_def(name: &str, d: &BtfMapDef, ctx: &DefCtx<'_>) -> Result<MapSpec> {
     let mt = MapType::from_u32(d.map_type)
         .ok_or_else(|| ctx.err(format!("unknown map type {}", d.map_type)))?;
-    let mut spec = MapSpec::new(&kernel_name(name), mt, d.key_size, d.value_size, d.max_entries)
-        .with_flags(d.map_flags)
-        .with_extra(d.map_extra);
+    let mut spec = MapSpec::new(
+        &kernel_name(name),
+        mt,
+        d.key_size,
+        d.value_size,
+        d.max_entries,
+    )
+    .with_flags(d.map_flags)
+    .with_extra(d.map_extra);
     if matches!(mt, MapType::Ringbuf | MapType::UserRingbuf) {
         spec.max_entries = adjust_ringbuf_size(spec.max_entries);
     }
@@ -381,7 +400,11 @@ fn spec_from_def(name: &str, d: &BtfMapDef, ctx: &DefCtx<'_>) -> Result<MapSpec>
         spec.spin_lock_off = spin_lock_offset(ctx.btf, v);
     }
     if let Some(inner) = &d.inner {
-        spec.inner = Some(Box::new(spec_from_def(&format!("{name}.inner"), inner, ctx)?));
+        spec.inner = Some(Box::new(spec_from_def(
+            &format!("{name}.inner"),
+            inner,
+            ctx,
+        )?));
     }
     Ok(spec)
 }
@@ -402,15 +425,21 @@ pub(crate) fn spin_lock_offset(btf: &Btf, value: TypeId) -> Option<u32> {
 ///
 /// clang leaves DATASEC offsets and sizes to the loader (libbpf fixes them up from the
 /// symbol table), so each variable's place comes from its ELF symbol.
-pub(crate) fn btf_maps(elf: &ElfFile<'_>, sec: &Section<'_>, btf: Option<&Btf>) -> Result<Vec<MapEntry>> {
+pub(crate) fn btf_maps(
+    elf: &ElfFile<'_>,
+    sec: &Section<'_>,
+    btf: Option<&Btf>,
+) -> Result<Vec<MapEntry>> {
     let btf = btf.ok_or_else(|| LoadError::Btf {
         section: sec.name.clone(),
         msg: "BTF-defined maps need a valid .BTF section".into(),
     })?;
-    let ds_id = btf.find_by_name_kind(&sec.name, Kind::Datasec).ok_or_else(|| LoadError::Btf {
-        section: sec.name.clone(),
-        msg: format!("DATASEC '{}' not found in BTF", sec.name),
-    })?;
+    let ds_id = btf
+        .find_by_name_kind(&sec.name, Kind::Datasec)
+        .ok_or_else(|| LoadError::Btf {
+            section: sec.name.clone(),
+            msg: format!("DATASEC '{}' not found in BTF", sec.name),
+        })?;
     let vars = match btf.type_by_id(ds_id).map(|t| &t.data) {
         Some(TypeData::Datasec(v)) => v.clone(),
         _ => Vec::new(),
@@ -448,7 +477,8 @@ pub(crate) fn btf_maps(elf: &ElfFile<'_>, sec: &Section<'_>, btf: Option<&Btf>) 
             return Err(ctx.err("BTF data is corrupted (definition outside the section)"));
         }
         match var.data {
-            TypeData::Var { linkage } if linkage == bpfbox_btf::types::var_linkage::GLOBAL_ALLOCATED => {}
+            TypeData::Var { linkage }
+                if linkage == bpfbox_btf::types::var_linkage::GLOBAL_ALLOCATED => {}
             TypeData::Var { linkage } => {
                 return Err(ctx.err(format!("unsupported map linkage {linkage}")))
             }
@@ -542,7 +572,9 @@ pub(crate) fn collect_map_relos(
             }
             MapSlot::Program(sym.name.clone())
         } else {
-            return Err(err("'values' relocation in a map that is neither map-in-map nor prog-array".into()));
+            return Err(err(
+                "'values' relocation in a map that is neither map-in-map nor prog-array".into(),
+            ));
         };
         // The slot index comes from the offset inside the trailing `values` member.
         let name = maps[owner].info.name.clone();
@@ -562,10 +594,11 @@ pub(crate) fn collect_map_relos(
             .ok_or_else(|| err("last member is not 'values'".into()))?;
         let moff = u64::from(last.bit_offset / 8);
         let rel_off = rel.offset - maps[owner].sec_offset;
-        if rel_off < moff || (rel_off - moff) % 8 != 0 {
+        if rel_off < moff || !(rel_off - moff).is_multiple_of(8) {
             return Err(err("relocation is not at a 'values' slot".into()));
         }
-        let idx = usize::try_from((rel_off - moff) / 8).map_err(|_| err("slot overflows".into()))?;
+        let idx =
+            usize::try_from((rel_off - moff) / 8).map_err(|_| err("slot overflows".into()))?;
         // The slot lies inside the (section-bounded) definition, so this is bounded too.
         let slots = &mut maps[owner].info.slots;
         if idx >= slots.len() {

@@ -4,7 +4,9 @@
 
 use bpfbox_vm::isa::{op, pseudo};
 
-use crate::elf::{ElfFile, Section, Symbol, SHN_LORESERVE, SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_SECTION};
+use crate::elf::{
+    ElfFile, Section, Symbol, SHN_LORESERVE, SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_SECTION,
+};
 use crate::error::{LoadError, Result};
 use crate::kconfig::{Extern, ExternKind};
 use crate::link::Function;
@@ -79,7 +81,8 @@ fn is_subprog_sym(sym: &Symbol, text_idx: usize) -> bool {
     if text_idx == 0 || sym.shndx != text_idx {
         return false;
     }
-    sym.kind == STT_SECTION || ((sym.bind == STB_GLOBAL || sym.bind == STB_WEAK) && sym.kind == STT_FUNC)
+    sym.kind == STT_SECTION
+        || ((sym.bind == STB_GLOBAL || sym.bind == STB_WEAK) && sym.kind == STT_FUNC)
 }
 
 /// Classifies the relocations of code section `code` (from relocation section `rel_sec`) and
@@ -92,7 +95,7 @@ pub(crate) fn collect(
 ) -> Result<()> {
     let elf = ctx.elf;
     for (i, rel) in elf.rels(rel_sec)?.into_iter().enumerate() {
-        let mut err = |program: &str, insn: usize, msg: String| LoadError::Relocation {
+        let err = |program: &str, insn: usize, msg: String| LoadError::Relocation {
             section: rel_sec.name.clone(),
             index: i,
             offset: rel.offset,
@@ -102,33 +105,57 @@ pub(crate) fn collect(
         };
         // Absolute relocations only make sense in data and debug sections; clang never puts
         // them on instructions, and libbpf does not apply them there either.
-        if matches!(rel.r_type, R_BPF_NONE | R_BPF_64_ABS64 | R_BPF_64_ABS32 | R_BPF_64_NODYLD32) {
+        if matches!(
+            rel.r_type,
+            R_BPF_NONE | R_BPF_64_ABS64 | R_BPF_64_ABS32 | R_BPF_64_NODYLD32
+        ) {
             continue;
         }
         if rel.r_type != R_BPF_64_64 && rel.r_type != R_BPF_64_32 {
-            return Err(err("?", 0, format!("unknown relocation type {}", rel.r_type)));
+            return Err(err(
+                "?",
+                0,
+                format!("unknown relocation type {}", rel.r_type),
+            ));
         }
         let sym = elf
             .symbols
             .get(rel.sym)
             .ok_or_else(|| err("?", 0, format!("symbol #{} not found", rel.sym)))?;
         if sym.shndx >= elf.sections.len() && sym.shndx < SHN_LORESERVE {
-            return Err(err("?", 0, format!("symbol '{}' points to invalid section #{}", sym.name, sym.shndx)));
+            return Err(err(
+                "?",
+                0,
+                format!(
+                    "symbol '{}' points to invalid section #{}",
+                    sym.name, sym.shndx
+                ),
+            ));
         }
         if rel.offset % 8 != 0 || rel.offset >= code.data.len() as u64 {
-            return Err(err("?", 0, "offset is not an instruction of the section".into()));
+            return Err(err(
+                "?",
+                0,
+                "offset is not an instruction of the section".into(),
+            ));
         }
         let slot = (rel.offset / 8) as usize;
         // Relocations outside any function belong to overridden weak functions: skipped.
-        let Some(f) = funcs.iter_mut().find(|f| slot >= f.start && slot < f.start + f.insns.len()) else {
+        let Some(f) = funcs
+            .iter_mut()
+            .find(|f| slot >= f.start && slot < f.start + f.insns.len())
+        else {
             continue;
         };
         let idx = slot - f.start;
         let insn = f.insns[idx];
         let name = symbol_name(elf, sym);
-        let mut fail = |msg: String| err(&f.name, idx, msg);
+        let fail = |msg: String| err(&f.name, idx, msg);
         if insn.code != CALL && insn.code != LD_IMM64 {
-            return Err(fail(format!("invalid relocation against '{name}' for insn code {:#x}", insn.code)));
+            return Err(fail(format!(
+                "invalid relocation against '{name}' for insn code {:#x}",
+                insn.code
+            )));
         }
         let target = if sym.is_extern() {
             let ext = ctx
@@ -138,13 +165,15 @@ pub(crate) fn collect(
                 .ok_or_else(|| fail(format!("extern relocation to unknown extern '{name}'")))?;
             match (&ext.kind, insn.code) {
                 (ExternKind::Kconfig { offset }, LD_IMM64) => Target::Kconfig {
-                    map: ctx.kconfig_map.ok_or_else(|| fail("no .kconfig map".into()))?,
+                    map: ctx
+                        .kconfig_map
+                        .ok_or_else(|| fail("no .kconfig map".into()))?,
                     offset: *offset,
                 },
                 (ExternKind::Kconfig { .. }, _) => {
                     return Err(fail(format!("call to .kconfig extern '{name}'")))
                 }
-                (ExternKind::Ksym, _) => Target::Ksym(name.clone()),
+                (ExternKind::Ksym, _) => Target::Ksym(ext.name.clone()),
             }
         } else if insn.code == CALL {
             if insn.src != pseudo::CALL {
@@ -152,10 +181,16 @@ pub(crate) fn collect(
             }
             let callee = elf.section(sym.shndx).filter(|s| s.is_exec());
             let Some(callee) = callee else {
-                return Err(fail(format!("bad call relocation against '{name}' in section '{}'", elf.section_name(sym.shndx))));
+                return Err(fail(format!(
+                    "bad call relocation against '{name}' in section '{}'",
+                    elf.section_name(sym.shndx)
+                )));
             };
             if sym.value % 8 != 0 {
-                return Err(fail(format!("bad call relocation against '{name}' at offset {}", sym.value)));
+                return Err(fail(format!(
+                    "bad call relocation against '{name}' at offset {}",
+                    sym.value
+                )));
             }
             // Global callee: st_value is its offset, imm is -1. Static callee: the symbol is
             // the section and imm + 1 is the callee's slot.
@@ -169,43 +204,77 @@ pub(crate) fn collect(
             || (sym.kind == STT_FUNC && elf.section(sym.shndx).is_some_and(|s| s.is_exec()))
         {
             if sym.value % 8 != 0 || insn.imm % 8 != 0 {
-                return Err(fail(format!("bad subprog address relocation against '{name}' at offset {}+{}", sym.value, insn.imm)));
+                return Err(fail(format!(
+                    "bad subprog address relocation against '{name}' at offset {}+{}",
+                    sym.value, insn.imm
+                )));
             }
             Target::FuncAddr {
                 sec: sym.shndx,
                 slot: (sym.value as i64 + i64::from(insn.imm)) / 8,
             }
-        } else if let Some(m) = ctx.maps.iter().position(|m| {
-            matches!(m.info.kind, crate::maps::MapKind::Legacy | crate::maps::MapKind::Btf)
-                && m.sec_idx == sym.shndx
+        } else if ctx.maps.iter().any(|m| {
+            matches!(
+                m.info.kind,
+                crate::maps::MapKind::Legacy | crate::maps::MapKind::Btf
+            ) && m.sec_idx == sym.shndx
         }) {
             // Map definitions: the symbol's offset picks the map.
-            let _ = m;
             let map = ctx
                 .maps
                 .iter()
                 .position(|m| {
-                    matches!(m.info.kind, crate::maps::MapKind::Legacy | crate::maps::MapKind::Btf)
-                        && m.sec_idx == sym.shndx
+                    matches!(
+                        m.info.kind,
+                        crate::maps::MapKind::Legacy | crate::maps::MapKind::Btf
+                    ) && m.sec_idx == sym.shndx
                         && m.sec_offset == sym.value
                 })
-                .ok_or_else(|| fail(format!("map relocation failed to find map for section '{}', offset {}", elf.section_name(sym.shndx), sym.value)))?;
+                .ok_or_else(|| {
+                    fail(format!(
+                        "map relocation failed to find map for section '{}', offset {}",
+                        elf.section_name(sym.shndx),
+                        sym.value
+                    ))
+                })?;
             Target::Map(map)
         } else if let Some(map) = ctx.maps.iter().position(|m| {
-            matches!(m.info.kind, crate::maps::MapKind::Data | crate::maps::MapKind::Rodata | crate::maps::MapKind::Bss)
-                && m.sec_idx == sym.shndx
+            matches!(
+                m.info.kind,
+                crate::maps::MapKind::Data
+                    | crate::maps::MapKind::Rodata
+                    | crate::maps::MapKind::Bss
+            ) && m.sec_idx == sym.shndx
         }) {
             let sym_off = u32::try_from(sym.value)
                 .map_err(|_| fail(format!("data symbol offset {} overflows", sym.value)))?;
             Target::MapValue { map, sym_off }
         } else {
-            return Err(fail(format!("bad data relocation against '{name}' in section '{}'", elf.section_name(sym.shndx))));
+            return Err(fail(format!(
+                "bad data relocation against '{name}' in section '{}'",
+                elf.section_name(sym.shndx)
+            )));
         };
         f.relocs.push(FuncReloc {
             insn: idx,
             symbol: name,
             target,
         });
+    }
+    // Linking looks relocations up by instruction; a second record for one instruction is
+    // malformed (libbpf would apply only one of them).
+    for f in funcs.iter_mut() {
+        f.relocs.sort_by_key(|r| r.insn);
+        if let Some(w) = f.relocs.windows(2).find(|w| w[0].insn == w[1].insn) {
+            return Err(LoadError::Relocation {
+                section: rel_sec.name.clone(),
+                index: 0,
+                offset: ((f.start + w[0].insn) * 8) as u64,
+                program: f.name.clone(),
+                insn: w[0].insn,
+                msg: "two relocations for one instruction".into(),
+            });
+        }
     }
     Ok(())
 }

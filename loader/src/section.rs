@@ -266,9 +266,15 @@ mod tests {
     #[test]
     fn table_order_and_matching() {
         let c = classify("sk_reuseport/migrate");
-        assert_eq!(c.expected_attach_type, Some(a::SK_REUSEPORT_SELECT_OR_MIGRATE));
+        assert_eq!(
+            c.expected_attach_type,
+            Some(a::SK_REUSEPORT_SELECT_OR_MIGRATE)
+        );
         let c = classify("kprobe/do_sys_open");
-        assert_eq!((c.prog_type, c.attach_target.as_deref()), (P::Kprobe, Some("do_sys_open")));
+        assert_eq!(
+            (c.prog_type, c.attach_target.as_deref()),
+            (P::Kprobe, Some("do_sys_open"))
+        );
         assert_eq!(classify("kprobe").prog_type, P::Kprobe);
         assert_eq!(classify("kprobex").prog_type, P::Unspec);
         let c = classify("tp/syscalls/sys_enter_open");
@@ -282,6 +288,9 @@ mod tests {
         assert!(!c.autoload);
         assert_eq!(c.expected_attach_type, Some(0));
         assert_eq!(classify("xdp/foo").prog_type, P::Unspec);
-        assert_eq!(classify("cgroup/sock").expected_attach_type, Some(a::CGROUP_INET_SOCK_CREATE));
+        assert_eq!(
+            classify("cgroup/sock").expected_attach_type,
+            Some(a::CGROUP_INET_SOCK_CREATE)
+        );
     }
 }

@@ -10,8 +10,10 @@ use super::{print_json, CliError, CliResult};
 
 /// Arguments of `bpfbox asm`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Without -o, prints one instruction word per line in the `-- raw` form \
-(0x-prefixed little-endian 64-bit words).\n\nExample:\n  bpfbox asm prog.asm -o prog.bin")]
+#[command(
+    after_help = "Without -o, prints one instruction word per line in the `-- raw` form \
+(0x-prefixed little-endian 64-bit words).\n\nExample:\n  bpfbox asm prog.asm -o prog.bin"
+)]
 pub struct AsmArgs {
     /// Assembly text, or a conformance `.data` file (its `-- asm` section is used).
     file: PathBuf,
@@ -40,7 +42,10 @@ pub fn run(a: AsmArgs) -> CliResult {
             .map_err(|e| CliError::usage(format!("cannot write {}: {e}", out.display())))?;
     }
     if a.json {
-        let words: Vec<String> = slots.iter().map(|s| format!("{:#018x}", s.to_u64())).collect();
+        let words: Vec<String> = slots
+            .iter()
+            .map(|s| format!("{:#018x}", s.to_u64()))
+            .collect();
         return print_json(&serde_json::json!({ "slots": slots.len(), "words": words }));
     }
     if a.output.is_none() {

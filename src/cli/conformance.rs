@@ -9,8 +9,10 @@ use super::{print_json, CliError, CliResult};
 
 /// Arguments of `bpfbox conformance`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Prints `PASS name` or `FAIL name: expected X, got Y` per test and a \
-closing `N passed, N failed, N skipped` line; exits 1 if any test failed.")]
+#[command(
+    after_help = "Prints `PASS name` or `FAIL name: expected X, got Y` per test and a \
+closing `N passed, N failed, N skipped` line; exits 1 if any test failed."
+)]
 pub struct ConformanceArgs {
     /// Folder of `.data` files.
     #[arg(default_value = "../shared/bpf_conformance/tests")]

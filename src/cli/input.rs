@@ -22,7 +22,9 @@ pub struct LoadedProgram {
 pub fn load_program(path: &Path) -> Result<LoadedProgram, CliError> {
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    let text = std::str::from_utf8(&bytes).ok().filter(|t| !t.contains('\0'));
+    let text = std::str::from_utf8(&bytes)
+        .ok()
+        .filter(|t| !t.contains('\0'));
     if let Some(text) = text {
         if text.lines().any(|l| l.trim_start().starts_with("--")) {
             let f = ConformanceFile::parse(text)
@@ -37,7 +39,7 @@ pub fn load_program(path: &Path) -> Result<LoadedProgram, CliError> {
             Ok(slots) => return Ok(LoadedProgram { slots, mem: None }),
             // Text that is not valid assembly may still be bytecode that happens to be UTF-8;
             // only report the assembly error when it cannot be bytecode.
-            Err(e) if bytes.len() % 8 != 0 => {
+            Err(e) if !bytes.len().is_multiple_of(8) => {
                 return Err(CliError::usage(format!("{}: {e}", path.display())))
             }
             Err(_) => {}
@@ -52,7 +54,7 @@ pub fn load_program(path: &Path) -> Result<LoadedProgram, CliError> {
 pub fn parse_hex(s: &str) -> Result<Vec<u8>, CliError> {
     let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     let digits = digits.strip_prefix("0x").unwrap_or(&digits);
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(CliError::usage(format!(
             "odd number of hex digits in `{}`",
             s.trim()

@@ -100,6 +100,16 @@ pub fn main() -> ExitCode {
         Command::Conformance(a) => conformance::run(a),
         Command::ConformancePlugin(a) => plugin::run(a),
     };
+    finish(result)
+}
+
+/// Entry point of the `bpfbox-conformance-plugin` binary: every argument goes to the plugin.
+pub fn plugin_main() -> ExitCode {
+    let args = std::env::args().skip(1).collect();
+    finish(plugin::run(plugin::PluginArgs { args }))
+}
+
+fn finish(result: CliResult) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

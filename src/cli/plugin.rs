@@ -19,7 +19,7 @@ echo 'b7  00  00  00  2a  00  00  00  95  00  00  00  00  00  00  00' | bpfbox c
 pub struct PluginArgs {
     /// Memory hex, then any runner options (`--debug`, `--program HEX`; `--elf` is refused).
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
-    args: Vec<String>,
+    pub args: Vec<String>,
 }
 
 /// Runs `bpfbox conformance-plugin`.
@@ -66,7 +66,11 @@ pub fn run(a: PluginArgs) -> CliResult {
     let bytes = parse_hex(&hex)?;
     let slots = slots_from_bytes(&bytes).map_err(|e| CliError::rejected(e.to_string()))?;
     if debug {
-        eprintln!("memory: {} bytes, program: {} slots", mem.len(), slots.len());
+        eprintln!(
+            "memory: {} bytes, program: {} slots",
+            mem.len(),
+            slots.len()
+        );
     }
     let vm = Vm::new(&slots).map_err(|e| CliError::rejected(e.to_string()))?;
     let out = vm

@@ -9,8 +9,10 @@ use super::{print_json, CliError, CliResult};
 
 /// Arguments of `bpfbox run`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "The program gets r1 = a pointer to the memory and r2 = its length.\n\n\
-Examples:\n  bpfbox run prog.asm --mem '01 02 03 04'\n  bpfbox run test.data --json")]
+#[command(
+    after_help = "The program gets r1 = a pointer to the memory and r2 = its length.\n\n\
+Examples:\n  bpfbox run prog.asm --mem '01 02 03 04'\n  bpfbox run test.data --json"
+)]
 pub struct RunArgs {
     /// Raw bytecode, assembly text or a conformance `.data` file.
     file: PathBuf,

@@ -27,6 +27,15 @@ pub struct Env {
     pub prandom_state: u64,
     /// Lines written by `bpf_trace_printk` and friends.
     pub printk: Vec<String>,
+    /// The maps the program is bound to; helpers resolve map handles through it.
+    pub maps: crate::helpers::MapTable,
+    /// Redirects requested with `bpf_redirect` / `bpf_redirect_map`.
+    pub redirects: Vec<crate::helpers::Redirect>,
+    /// The running program's type (helpers such as `bpf_redirect` answer per type).
+    pub prog_type: crate::program::ProgType,
+    /// Memory helpers hand to callbacks (e.g. keys for `bpf_for_each_map_elem`); kept for
+    /// the rest of the run so the regions pointing into it stay valid.
+    pub scratch: Vec<Box<[u8]>>,
 }
 
 impl Default for Env {
@@ -45,6 +54,10 @@ impl Default for Env {
             ncpus: 1,
             prandom_state: 0x2545_f491_4f6c_dd1d,
             printk: Vec::new(),
+            maps: crate::helpers::MapTable::default(),
+            redirects: Vec::new(),
+            prog_type: crate::program::ProgType::Unspec,
+            scratch: Vec::new(),
         }
     }
 }

@@ -1249,7 +1249,13 @@ impl Insn {
                     Src::Reg(r) => (op::X, r, 0),
                     Src::Imm(i) => (op::K, 0, i),
                 };
-                one(RawInsn::new(class | s | aop.code(), dst, sreg, aop.off(), imm))
+                one(RawInsn::new(
+                    class | s | aop.code(),
+                    dst,
+                    sreg,
+                    aop.off(),
+                    imm,
+                ))
             }
             Insn::Neg { width, dst } => {
                 let class = if width == Width::W64 {
@@ -1308,7 +1314,13 @@ impl Insn {
             Insn::Exit => one(RawInsn::new(op::JMP | op::EXIT, 0, 0, 0, 0)),
             Insn::LdImm64 { dst, kind, imm } => (
                 [
-                    RawInsn::new(op::LD | op::IMM | op::DW, dst, kind.src(), 0, imm as u32 as i32),
+                    RawInsn::new(
+                        op::LD | op::IMM | op::DW,
+                        dst,
+                        kind.src(),
+                        0,
+                        imm as u32 as i32,
+                    ),
                     RawInsn::new(0, 0, 0, 0, (imm >> 32) as u32 as i32),
                 ],
                 2,
@@ -1318,7 +1330,13 @@ impl Insn {
                 dst,
                 src,
                 off,
-            } => one(RawInsn::new(op::LDX | op::MEM | size.code(), dst, src, off, 0)),
+            } => one(RawInsn::new(
+                op::LDX | op::MEM | size.code(),
+                dst,
+                src,
+                off,
+                0,
+            )),
             Insn::LdxSx {
                 size,
                 dst,
@@ -1336,13 +1354,25 @@ impl Insn {
                 dst,
                 off,
                 imm,
-            } => one(RawInsn::new(op::ST | op::MEM | size.code(), dst, 0, off, imm)),
+            } => one(RawInsn::new(
+                op::ST | op::MEM | size.code(),
+                dst,
+                0,
+                off,
+                imm,
+            )),
             Insn::Stx {
                 size,
                 dst,
                 src,
                 off,
-            } => one(RawInsn::new(op::STX | op::MEM | size.code(), dst, src, off, 0)),
+            } => one(RawInsn::new(
+                op::STX | op::MEM | size.code(),
+                dst,
+                src,
+                off,
+                0,
+            )),
             Insn::Atomic {
                 size,
                 op: aop,
@@ -1406,29 +1436,64 @@ pub struct Decoded {
     pub subprogs: Vec<usize>,
 }
 
+/// Whether `code` is in the kernel's instruction table (`bpf_opcode_in_insntable`), extended
+/// with `callx` (0x8d), which RFC 9669 defines and the kernel does not accept.
+pub fn in_insn_table(code: u8) -> bool {
+    let class = op::class(code);
+    let opv = code & 0xf0;
+    let x = code & op::X != 0;
+    match class {
+        op::ALU | op::ALU64 => match opv {
+            op::NEG => !x,
+            op::END => class == op::ALU || !x,
+            0xe0 | 0xf0 => false,
+            _ => true,
+        },
+        op::JMP => match opv {
+            op::JA | op::EXIT | op::JCOND => !x,
+            op::CALL => true,
+            _ => JmpCond::from_op(opv).is_some(),
+        },
+        op::JMP32 => match opv {
+            op::JA => !x,
+            _ => JmpCond::from_op(opv).is_some(),
+        },
+        op::STX => matches!(code & 0xe0, op::MEM | op::ATOMIC),
+        op::ST => code & 0xe0 == op::MEM,
+        op::LDX => match code & 0xe0 {
+            op::MEM => true,
+            op::MEMSX => code & 0x18 != op::DW,
+            _ => false,
+        },
+        _ => match code & 0xe0 {
+            op::IMM => code & 0x18 == op::DW,
+            op::ABS | op::IND => code & 0x18 != op::DW,
+            _ => false,
+        },
+    }
+}
+
 /// Decodes every instruction of a program and applies the kernel's whole-program structural
-/// rules: every jump stays inside its subprogram and never lands on the second slot of an
-/// `ld_imm64`, local calls target an instruction, and each subprogram ends in `exit` or `ja`.
+/// rules, in the kernel's order so that a program with several faults gets the same first
+/// complaint:
+/// 1. subprogram starts from local calls and function pointers (`call to invalid destination`);
+/// 2. per subprogram, every jump stays inside it and its last instruction is `exit` or `ja`;
+/// 3. the `ld_imm64` shape, `BPF_LDX` reserved fields and the opcode table;
+/// 4. no jump lands on the second slot of an `ld_imm64`;
+/// 5. every instruction's fields, in slot order (the kernel goes in execution order).
 pub fn decode_program(slots: &[RawInsn]) -> Result<Decoded, IsaError> {
     if slots.is_empty() {
         return Err(IsaError::new(0, IsaErrorKind::Empty));
     }
-    let mut insns = Vec::with_capacity(slots.len());
-    let mut second_half = vec![false; slots.len()];
-    let mut pc = 0;
-    while pc < slots.len() {
-        let insn = Insn::decode(slots, pc)?;
-        if insn.slots() == 2 {
-            second_half[pc + 1] = true;
-        }
-        insns.push((pc, insn));
-        pc += insn.slots();
-    }
-    // Subprogram starts: the entry and every local call / function-pointer target.
+    let len = slots.len() as i64;
+    // 1. Subprograms, from the raw slots as the kernel finds them.
     let mut subprogs = vec![0usize];
-    for &(pc, insn) in &insns {
-        if let Some(t) = insn.local_call_target(pc) {
-            if t < 0 || t as usize >= slots.len() {
+    for (pc, r) in slots.iter().enumerate() {
+        let is_call = r.code == op::JMP | op::CALL && r.src == pseudo::CALL;
+        let is_func = r.code == op::LD | op::IMM | op::DW && r.src == pseudo::FUNC;
+        if is_call || is_func {
+            let t = pc as i64 + 1 + r.imm as i64;
+            if t < 0 || t >= len {
                 return Err(IsaError::new(pc, IsaErrorKind::InvalidCallTarget));
             }
             subprogs.push(t as usize);
@@ -1436,43 +1501,102 @@ pub fn decode_program(slots: &[RawInsn]) -> Result<Decoded, IsaError> {
     }
     subprogs.sort_unstable();
     subprogs.dedup();
+    // 2. Jump ranges and fall-through, per subprogram.
     for (i, &start) in subprogs.iter().enumerate() {
         let end = subprogs.get(i + 1).copied().unwrap_or(slots.len());
-        let first = insns.partition_point(|&(p, _)| p < start);
-        let last = insns.partition_point(|&(p, _)| p < end);
-        for &(pc, insn) in &insns[first..last] {
-            if let Some(t) = insn.jump_target(pc) {
-                if t < start as i64 || t >= end as i64 {
+        for (pc, r) in slots.iter().enumerate().take(end).skip(start) {
+            let class = op::class(r.code);
+            let opv = r.code & 0xf0;
+            if (class == op::JMP || class == op::JMP32) && opv != op::EXIT && opv != op::CALL {
+                let off = if r.code == op::JMP32 | op::JA {
+                    r.imm as i64
+                } else {
+                    r.off as i64
+                };
+                let to = pc as i64 + 1 + off;
+                if to < start as i64 || to >= end as i64 {
                     return Err(IsaError::new(
                         pc,
-                        IsaErrorKind::JumpOutOfRange { from: pc, to: t },
-                    ));
-                }
-                if second_half[t as usize] {
-                    return Err(IsaError::new(
-                        pc,
-                        IsaErrorKind::JumpIntoLdImm64(t as usize - 1),
+                        IsaErrorKind::JumpOutOfRange { from: pc, to },
                     ));
                 }
             }
         }
-        if last > first {
-            let (pc, tail) = insns[last - 1];
-            if !matches!(tail, Insn::Exit | Insn::Ja { .. }) {
-                return Err(IsaError::new(pc, IsaErrorKind::LastInsnNotExit));
-            }
+        let last = slots[end - 1].code;
+        if last != op::JMP | op::EXIT && last != op::JMP32 | op::JA && last != op::JMP | op::JA {
+            return Err(IsaError::new(end - 1, IsaErrorKind::LastInsnNotExit));
         }
     }
-    // A call into the second half of an ld_imm64 is also a jump into its middle.
-    for &(pc, insn) in &insns {
-        if let Some(t) = insn.local_call_target(pc) {
-            if second_half[t as usize] {
-                return Err(IsaError::new(
-                    pc,
-                    IsaErrorKind::JumpIntoLdImm64(t as usize - 1),
-                ));
+    // 3. ld_imm64 shape, LDX reserved fields, the opcode table.
+    let mut second_half = vec![false; slots.len()];
+    let mut pc = 0;
+    while pc < slots.len() {
+        let r = slots[pc];
+        let err = |kind| Err(IsaError::new(pc, kind));
+        if op::class(r.code) == op::LDX {
+            let mode = r.code & 0xe0;
+            if (mode != op::MEM && mode != op::MEMSX) || r.imm != 0 {
+                return err(IsaErrorKind::Reserved("BPF_LDX"));
             }
         }
+        if r.code == op::LD | op::IMM | op::DW {
+            match slots.get(pc + 1) {
+                Some(n) if n.code == 0 && n.dst == 0 && n.src == 0 && n.off == 0 => {
+                    let ok = match r.src {
+                        0 | pseudo::BTF_ID | pseudo::FUNC => true,
+                        pseudo::MAP_VALUE | pseudo::MAP_IDX_VALUE => true,
+                        pseudo::MAP_FD | pseudo::MAP_IDX => n.imm == 0,
+                        _ => false,
+                    };
+                    if !ok {
+                        return err(IsaErrorKind::UnrecognizedLdImm64);
+                    }
+                }
+                _ => return err(IsaErrorKind::InvalidLdImm64),
+            }
+            second_half[pc + 1] = true;
+            pc += 2;
+            continue;
+        }
+        if !in_insn_table(r.code) {
+            return err(IsaErrorKind::UnknownOpcode(r.code));
+        }
+        pc += 1;
+    }
+    // 4. Jumps and calls into the second half of an ld_imm64.
+    for (pc, r) in slots.iter().enumerate() {
+        if second_half[pc] {
+            continue;
+        }
+        let class = op::class(r.code);
+        let opv = r.code & 0xf0;
+        let target = if (class == op::JMP || class == op::JMP32) && opv != op::EXIT {
+            if opv == op::CALL && r.src != pseudo::CALL {
+                continue;
+            }
+            let off = if r.code == op::JMP32 | op::JA || opv == op::CALL {
+                r.imm as i64
+            } else {
+                r.off as i64
+            };
+            pc as i64 + 1 + off
+        } else {
+            continue;
+        };
+        if (0..len).contains(&target) && second_half[target as usize] {
+            return Err(IsaError::new(
+                pc,
+                IsaErrorKind::JumpIntoLdImm64(target as usize - 1),
+            ));
+        }
+    }
+    // 5. Every instruction's fields.
+    let mut insns = Vec::with_capacity(slots.len());
+    let mut pc = 0;
+    while pc < slots.len() {
+        let insn = Insn::decode(slots, pc)?;
+        insns.push((pc, insn));
+        pc += insn.slots();
     }
     Ok(Decoded {
         insns,

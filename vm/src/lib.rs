@@ -18,8 +18,10 @@ pub mod semantics;
 pub use env::Env;
 pub use interp::{Fault, FaultKind, RunOutcome, Vm};
 pub use isa::{Insn, RawInsn};
-pub use program::{Program, ProgType};
+pub use program::{ProgType, Program};
 
 pub mod asm;
 pub mod conformance_file;
+pub mod context;
 pub mod disasm;
+pub mod testrun;

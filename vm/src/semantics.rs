@@ -281,7 +281,10 @@ mod tests {
         assert_eq!(alu64(AluOp::Div, 7, 0), 0);
         assert_eq!(alu64(AluOp::Mod, 7, 0), 7);
         assert_eq!(alu32(AluOp::Mod, 0xffff_ffff_0000_0007, 0), 7);
-        assert_eq!(alu64(AluOp::SDiv, i64::MIN as u64, u64::MAX), i64::MIN as u64);
+        assert_eq!(
+            alu64(AluOp::SDiv, i64::MIN as u64, u64::MAX),
+            i64::MIN as u64
+        );
         assert_eq!(alu64(AluOp::SMod, i64::MIN as u64, u64::MAX), 0);
         assert_eq!(alu32(AluOp::SDiv, 0x8000_0000, 0xffff_ffff), 0x8000_0000);
         assert_eq!(alu32(AluOp::SMod, 0x8000_0000, 0xffff_ffff), 0);
@@ -295,14 +298,20 @@ mod tests {
         assert_eq!(alu32(AluOp::Add, u64::MAX, 1), 0);
         assert_eq!(alu32(AluOp::Arsh, 0x8000_0000, 4), 0xf800_0000);
         assert_eq!(alu32(AluOp::MovSx(8), 0, 0x80), 0xffff_ff80);
-        assert_eq!(alu64(AluOp::MovSx(32), 0, 0x8000_0000), 0xffff_ffff_8000_0000);
+        assert_eq!(
+            alu64(AluOp::MovSx(32), 0, 0x8000_0000),
+            0xffff_ffff_8000_0000
+        );
     }
 
     #[test]
     fn byte_order() {
         assert_eq!(end(EndKind::ToBe, 16, 0x1122_3344), 0x4433);
         assert_eq!(end(EndKind::ToLe, 32, 0x1_2233_4455), 0x2233_4455);
-        assert_eq!(end(EndKind::Swap, 64, 0x0102_0304_0506_0708), 0x0807_0605_0403_0201);
+        assert_eq!(
+            end(EndKind::Swap, 64, 0x0102_0304_0506_0708),
+            0x0807_0605_0403_0201
+        );
     }
 
     #[test]

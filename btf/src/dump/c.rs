@@ -45,7 +45,7 @@ pub fn dump_c<W: Write + ?Sized>(btf: &Btf, w: &mut W) -> Result<(), BtfError> {
 /// [`dump_c`] with options.
 ///
 /// Fails (after writing what it could) on type ids that point nowhere and
-/// on type graphs too deep or cyclic to be expressed in C.
+/// on type graphs too deep, cyclic or expansive to be expressed in C.
 pub fn dump_c_with<W: Write + ?Sized>(
     btf: &Btf,
     w: &mut W,
@@ -108,6 +108,9 @@ fn check_refs(btf: &Btf) -> Result<(), BtfError> {
 /// Deepest recursion allowed while ordering or emitting (guards against
 /// pointer cycles and absurd nesting in hostile input).
 const MAX_DEPTH: usize = 512;
+/// Work budget: a fixed allowance plus this much per type.
+const WORK_BASE: u64 = 1 << 20;
+const WORK_PER_TYPE: u64 = 256;
 /// Most indentation tabs ever printed.
 const MAX_INDENT: usize = 13;
 const TABS: &str = "\t\t\t\t\t\t\t\t\t\t\t\t\t";
@@ -157,6 +160,11 @@ struct CDump<'a, 'w, W: Write + ?Sized> {
     too_deep: bool,
     deep_id: TypeId,
     enum_modes: bool,
+    /// Steps taken so far, and the most allowed: anonymous types are
+    /// inlined wherever used, so hostile BTF could otherwise make the output
+    /// exponentially large.
+    work: u64,
+    budget: u64,
 }
 
 impl<'a, 'w, W: Write + ?Sized> CDump<'a, 'w, W> {
@@ -182,6 +190,8 @@ impl<'a, 'w, W: Write + ?Sized> CDump<'a, 'w, W> {
             too_deep: false,
             deep_id: 0,
             enum_modes: true,
+            work: 0,
+            budget: WORK_BASE + WORK_PER_TYPE * n as u64,
         };
         // void and int-like base types never need a definition.
         if let Some(s) = d.states.first_mut() {
@@ -250,7 +260,8 @@ impl<'a, 'w, W: Write + ?Sized> CDump<'a, 'w, W> {
     }
 
     fn deep(&mut self, depth: usize, id: TypeId) -> bool {
-        if depth > MAX_DEPTH {
+        self.work = self.work.saturating_add(1);
+        if depth > MAX_DEPTH || self.work > self.budget {
             if !self.too_deep {
                 self.too_deep = true;
                 self.deep_id = id;

@@ -7,6 +7,35 @@ use std::sync::Arc;
 
 use crate::interp::HelperCtx;
 
+pub mod csum;
+pub mod loops;
+pub mod maps;
+pub mod packet;
+pub mod printk;
+mod probe;
+mod ringbuf;
+mod time;
+
+pub use maps::MapTable;
+pub use packet::Redirect;
+
+/// Registers one helper from its parts.
+pub(crate) fn reg(
+    r: &mut HelperRegistry,
+    id: u32,
+    name: &'static str,
+    ret: RetKind,
+    args: &[ArgKind],
+    f: impl Fn(&mut HelperCtx<'_, '_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
+) {
+    r.register(Helper {
+        id,
+        name: Cow::Borrowed(name),
+        proto: Proto::new(ret, args),
+        func: Arc::new(f),
+    });
+}
+
 /// Argument kinds, after the kernel's `enum bpf_arg_type` (the subset helpers use).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum ArgKind {
@@ -138,6 +167,22 @@ impl HelperRegistry {
         r
     }
 
+    /// The full catalogue: map, time, task, printk, probe-read, ring buffer, perf, packet,
+    /// checksum, redirect, `bpf_loop` and `bpf_snprintf` helpers with the kernel's ids, names
+    /// and prototypes. Maps are resolved through [`crate::env::Env::maps`].
+    pub fn kernel() -> Self {
+        let mut r = Self::new();
+        maps::register(&mut r);
+        time::register(&mut r);
+        printk::register(&mut r);
+        probe::register(&mut r);
+        ringbuf::register(&mut r);
+        packet::register(&mut r);
+        csum::register(&mut r);
+        loops::register(&mut r);
+        r
+    }
+
     /// Adds or replaces a helper.
     pub fn register(&mut self, h: Helper) {
         let id = h.id as usize;
@@ -156,10 +201,7 @@ impl HelperRegistry {
     pub fn override_fn(
         &mut self,
         id: u32,
-        f: impl Fn(&mut HelperCtx<'_, '_>, [u64; 5]) -> Result<u64, HelperError>
-            + Send
-            + Sync
-            + 'static,
+        f: impl Fn(&mut HelperCtx<'_, '_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
     ) {
         let func: HelperFn = Arc::new(f);
         match self.get(id as u64).cloned() {

@@ -368,16 +368,10 @@ pub(crate) fn compile(
                     imm,
                 )
             }
-            Insn::Call(CallTarget::Helper(id)) => {
-                Op::new(K::CallHelper, 0, 0, 0, id as u32 as u64)
+            Insn::Call(CallTarget::Helper(id)) => Op::new(K::CallHelper, 0, 0, 0, id as u32 as u64),
+            Insn::Call(CallTarget::Local(_)) => {
+                Op::new(K::CallLocal, 0, 0, target(insn.local_call_target(pc)), 0)
             }
-            Insn::Call(CallTarget::Local(_)) => Op::new(
-                K::CallLocal,
-                0,
-                0,
-                target(insn.local_call_target(pc)),
-                0,
-            ),
             Insn::Call(CallTarget::Kfunc { btf_id, off }) => {
                 Op::new(K::CallKfunc, 0, 0, off as i32, btf_id as u32 as u64)
             }

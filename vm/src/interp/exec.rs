@@ -112,6 +112,7 @@ pub(crate) fn run<const CHECKED: bool>(
             let $b = $op.imm;
             if $e {
                 pc = $op.off as usize;
+                continue;
             }
         }};
         ($op:expr, |$a:ident, $b:ident| $e:expr, reg) => {{
@@ -119,6 +120,7 @@ pub(crate) fn run<const CHECKED: bool>(
             let $b = regs[r($op.src)];
             if $e {
                 pc = $op.off as usize;
+                continue;
             }
         }};
     }
@@ -172,8 +174,16 @@ pub(crate) fn run<const CHECKED: bool>(
             K::Sub32R => alu!(op, |d, s| (d as u32).wrapping_sub(s as u32) as u64, reg),
             K::Mul32I => alu!(op, |d, s| (d as u32).wrapping_mul(s as u32) as u64, imm),
             K::Mul32R => alu!(op, |d, s| (d as u32).wrapping_mul(s as u32) as u64, reg),
-            K::Div32I => alu!(op, |d, s| semantics::alu32(crate::isa::AluOp::Div, d, s), imm),
-            K::Div32R => alu!(op, |d, s| semantics::alu32(crate::isa::AluOp::Div, d, s), reg),
+            K::Div32I => alu!(
+                op,
+                |d, s| semantics::alu32(crate::isa::AluOp::Div, d, s),
+                imm
+            ),
+            K::Div32R => alu!(
+                op,
+                |d, s| semantics::alu32(crate::isa::AluOp::Div, d, s),
+                reg
+            ),
             K::SDiv32I => alu!(op, |d, s| semantics::sdiv32(d as u32, s as u32) as u64, imm),
             K::SDiv32R => alu!(op, |d, s| semantics::sdiv32(d as u32, s as u32) as u64, reg),
             K::Or32I => alu!(op, |d, s| (d as u32 | s as u32) as u64, imm),
@@ -184,8 +194,16 @@ pub(crate) fn run<const CHECKED: bool>(
             K::Lsh32R => alu!(op, |d, s| ((d as u32) << (s & 31)) as u64, reg),
             K::Rsh32I => alu!(op, |d, s| ((d as u32) >> s) as u64, imm),
             K::Rsh32R => alu!(op, |d, s| ((d as u32) >> (s & 31)) as u64, reg),
-            K::Mod32I => alu!(op, |d, s| semantics::alu32(crate::isa::AluOp::Mod, d, s), imm),
-            K::Mod32R => alu!(op, |d, s| semantics::alu32(crate::isa::AluOp::Mod, d, s), reg),
+            K::Mod32I => alu!(
+                op,
+                |d, s| semantics::alu32(crate::isa::AluOp::Mod, d, s),
+                imm
+            ),
+            K::Mod32R => alu!(
+                op,
+                |d, s| semantics::alu32(crate::isa::AluOp::Mod, d, s),
+                reg
+            ),
             K::SMod32I => alu!(op, |d, s| semantics::smod32(d as u32, s as u32) as u64, imm),
             K::SMod32R => alu!(op, |d, s| semantics::smod32(d as u32, s as u32) as u64, reg),
             K::Xor32I => alu!(op, |d, s| (d as u32 ^ s as u32) as u64, imm),
@@ -428,10 +446,12 @@ pub(crate) fn run<const CHECKED: bool>(
                     }
                     // The kernel ends the whole program with r0 = 0 when the load falls
                     // outside the packet; the outermost run turns this into a normal exit.
-                    None => return Err(Fault {
-                        pc: at,
-                        kind: FaultKind::LdAbsExit,
-                    }),
+                    None => {
+                        return Err(Fault {
+                            pc: at,
+                            kind: FaultKind::LdAbsExit,
+                        })
+                    }
                 }
             }
             K::AddrSpaceCast => fault!(

@@ -180,7 +180,12 @@ impl Machine<'_> {
     }
 
     /// Loads `size` bytes big-endian at packet offset `off`; `None` when out of the packet.
-    pub(crate) fn ld_packet(&mut self, off: u32, size: u8, pc: usize) -> Result<Option<u64>, Fault> {
+    pub(crate) fn ld_packet(
+        &mut self,
+        off: u32,
+        size: u8,
+        pc: usize,
+    ) -> Result<Option<u64>, Fault> {
         let Some((data, len)) = self.skb else {
             return Err(Fault {
                 pc,

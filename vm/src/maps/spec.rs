@@ -685,3 +685,75 @@ pub(crate) fn meta_equal(template: &MapSpec, actual: &MapSpec) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &MapSpec) -> MapResult<MapSpec> {
+        validate(s, &MapConfig { ncpus: 2 })
+    }
+
+    /// map_create() strips BPF_F_TOKEN_FD before the per-type flag checks.
+    #[test]
+    fn token_flag_is_ignored() {
+        let s = MapSpec::new("a", MapType::Array, 4, 4, 1).with_flags(BPF_F_TOKEN_FD);
+        assert_eq!(ok(&s).unwrap().map_flags, 0);
+    }
+
+    /// map_create(): a BTF key type without a value type is EINVAL; NUMA nodes other than 0
+    /// are not online here.
+    #[test]
+    fn btf_and_numa() {
+        let mut s = MapSpec::new("a", MapType::Hash, 4, 4, 1);
+        s.btf_key_type_id = Some(3);
+        assert_eq!(ok(&s).unwrap_err().errno, Errno::EINVAL);
+        s.btf_value_type_id = Some(4);
+        assert!(ok(&s).is_ok());
+        let mut n = MapSpec::new("a", MapType::Hash, 4, 4, 1).with_flags(BPF_F_NUMA_NODE);
+        n.numa_node = Some(1);
+        assert_eq!(ok(&n).unwrap_err().errno, Errno::EINVAL);
+        n.numa_node = Some(0);
+        assert!(ok(&n).is_ok());
+        // Per-CPU maps cannot be NUMA-bound.
+        n.map_type = MapType::PercpuHash;
+        assert_eq!(ok(&n).unwrap_err().errno, Errno::EINVAL);
+    }
+
+    /// array_map_meta_equal: max_entries must match unless BPF_F_INNER_MAP.
+    #[test]
+    fn meta_equal_rules() {
+        let a = MapSpec::new("a", MapType::Array, 4, 4, 1);
+        let b = MapSpec::new("b", MapType::Array, 4, 4, 2);
+        assert!(!meta_equal(&a, &b));
+        let a = a.with_flags(BPF_F_INNER_MAP);
+        let b = b.with_flags(BPF_F_INNER_MAP);
+        assert!(meta_equal(&a, &b));
+        let h1 = MapSpec::new("h", MapType::Hash, 4, 4, 1);
+        let h2 = MapSpec::new("h", MapType::Hash, 4, 4, 9);
+        assert!(meta_equal(&h1, &h2));
+        assert!(!meta_equal(&h1, &h2.clone().with_flags(BPF_F_NO_PREALLOC)));
+    }
+
+    /// queue_stack_map_alloc_check: max_entries * value_size must stay below U32_MAX.
+    #[test]
+    fn queue_size_overflow() {
+        let s = MapSpec::new("q", MapType::Queue, 0, 1 << 16, 1 << 16);
+        assert_eq!(ok(&s).unwrap_err().errno, Errno::E2BIG);
+    }
+
+    /// Spec round-trips through serde names.
+    #[test]
+    fn map_type_serde_names() {
+        assert_eq!(
+            MapType::from_name("percpu_array"),
+            Some(MapType::PercpuArray)
+        );
+        assert_eq!(
+            MapType::from_name("BPF_MAP_TYPE_PERCPU_ARRAY"),
+            Some(MapType::PercpuArray)
+        );
+        assert_eq!(MapType::from_name("nope"), None);
+        assert_eq!(MapType::Hash.to_string(), "hash");
+    }
+}

@@ -252,13 +252,6 @@ impl<'a> RingBufReader<'a> {
         Ok(RingBufReader { map })
     }
 
-    /// The next submitted record, skipping discarded ones (`None` when empty or the next
-    /// record is still reserved).
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Option<Vec<u8>> {
-        self.map.ringbuf_consume()
-    }
-
     /// All records available now.
     pub fn drain(&mut self) -> Vec<Vec<u8>> {
         std::iter::from_fn(|| self.map.ringbuf_consume()).collect()
@@ -267,11 +260,21 @@ impl<'a> RingBufReader<'a> {
     /// The next record decoded as `T` (records of another size are consumed and skipped).
     pub fn next_as<T: Pod>(&mut self) -> Option<T> {
         loop {
-            let r = self.next()?;
+            let r = self.map.ringbuf_consume()?;
             if let Some(v) = decode(r.get(..std::mem::size_of::<T>()).unwrap_or(&[])) {
                 return Some(v);
             }
         }
+    }
+}
+
+/// Yields the next submitted record, skipping discarded ones. `None` means "nothing
+/// available now" (empty, or the next record is still reserved); more may arrive later.
+impl Iterator for RingBufReader<'_> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        self.map.ringbuf_consume()
     }
 }
 

@@ -1,0 +1,256 @@
+//! Packet helpers for XDP (`bpf_xdp_adjust_{head,tail,meta}`) and socket buffers
+//! (`bpf_skb_load_bytes`, `bpf_skb_store_bytes`), and redirects.
+//!
+//! They read and update the private pointer fields of the contexts in [`crate::context`].
+
+use super::maps::{map_arg, EFAULT, EINVAL};
+use super::{reg, ArgKind as A, HelperError, HelperRegistry, RetKind as R};
+use crate::context::{skb_off, xdp_off, SKB_SHINFO_SIZE, XDP_FRAME_SIZE};
+use crate::interp::HelperCtx;
+use crate::program::ProgType;
+
+/// `ETH_HLEN`.
+const ETH_HLEN: u64 = 14;
+
+fn rd64(c: &HelperCtx<'_, '_>, addr: u64) -> Result<u64, HelperError> {
+    let mut b = [0u8; 8];
+    c.read_into(addr, &mut b)?;
+    Ok(u64::from_ne_bytes(b))
+}
+
+/// Writes a pointer field: the 64-bit private copy and the low half in the uapi slot.
+fn wr_ptr(
+    c: &mut HelperCtx<'_, '_>,
+    ctx: u64,
+    uapi: u64,
+    private: u64,
+    v: u64,
+) -> Result<(), HelperError> {
+    c.write(ctx.wrapping_add(private), &v.to_ne_bytes())?;
+    c.write(ctx.wrapping_add(uapi), &(v as u32).to_ne_bytes())
+}
+
+/// `(data, data_end)` of a socket-buffer context.
+pub(crate) fn skb_bounds(c: &HelperCtx<'_, '_>, ctx: u64) -> Result<(u64, u64), HelperError> {
+    Ok((
+        rd64(c, ctx.wrapping_add(skb_off::DATA))?,
+        rd64(c, ctx.wrapping_add(skb_off::DATA_END))?,
+    ))
+}
+
+/// Address of `[off, off + len)` in the packet, if inside it.
+pub(crate) fn skb_ptr_checked(data: u64, end: u64, off: u64, len: u64) -> Option<u64> {
+    let last = off.checked_add(len)?;
+    (last <= end.checked_sub(data)?).then_some(data + off)
+}
+
+struct Xdp {
+    data: u64,
+    end: u64,
+    meta: u64,
+    hard_start: u64,
+    frame_sz: u64,
+}
+
+fn xdp(c: &HelperCtx<'_, '_>, ctx: u64) -> Result<Xdp, HelperError> {
+    let f = |o: u64| rd64(c, ctx.wrapping_add(o));
+    Ok(Xdp {
+        data: f(xdp_off::DATA)?,
+        end: f(xdp_off::DATA_END)?,
+        meta: f(xdp_off::DATA_META)?,
+        hard_start: f(xdp_off::HARD_START)?,
+        frame_sz: f(xdp_off::FRAME_SZ)?,
+    })
+}
+
+fn adjust_head(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let x = xdp(c, a[0])?;
+    let off = i64::from(a[1] as i32);
+    let metalen = x.data.wrapping_sub(x.meta);
+    let data_start = x.hard_start + XDP_FRAME_SIZE + metalen;
+    let data = x.data.wrapping_add(off as u64);
+    if (off < 0 && data > x.data)
+        || (off > 0 && data < x.data)
+        || data < data_start
+        || data > x.end.saturating_sub(ETH_HLEN)
+    {
+        return Ok(EINVAL);
+    }
+    let meta = x.meta.wrapping_add(off as u64);
+    if metalen != 0 {
+        let m = c.read(x.meta, metalen as usize)?;
+        c.write(meta, &m)?;
+    }
+    wr_ptr(c, a[0], 8, xdp_off::DATA_META, meta)?;
+    wr_ptr(c, a[0], 0, xdp_off::DATA, data)?;
+    Ok(0)
+}
+
+fn adjust_tail(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let x = xdp(c, a[0])?;
+    let off = i64::from(a[1] as i32);
+    let hard_end = x.hard_start + x.frame_sz - SKB_SHINFO_SIZE;
+    let end = x.end.wrapping_add(off as u64);
+    if (off < 0 && end > x.end) || end > hard_end || end < x.data + ETH_HLEN {
+        return Ok(EINVAL);
+    }
+    if off > 0 {
+        c.write(x.end, &vec![0u8; off as usize])?;
+    }
+    wr_ptr(c, a[0], 4, xdp_off::DATA_END, end)?;
+    Ok(0)
+}
+
+fn adjust_meta(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let x = xdp(c, a[0])?;
+    let off = i64::from(a[1] as i32);
+    let meta = x.meta.wrapping_add(off as u64);
+    if (off < 0 && meta > x.meta) || meta < x.hard_start + XDP_FRAME_SIZE || meta > x.data {
+        return Ok(EINVAL);
+    }
+    let metalen = x.data - meta;
+    if metalen & 3 != 0 || metalen > 32 {
+        return Ok(-13i64 as u64);
+    }
+    wr_ptr(c, a[0], 8, xdp_off::DATA_META, meta)?;
+    Ok(0)
+}
+
+/// A redirect a program requested (`bpf_redirect`, `bpf_redirect_map`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Redirect {
+    /// Target interface index, or the map key for `bpf_redirect_map`.
+    pub target: u64,
+    /// The map's name for `bpf_redirect_map`.
+    pub map: Option<String>,
+    /// The flags passed.
+    pub flags: u64,
+}
+
+/// Registers the packet and redirect helpers.
+pub(crate) fn register(r: &mut HelperRegistry) {
+    reg(
+        r,
+        44,
+        "bpf_xdp_adjust_head",
+        R::Integer,
+        &[A::PtrToCtx, A::Anything],
+        adjust_head,
+    );
+    reg(
+        r,
+        65,
+        "bpf_xdp_adjust_tail",
+        R::Integer,
+        &[A::PtrToCtx, A::Anything],
+        adjust_tail,
+    );
+    reg(
+        r,
+        54,
+        "bpf_xdp_adjust_meta",
+        R::Integer,
+        &[A::PtrToCtx, A::Anything],
+        adjust_meta,
+    );
+    // bpf_skb_load_bytes(skb, offset, to, len): -EFAULT and `to` zeroed when out of range.
+    reg(
+        r,
+        26,
+        "bpf_skb_load_bytes",
+        R::Integer,
+        &[A::PtrToCtx, A::Anything, A::PtrToUninitMem, A::ConstSize],
+        |c, a| {
+            let len = a[3] & 0xffff_ffff;
+            let (data, end) = skb_bounds(c, a[0])?;
+            let off = a[1] & 0xffff_ffff;
+            let bytes = match skb_ptr_checked(data, end, off, len) {
+                Some(p) if off <= i32::MAX as u64 => c.read(p, len as usize)?,
+                _ => {
+                    c.write(a[2], &vec![0u8; len as usize])?;
+                    return Ok(EFAULT);
+                }
+            };
+            c.write(a[2], &bytes)?;
+            Ok(0)
+        },
+    );
+    // bpf_skb_store_bytes(skb, offset, from, len, flags).
+    reg(
+        r,
+        9,
+        "bpf_skb_store_bytes",
+        R::Integer,
+        &[
+            A::PtrToCtx,
+            A::Anything,
+            A::PtrToMem,
+            A::ConstSize,
+            A::Anything,
+        ],
+        |c, a| {
+            if a[4] & !3 != 0 {
+                return Ok(EINVAL);
+            }
+            let off = a[1] & 0xffff_ffff;
+            if off > i32::MAX as u64 {
+                return Ok(EFAULT);
+            }
+            let len = a[3] & 0xffff_ffff;
+            let (data, end) = skb_bounds(c, a[0])?;
+            let Some(p) = skb_ptr_checked(data, end, off, len) else {
+                return Ok(-12i64 as u64);
+            };
+            let bytes = c.read(a[2], len as usize)?;
+            c.write(p, &bytes)?;
+            Ok(0)
+        },
+    );
+    // bpf_redirect(ifindex, flags): XDP_REDIRECT (4) / TC_ACT_REDIRECT (7); bad flags give
+    // XDP_ABORTED / TC_ACT_SHOT.
+    reg(
+        r,
+        23,
+        "bpf_redirect",
+        R::Integer,
+        &[A::Anything, A::Anything],
+        |c, a| {
+            let xdp = c.env().prog_type == ProgType::Xdp;
+            let bad = if xdp { a[1] != 0 } else { a[1] & !1 != 0 };
+            if bad {
+                return Ok(if xdp { 0 } else { 2 });
+            }
+            c.env().redirects.push(Redirect {
+                target: a[0] & 0xffff_ffff,
+                map: None,
+                flags: a[1],
+            });
+            Ok(if xdp { 4 } else { 7 })
+        },
+    );
+    // bpf_redirect_map(map, key, flags): XDP_REDIRECT, or the action in the low two flag bits
+    // when the key is out of range.
+    reg(
+        r,
+        51,
+        "bpf_redirect_map",
+        R::Integer,
+        &[A::ConstMapPtr, A::Anything, A::Anything],
+        |c, a| {
+            let map = map_arg(c, a[0])?;
+            let key = a[1] & 0xffff_ffff;
+            if a[2] & !0xf != 0 {
+                return Ok(0);
+            }
+            if key >= u64::from(map.max_entries()) {
+                return Ok(a[2] & 3);
+            }
+            c.env().redirects.push(Redirect {
+                target: key,
+                map: Some(map.name().to_string()),
+                flags: a[2],
+            });
+            Ok(4)
+        },
+    );
+}

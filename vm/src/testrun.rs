@@ -1,0 +1,328 @@
+//! A test run mirroring `BPF_PROG_TEST_RUN`: build the context the program type expects,
+//! run the program `repeat` times, and report what the kernel reports plus what the program
+//! left behind (printk lines, ring buffer records, perf samples, redirects).
+
+use std::time::Instant;
+
+use crate::context::{skb_off, xdp_off, Context, ETH_HLEN};
+use crate::env::Env;
+use crate::helpers::{HelperRegistry, MapTable};
+use crate::interp::{Fault, RunOptions, Vm};
+use crate::isa::IsaError;
+use crate::maps::MapType;
+use crate::memory::Region;
+use crate::program::{ProgType, Program};
+
+/// Input of a test run (the `test` part of `union bpf_attr`).
+#[derive(Clone, Debug, Default)]
+pub struct TestRun {
+    /// Packet data (`data_in`).
+    pub data_in: Vec<u8>,
+    /// Context bytes (`ctx_in`): `xdp_md`, `__sk_buff`, `pt_regs`, tracepoint args...
+    pub ctx_in: Option<Vec<u8>>,
+    /// Number of runs (0 counts as 1).
+    pub repeat: u32,
+    /// Enforce the kernel's input rules (`-EINVAL` where the kernel refuses).
+    pub kernel_compat: bool,
+    /// Extra memory the program may read (e.g. for `bpf_probe_read`); the caller keeps it
+    /// alive and untouched during the run.
+    pub regions: Vec<Region>,
+}
+
+/// What a test run reports.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RunResult {
+    /// `retval` as the kernel reports it (the low 32 bits of r0).
+    pub retval: u32,
+    /// The full r0.
+    pub r0: u64,
+    /// The action's name for XDP and TC programs.
+    pub action: Option<&'static str>,
+    /// Packet after the run (`data_out`; XDP includes metadata).
+    pub data_out: Vec<u8>,
+    /// Context after the run (`ctx_out`), the uapi struct only.
+    pub ctx_out: Vec<u8>,
+    /// Lines from `bpf_trace_printk`.
+    pub printk: Vec<String>,
+    /// Ring buffer records: (map name, record).
+    pub ringbuf: Vec<(String, Vec<u8>)>,
+    /// Perf samples: (map name, index, sample).
+    pub perf: Vec<(String, u32, Vec<u8>)>,
+    /// Redirects requested.
+    pub redirects: Vec<crate::helpers::Redirect>,
+    /// Instructions executed in the last run.
+    pub insns: u64,
+    /// Average duration of one run.
+    pub duration_ns: u64,
+}
+
+/// Why a test run could not run or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum TestRunError {
+    /// The input breaks the kernel's rules (`-errno`).
+    #[error("invalid input (errno {errno}): {msg}")]
+    Invalid {
+        /// The errno the kernel would return.
+        errno: i32,
+        /// Why.
+        msg: String,
+    },
+    /// The program does not decode.
+    #[error(transparent)]
+    Isa(#[from] IsaError),
+    /// The program faulted.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+fn invalid(msg: impl Into<String>) -> TestRunError {
+    TestRunError::Invalid {
+        errno: 22,
+        msg: msg.into(),
+    }
+}
+
+/// The XDP action name for `r0`.
+pub fn xdp_action_name(r0: u32) -> Option<&'static str> {
+    [
+        "XDP_ABORTED",
+        "XDP_DROP",
+        "XDP_PASS",
+        "XDP_TX",
+        "XDP_REDIRECT",
+    ]
+    .get(r0 as usize)
+    .copied()
+}
+
+/// The TC action name for `r0` (`TC_ACT_UNSPEC` is -1).
+pub fn tc_action_name(r0: u32) -> Option<&'static str> {
+    match r0 as i32 {
+        -1 => Some("TC_ACT_UNSPEC"),
+        0 => Some("TC_ACT_OK"),
+        1 => Some("TC_ACT_RECLASSIFY"),
+        2 => Some("TC_ACT_SHOT"),
+        3 => Some("TC_ACT_PIPE"),
+        4 => Some("TC_ACT_STOLEN"),
+        5 => Some("TC_ACT_QUEUED"),
+        6 => Some("TC_ACT_REPEAT"),
+        7 => Some("TC_ACT_REDIRECT"),
+        8 => Some("TC_ACT_TRAP"),
+        _ => None,
+    }
+}
+
+fn is_skb(t: ProgType) -> bool {
+    use ProgType::*;
+    matches!(
+        t,
+        SocketFilter | SchedCls | SchedAct | CgroupSkb | LwtIn | LwtOut | LwtXmit | SkSkb
+    )
+}
+
+fn read_u32(b: &[u8], off: u64) -> u32 {
+    let o = off as usize;
+    b.get(o..o + 4)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u32::from_ne_bytes)
+}
+
+fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError> {
+    let ctx_in = run.ctx_in.as_deref();
+    if t == ProgType::Xdp {
+        let (mut meta, mut ingress, mut rxq) = (0usize, 0, 0);
+        if let Some(c) = ctx_in {
+            if run.kernel_compat
+                && c.len() > xdp_off::UAPI_SIZE as usize
+                && c[xdp_off::UAPI_SIZE as usize..].iter().any(|&b| b != 0)
+            {
+                return Err(invalid("xdp_md has non-zero bytes past its end"));
+            }
+            let (data, end, dmeta) = (read_u32(c, 0), read_u32(c, 4), read_u32(c, 8));
+            if run.kernel_compat
+                && (dmeta != 0
+                    || (end != 0 && end as usize != run.data_in.len())
+                    || data as usize > run.data_in.len()
+                    || read_u32(c, 20) != 0)
+            {
+                return Err(invalid("inconsistent xdp_md"));
+            }
+            meta = data as usize;
+            if meta & 3 != 0 || meta > 32 {
+                return Err(invalid("bad metadata size"));
+            }
+            ingress = read_u32(c, xdp_off::INGRESS_IFINDEX);
+            rxq = read_u32(c, xdp_off::RX_QUEUE_INDEX);
+        }
+        if run.kernel_compat && run.data_in.len().saturating_sub(meta) < ETH_HLEN {
+            return Err(invalid("packet shorter than ETH_HLEN"));
+        }
+        let mut c = Context::xdp_with_meta(&run.data_in, meta);
+        c.set_u32(xdp_off::INGRESS_IFINDEX, ingress);
+        c.set_u32(xdp_off::RX_QUEUE_INDEX, rxq);
+        return Ok(c);
+    }
+    if is_skb(t) {
+        if run.kernel_compat && run.data_in.len() < ETH_HLEN {
+            return Err(invalid("packet shorter than ETH_HLEN"));
+        }
+        let l2 = matches!(
+            t,
+            ProgType::SchedCls | ProgType::SchedAct | ProgType::LwtXmit | ProgType::SkSkb
+        );
+        let mut c = Context::skb_at(&run.data_in, l2);
+        if let Some(inp) = ctx_in {
+            // Fields a test run may set (convert___skb_to_skb); the rest must be zero.
+            let settable: [(u64, u64); 9] = [
+                (skb_off::MARK, 4),
+                (skb_off::PRIORITY, 4),
+                (skb_off::INGRESS_IFINDEX, 8),
+                (skb_off::CB, 20),
+                (skb_off::TSTAMP, 8),
+                (skb_off::WIRE_LEN, 8),
+                (skb_off::GSO_SIZE, 4),
+                (skb_off::HWTSTAMP, 8),
+                (0, 0),
+            ];
+            let allowed = |i: u64| settable.iter().any(|&(o, n)| i >= o && i < o + n);
+            if run.kernel_compat
+                && inp
+                    .iter()
+                    .enumerate()
+                    .any(|(i, &b)| b != 0 && !allowed(i as u64))
+            {
+                return Err(invalid("__sk_buff field that a test run may not set"));
+            }
+            for &(o, n) in &settable {
+                let (o, n) = (o as usize, n as usize);
+                if let Some(src) = inp.get(o..o + n) {
+                    let src = src.to_vec();
+                    c.ctx_bytes_mut()[o..o + n].copy_from_slice(&src);
+                }
+            }
+            if read_u32(inp, skb_off::IFINDEX) == 0 {
+                c.set_u32(skb_off::IFINDEX, 1);
+            }
+        }
+        return Ok(c);
+    }
+    let bytes = ctx_in.unwrap_or(&[]);
+    Ok(match t {
+        ProgType::Kprobe => Context::raw_like_kprobe(bytes),
+        ProgType::RawTracepoint | ProgType::RawTracepointWritable => {
+            let args: Vec<u64> = bytes
+                .chunks(8)
+                .map(|w| {
+                    let mut b = [0u8; 8];
+                    b[..w.len()].copy_from_slice(w);
+                    u64::from_ne_bytes(b)
+                })
+                .collect();
+            Context::raw_tracepoint(&args)
+        }
+        ProgType::Tracepoint => Context::tracepoint(bytes),
+        _ => Context::syscall(bytes),
+    })
+}
+
+/// Runs `insns` of type `prog_type` bound to `maps`, with the full helper catalogue.
+pub fn test_run_insns(
+    insns: &[crate::isa::RawInsn],
+    prog_type: ProgType,
+    maps: &MapTable,
+    env: &mut Env,
+    run: &TestRun,
+) -> Result<RunResult, TestRunError> {
+    let code = crate::context::rewrite_ctx_access(prog_type, insns);
+    let mut vm = Vm::with_binder(&code, Some(maps))?;
+    vm.set_helpers(HelperRegistry::kernel());
+    let ctx = build_context(prog_type, run)?;
+    env.maps = maps.clone();
+    env.prog_type = prog_type;
+    let mut regions = ctx.regions();
+    regions.extend(maps.regions());
+    regions.extend_from_slice(&run.regions);
+    let repeat = run.repeat.max(1);
+    let start = Instant::now();
+    let mut last = None;
+    for _ in 0..repeat {
+        let opts = RunOptions {
+            overrides: None,
+            skb: ctx.skb_bounds(),
+        };
+        last = Some(vm.run([ctx.ptr(), 0, 0, 0, 0], &regions, env, opts)?);
+    }
+    let duration_ns = (start.elapsed().as_nanos() / u128::from(repeat)) as u64;
+    let out = last.unwrap_or(crate::interp::RunOutcome { r0: 0, insns: 0 });
+    let retval = out.r0 as u32;
+    let action = if prog_type == ProgType::Xdp {
+        xdp_action_name(retval)
+    } else if matches!(prog_type, ProgType::SchedCls | ProgType::SchedAct) {
+        tc_action_name(retval)
+    } else {
+        None
+    };
+    let data_out = ctx.packet().to_vec();
+    let mut ctx_out = ctx.uapi_bytes().to_vec();
+    if prog_type == ProgType::Xdp {
+        let meta = ctx.get_u64(xdp_off::DATA_META);
+        let rel = |v: u64| (v.wrapping_sub(meta) as u32).to_ne_bytes();
+        let (d, e) = (
+            rel(ctx.get_u64(xdp_off::DATA)),
+            rel(ctx.get_u64(xdp_off::DATA_END)),
+        );
+        ctx_out[0..4].copy_from_slice(&d);
+        ctx_out[4..8].copy_from_slice(&e);
+        ctx_out[8..12].fill(0);
+    } else if is_skb(prog_type) {
+        for o in [
+            skb_off::UAPI_DATA,
+            skb_off::UAPI_DATA_END,
+            skb_off::UAPI_DATA_META,
+        ] {
+            ctx_out[o as usize..o as usize + 4].fill(0);
+        }
+    }
+    let mut ringbuf = Vec::new();
+    let mut perf = Vec::new();
+    for m in env.maps.iter() {
+        match m.map_type() {
+            MapType::Ringbuf => {
+                while let Some(r) = m.ringbuf_consume() {
+                    ringbuf.push((m.name().to_string(), r));
+                }
+            }
+            MapType::PerfEventArray => {
+                for i in 0..m.max_entries() {
+                    for s in m.perf_read(i) {
+                        perf.push((m.name().to_string(), i, s));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(RunResult {
+        retval,
+        r0: out.r0,
+        action,
+        data_out,
+        ctx_out,
+        printk: std::mem::take(&mut env.printk),
+        ringbuf,
+        perf,
+        redirects: std::mem::take(&mut env.redirects),
+        insns: out.insns,
+        duration_ns,
+    })
+}
+
+/// Runs `prog` bound to `maps` (see [`test_run_insns`]).
+pub fn test_run(
+    prog: &Program,
+    maps: &MapTable,
+    env: &mut Env,
+    run: &TestRun,
+) -> Result<RunResult, TestRunError> {
+    test_run_insns(&prog.insns, prog.prog_type, maps, env, run)
+}
