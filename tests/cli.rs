@@ -237,3 +237,73 @@ fn conformance_command_prints_the_summary() {
     assert_eq!(text.lines().filter(|l| l.starts_with("PASS ")).count(), 313);
     assert_eq!(text.lines().last(), Some("313 passed, 0 failed, 0 skipped"));
 }
+
+/// `--elf`: the runner's ELF form, an object with `.text` holding the global function `main`,
+/// produced here by LLVM's assembler for every conformance test.
+#[test]
+fn plugin_runs_the_runners_elf_form() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bpf_conformance/tests");
+    if !dir.is_dir() {
+        return skip("../shared/bpf_conformance/tests is not beside the checkout");
+    }
+    if Command::new("llvm-mc-19")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return skip("llvm-mc-19 is not installed (Debian package llvm-19)");
+    }
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-elf");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut checked = 0;
+    for path in test_files(&dir).unwrap() {
+        let file = ConformanceFile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let bytes: Vec<u8> = file
+            .program()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s.to_bytes())
+            .collect();
+        let listing: String = bytes.iter().map(|b| format!("  .byte {b}\n")).collect();
+        let src = tmp.join("p.s");
+        let obj = tmp.join("p.o");
+        std::fs::write(
+            &src,
+            format!("  .text\n  .globl main\n  .type main,@function\nmain:\n{listing}  .size main, {}\n", bytes.len()),
+        )
+        .unwrap();
+        let st = Command::new("llvm-mc-19")
+            .args(["-triple=bpfel", "-filetype=obj", "-o"])
+            .arg(&obj)
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bpfbox-conformance-plugin"));
+        if !file.mem.is_empty() {
+            cmd.arg(runner_hex(&file.mem));
+        }
+        let mut child = cmd
+            .arg("--elf")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{}", runner_hex(&std::fs::read(&obj).unwrap())).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got =
+            u64::from_str_radix(String::from_utf8(out.stdout).unwrap().trim_end(), 16).unwrap();
+        assert_eq!(got, file.expected(), "{}", path.display());
+        checked += 1;
+    }
+    assert_eq!(checked, 313);
+}

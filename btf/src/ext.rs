@@ -448,3 +448,35 @@ fn parse_info<T>(
     }
     Ok((rec_size, out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reloc_kinds_and_line_col() {
+        assert_eq!(
+            CoreRelocKind::from_u32(0),
+            Some(CoreRelocKind::FieldByteOffset)
+        );
+        assert_eq!(
+            CoreRelocKind::from_u32(12),
+            Some(CoreRelocKind::TypeMatches)
+        );
+        assert_eq!(CoreRelocKind::from_u32(13), None);
+        assert!(CoreRelocKind::FieldRshiftU64.is_field_based());
+        assert!(CoreRelocKind::TypeMatches.is_type_based());
+        assert!(CoreRelocKind::EnumvalValue.is_enumval_based());
+        assert_eq!(
+            CoreRelocKind::TypeIdLocal.uapi_name(),
+            "BPF_CORE_TYPE_ID_LOCAL"
+        );
+        let li = LineInfo {
+            insn_off: 16,
+            file_name_off: 0,
+            line_off: 0,
+            line_col: (42 << 10) | 7,
+        };
+        assert_eq!((li.insn_idx(), li.line(), li.col()), (2, 42, 7));
+    }
+}

@@ -99,3 +99,45 @@ impl BtfHeader {
         start..start + u64::from(self.str_len)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hdr(magic: [u8; 2], version: u8, hdr_len: u32) -> Vec<u8> {
+        let mut v = vec![magic[0], magic[1], version, 0];
+        v.extend_from_slice(&hdr_len.to_le_bytes());
+        v.extend_from_slice(&[0; 16]);
+        v
+    }
+
+    #[test]
+    fn detects_byte_order_and_rejects_garbage() {
+        let (h, e) = BtfHeader::parse(&hdr([0x9f, 0xeb], 1, 24)).unwrap();
+        assert_eq!((h.magic, e), (BTF_MAGIC, Endian::Little));
+        let mut be = vec![0xeb, 0x9f, 1, 0];
+        be.extend_from_slice(&24u32.to_be_bytes());
+        be.extend_from_slice(&[0; 16]);
+        let (h, e) = BtfHeader::parse(&be).unwrap();
+        assert_eq!((h.magic, h.hdr_len, e), (BTF_MAGIC, 24, Endian::Big));
+        let msg = |r: Result<(BtfHeader, Endian), BtfError>| {
+            r.unwrap_err().kernel_message().map(str::to_owned)
+        };
+        assert_eq!(
+            msg(BtfHeader::parse(&hdr([1, 2], 1, 24))).as_deref(),
+            Some("Invalid magic")
+        );
+        assert_eq!(
+            msg(BtfHeader::parse(&hdr([0x9f, 0xeb], 9, 24))).as_deref(),
+            Some("Unsupported version")
+        );
+        assert_eq!(
+            msg(BtfHeader::parse(&hdr([0x9f, 0xeb], 1, 999))).as_deref(),
+            Some("btf_header not found")
+        );
+        assert_eq!(
+            msg(BtfHeader::parse(&[0x9f])).as_deref(),
+            Some("hdr_len not found")
+        );
+    }
+}

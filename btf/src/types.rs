@@ -427,3 +427,30 @@ impl Type {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip() {
+        for (i, k) in Kind::ALL.iter().enumerate() {
+            assert_eq!(Kind::from_u32(i as u32 + 1), Some(*k));
+            assert_eq!(*k as u32, i as u32 + 1);
+        }
+        assert_eq!(Kind::from_u32(0), None);
+        assert_eq!(Kind::from_u32(20), None);
+        assert_eq!(Kind::FuncProto.name(), "FUNC_PROTO");
+        assert!(Kind::TypeTag.is_modifier());
+        assert!(!Kind::Typedef.is_modifier());
+    }
+
+    #[test]
+    fn int_encoding_fields() {
+        let i = IntInfo {
+            raw: (1 << 24) | (3 << 16) | 5,
+        };
+        assert!(i.is_signed());
+        assert_eq!((i.bits_offset(), i.nr_bits()), (3, 5));
+    }
+}

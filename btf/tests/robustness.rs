@@ -78,15 +78,9 @@ fn apply(data: &mut Vec<u8>, muts: &[Mutation]) {
 }
 
 fn exercise(btf: &Btf) {
-    let t0 = std::time::Instant::now();
     let _ = btf.validate();
-    let t1 = t0.elapsed();
     let _ = dump_raw(btf, &mut std::io::sink());
-    let t2 = t0.elapsed();
-    let mut cnt = CountW(0);
-    let r = dump_c(btf, &mut cnt);
-    let t3 = t0.elapsed();
-    if t3.as_millis() > 300 { eprintln!("SLOW validate {t1:?} raw {t2:?} c {t3:?} bytes {} {r:?} ntypes {}", cnt.0, btf.len()); }
+    let _ = dump_c(btf, &mut std::io::sink());
     for (id, _) in btf.types() {
         let _ = btf.resolve_size(id);
         let _ = btf.alignment(id);
@@ -139,10 +133,4 @@ proptest! {
             exercise(&btf);
         }
     }
-}
-
-struct CountW(usize);
-impl std::io::Write for CountW {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0 += b.len(); Ok(b.len()) }
-    fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
 }

@@ -2,10 +2,12 @@
 //!
 //! The runner starts the plugin once per test with the memory as one hex argument (omitted
 //! when empty), then plugin options; the program arrives on stdin as hex text. We print r0 in
-//! hex and exit 0, or print the error and exit 1.
+//! hex and exit 0, or print the error and exit 1. With `--elf` the program arrives as an ELF
+//! object instead of raw instructions.
 
 use std::io::Read;
 
+use bpfbox_loader::elf::ElfFile;
 use bpfbox_vm::isa::slots_from_bytes;
 use bpfbox_vm::Vm;
 
@@ -17,7 +19,7 @@ use super::{CliError, CliResult};
 #[command(after_help = "Example (as the upstream runner calls it):\n  \
 echo 'b7  00  00  00  2a  00  00  00  95  00  00  00  00  00  00  00' | bpfbox conformance-plugin")]
 pub struct PluginArgs {
-    /// Memory hex, then any runner options (`--debug`, `--program HEX`; `--elf` is refused).
+    /// Memory hex, then any runner options (`--debug`, `--program HEX`, `--elf`).
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     pub args: Vec<String>,
 }
@@ -27,6 +29,7 @@ pub fn run(a: PluginArgs) -> CliResult {
     let mut mem = Vec::new();
     let mut program_hex = None;
     let mut debug = false;
+    let mut elf = false;
     let mut args = a.args.iter().peekable();
     if let Some(first) = args.peek() {
         if !first.starts_with("--") {
@@ -44,11 +47,7 @@ pub fn run(a: PluginArgs) -> CliResult {
                         .clone(),
                 )
             }
-            "--elf" => {
-                return Err(CliError::internal(
-                    "--elf programs are not supported by this plugin; run without --elf",
-                ))
-            }
+            "--elf" => elf = true,
             // The runner forwards options meant for other plugins; ignore them like upstream.
             _ => {}
         }
@@ -64,7 +63,8 @@ pub fn run(a: PluginArgs) -> CliResult {
         }
     };
     let bytes = parse_hex(&hex)?;
-    let slots = slots_from_bytes(&bytes).map_err(|e| CliError::rejected(e.to_string()))?;
+    let code = if elf { elf_main(&bytes)? } else { bytes };
+    let slots = slots_from_bytes(&code).map_err(|e| CliError::rejected(e.to_string()))?;
     if debug {
         eprintln!(
             "memory: {} bytes, program: {} slots",
@@ -78,4 +78,19 @@ pub fn run(a: PluginArgs) -> CliResult {
         .map_err(|f| CliError::rejected(f.to_string()))?;
     println!("{:x}", out.r0);
     Ok(())
+}
+
+/// The instructions of the runner's ELF form: the executable section (`.text`, or `xdp` with
+/// the runner's XDP prologue) that holds the global function `main`.
+fn elf_main(bytes: &[u8]) -> Result<Vec<u8>, CliError> {
+    let elf = ElfFile::parse(bytes).map_err(|e| CliError::rejected(format!("ELF: {e}")))?;
+    let section = elf
+        .symbols
+        .iter()
+        .find(|s| s.name == "main")
+        .and_then(|s| elf.section(s.shndx))
+        .or_else(|| elf.sections.iter().find(|s| s.is_exec()))
+        .filter(|s| s.is_exec())
+        .ok_or_else(|| CliError::rejected("ELF: no executable section holds `main`"))?;
+    Ok(section.data.to_vec())
 }

@@ -111,6 +111,10 @@ const MAX_DEPTH: usize = 512;
 /// Work budget: a fixed allowance plus this much per type.
 const WORK_BASE: u64 = 1 << 20;
 const WORK_PER_TYPE: u64 = 256;
+/// Output budget: a fixed allowance plus this much per byte of input BTF
+/// (real headers are smaller than their BTF).
+const OUT_BASE: u64 = 1 << 20;
+const OUT_PER_INPUT_BYTE: u64 = 32;
 /// Most indentation tabs ever printed.
 const MAX_INDENT: usize = 13;
 const TABS: &str = "\t\t\t\t\t\t\t\t\t\t\t\t\t";
@@ -165,6 +169,9 @@ struct CDump<'a, 'w, W: Write + ?Sized> {
     /// exponentially large.
     work: u64,
     budget: u64,
+    /// Most bytes of output allowed (padding for huge gaps and repeated
+    /// inlining can blow up otherwise).
+    max_out: u64,
 }
 
 impl<'a, 'w, W: Write + ?Sized> CDump<'a, 'w, W> {
@@ -192,6 +199,7 @@ impl<'a, 'w, W: Write + ?Sized> CDump<'a, 'w, W> {
             enum_modes: true,
             work: 0,
             budget: WORK_BASE + WORK_PER_TYPE * n as u64,
+            max_out: OUT_BASE + OUT_PER_INPUT_BYTE * btf.data_len() as u64,
         };
         // void and int-like base types never need a definition.
         if let Some(s) = d.states.first_mut() {
@@ -261,7 +269,7 @@ impl<'a, 'w, W: Write + ?Sized> CDump<'a, 'w, W> {
 
     fn deep(&mut self, depth: usize, id: TypeId) -> bool {
         self.work = self.work.saturating_add(1);
-        if depth > MAX_DEPTH || self.work > self.budget {
+        if depth > MAX_DEPTH || self.work > self.budget || self.out.written() > self.max_out {
             if !self.too_deep {
                 self.too_deep = true;
                 self.deep_id = id;
@@ -704,6 +712,9 @@ impl<'a, 'w, W: Write + ?Sized> CDump<'a, 'w, W> {
             cur = new_off;
         }
         while cur != next {
+            if self.deep(0, 0) {
+                return;
+            }
             let bits = (next - cur).min(pad_bits);
             if bits == pad_bits {
                 self.pad_line(lvl, pad_type, pad_bits);

@@ -9,6 +9,7 @@ const FLUSH_AT: usize = 64 * 1024;
 pub(crate) struct Out<'w, W: Write + ?Sized> {
     buf: Vec<u8>,
     w: &'w mut W,
+    flushed: u64,
 }
 
 impl<'w, W: Write + ?Sized> Out<'w, W> {
@@ -16,6 +17,7 @@ impl<'w, W: Write + ?Sized> Out<'w, W> {
         Out {
             buf: Vec::with_capacity(FLUSH_AT + 4096),
             w,
+            flushed: 0,
         }
     }
 
@@ -40,9 +42,16 @@ impl<'w, W: Write + ?Sized> Out<'w, W> {
     pub(crate) fn maybe_flush(&mut self) -> std::io::Result<()> {
         if self.buf.len() >= FLUSH_AT {
             self.w.write_all(&self.buf)?;
+            self.flushed += self.buf.len() as u64;
             self.buf.clear();
         }
         Ok(())
+    }
+
+    /// Bytes produced so far (flushed or not).
+    #[inline]
+    pub(crate) fn written(&self) -> u64 {
+        self.flushed + self.buf.len() as u64
     }
 
     pub(crate) fn finish(mut self) -> std::io::Result<()> {

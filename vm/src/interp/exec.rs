@@ -36,13 +36,29 @@ pub(crate) fn check_access(
     Err(FaultKind::OutOfBounds { addr, size, write })
 }
 
+/// [`check_access`] for the hot loop. The first region (the stack, which most accesses hit)
+/// is tested inline; the scan of the others stays out of line so the loop's registers are
+/// not spent on it. The answer is the same: the first region holding the range decides.
+#[inline(always)]
+fn accessible(regions: &[Region], addr: u64, size: u64, write: bool) -> bool {
+    match regions.first() {
+        Some(first) if first.contains(addr, size) && (!write || first.writable) => true,
+        _ => scan_regions(regions, addr, size, write),
+    }
+}
+
+#[inline(never)]
+fn scan_regions(regions: &[Region], addr: u64, size: u64, write: bool) -> bool {
+    check_access(regions, addr, size, write).is_ok()
+}
+
 macro_rules! load {
     ($m:expr, $CHECKED:ident, $pc:expr, $addr:expr, $t:ty) => {{
         let addr: u64 = $addr;
         if $CHECKED {
-            if let Err(kind) =
-                check_access(&$m.regions, addr, std::mem::size_of::<$t>() as u64, false)
-            {
+            let size = std::mem::size_of::<$t>() as u64;
+            if !accessible(&$m.regions, addr, size, false) {
+                let kind = FaultKind::OutOfBounds { addr, size, write: false };
                 return Err(Fault { pc: $pc, kind });
             }
         }
@@ -56,9 +72,9 @@ macro_rules! store {
     ($m:expr, $CHECKED:ident, $pc:expr, $addr:expr, $t:ty, $v:expr) => {{
         let addr: u64 = $addr;
         if $CHECKED {
-            if let Err(kind) =
-                check_access(&$m.regions, addr, std::mem::size_of::<$t>() as u64, true)
-            {
+            let size = std::mem::size_of::<$t>() as u64;
+            if !accessible(&$m.regions, addr, size, true) {
+                let kind = FaultKind::OutOfBounds { addr, size, write: true };
                 return Err(Fault { pc: $pc, kind });
             }
         }
