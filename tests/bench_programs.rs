@@ -191,16 +191,14 @@ fn every_program_has_a_checkable_result() {
 
 #[test]
 fn program_files_and_table_agree() {
-    let mut files: Vec<String> = std::fs::read_dir(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/benches/programs"
-    ))
-    .unwrap()
-    .filter_map(|e| {
-        let name = e.unwrap().file_name().into_string().unwrap();
-        name.strip_suffix(".asm").map(str::to_owned)
-    })
-    .collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/programs"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".asm").map(str::to_owned)
+            })
+            .collect();
     files.sort();
     let mut names: Vec<&str> = PROGRAMS.iter().map(|p| p.name).collect();
     names.sort();
@@ -226,4 +224,30 @@ fn inputs_exercise_every_case() {
         signs[(a.cmp(b) as i8 + 1) as usize] = true;
     }
     assert_eq!(signs, [true; 3]);
+}
+
+#[test]
+fn instruction_count_is_exact_against_the_budget() {
+    // The benchmark reports ns per instruction from `insns`; the budget check relies on the
+    // same count, so a budget of exactly `insns` must suffice and one less must not.
+    for p in PROGRAMS {
+        let slots = asm::assemble(p.asm).unwrap();
+        let mut vm = Vm::new(&slots).unwrap();
+        let insns = vm.run_mem(&mut (p.input)()).unwrap().insns;
+        vm.set_budget(insns);
+        assert_eq!(
+            vm.run_mem(&mut (p.input)()).unwrap().insns,
+            insns,
+            "{}",
+            p.name
+        );
+        vm.set_budget(insns - 1);
+        let fault = vm.run_mem(&mut (p.input)()).unwrap_err();
+        assert_eq!(
+            fault.kind,
+            bpfbox_vm::FaultKind::BudgetExhausted { budget: insns - 1 },
+            "{}",
+            p.name
+        );
+    }
 }

@@ -307,3 +307,36 @@ fn plugin_runs_the_runners_elf_form() {
     }
     assert_eq!(checked, 313);
 }
+
+/// `bpfbox btf dump` prints exactly what `bpftool btf dump ... format raw` prints.
+#[test]
+fn btf_dump_matches_bpftool() {
+    let vmlinux = "/sys/kernel/btf/vmlinux";
+    if !std::path::Path::new(vmlinux).exists() {
+        return skip("/sys/kernel/btf/vmlinux is absent");
+    }
+    let Ok(theirs) = Command::new("bpftool")
+        .args(["btf", "dump", "file", vmlinux, "format", "raw"])
+        .output()
+    else {
+        return skip("bpftool is not installed");
+    };
+    let ours = bpfbox().args(["btf", "dump", vmlinux]).output().unwrap();
+    assert!(ours.status.success());
+    assert!(theirs.status.success());
+    assert!(ours.stdout == theirs.stdout, "raw dumps differ");
+    let obj = "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_dny_tcp.o";
+    if std::path::Path::new(obj).exists() {
+        let ours = bpfbox()
+            .args(["btf", "dump", obj, "--format", "c", "--no-enum-modes"])
+            .output()
+            .unwrap();
+        let theirs = Command::new("bpftool")
+            .args(["btf", "dump", "file", obj, "format", "c"])
+            .output()
+            .unwrap();
+        assert!(ours.stdout == theirs.stdout, "C dumps differ");
+    } else {
+        skip("xdp-tools objects are not installed");
+    }
+}

@@ -102,7 +102,12 @@ pub fn sum_loop_input() -> Vec<u8> {
 
 /// `alu_block`: iterations, seeds a and b, seed c (u32, padded to 8 bytes).
 pub fn alu_block_input() -> Vec<u8> {
-    header(&[200, 0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210, 0x8765_4321])
+    header(&[
+        200,
+        0x0123_4567_89ab_cdef,
+        0xfedc_ba98_7654_3210,
+        0x8765_4321,
+    ])
 }
 
 /// `stack_loop`: N.
@@ -158,7 +163,9 @@ pub fn strcmp_input() -> Vec<u8> {
     let mut strings: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for j in 0..P {
         let len = 40 + 8 * j;
-        let a: Vec<u8> = (0..len).map(|_| b'a' + (rng.next_u64() % 26) as u8).collect();
+        let a: Vec<u8> = (0..len)
+            .map(|_| b'a' + (rng.next_u64() % 26) as u8)
+            .collect();
         let mut b = a.clone();
         match j % 5 {
             0 => {}

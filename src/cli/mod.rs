@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 rejected or mismatch, 2 usage error, 3 internal or unsupported.
 
 mod asm;
+mod btf;
 mod conformance;
 mod disasm;
 mod input;
@@ -58,6 +59,7 @@ Examples:
   bpfbox disasm prog.bin --syntax llvm --opcodes
   bpfbox conformance
   bpfbox conformance-plugin '01  02  ' < program.hex
+  bpfbox btf dump /sys/kernel/btf/vmlinux --format c > vmlinux.h
 
 Exit codes: 0 success, 1 rejected or mismatch, 2 usage error, 3 internal or unsupported.";
 
@@ -81,6 +83,8 @@ enum Command {
     Conformance(conformance::ConformanceArgs),
     /// Act as a plugin of the upstream bpf_conformance runner.
     ConformancePlugin(plugin::PluginArgs),
+    /// Inspect BTF.
+    Btf(btf::BtfArgs),
 }
 
 /// Entry point of the binary.
@@ -99,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Conformance(a) => conformance::run(a),
         Command::ConformancePlugin(a) => plugin::run(a),
+        Command::Btf(a) => btf::run(a),
     };
     finish(result)
 }

@@ -58,7 +58,11 @@ macro_rules! load {
         if $CHECKED {
             let size = std::mem::size_of::<$t>() as u64;
             if !accessible(&$m.regions, addr, size, false) {
-                let kind = FaultKind::OutOfBounds { addr, size, write: false };
+                let kind = FaultKind::OutOfBounds {
+                    addr,
+                    size,
+                    write: false,
+                };
                 return Err(Fault { pc: $pc, kind });
             }
         }
@@ -74,7 +78,11 @@ macro_rules! store {
         if $CHECKED {
             let size = std::mem::size_of::<$t>() as u64;
             if !accessible(&$m.regions, addr, size, true) {
-                let kind = FaultKind::OutOfBounds { addr, size, write: true };
+                let kind = FaultKind::OutOfBounds {
+                    addr,
+                    size,
+                    write: true,
+                };
                 return Err(Fault { pc: $pc, kind });
             }
         }
@@ -92,13 +100,15 @@ pub(crate) fn run<const CHECKED: bool>(
 ) -> Result<u64, Fault> {
     let ops: &[Op] = &code.ops;
     let mut regs = m.regs;
-    let mut count = m.count;
     let budget = m.budget;
+    // Instructions left before the budget runs out. Counting down needs one register where
+    // count and budget took two; the count is `budget - left` (it never exceeds the budget).
+    let mut left = budget.saturating_sub(m.count);
 
     macro_rules! sync_out {
         () => {
             m.regs = regs;
-            m.count = count;
+            m.count = budget - left;
         };
     }
     macro_rules! fault {
@@ -122,6 +132,9 @@ pub(crate) fn run<const CHECKED: bool>(
             regs[r($op.dst)] = $e;
         }};
     }
+    // A taken jump leaves its arm with `continue`: this keeps it a predicted branch. Merged
+    // with the fall-through, LLVM turns it into a conditional move, and then fetching the next
+    // op has to wait for the comparison on every jump.
     macro_rules! jmp {
         ($op:expr, |$a:ident, $b:ident| $e:expr, imm) => {{
             let $a = regs[r($op.dst)];
@@ -145,10 +158,10 @@ pub(crate) fn run<const CHECKED: bool>(
         let Some(&op) = ops.get(pc) else {
             fault!(pc, FaultKind::PcOutOfRange);
         };
-        if count >= budget {
+        if left == 0 {
             fault!(pc, FaultKind::BudgetExhausted { budget });
         }
-        count += 1;
+        left -= 1;
         let at = pc;
         pc += 1;
         match op.kind {
@@ -303,7 +316,7 @@ pub(crate) fn run<const CHECKED: bool>(
                 m.pc = at;
                 let r0 = m.call_helper(id, at)?;
                 regs = m.regs;
-                count = m.count;
+                left = budget.saturating_sub(m.count);
                 regs[0] = r0;
             }
             K::CallLocal => {
