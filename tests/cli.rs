@@ -29,6 +29,31 @@ fn runner_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}  ")).collect()
 }
 
+/// Runs the plugin as the upstream runner does: memory as the first argument (when there is
+/// any), then `extra` options, the payload as hex on stdin. Returns r0 parsed from stdout.
+fn run_plugin(mut cmd: Command, mem: &[u8], extra: &[&str], payload: &[u8], what: &str) -> u64 {
+    if !mem.is_empty() {
+        cmd.arg(runner_hex(mem));
+    }
+    let mut child = cmd
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", runner_hex(payload)).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    u64::from_str_radix(String::from_utf8(out.stdout).unwrap().trim_end(), 16).unwrap()
+}
+
 /// RFC 1071 one's-complement sum of an IPv4 header, computed independently of the program.
 fn ipv4_fold(header: &[u8]) -> u64 {
     let mut sum: u64 = header
@@ -64,34 +89,14 @@ fn plugin_answers_the_upstream_protocol_for_every_test() {
         let bytes: Vec<u8> = prog.iter().flat_map(|s| s.to_bytes()).collect();
         // Alternate between the runner's form (a binary of its own, memory first) and the
         // subcommand.
-        let mut cmd = if checked % 2 == 0 {
+        let cmd = if checked % 2 == 0 {
             Command::new(env!("CARGO_BIN_EXE_bpfbox-conformance-plugin"))
         } else {
             let mut c = bpfbox();
             c.arg("conformance-plugin");
             c
         };
-        if !file.mem.is_empty() {
-            cmd.arg(runner_hex(&file.mem));
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{}", runner_hex(&bytes)).unwrap();
-        drop(stdin);
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        let got = u64::from_str_radix(text.trim_end(), 16).unwrap();
+        let got = run_plugin(cmd, &file.mem, &[], &bytes, &path.display().to_string());
         assert_eq!(got, file.expected(), "{}", path.display());
         checked += 1;
     }
@@ -279,29 +284,15 @@ fn plugin_runs_the_runners_elf_form() {
             .status()
             .unwrap();
         assert!(st.success());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bpfbox-conformance-plugin"));
-        if !file.mem.is_empty() {
-            cmd.arg(runner_hex(&file.mem));
-        }
-        let mut child = cmd
-            .arg("--elf")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{}", runner_hex(&std::fs::read(&obj).unwrap())).unwrap();
-        drop(stdin);
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr)
+        let cmd = Command::new(env!("CARGO_BIN_EXE_bpfbox-conformance-plugin"));
+        let elf = std::fs::read(&obj).unwrap();
+        let got = run_plugin(
+            cmd,
+            &file.mem,
+            &["--elf"],
+            &elf,
+            &path.display().to_string(),
         );
-        let got =
-            u64::from_str_radix(String::from_utf8(out.stdout).unwrap().trim_end(), 16).unwrap();
         assert_eq!(got, file.expected(), "{}", path.display());
         checked += 1;
     }

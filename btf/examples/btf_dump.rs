@@ -1,6 +1,6 @@
 //! Dump a raw BTF file like `bpftool btf dump file FILE format raw|c`.
 //!
-//! `cargo run --release --example dump -- FILE [raw|c|c-legacy]`; `c-legacy`
+//! `cargo run --release --example btf_dump -- FILE [raw|c|c-legacy]`; `c-legacy`
 //! omits the enum `mode()` attributes, as bpftool on libbpf < 1.2 does.
 
 use std::io::Write;
