@@ -198,6 +198,13 @@ fn exit_codes_follow_the_design() {
     assert_eq!(st.code(), Some(2));
     let st = bpfbox().args(["no-such-command"]).status().unwrap();
     assert_eq!(st.code(), Some(2));
+    // An ELF object is not bytecode: refused as unsupported rather than misread.
+    let obj = self_elf();
+    let st = bpfbox()
+        .args(["disasm", obj.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(3));
     // A fault is a rejection: reading past the memory.
     let dir = std::env::temp_dir().join(format!("bpfbox-exit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -330,4 +337,9 @@ fn btf_dump_matches_bpftool() {
     } else {
         skip("xdp-tools objects are not installed");
     }
+}
+
+/// Any ELF file at hand: the test binary itself.
+fn self_elf() -> PathBuf {
+    std::env::current_exe().unwrap()
 }

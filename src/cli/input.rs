@@ -22,6 +22,13 @@ pub struct LoadedProgram {
 pub fn load_program(path: &Path) -> Result<LoadedProgram, CliError> {
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    if bytes.starts_with(b"\x7fELF") {
+        return Err(CliError::internal(format!(
+            "{}: ELF objects are not supported by this command yet; give raw bytecode, \
+             assembly text or a conformance .data file",
+            path.display()
+        )));
+    }
     let text = std::str::from_utf8(&bytes)
         .ok()
         .filter(|t| !t.contains('\0'));
