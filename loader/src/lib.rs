@@ -23,6 +23,7 @@ pub mod elf;
 pub mod error;
 mod ext;
 pub mod globals;
+mod instance;
 pub mod kconfig;
 pub mod link;
 pub mod maps;
@@ -31,6 +32,7 @@ mod reloc;
 pub mod section;
 
 pub use error::{LoadError, ProgramError};
+pub use instance::ProgramSlot;
 pub use link::{RelocKind, RelocRecord};
 pub use maps::{MapInfo, MapKind, MapSlot};
 pub use object::{LoadOptions, Object, ProgramMeta, SectionKind, SectionSummary};

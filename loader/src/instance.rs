@@ -1,0 +1,95 @@
+//! Live maps for the in-process engines: what libbpf's `bpf_object__create_maps` does, with
+//! `vm::maps` instances instead of kernel maps.
+
+use bpfbox_vm::helpers::MapTable;
+use bpfbox_vm::maps::{Map, MapConfig, MapRef};
+
+use crate::error::LoadError;
+use crate::maps::MapSlot;
+use crate::object::Object;
+
+/// A program-array slot an initialiser fills with a program (`.values = { [i] = &prog }`):
+/// the engine that owns the programs binds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramSlot {
+    /// Index of the program array in [`Object::maps`].
+    pub map: usize,
+    /// The slot.
+    pub key: u32,
+    /// The entry program's name.
+    pub program: String,
+}
+
+impl Object {
+    /// Creates every map of the object, fills global data (and freezes `.rodata` and
+    /// `.kconfig` as libbpf does) and fills map-in-map initialisers.
+    ///
+    /// The table's indices are the map indices the programs' `ld_imm64` references use.
+    /// Program-array initialisers need the engine's program handles; they are returned by
+    /// [`Object::program_slots`] for the caller to bind.
+    pub fn create_maps(&self, cfg: &MapConfig) -> Result<MapTable, LoadError> {
+        let mut maps: Vec<MapRef> = Vec::with_capacity(self.maps().len());
+        for (i, spec) in self.maps().iter().enumerate() {
+            let info = self.map_info(i);
+            let fail = |msg: String| LoadError::Map {
+                map: info.map_or_else(|| spec.name.clone(), |m| m.name.clone()),
+                section: info.map_or_else(String::new, |m| m.section.clone()),
+                offset: 0,
+                msg,
+            };
+            let map = Map::create(spec, cfg).map_err(|e| fail(e.to_string()))?;
+            if let Some(data) = info.and_then(|m| m.data.as_deref()) {
+                map.update(&0u32.to_ne_bytes(), data, 0)
+                    .map_err(|e| fail(format!("initial data: {e}")))?;
+            }
+            if info.is_some_and(|m| m.frozen) {
+                map.freeze();
+            }
+            maps.push(map);
+        }
+        for (i, outer) in maps.iter().enumerate() {
+            let Some(info) = self.map_info(i) else {
+                continue;
+            };
+            for (key, slot) in info.slots.iter().enumerate() {
+                if let Some(MapSlot::Map(j)) = slot {
+                    let inner = maps.get(*j).ok_or_else(|| LoadError::Map {
+                        map: info.name.clone(),
+                        section: info.section.clone(),
+                        offset: 0,
+                        msg: format!("slot {key} refers to missing map #{j}"),
+                    })?;
+                    outer
+                        .update_inner(&(key as u32).to_ne_bytes(), inner, 0)
+                        .map_err(|e| LoadError::Map {
+                            map: info.name.clone(),
+                            section: info.section.clone(),
+                            offset: 0,
+                            msg: format!("slot {key}: {e}"),
+                        })?;
+                }
+            }
+        }
+        Ok(MapTable::new(maps))
+    }
+
+    /// Program-array slots that initialisers fill with programs.
+    pub fn program_slots(&self) -> Vec<ProgramSlot> {
+        let mut out = Vec::new();
+        for i in 0..self.maps().len() {
+            let Some(info) = self.map_info(i) else {
+                continue;
+            };
+            for (key, slot) in info.slots.iter().enumerate() {
+                if let Some(MapSlot::Program(p)) = slot {
+                    out.push(ProgramSlot {
+                        map: i,
+                        key: key as u32,
+                        program: p.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
