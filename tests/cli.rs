@@ -198,13 +198,14 @@ fn exit_codes_follow_the_design() {
     assert_eq!(st.code(), Some(2));
     let st = bpfbox().args(["no-such-command"]).status().unwrap();
     assert_eq!(st.code(), Some(2));
-    // An ELF object is not bytecode: refused as unsupported rather than misread.
+    // An ELF file that is not a BPF object is a wrong input, not bytecode to misread.
     let obj = self_elf();
-    let st = bpfbox()
+    let out = bpfbox()
         .args(["disasm", obj.to_str().unwrap()])
-        .status()
+        .output()
         .unwrap();
-    assert_eq!(st.code(), Some(3));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a BPF object"));
     // A fault is a rejection: reading past the memory.
     let dir = std::env::temp_dir().join(format!("bpfbox-exit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -342,4 +343,208 @@ fn btf_dump_matches_bpftool() {
 /// Any ELF file at hand: the test binary itself.
 fn self_elf() -> PathBuf {
     std::env::current_exe().unwrap()
+}
+
+fn object(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/obj")
+        .join(name)
+}
+
+fn input(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/inputs")
+        .join(name)
+}
+
+/// Ethernet + IPv4 + UDP frame to `port` with an 8-byte payload.
+fn udp_frame(port: u16) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 20 + 8 + 8];
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&(20u16 + 16).to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[34..36].copy_from_slice(&40000u16.to_be_bytes());
+    f[36..38].copy_from_slice(&port.to_be_bytes());
+    f
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn run_object_reports_like_bpftool_prog_run() {
+    let obj = object("example_xdp.o");
+    let dns = std::fs::read(input("dns_query.bin")).unwrap();
+    // The bundled frame is a UDP datagram to port 53 (checked here, not assumed).
+    assert_eq!(&dns[12..14], &[0x08, 0x00]);
+    assert_eq!(dns[23], 17);
+    assert_eq!(u16::from_be_bytes([dns[36], dns[37]]), 53);
+    let out = bpfbox()
+        .args(["run", obj.to_str().unwrap(), "--data"])
+        .arg(input("dns_query.bin"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Return value: 1 (XDP_DROP), duration: "),
+        "{text}"
+    );
+    // The hexdump is bpftool's: offset, tab, 16 bytes in pairs, `| ` and the characters.
+    let first = text.lines().find(|l| l.starts_with("0000000\t")).unwrap();
+    let pairs: String = dns[..16]
+        .chunks(2)
+        .map(|p| format!("{} ", hex(p)))
+        .collect();
+    assert!(first.starts_with(&format!("0000000\t{pairs}| ")), "{first}");
+
+    // JSON, a prefilled map, and a frame that passes.
+    let v = run_json(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--data-hex",
+        &hex(&udp_frame(54)),
+        "--map",
+        "proto_count",
+        "17=41",
+        "--dump-maps",
+        "--json",
+    ]);
+    assert_eq!(v["retval"], 2);
+    assert_eq!(v["action"], "XDP_PASS");
+    assert_eq!(v["data_out"], hex(&udp_frame(54)));
+    let entries = v["maps"][0]["entries"].as_array().unwrap();
+    let e17 = entries
+        .iter()
+        .find(|e| e["key"] == hex(&17u32.to_ne_bytes()))
+        .unwrap();
+    assert_eq!(e17["value"], hex(&42u64.to_ne_bytes()));
+
+    // The kernel refuses XDP test runs on frames shorter than an Ethernet header.
+    let out = bpfbox()
+        .args(["run", obj.to_str().unwrap(), "--data-hex", "0102"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Unknown program and map names are usage errors naming what exists.
+    let out = bpfbox()
+        .args(["run", obj.to_str().unwrap(), "--prog", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("xdp_filter_dns"));
+    let out = bpfbox()
+        .args(["run", obj.to_str().unwrap(), "--map", "nope", "1=1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Our llvm-syntax disassembly of an object agrees with llvm-objdump's on every
+/// instruction the loader did not relocate, and the source lines are the C file's lines.
+#[test]
+fn disasm_object_matches_llvm_objdump_and_the_source() {
+    let obj = object("example_xdp.o");
+    let ours = bpfbox()
+        .args([
+            "disasm",
+            obj.to_str().unwrap(),
+            "--syntax",
+            "llvm",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(ours.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();
+    let insns = v[0]["insns"].as_array().unwrap();
+    let src = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/src/example_xdp.bpf.c"),
+    )
+    .unwrap();
+    let src_lines: Vec<&str> = src.lines().collect();
+    let mut with_source = 0;
+    for i in insns {
+        if let Some(s) = i["source"].as_object() {
+            let n = s["line"].as_u64().unwrap() as usize;
+            assert_eq!(s["text"].as_str().unwrap().trim(), src_lines[n - 1].trim());
+            with_source += 1;
+        }
+    }
+    assert!(with_source > 10);
+    assert_eq!(
+        insns[0]["function"],
+        "int xdp_filter_dns(struct xdp_md *ctx)"
+    );
+    // Kernel syntax names the helper and the map.
+    let kernel = bpfbox()
+        .args(["disasm", obj.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let kernel = String::from_utf8(kernel.stdout).unwrap();
+    assert!(kernel.contains("call bpf_map_lookup_elem#1"), "{kernel}");
+    assert!(kernel.contains("= map[proto_count]"), "{kernel}");
+
+    let Ok(theirs) = Command::new("llvm-objdump-19")
+        .args(["-d", "--no-show-raw-insn", "--no-leading-addr"])
+        .arg(&obj)
+        .output()
+    else {
+        skip("llvm-objdump-19 not installed");
+        return;
+    };
+    let theirs = String::from_utf8(theirs.stdout).unwrap();
+    let theirs: Vec<&str> = theirs
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.ends_with(':') && !l.contains("file format"))
+        .collect();
+    assert_eq!(theirs.len(), insns.len());
+    for (t, o) in theirs.iter().zip(insns) {
+        let o = o["text"].as_str().unwrap();
+        // The map load is relocated: llvm-objdump shows the unrelocated `ll` form.
+        if t.ends_with(" ll") {
+            continue;
+        }
+        // llvm-objdump adds the symbolised jump target (`<prog+0x120>`).
+        let t = match t.rsplit_once(" <") {
+            Some((head, _)) if t.ends_with('>') => head,
+            _ => t,
+        };
+        assert_eq!(t, o);
+    }
+}
+
+#[test]
+fn show_lists_what_llvm_readelf_sees() {
+    let obj = object("example_xdp.o");
+    let v = run_json(&["show", obj.to_str().unwrap(), "--json"]);
+    assert_eq!(v["programs"][0]["name"], "xdp_filter_dns");
+    assert_eq!(v["maps"][0]["name"], "proto_count");
+    let Ok(syms) = Command::new("llvm-readelf-19")
+        .args(["-s", "--wide"])
+        .arg(&obj)
+        .output()
+    else {
+        skip("llvm-readelf-19 not installed");
+        return;
+    };
+    // Every global FUNC symbol is a program, every OBJECT in .maps a map.
+    let syms = String::from_utf8(syms.stdout).unwrap();
+    let funcs: Vec<&str> = syms
+        .lines()
+        .filter(|l| l.contains(" FUNC ") && l.contains(" GLOBAL "))
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    let progs: Vec<&str> = v["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(funcs, progs);
+    assert_eq!(v["relocations"].as_array().unwrap().len(), 1);
 }

@@ -2,7 +2,7 @@
 //! `vm::maps` instances instead of kernel maps.
 
 use bpfbox_vm::helpers::MapTable;
-use bpfbox_vm::maps::{Map, MapConfig, MapRef};
+use bpfbox_vm::maps::{Map, MapConfig, MapRef, MapSpec, MapType};
 
 use crate::error::LoadError;
 use crate::maps::MapSlot;
@@ -18,6 +18,42 @@ pub struct ProgramSlot {
     pub key: u32,
     /// The entry program's name.
     pub program: String,
+}
+
+/// The spec libbpf's `bpf_object__create_map` passes to `BPF_MAP_CREATE`: perf event arrays
+/// without `max_entries` get one slot per possible CPU, and map types whose BTF the kernel
+/// does not check are created without BTF ids.
+fn libbpf_create_spec(spec: &MapSpec, cfg: &MapConfig) -> MapSpec {
+    let mut s = spec.clone();
+    if s.map_type == MapType::PerfEventArray && s.max_entries == 0 {
+        s.max_entries = cfg.ncpus;
+    }
+    if matches!(
+        s.map_type,
+        MapType::PerfEventArray
+            | MapType::CgroupArray
+            | MapType::StackTrace
+            | MapType::ArrayOfMaps
+            | MapType::HashOfMaps
+            | MapType::Devmap
+            | MapType::DevmapHash
+            | MapType::Cpumap
+            | MapType::Xskmap
+            | MapType::Sockmap
+            | MapType::Sockhash
+            | MapType::Queue
+            | MapType::Stack
+            | MapType::Arena
+    ) {
+        s = without_btf(s);
+    }
+    s
+}
+
+fn without_btf(mut s: MapSpec) -> MapSpec {
+    s.btf_key_type_id = None;
+    s.btf_value_type_id = None;
+    s
 }
 
 impl Object {
@@ -37,7 +73,17 @@ impl Object {
                 offset: 0,
                 msg,
             };
-            let map = Map::create(spec, cfg).map_err(|e| fail(e.to_string()))?;
+            let spec = libbpf_create_spec(spec, cfg);
+            let map = match Map::create(&spec, cfg) {
+                Ok(m) => m,
+                // libbpf retries without BTF when the kernel refuses the map's BTF ids
+                // ("Retrying without BTF"), e.g. a prog array with a key type and
+                // `__array(values, ...)`.
+                Err(_) if spec.btf_key_type_id.is_some() || spec.btf_value_type_id.is_some() => {
+                    Map::create(&without_btf(spec), cfg).map_err(|e| fail(e.to_string()))?
+                }
+                Err(e) => return Err(fail(e.to_string())),
+            };
             if let Some(data) = info.and_then(|m| m.data.as_deref()) {
                 map.update(&0u32.to_ne_bytes(), data, 0)
                     .map_err(|e| fail(format!("initial data: {e}")))?;

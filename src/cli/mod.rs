@@ -7,8 +7,10 @@ mod btf;
 mod conformance;
 mod disasm;
 mod input;
+mod object;
 mod plugin;
 mod run;
+mod show;
 
 use std::process::ExitCode;
 
@@ -75,10 +77,12 @@ pub struct Cli {
 enum Command {
     /// Assemble bpf_conformance-syntax text into bytecode.
     Asm(asm::AsmArgs),
-    /// Disassemble bytecode (raw, assembly text or a conformance `.data` file).
+    /// Disassemble an ELF object's programs or bytecode (raw, assembly, conformance `.data`).
     Disasm(disasm::DisasmArgs),
-    /// Run a program in the interpreter.
+    /// Run a program in the interpreter (an ELF object's program as BPF_PROG_TEST_RUN would).
     Run(run::RunArgs),
+    /// Show an object's programs, maps, data sections, BTF types and relocations.
+    Show(show::ShowArgs),
     /// Run the bpf_conformance suite.
     Conformance(conformance::ConformanceArgs),
     /// Act as a plugin of the upstream bpf_conformance runner.
@@ -101,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Asm(a) => asm::run(a),
         Command::Disasm(a) => disasm::run(a),
         Command::Run(a) => run::run(a),
+        Command::Show(a) => show::run(a),
         Command::Conformance(a) => conformance::run(a),
         Command::ConformancePlugin(a) => plugin::run(a),
         Command::Btf(a) => btf::run(a),

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::context::{skb_off, xdp_off, Context, ETH_HLEN};
 use crate::env::Env;
 use crate::helpers::{HelperRegistry, MapTable};
-use crate::interp::{Fault, RunOptions, Vm};
+use crate::interp::{Fault, ProgramTable, RunOptions, Vm};
 use crate::isa::IsaError;
 use crate::maps::MapType;
 use crate::memory::Region;
@@ -112,6 +112,15 @@ pub fn tc_action_name(r0: u32) -> Option<&'static str> {
     }
 }
 
+/// The action name of `retval` for program types that have them (XDP and TC).
+pub fn action_name(t: ProgType, retval: u32) -> Option<&'static str> {
+    match t {
+        ProgType::Xdp => xdp_action_name(retval),
+        ProgType::SchedCls | ProgType::SchedAct => tc_action_name(retval),
+        _ => None,
+    }
+}
+
 fn is_skb(t: ProgType) -> bool {
     use ProgType::*;
     matches!(
@@ -127,7 +136,9 @@ fn read_u32(b: &[u8], off: u64) -> u32 {
         .map_or(0, u32::from_ne_bytes)
 }
 
-fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError> {
+/// The context a test run of a `t` program gets from `run`'s data and context input,
+/// enforcing the kernel's input rules when `run.kernel_compat` is set.
+pub fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError> {
     let ctx_in = run.ctx_in.as_deref();
     if t == ProgType::Xdp {
         let (mut meta, mut ingress, mut rxq) = (0usize, 0, 0);
@@ -225,6 +236,19 @@ fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError> {
     })
 }
 
+/// Validates `insns` of type `prog_type` for runs bound to `maps`: context accesses are
+/// rewritten to our layout, map references bound, and the kernel's helper catalogue attached.
+pub fn prepare(
+    insns: &[crate::isa::RawInsn],
+    prog_type: ProgType,
+    maps: &MapTable,
+) -> Result<Vm, IsaError> {
+    let code = crate::context::rewrite_ctx_access(prog_type, insns);
+    let mut vm = Vm::with_binder(&code, Some(maps))?;
+    vm.set_helpers(HelperRegistry::kernel());
+    Ok(vm)
+}
+
 /// Runs `insns` of type `prog_type` bound to `maps`, with the full helper catalogue.
 pub fn test_run_insns(
     insns: &[crate::isa::RawInsn],
@@ -233,35 +257,60 @@ pub fn test_run_insns(
     env: &mut Env,
     run: &TestRun,
 ) -> Result<RunResult, TestRunError> {
-    let code = crate::context::rewrite_ctx_access(prog_type, insns);
-    let mut vm = Vm::with_binder(&code, Some(maps))?;
-    vm.set_helpers(HelperRegistry::kernel());
+    let vm = prepare(insns, prog_type, maps)?;
     let ctx = build_context(prog_type, run)?;
     env.maps = maps.clone();
+    let setup = RunSetup {
+        repeat: run.repeat,
+        regions: &run.regions,
+        ..RunSetup::default()
+    };
+    run_context(&vm, prog_type, ctx, env, &setup)
+}
+
+/// How [`run_context`] runs, beyond the program and its context.
+#[derive(Debug, Default)]
+pub struct RunSetup<'a> {
+    /// Number of runs (0 counts as 1); the result is the last run's, the duration the mean.
+    pub repeat: u32,
+    /// Extra memory the program may read or write (see [`TestRun::regions`]).
+    pub regions: &'a [Region],
+    /// Programs `bpf_tail_call` may enter.
+    pub programs: Option<&'a ProgramTable>,
+    /// Helpers replacing the VM's for these runs.
+    pub overrides: Option<&'a HelperRegistry>,
+}
+
+/// Runs a prepared program (see [`prepare`]) on `ctx`, bound to the maps in `env.maps`.
+///
+/// With `repeat` above 1 the context and packet carry over from one run to the next, as
+/// they do in the kernel's test run.
+pub fn run_context(
+    vm: &Vm,
+    prog_type: ProgType,
+    ctx: Context,
+    env: &mut Env,
+    setup: &RunSetup<'_>,
+) -> Result<RunResult, TestRunError> {
     env.prog_type = prog_type;
     let mut regions = ctx.regions();
-    regions.extend(maps.regions());
-    regions.extend_from_slice(&run.regions);
-    let repeat = run.repeat.max(1);
+    regions.extend(env.maps.regions());
+    regions.extend_from_slice(setup.regions);
+    let repeat = setup.repeat.max(1);
     let start = Instant::now();
     let mut last = None;
     for _ in 0..repeat {
         let opts = RunOptions {
-            overrides: None,
+            overrides: setup.overrides,
             skb: ctx.skb_bounds(),
+            programs: setup.programs,
         };
         last = Some(vm.run([ctx.ptr(), 0, 0, 0, 0], &regions, env, opts)?);
     }
     let duration_ns = (start.elapsed().as_nanos() / u128::from(repeat)) as u64;
     let out = last.unwrap_or(crate::interp::RunOutcome { r0: 0, insns: 0 });
     let retval = out.r0 as u32;
-    let action = if prog_type == ProgType::Xdp {
-        xdp_action_name(retval)
-    } else if matches!(prog_type, ProgType::SchedCls | ProgType::SchedAct) {
-        tc_action_name(retval)
-    } else {
-        None
-    };
+    let action = action_name(prog_type, retval);
     let data_out = ctx.packet().to_vec();
     let mut ctx_out = ctx.uapi_bytes().to_vec();
     if prog_type == ProgType::Xdp {

@@ -126,6 +126,8 @@ pub(crate) enum K {
     Jsle32R,
     MayGoto,
     CallHelper,
+    /// `call bpf_tail_call`, which the kernel executes as an instruction of its own.
+    TailCall,
     CallLocal,
     CallKfunc,
     Callx,
@@ -367,6 +369,9 @@ pub(crate) fn compile(
                     target(insn.jump_target(pc)),
                     imm,
                 )
+            }
+            Insn::Call(CallTarget::Helper(id)) if id as u64 == super::BPF_FUNC_TAIL_CALL => {
+                Op::new(K::TailCall, 0, 0, 0, 0)
             }
             Insn::Call(CallTarget::Helper(id)) => Op::new(K::CallHelper, 0, 0, 0, id as u32 as u64),
             Insn::Call(CallTarget::Local(_)) => {

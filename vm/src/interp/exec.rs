@@ -91,13 +91,22 @@ macro_rules! store {
     }};
 }
 
-/// Runs from `pc` until an `exit` returns from frame `stop_depth`; returns r0.
+/// How [`run`] left the loop without a fault.
+pub(crate) enum Exit {
+    /// The `exit` of frame `stop_depth`, with r0.
+    Return(u64),
+    /// A tail call entered another program, or an `exit` returned into a caller running
+    /// another program: continue in `Machine::current` at this pc.
+    Switch(usize),
+}
+
+/// Runs from `pc` until an `exit` returns from frame `stop_depth`.
 pub(crate) fn run<const CHECKED: bool>(
     m: &mut Machine<'_>,
     code: &Compiled,
     mut pc: usize,
     stop_depth: usize,
-) -> Result<u64, Fault> {
+) -> Result<Exit, Fault> {
     let ops: &[Op] = &code.ops;
     let mut regs = m.regs;
     let budget = m.budget;
@@ -306,6 +315,13 @@ pub(crate) fn run<const CHECKED: bool>(
                     *frame_budget -= 1;
                 }
             }
+            K::TailCall => {
+                sync_out!();
+                m.pc = at;
+                if m.tail_call(regs[2], regs[3] as u32, at)? {
+                    return Ok(Exit::Switch(0));
+                }
+            }
             K::CallHelper | K::Callx => {
                 let id = if op.kind == K::Callx {
                     regs[r(op.dst)]
@@ -330,6 +346,7 @@ pub(crate) fn run<const CHECKED: bool>(
                 }
                 m.frames.push(Frame {
                     ret_pc: pc,
+                    code: m.current,
                     saved: [regs[6], regs[7], regs[8], regs[9], regs[10]],
                     may_goto: MAY_GOTO_BUDGET,
                 });
@@ -343,7 +360,7 @@ pub(crate) fn run<const CHECKED: bool>(
             K::Exit => {
                 if m.frames.len() <= stop_depth {
                     sync_out!();
-                    return Ok(regs[0]);
+                    return Ok(Exit::Return(regs[0]));
                 }
                 let Some(f) = m.frames.pop() else {
                     fault!(at, FaultKind::PcOutOfRange);
@@ -354,6 +371,11 @@ pub(crate) fn run<const CHECKED: bool>(
                 regs[9] = f.saved[3];
                 regs[10] = f.saved[4];
                 pc = f.ret_pc;
+                if f.code != m.current {
+                    m.current = f.code;
+                    sync_out!();
+                    return Ok(Exit::Switch(pc));
+                }
             }
             K::LdImm64 => {
                 regs[r(op.dst)] = op.imm;

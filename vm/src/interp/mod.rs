@@ -9,7 +9,9 @@
 mod compile;
 mod exec;
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 pub use compile::LdImm64Binder;
 
@@ -24,6 +26,10 @@ pub const MAX_CALL_FRAMES: usize = 8;
 pub const STACK_FRAME_SIZE: usize = 512;
 /// Default instruction budget of a run.
 pub const DEFAULT_BUDGET: u64 = 100_000_000;
+/// Tail calls one run may make (`MAX_TAIL_CALL_CNT`).
+pub const MAX_TAIL_CALL_CNT: u32 = 33;
+/// The helper id of `bpf_tail_call`, which the kernel turns into an instruction.
+pub const BPF_FUNC_TAIL_CALL: u64 = 12;
 
 /// Why a run stopped abnormally.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
@@ -83,6 +89,18 @@ pub enum FaultKind {
     /// A legacy packet load fell outside the packet: the program ends with r0 = 0.
     #[error("packet load out of bounds")]
     LdAbsExit,
+    /// `bpf_tail_call` through something that is not a program array.
+    #[error("tail call through {handle:#x}, which is not a program array of this run")]
+    TailCallMap {
+        /// The map handle passed in r2.
+        handle: u64,
+    },
+    /// A program array names a program handle the run's [`ProgramTable`] does not know.
+    #[error("tail call to program handle {handle}, which no program table entry holds")]
+    TailCallTarget {
+        /// The handle stored in the program array.
+        handle: u32,
+    },
 }
 
 /// A run-time fault at an instruction.
@@ -108,6 +126,8 @@ pub struct RunOutcome {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Frame {
     pub ret_pc: usize,
+    /// Which of the run's programs the caller runs (it differs after a tail call).
+    pub code: u32,
     /// r6..r9 and r10 of the caller.
     pub saved: [u64; 5],
     pub may_goto: u64,
@@ -125,7 +145,13 @@ pub(crate) struct Machine<'r> {
     pub env: &'r mut Env,
     pub helpers: &'r HelperRegistry,
     pub overrides: Option<&'r HelperRegistry>,
-    pub code: &'r compile::Compiled,
+    /// The entry program and every program a tail call entered, by first entry.
+    pub codes: Vec<Arc<compile::Compiled>>,
+    /// Index into `codes` of the program running now.
+    pub current: u32,
+    /// Tail calls made so far.
+    pub tail_calls: u32,
+    pub programs: Option<&'r ProgramTable>,
     pub checked: bool,
     /// Packet bounds for legacy `LD_ABS`/`LD_IND` loads.
     pub skb: Option<(u64, u64)>,
@@ -206,13 +232,58 @@ impl Machine<'_> {
         Ok(Some(v))
     }
 
-    fn run_from(&mut self, pc: usize, stop_depth: usize) -> Result<u64, Fault> {
-        let code = self.code;
-        if self.checked {
-            exec::run::<true>(self, code, pc, stop_depth)
-        } else {
-            exec::run::<false>(self, code, pc, stop_depth)
+    /// The program running now.
+    fn code(&self) -> &Arc<compile::Compiled> {
+        &self.codes[self.current as usize]
+    }
+
+    fn run_from(&mut self, mut pc: usize, stop_depth: usize) -> Result<u64, Fault> {
+        loop {
+            let code = Arc::clone(self.code());
+            let exit = if self.checked {
+                exec::run::<true>(self, &code, pc, stop_depth)?
+            } else {
+                exec::run::<false>(self, &code, pc, stop_depth)?
+            };
+            match exit {
+                exec::Exit::Return(r0) => return Ok(r0),
+                // `current` already names the program to continue in.
+                exec::Exit::Switch(next) => pc = next,
+            }
         }
+    }
+
+    /// `bpf_tail_call(ctx, map, index)` as the kernel performs it: an index past the array
+    /// or a spent budget falls through without counting; otherwise the call counts, and an
+    /// empty slot falls through too. Returns whether control moved to another program.
+    pub(crate) fn tail_call(&mut self, map: u64, index: u32, pc: usize) -> Result<bool, Fault> {
+        let fault = |kind| Fault { pc, kind };
+        let Some(array) = self.env.maps.by_handle(map) else {
+            return Err(fault(FaultKind::TailCallMap { handle: map }));
+        };
+        if array.map_type() != crate::maps::MapType::ProgArray {
+            return Err(fault(FaultKind::TailCallMap { handle: map }));
+        }
+        if index >= array.max_entries() || self.tail_calls >= MAX_TAIL_CALL_CNT {
+            return Ok(false);
+        }
+        self.tail_calls += 1;
+        let Some(handle) = array.tail_call_target(index) else {
+            return Ok(false);
+        };
+        let Some(target) = self.programs.and_then(|t| t.get(handle)) else {
+            return Err(fault(FaultKind::TailCallTarget { handle }));
+        };
+        let code = &target.code;
+        let at = match self.codes.iter().position(|c| Arc::ptr_eq(c, code)) {
+            Some(i) => i,
+            None => {
+                self.codes.push(Arc::clone(code));
+                self.codes.len() - 1
+            }
+        };
+        self.current = at as u32;
+        Ok(true)
     }
 }
 
@@ -314,7 +385,7 @@ impl HelperCtx<'_, '_> {
         let m = &mut *self.m;
         let fault = |kind| HelperError::Fault(Box::new(Fault { pc: m.pc, kind }));
         let target = usize::try_from(target).map_err(|_| fault(FaultKind::PcOutOfRange))?;
-        if !m.code.decoded.subprogs.contains(&target) {
+        if !m.code().decoded.subprogs.contains(&target) {
             return Err(fault(FaultKind::PcOutOfRange));
         }
         if m.frames.len() + 1 >= MAX_CALL_FRAMES {
@@ -327,6 +398,7 @@ impl HelperCtx<'_, '_> {
         let depth = m.frames.len();
         m.frames.push(Frame {
             ret_pc: usize::MAX,
+            code: m.current,
             saved: [m.regs[6], m.regs[7], m.regs[8], m.regs[9], m.regs[10]],
             may_goto: exec::MAY_GOTO_BUDGET,
         });
@@ -350,11 +422,57 @@ pub struct RunOptions<'a> {
     pub overrides: Option<&'a HelperRegistry>,
     /// Packet bytes for legacy `LD_ABS`/`LD_IND` (`skb->data`, `skb->len`).
     pub skb: Option<(u64, u64)>,
+    /// Programs that `bpf_tail_call` may enter, by the handles program arrays hold.
+    pub programs: Option<&'a ProgramTable>,
+}
+
+/// The programs tail calls can reach, by the `u32` handle a program array stores (the
+/// kernel stores program pointers set from file descriptors; the embedder picks handles).
+#[derive(Clone, Default)]
+pub struct ProgramTable {
+    progs: HashMap<u32, Arc<Vm>>,
+}
+
+impl fmt::Debug for ProgramTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut handles: Vec<_> = self.progs.keys().collect();
+        handles.sort();
+        f.debug_struct("ProgramTable")
+            .field("handles", &handles)
+            .finish()
+    }
+}
+
+impl ProgramTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `vm` reachable as `handle`, replacing any program there.
+    pub fn insert(&mut self, handle: u32, vm: Arc<Vm>) {
+        self.progs.insert(handle, vm);
+    }
+
+    /// The program at `handle`.
+    pub fn get(&self, handle: u32) -> Option<&Arc<Vm>> {
+        self.progs.get(&handle)
+    }
+
+    /// Number of programs.
+    pub fn len(&self) -> usize {
+        self.progs.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.progs.is_empty()
+    }
 }
 
 /// A validated, pre-decoded program with its helpers and settings.
 pub struct Vm {
-    code: compile::Compiled,
+    code: Arc<compile::Compiled>,
     helpers: HelperRegistry,
     budget: u64,
     checked: bool,
@@ -382,7 +500,7 @@ impl Vm {
         binder: Option<&dyn LdImm64Binder>,
     ) -> Result<Vm, IsaError> {
         Ok(Vm {
-            code: compile::compile(slots, binder)?,
+            code: Arc::new(compile::compile(slots, binder)?),
             helpers: HelperRegistry::with_defaults(),
             budget: DEFAULT_BUDGET,
             checked: true,
@@ -492,7 +610,10 @@ impl Vm {
             env,
             helpers: &self.helpers,
             overrides: opts.overrides,
-            code: &self.code,
+            codes: vec![Arc::clone(&self.code)],
+            current: 0,
+            tail_calls: 0,
+            programs: opts.programs,
             checked: self.checked,
             skb: opts.skb,
         };

@@ -1,0 +1,516 @@
+//! The object-level API: load a BPF object, build a VM over it, run its programs on
+//! contexts, and read or prefill its maps — shaped like aya's `Ebpf` and cilium/ebpf's
+//! `Collection`, without a kernel.
+//!
+//! ```
+//! use bpfbox::{Context, Object, Vm};
+//!
+//! # fn main() -> Result<(), bpfbox::Error> {
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/obj/example_xdp.o");
+//! let object = Object::from_file(path)?;
+//! let mut vm = Vm::builder().seed(7).build(&object)?;
+//! // An IPv4/UDP frame to port 53: the example drops DNS and counts per protocol.
+//! let mut frame = vec![0u8; 42];
+//! frame[12..14].copy_from_slice(&[0x08, 0x00]);
+//! frame[14] = 0x45;
+//! frame[23] = 17;
+//! frame[36..38].copy_from_slice(&53u16.to_be_bytes());
+//! let result = vm.run("xdp_filter_dns", Context::xdp(&frame))?;
+//! assert_eq!(result.action, Some("XDP_DROP"));
+//! assert_eq!(vm.array::<u64>("proto_count")?.get(17), Some(1));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use bpfbox_loader::{LoadError, Object, ProgramError};
+use bpfbox_vm::context::Context;
+use bpfbox_vm::helper_names::helper_id;
+use bpfbox_vm::helpers::{HelperError, HelperRegistry, MapTable};
+use bpfbox_vm::interp::HelperCtx;
+use bpfbox_vm::interp::ProgramTable;
+use bpfbox_vm::isa::IsaError;
+use bpfbox_vm::maps::view::{ArrayView, HashMapView, PerCpuView, QueueView, RingBufReader};
+use bpfbox_vm::maps::{MapConfig, MapError, MapRef};
+use bpfbox_vm::testrun::{self, RunResult, RunSetup, TestRun, TestRunError};
+use bpfbox_vm::{Env, Program};
+
+/// What went wrong loading, building or running.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object could not be parsed or its maps created.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The program exists but could not be loaded (needs CO-RE, ksyms, ...).
+    #[error(transparent)]
+    Program(#[from] ProgramError),
+    /// No program of that name.
+    #[error("object '{object}' has no program '{name}' (programs: {available})")]
+    NoProgram {
+        /// The object's name.
+        object: String,
+        /// The name asked for.
+        name: String,
+        /// The names it has, comma-separated.
+        available: String,
+    },
+    /// No map of that name.
+    #[error("object '{object}' has no map '{name}'")]
+    NoMap {
+        /// The object's name.
+        object: String,
+        /// The name asked for.
+        name: String,
+    },
+    /// A program failed validation.
+    #[error("program '{program}': {source}")]
+    Isa {
+        /// The program.
+        program: String,
+        /// Why.
+        source: IsaError,
+    },
+    /// A run failed: bad input, or a fault inside the program.
+    #[error("program '{program}': {source}")]
+    Run {
+        /// The program.
+        program: String,
+        /// Why.
+        source: TestRunError,
+    },
+    /// A map operation failed (or a typed view does not fit the map).
+    #[error("map '{map}': {source}")]
+    Map {
+        /// The map.
+        map: String,
+        /// Why.
+        source: MapError,
+    },
+    /// A helper override names no kernel helper.
+    #[error("unknown helper '{0}'")]
+    UnknownHelper(String),
+}
+
+/// Which engine runs programs. The JITs join this list when they exist.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Engine {
+    /// The interpreter.
+    #[default]
+    Interpreter,
+}
+
+type OverrideFn =
+    Arc<dyn Fn(&mut HelperCtx<'_, '_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync>;
+
+/// Configures a [`Vm`]: engine, memory checking, budget, the deterministic environment
+/// (clock, task, CPU, random seed) and helper overrides.
+#[derive(Clone)]
+pub struct VmBuilder {
+    engine: Engine,
+    checked: bool,
+    budget: u64,
+    env: Env,
+    kernel_compat: bool,
+    overrides: Vec<(String, OverrideFn)>,
+}
+
+impl std::fmt::Debug for VmBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VmBuilder")
+            .field("engine", &self.engine)
+            .field("checked", &self.checked)
+            .field("budget", &self.budget)
+            .field("env", &self.env)
+            .field("kernel_compat", &self.kernel_compat)
+            .field(
+                "overrides",
+                &self.overrides.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Default for VmBuilder {
+    fn default() -> Self {
+        VmBuilder {
+            engine: Engine::default(),
+            checked: true,
+            budget: bpfbox_vm::interp::DEFAULT_BUDGET,
+            env: Env::default(),
+            kernel_compat: true,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+impl VmBuilder {
+    /// The engine (the interpreter today).
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// Checks every load and store against the run's memory (the default).
+    pub fn checked(mut self) -> Self {
+        self.checked = true;
+        self
+    }
+
+    /// Runs without memory checks, at full speed.
+    ///
+    /// # Safety
+    /// Every load and store of every program, on every input it will be given, must stay
+    /// inside memory the run owns, as the kernel's verifier proves for programs it accepts.
+    /// Otherwise a run reads or writes arbitrary host memory.
+    pub unsafe fn unchecked(mut self) -> Self {
+        self.checked = false;
+        self
+    }
+
+    /// Instructions each run may execute before it stops with a budget fault.
+    pub fn budget(mut self, insns: u64) -> Self {
+        self.budget = insns;
+        self
+    }
+
+    /// The clock: `bpf_ktime_get_ns` starts at `start_ns` and advances `step_ns` per read.
+    pub fn clock(mut self, start_ns: u64, step_ns: u64) -> Self {
+        self.env.clock_ns = start_ns;
+        self.env.clock_step_ns = step_ns;
+        self
+    }
+
+    /// The current task's thread id (the kernel's pid) and process id (tgid).
+    pub fn pid_tgid(mut self, pid: u32, tgid: u32) -> Self {
+        self.env.pid = pid;
+        self.env.tgid = tgid;
+        self
+    }
+
+    /// The current task's user and group ids.
+    pub fn uid_gid(mut self, uid: u32, gid: u32) -> Self {
+        self.env.uid = uid;
+        self.env.gid = gid;
+        self
+    }
+
+    /// The current task's name (`bpf_get_current_comm`), cut to 15 bytes.
+    pub fn comm(mut self, comm: &str) -> Self {
+        let mut c = [0u8; 16];
+        let n = comm.len().min(15);
+        c[..n].copy_from_slice(&comm.as_bytes()[..n]);
+        self.env.comm = c;
+        self
+    }
+
+    /// The CPU programs run on.
+    pub fn cpu(mut self, cpu: u32) -> Self {
+        self.env.cpu = cpu;
+        self
+    }
+
+    /// Number of possible CPUs: the number of copies per-CPU maps keep.
+    pub fn ncpus(mut self, ncpus: u32) -> Self {
+        self.env.ncpus = ncpus.max(1);
+        self
+    }
+
+    /// Seeds `bpf_get_prandom_u32`.
+    pub fn seed(mut self, seed: u64) -> Self {
+        // xorshift must not start at zero.
+        self.env.prandom_state = if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        };
+        self
+    }
+
+    /// Whether [`Vm::test_run`] enforces the kernel's `BPF_PROG_TEST_RUN` input rules (the
+    /// default), so a test that passes here passes under the kernel.
+    pub fn kernel_compat(mut self, on: bool) -> Self {
+        self.kernel_compat = on;
+        self
+    }
+
+    /// Replaces helper `name` (`bpf_get_prandom_u32` or `get_prandom_u32`) for every run.
+    pub fn helper(
+        mut self,
+        name: &str,
+        f: impl Fn(&mut HelperCtx<'_, '_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
+    ) -> Self {
+        self.overrides.push((name.to_string(), Arc::new(f)));
+        self
+    }
+
+    /// Creates the object's maps (global data filled, `.rodata` frozen, initialisers
+    /// applied), validates every loadable program and binds program arrays.
+    pub fn build(self, object: &Object) -> Result<Vm, Error> {
+        let maps = object.create_maps(&MapConfig {
+            ncpus: self.env.ncpus,
+        })?;
+        let mut overrides = HelperRegistry::kernel();
+        for (name, f) in &self.overrides {
+            let id = helper_id(name).ok_or_else(|| Error::UnknownHelper(name.to_string()))?;
+            let f = Arc::clone(f);
+            overrides.override_fn(id as u32, move |c, a| f(c, a));
+        }
+        let mut engines = Vec::with_capacity(object.programs().len());
+        let mut table = ProgramTable::new();
+        for (handle, prog) in object.programs().iter().enumerate() {
+            let mut vm =
+                testrun::prepare(&prog.insns, prog.prog_type, &maps).map_err(|e| Error::Isa {
+                    program: prog.name.clone(),
+                    source: e,
+                })?;
+            vm.set_budget(self.budget);
+            if !self.checked {
+                // SAFETY: the caller of `VmBuilder::unchecked` promised in-bounds accesses.
+                unsafe { vm.set_unchecked() };
+            }
+            let vm = Arc::new(vm);
+            table.insert(handle as u32, Arc::clone(&vm));
+            engines.push(vm);
+        }
+        let mut env = self.env;
+        env.maps = maps.clone();
+        let vm = Vm {
+            object_name: object.name().to_string(),
+            programs: object.programs().to_vec(),
+            errors: object.program_errors().to_vec(),
+            engines,
+            table,
+            maps,
+            map_names: (0..object.maps().len())
+                .map(|i| {
+                    object
+                        .map_info(i)
+                        .map(|m| m.name.clone())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            env,
+            overrides: (!self.overrides.is_empty()).then_some(overrides),
+            kernel_compat: self.kernel_compat,
+        };
+        for slot in object.program_slots() {
+            let map = vm.map_names.get(slot.map).cloned().unwrap_or_default();
+            vm.set_tail_call(&map, slot.key, &slot.program)?;
+        }
+        Ok(vm)
+    }
+}
+
+/// An object's programs and live maps, ready to run.
+pub struct Vm {
+    object_name: String,
+    programs: Vec<Program>,
+    errors: Vec<ProgramError>,
+    engines: Vec<Arc<bpfbox_vm::Vm>>,
+    table: ProgramTable,
+    maps: MapTable,
+    map_names: Vec<String>,
+    env: Env,
+    overrides: Option<HelperRegistry>,
+    kernel_compat: bool,
+}
+
+impl std::fmt::Debug for Vm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vm")
+            .field("object", &self.object_name)
+            .field(
+                "programs",
+                &self.programs.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            )
+            .field("maps", &self.map_names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vm {
+    /// A builder with deterministic defaults (see [`Env`]), checked memory, the default
+    /// budget and the kernel's input rules.
+    pub fn builder() -> VmBuilder {
+        VmBuilder::default()
+    }
+
+    fn index(&self, name: &str) -> Result<usize, Error> {
+        if let Some(i) = self.programs.iter().position(|p| p.name == name) {
+            return Ok(i);
+        }
+        if let Some(e) = self.errors.iter().find(|e| e.program() == name) {
+            return Err(Error::Program(e.clone()));
+        }
+        Err(Error::NoProgram {
+            object: self.object_name.clone(),
+            name: name.to_string(),
+            available: self
+                .programs
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    /// The program called `name`.
+    pub fn program(&self, name: &str) -> Result<&Program, Error> {
+        Ok(&self.programs[self.index(name)?])
+    }
+
+    /// Every loadable program.
+    pub fn programs(&self) -> &[Program] {
+        &self.programs
+    }
+
+    /// Runs `name` once on `ctx`.
+    pub fn run(&mut self, name: &str, ctx: Context) -> Result<RunResult, Error> {
+        self.run_repeat(name, ctx, 1)
+    }
+
+    /// Runs `name` `repeat` times on `ctx` (state carries over, as in the kernel's repeat).
+    pub fn run_repeat(
+        &mut self,
+        name: &str,
+        ctx: Context,
+        repeat: u32,
+    ) -> Result<RunResult, Error> {
+        let i = self.index(name)?;
+        let setup = RunSetup {
+            repeat,
+            programs: Some(&self.table),
+            overrides: self.overrides.as_ref(),
+            ..RunSetup::default()
+        };
+        testrun::run_context(
+            &self.engines[i],
+            self.programs[i].prog_type,
+            ctx,
+            &mut self.env,
+            &setup,
+        )
+        .map_err(|e| Error::Run {
+            program: name.to_string(),
+            source: e,
+        })
+    }
+
+    /// Runs `name` on `BPF_PROG_TEST_RUN`-shaped input: data and context bytes, repeat.
+    pub fn test_run(&mut self, name: &str, input: &TestRun) -> Result<RunResult, Error> {
+        let i = self.index(name)?;
+        let mut input = input.clone();
+        input.kernel_compat |= self.kernel_compat;
+        let run_err = |e| Error::Run {
+            program: name.to_string(),
+            source: e,
+        };
+        let ctx = testrun::build_context(self.programs[i].prog_type, &input).map_err(run_err)?;
+        let setup = RunSetup {
+            repeat: input.repeat,
+            regions: &input.regions,
+            programs: Some(&self.table),
+            overrides: self.overrides.as_ref(),
+        };
+        testrun::run_context(
+            &self.engines[i],
+            self.programs[i].prog_type,
+            ctx,
+            &mut self.env,
+            &setup,
+        )
+        .map_err(run_err)
+    }
+
+    /// Puts program `program` at `key` of program array `map`, for `bpf_tail_call`.
+    pub fn set_tail_call(&self, map: &str, key: u32, program: &str) -> Result<(), Error> {
+        let handle = self.index(program)? as u32;
+        self.map(map)?
+            .update(&key.to_ne_bytes(), &handle.to_ne_bytes(), 0)
+            .map_err(|e| Error::Map {
+                map: map.to_string(),
+                source: e,
+            })
+    }
+
+    /// The map libbpf would call `name` (global data maps are `<obj>.data` and friends).
+    pub fn map(&self, name: &str) -> Result<&MapRef, Error> {
+        self.map_names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| self.maps.get(i))
+            .ok_or_else(|| Error::NoMap {
+                object: self.object_name.clone(),
+                name: name.to_string(),
+            })
+    }
+
+    /// Names of the object's maps, in index order.
+    pub fn map_names(&self) -> &[String] {
+        &self.map_names
+    }
+
+    fn view<'a, T>(
+        &'a self,
+        name: &str,
+        make: impl FnOnce(&'a bpfbox_vm::maps::Map) -> Result<T, MapError>,
+    ) -> Result<T, Error> {
+        let map = self.map(name)?;
+        make(map).map_err(|e| Error::Map {
+            map: name.to_string(),
+            source: e,
+        })
+    }
+
+    /// A typed view of an array (or per-CPU array's current CPU copy).
+    pub fn array<V: bytemuck::Pod>(&self, name: &str) -> Result<ArrayView<'_, V>, Error> {
+        self.view(name, ArrayView::new)
+    }
+
+    /// A typed view of a hash-like map (hash, LRU, LPM trie).
+    pub fn hash<K: bytemuck::Pod, V: bytemuck::Pod>(
+        &self,
+        name: &str,
+    ) -> Result<HashMapView<'_, K, V>, Error> {
+        self.view(name, HashMapView::new)
+    }
+
+    /// A typed view of a per-CPU map, with every CPU's value.
+    pub fn per_cpu<K: bytemuck::Pod, V: bytemuck::Pod>(
+        &self,
+        name: &str,
+    ) -> Result<PerCpuView<'_, K, V>, Error> {
+        self.view(name, PerCpuView::new)
+    }
+
+    /// A typed view of a queue or stack.
+    pub fn queue<V: bytemuck::Pod>(&self, name: &str) -> Result<QueueView<'_, V>, Error> {
+        self.view(name, QueueView::new)
+    }
+
+    /// A reader of a ring buffer's pending records (runs also collect them into
+    /// [`RunResult::ringbuf`]).
+    pub fn ringbuf(&self, name: &str) -> Result<RingBufReader<'_>, Error> {
+        self.view(name, RingBufReader::new)
+    }
+
+    /// The environment runs see; changes apply to the next run.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// Mutable access to the environment.
+    pub fn env_mut(&mut self) -> &mut Env {
+        &mut self.env
+    }
+
+    /// Every map, by index, with its libbpf name.
+    pub fn maps(&self) -> impl Iterator<Item = (&str, &MapRef)> {
+        self.map_names
+            .iter()
+            .map(String::as_str)
+            .zip(self.maps.iter())
+    }
+}
