@@ -206,3 +206,58 @@ fn skb_kernel_compat_rules() {
     )
     .is_err());
 }
+
+/// `bpf_perf_event_output` with `BPF_F_CTXLEN_MASK`: networking programs get the first bytes
+/// of the packet appended to the sample; too many bytes is -EFAULT; tracing programs may not
+/// ask (-EINVAL). Facts from `bpf_xdp_event_output` and the tracing variant.
+#[test]
+fn perf_event_output_appends_packet_bytes() {
+    let perf = |ncpus| {
+        Map::create(
+            &MapSpec::new("events", MapType::PerfEventArray, 4, 4, 1),
+            &MapConfig { ncpus },
+        )
+        .unwrap()
+    };
+    let prog = |ctx_len: u64| {
+        format!(
+            "
+        stdw [%r10-8], 0x11223344
+        lddw %r2, map_idx 0
+        lddw %r3, {flags:#x}
+        mov %r4, %r10
+        add %r4, -8
+        mov %r5, 8
+        call bpf_perf_event_output
+        exit",
+            flags = (ctx_len << 32) | 0xffff_ffff
+        )
+    };
+    let pkt: Vec<u8> = (0..64u8).collect();
+    for (t, ctx_len, want_ret, appended) in [
+        (ProgType::Xdp, 6, 0i64, Some(6usize)),
+        (ProgType::Xdp, 65, -14, None),
+        (ProgType::SchedCls, 10, 0, Some(10)),
+        (ProgType::Kprobe, 1, -22, None),
+    ] {
+        let m = perf(1);
+        m.perf_open(0, 0).unwrap();
+        let maps = MapTable::new(vec![m.clone()]);
+        let data = if t == ProgType::Kprobe { vec![] } else { pkt.clone() };
+        let r = run(&prog(ctx_len), t, &maps, &data);
+        assert_eq!(r.r0 as i64, want_ret, "{t:?} ctx_len {ctx_len}");
+        let samples: Vec<_> = r.perf.iter().map(|(_, _, d)| d.clone()).collect();
+        match appended {
+            Some(n) => {
+                let mut want = 0x11223344u64.to_ne_bytes().to_vec();
+                want.extend_from_slice(&pkt[..n]);
+                // A perf raw record is `u32 size` + data, padded to 8 bytes with zeros.
+                while (want.len() + 4) % 8 != 0 {
+                    want.push(0);
+                }
+                assert_eq!(samples, vec![want]);
+            }
+            None => assert!(samples.is_empty()),
+        }
+    }
+}

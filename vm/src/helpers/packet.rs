@@ -12,7 +12,7 @@ use crate::program::ProgType;
 /// `ETH_HLEN`.
 const ETH_HLEN: u64 = 14;
 
-fn rd64(c: &HelperCtx<'_, '_>, addr: u64) -> Result<u64, HelperError> {
+pub(crate) fn rd64(c: &HelperCtx<'_, '_>, addr: u64) -> Result<u64, HelperError> {
     let mut b = [0u8; 8];
     c.read_into(addr, &mut b)?;
     Ok(u64::from_ne_bytes(b))

@@ -1,6 +1,6 @@
 //! Ring buffer helpers (`bpf_ringbuf_*`) and `bpf_perf_event_output`.
 
-use super::maps::{map_arg, EINVAL};
+use super::maps::{map_arg, EFAULT, EINVAL};
 use super::{reg, ArgKind as A, HelperError, HelperRegistry, RetKind as R};
 use crate::interp::HelperCtx;
 use crate::maps::{MapRef, MapType};
@@ -96,8 +96,9 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             Ok(map.query(a[1]))
         },
     );
-    // bpf_perf_event_output(ctx, map, flags, data, size); BPF_F_CTXLEN_MASK (appending packet
-    // bytes) is not supported and gives -EINVAL.
+    // bpf_perf_event_output(ctx, map, flags, data, size). Networking programs may ask for
+    // the first BPF_F_CTXLEN_MASK bytes of the packet to follow the data in the sample
+    // (bpf_skb_event_output / bpf_xdp_event_output); tracing programs may not.
     reg(
         r,
         25,
@@ -111,16 +112,59 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             A::ConstSizeOrZero,
         ],
         |c, a| {
-            if a[2] >> 32 != 0 {
+            const INDEX_MASK: u64 = 0xffff_ffff;
+            const CTXLEN_MASK: u64 = 0xf_ffff << 32;
+            let flags = a[2];
+            let packet = packet_of(c, a[0])?;
+            let allowed = if packet.is_some() {
+                INDEX_MASK | CTXLEN_MASK
+            } else {
+                INDEX_MASK
+            };
+            if flags & !allowed != 0 {
                 return Ok(EINVAL);
             }
             let map = map_arg(c, a[1])?;
-            let data = c.read(
+            let mut data = c.read(
                 a[3],
                 usize::try_from(a[4]).unwrap_or(usize::MAX).min(1 << 30),
             )?;
+            let ctx_len = (flags & CTXLEN_MASK) >> 32;
+            if let Some((start, end)) = packet.filter(|_| ctx_len > 0) {
+                if ctx_len > end.saturating_sub(start) {
+                    return Ok(EFAULT);
+                }
+                data.extend(c.read(start, ctx_len as usize)?);
+            }
             let cpu = c.env().cpu;
-            Ok(ret(map.perf_event_output(cpu, a[2], &data)))
+            Ok(ret(map.perf_event_output(cpu, flags & INDEX_MASK, &data)))
         },
     );
+}
+
+/// `(data, data_end)` of the packet behind a networking context, `None` for other programs.
+fn packet_of(c: &mut HelperCtx<'_, '_>, ctx: u64) -> Result<Option<(u64, u64)>, HelperError> {
+    use crate::program::ProgType as T;
+    let t = c.env().prog_type;
+    if t == T::Xdp {
+        let (data, end) = (
+            super::packet::rd64(c, ctx.wrapping_add(crate::context::xdp_off::DATA))?,
+            super::packet::rd64(c, ctx.wrapping_add(crate::context::xdp_off::DATA_END))?,
+        );
+        return Ok(Some((data, end)));
+    }
+    if matches!(
+        t,
+        T::SocketFilter
+            | T::SchedCls
+            | T::SchedAct
+            | T::CgroupSkb
+            | T::LwtIn
+            | T::LwtOut
+            | T::LwtXmit
+            | T::SkSkb
+    ) {
+        return super::packet::skb_bounds(c, ctx).map(Some);
+    }
+    Ok(None)
 }
