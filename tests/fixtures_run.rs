@@ -473,6 +473,26 @@ fn global_data_sections_hold_state_across_runs() {
     assert_eq!(syscall(&mut vm, "globals_acc", &a.0).0, 1003);
 }
 
+/// A `const volatile` set between open and load, as a libbpf skeleton does; the loader
+/// finds it through the `.rodata` DATASEC.
+#[test]
+fn rodata_set_before_load() {
+    let mut obj = object("globals");
+    obj.set_global("multiplier", &10u32.to_ne_bytes()).unwrap();
+    assert!(obj.set_global("multiplier", &[1, 2]).is_err(), "wrong size");
+    assert!(obj.set_global("no_such_var", &[0; 4]).is_err());
+    let mut vm = Vm::builder().build(&obj).unwrap();
+    let a = Args::default().u32(5).u32(0).zeros(8);
+    assert_eq!(syscall(&mut vm, "globals_acc", &a.0).0, 100 + 5 * 10);
+    // `.data` variables can be set the same way; the string table next to multiplier in
+    // .rodata is untouched.
+    let mut obj = object("globals");
+    obj.set_global("total", &7u64.to_ne_bytes()).unwrap();
+    let mut vm = Vm::builder().build(&obj).unwrap();
+    let (r, out) = syscall(&mut vm, "globals_acc", &a.0);
+    assert_eq!((r, &out[8..16]), (7 + 15, &b"zero\0\0\0\0"[..]));
+}
+
 // ---------------------------------------------------------------- subprogs.bpf.c
 
 #[test]

@@ -5,8 +5,9 @@ use bpfbox_vm::helpers::MapTable;
 use bpfbox_vm::maps::{Map, MapConfig, MapRef, MapSpec, MapType};
 
 use crate::error::LoadError;
-use crate::maps::MapSlot;
+use crate::maps::{MapKind, MapSlot};
 use crate::object::Object;
+use bpfbox_btf::{Kind, TypeData};
 
 /// A program-array slot an initialiser fills with a program (`.values = { [i] = &prog }`):
 /// the engine that owns the programs binds it.
@@ -54,6 +55,17 @@ fn without_btf(mut s: MapSpec) -> MapSpec {
     s.btf_key_type_id = None;
     s.btf_value_type_id = None;
     s
+}
+
+/// A global variable's place: see [`Object::global_var`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GlobalVar {
+    /// Index of the data map in [`Object::maps`].
+    pub map: usize,
+    /// Byte offset in the map's value.
+    pub offset: usize,
+    /// Size in bytes.
+    pub size: usize,
 }
 
 impl Object {
@@ -117,6 +129,29 @@ impl Object {
             }
         }
         Ok(MapTable::new(maps))
+    }
+
+    /// Where global variable `name` lives: a `.data`, `.rodata`, `.bss` (or custom data
+    /// section) map and the variable's byte range in its value, found through the
+    /// section's BTF `DATASEC` as libbpf's skeletons find it.
+    pub fn global_var(&self, name: &str) -> Option<GlobalVar> {
+        let btf = self.btf()?;
+        (0..self.maps().len()).find_map(|i| {
+            let info = self.map_info(i)?;
+            if !matches!(info.kind, MapKind::Data | MapKind::Rodata | MapKind::Bss) {
+                return None;
+            }
+            let sec = btf.find_by_name_kind(&info.section, Kind::Datasec)?;
+            let TypeData::Datasec(vars) = &btf.type_by_id(sec)?.data else {
+                return None;
+            };
+            let v = vars.iter().find(|v| btf.name(v.type_id) == Some(name))?;
+            Some(GlobalVar {
+                map: i,
+                offset: v.offset as usize,
+                size: v.size as usize,
+            })
+        })
     }
 
     /// Program-array slots that initialisers fill with programs.

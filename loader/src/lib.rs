@@ -32,7 +32,7 @@ mod reloc;
 pub mod section;
 
 pub use error::{LoadError, ProgramError};
-pub use instance::ProgramSlot;
+pub use instance::{GlobalVar, ProgramSlot};
 pub use link::{RelocKind, RelocRecord};
 pub use maps::{MapInfo, MapKind, MapSlot};
 pub use object::{LoadOptions, Object, ProgramMeta, SectionKind, SectionSummary};

@@ -478,6 +478,35 @@ impl Object {
         self.map_info.iter().position(|m| m.name == name)
     }
 
+    /// Sets global variable `name` (e.g. a `const volatile` in `.rodata`) before maps are
+    /// created, as a libbpf skeleton does between open and load. `bytes` must be exactly the
+    /// variable's size.
+    pub fn set_global(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let err = |msg: String| LoadError::Extern {
+            name: name.to_string(),
+            msg,
+        };
+        let var = self
+            .global_var(name)
+            .ok_or_else(|| err("no global variable of that name in the object's BTF".into()))?;
+        if bytes.len() != var.size {
+            return Err(err(format!(
+                "the variable has {} bytes, {} given",
+                var.size,
+                bytes.len()
+            )));
+        }
+        let value_size = self.maps[var.map].value_size as usize;
+        let info = &mut self.map_info[var.map];
+        let data = info.data.get_or_insert_with(Vec::new);
+        let need = value_size.max(var.offset + var.size);
+        if data.len() < need {
+            data.resize(need, 0);
+        }
+        data[var.offset..var.offset + var.size].copy_from_slice(bytes);
+        Ok(())
+    }
+
     /// The object's BTF, if it has a valid `.BTF` section.
     pub fn btf(&self) -> Option<&Btf> {
         self.btf.as_ref()
