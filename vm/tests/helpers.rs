@@ -243,7 +243,11 @@ fn perf_event_output_appends_packet_bytes() {
         let m = perf(1);
         m.perf_open(0, 0).unwrap();
         let maps = MapTable::new(vec![m.clone()]);
-        let data = if t == ProgType::Kprobe { vec![] } else { pkt.clone() };
+        let data = if t == ProgType::Kprobe {
+            vec![]
+        } else {
+            pkt.clone()
+        };
         let r = run(&prog(ctx_len), t, &maps, &data);
         assert_eq!(r.r0 as i64, want_ret, "{t:?} ctx_len {ctx_len}");
         let samples: Vec<_> = r.perf.iter().map(|(_, _, d)| d.clone()).collect();
@@ -252,7 +256,7 @@ fn perf_event_output_appends_packet_bytes() {
                 let mut want = 0x11223344u64.to_ne_bytes().to_vec();
                 want.extend_from_slice(&pkt[..n]);
                 // A perf raw record is `u32 size` + data, padded to 8 bytes with zeros.
-                while (want.len() + 4) % 8 != 0 {
+                while !(want.len() + 4).is_multiple_of(8) {
                     want.push(0);
                 }
                 assert_eq!(samples, vec![want]);
