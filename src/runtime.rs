@@ -379,23 +379,7 @@ impl Vm {
         repeat: u32,
     ) -> Result<RunResult, Error> {
         let i = self.index(name)?;
-        let setup = RunSetup {
-            repeat,
-            programs: Some(&self.table),
-            overrides: self.overrides.as_ref(),
-            ..RunSetup::default()
-        };
-        testrun::run_context(
-            &self.engines[i],
-            self.programs[i].prog_type,
-            ctx,
-            &mut self.env,
-            &setup,
-        )
-        .map_err(|e| Error::Run {
-            program: name.to_string(),
-            source: e,
-        })
+        self.run_at(i, ctx, repeat, &[])
     }
 
     /// Runs `name` on `BPF_PROG_TEST_RUN`-shaped input: data and context bytes, repeat.
@@ -403,25 +387,34 @@ impl Vm {
         let i = self.index(name)?;
         let mut input = input.clone();
         input.kernel_compat |= self.kernel_compat;
-        let run_err = |e| Error::Run {
-            program: name.to_string(),
-            source: e,
-        };
-        let ctx = testrun::build_context(self.programs[i].prog_type, &input).map_err(run_err)?;
+        let ctx =
+            testrun::build_context(self.programs[i].prog_type, &input).map_err(|e| Error::Run {
+                program: name.to_string(),
+                source: e,
+            })?;
+        self.run_at(i, ctx, input.repeat, &input.regions)
+    }
+
+    fn run_at(
+        &mut self,
+        i: usize,
+        ctx: Context,
+        repeat: u32,
+        regions: &[bpfbox_vm::memory::Region],
+    ) -> Result<RunResult, Error> {
         let setup = RunSetup {
-            repeat: input.repeat,
-            regions: &input.regions,
+            repeat,
+            regions,
             programs: Some(&self.table),
             overrides: self.overrides.as_ref(),
         };
-        testrun::run_context(
-            &self.engines[i],
-            self.programs[i].prog_type,
-            ctx,
-            &mut self.env,
-            &setup,
+        let prog = &self.programs[i];
+        testrun::run_context(&self.engines[i], prog.prog_type, ctx, &mut self.env, &setup).map_err(
+            |e| Error::Run {
+                program: prog.name.clone(),
+                source: e,
+            },
         )
-        .map_err(run_err)
     }
 
     /// Puts program `program` at `key` of program array `map`, for `bpf_tail_call`.
