@@ -34,6 +34,7 @@ pub struct Btf {
     start_str_off: u32,
     base: Option<Arc<Btf>>,
     index: OnceLock<NameIndex>,
+    essential_index: OnceLock<NameIndex>,
     ptr_size: OnceLock<u32>,
 }
 
@@ -117,6 +118,7 @@ impl Btf {
             start_str_off,
             base,
             index: OnceLock::new(),
+            essential_index: OnceLock::new(),
             ptr_size: OnceLock::new(),
         })
     }
@@ -243,6 +245,26 @@ impl Btf {
             None => Box::new(std::iter::empty()),
         };
         base.chain(self.index().get(name).iter().copied())
+    }
+
+    /// Ids of every type whose CO-RE essential name (the name without its
+    /// `___flavour` suffix, see [`crate::core::essential_name`]) is
+    /// `essential`, base types first, in id order. Uses a hash index built on
+    /// first call, so CO-RE candidate search never scans the whole blob.
+    pub fn ids_by_essential_name<'a>(
+        &'a self,
+        essential: &'a str,
+    ) -> impl Iterator<Item = TypeId> + 'a {
+        let base: Box<dyn Iterator<Item = TypeId> + 'a> = match &self.base {
+            Some(b) => Box::new(b.ids_by_essential_name(essential)),
+            None => Box::new(std::iter::empty()),
+        };
+        let own = self.essential_index.get_or_init(|| {
+            NameIndex::build(&self.types, self.start_id, |o| {
+                self.string_at(o).map(crate::core::essential_name)
+            })
+        });
+        base.chain(own.get(essential).iter().copied())
     }
 
     /// The first type named `name` of kind `kind`.
