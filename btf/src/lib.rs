@@ -30,8 +30,8 @@ mod validate;
 pub use crate::btf::{Btf, MemberRef, MAX_RESOLVE_DEPTH};
 pub use crate::bytes::Endian;
 pub use crate::core::{
-    essential_name, patch_insn, CoreDecision, CoreError, CoreInsn, CoreRelocator, CoreRes, PatchStep,
-    POISON_HELPER,
+    essential_name, patch_insn, CoreDecision, CoreError, CoreInsn, CoreRelocator, CoreRes,
+    PatchStep, POISON_HELPER,
 };
 pub use crate::dump::{dump_c, dump_raw};
 pub use crate::error::BtfError;

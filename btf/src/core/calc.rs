@@ -183,8 +183,9 @@ fn enumval_relo(kind: CoreRelocKind, spec: Option<&Spec<'_>>) -> Result<u64, Cor
             let t = spec.btf.type_by_id(acc.type_id);
             let i = acc.idx as usize;
             match t.map(|t| &t.data) {
-                // A 32-bit value is zero-extended, as libbpf stores it.
-                Some(TypeData::Enum(v)) => v.get(i).map(|e| u64::from(e.val)),
+                // libbpf reads a 32-bit value as signed and sign-extends it,
+                // whatever the enum's signedness.
+                Some(TypeData::Enum(v)) => v.get(i).map(|e| e.val as i32 as i64 as u64),
                 Some(TypeData::Enum64(v)) => v.get(i).map(|e| e.val),
                 _ => None,
             }

@@ -155,7 +155,14 @@ pub(crate) fn spec_match<'t>(
     let kind = local.kind();
     if kind.is_some_and(CoreRelocKind::is_type_based) {
         return if kind == Some(CoreRelocKind::TypeMatches) {
-            types_match(local.btf, local.root_type_id, targ, targ_id, false, MAX_DEPTH)
+            types_match(
+                local.btf,
+                local.root_type_id,
+                targ,
+                targ_id,
+                false,
+                MAX_DEPTH,
+            )
         } else {
             types_are_compat(local.btf, local.root_type_id, targ, targ_id, MAX_DEPTH)
         };
@@ -256,9 +263,7 @@ pub(crate) fn types_are_compat(
             return Ok(true);
         };
         match lt.kind() {
-            Kind::Struct | Kind::Union | Kind::Enum | Kind::Fwd | Kind::Enum64 => {
-                return Ok(true)
-            }
+            Kind::Struct | Kind::Union | Kind::Enum | Kind::Fwd | Kind::Enum64 => return Ok(true),
             Kind::Int => return Ok(int_offset(lt) == 0 && int_offset(tt) == 0),
             Kind::Ptr => {
                 local_id = lt.size_or_type;
@@ -388,8 +393,9 @@ pub(crate) fn types_match(
                     if lk == tk {
                         return Ok(lf == tt.kind_flag());
                     }
-                    return Ok((tt.kind() == Kind::Struct && !lf)
-                        || (tt.kind() == Kind::Union && lf));
+                    return Ok(
+                        (tt.kind() == Kind::Struct && !lf) || (tt.kind() == Kind::Union && lf)
+                    );
                 }
                 return Ok(lk == tk && lf == tt.kind_flag());
             }

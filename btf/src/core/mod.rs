@@ -37,7 +37,11 @@ pub fn essential_name(name: &str) -> &str {
     let n = b.len();
     if n >= 5 {
         for i in (0..=n - 5).rev() {
-            if b[i] != b'_' && b[i + 1] == b'_' && b[i + 2] == b'_' && b[i + 3] == b'_' && b[i + 4] != b'_'
+            if b[i] != b'_'
+                && b[i + 1] == b'_'
+                && b[i + 2] == b'_'
+                && b[i + 3] == b'_'
+                && b[i + 4] != b'_'
             {
                 // The separator starts after byte i, which is ASCII, so this
                 // is a char boundary.
@@ -364,6 +368,8 @@ pub struct CoreDecision {
     pub target_spec: Option<String>,
     /// The first matching candidate's type id.
     pub target_type_id: Option<TypeId>,
+    /// Every candidate was tried and none matched (libbpf logs `no matching targets found`).
+    pub no_match: bool,
     /// The values to patch (or the poison request).
     pub res: CoreRes,
 }
@@ -415,6 +421,28 @@ impl<'l, 't> CoreRelocator<'l, 't> {
     /// Computes the result of `relo` (libbpf's `bpf_core_resolve_relo` and
     /// `bpf_core_calc_relo_insn`).
     pub fn resolve(&mut self, relo: &CoreReloc) -> Result<CoreDecision, CoreError> {
+        let (d, r) = self.resolve_traced(relo);
+        r?;
+        d.ok_or(CoreError::Errno(Errno::Inval))
+    }
+
+    /// Like [`CoreRelocator::resolve`], but on failure also returns what was
+    /// decided before it (the local spec and the candidates tried), as
+    /// libbpf's log shows it.
+    pub fn resolve_traced(
+        &mut self,
+        relo: &CoreReloc,
+    ) -> (Option<CoreDecision>, Result<CoreRes, CoreError>) {
+        let mut trace = None;
+        let r = self.resolve_inner(relo, &mut trace);
+        (trace, r)
+    }
+
+    fn resolve_inner(
+        &mut self,
+        relo: &CoreReloc,
+        trace: &mut Option<CoreDecision>,
+    ) -> Result<CoreRes, CoreError> {
         let local = self.local;
         let local_id = relo.type_id;
         let local_t = get(local, local_id).ok_or(CoreError::NoLocalType { type_id: local_id })?;
@@ -460,21 +488,22 @@ impl<'l, 't> CoreRelocator<'l, 't> {
             kind: relo.kind_raw,
             insn,
         })?;
-        let mut decision = CoreDecision {
+        let decision = trace.insert(CoreDecision {
             kind,
             local_spec: local_fmt,
             candidates: Vec::new(),
             target_spec: None,
             target_type_id: None,
+            no_match: false,
             res: CoreRes::default(),
-        };
+        });
         if kind == CoreRelocKind::TypeIdLocal {
             decision.res = CoreRes {
                 orig_val: u64::from(local_id),
                 new_val: u64::from(local_id),
                 ..CoreRes::default()
             };
-            return Ok(decision);
+            return Ok(decision.res);
         }
         if local_name.is_empty() {
             return Err(CoreError::Errno(Errno::NotSupp));
@@ -486,11 +515,13 @@ impl<'l, 't> CoreRelocator<'l, 't> {
         let mut chosen: Option<(Spec<'t>, CoreRes)> = None;
         let mut cand_spec = Spec::empty(target, 0, relo.kind_raw);
         for (i, &cid) in cands.iter().enumerate() {
-            let matched = matching::spec_match(&local_spec, target, cid, &mut cand_spec)
-                .map_err(|e| CoreError::CandidateMatch {
-                    index: i,
-                    spec: format_spec(&cand_spec),
-                    errno: e,
+            let matched =
+                matching::spec_match(&local_spec, target, cid, &mut cand_spec).map_err(|e| {
+                    CoreError::CandidateMatch {
+                        index: i,
+                        spec: format_spec(&cand_spec),
+                        errno: e,
+                    }
                 })?;
             decision.candidates.push(CandidateTrace {
                 index: i,
@@ -532,9 +563,10 @@ impl<'l, 't> CoreRelocator<'l, 't> {
                 decision.res = res;
             }
             None => {
+                decision.no_match = true;
                 decision.res = calc::calc_relo(kind, insn, &local_spec, None)?;
             }
         }
-        Ok(decision)
+        Ok(decision.res)
     }
 }

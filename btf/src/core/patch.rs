@@ -110,13 +110,16 @@ pub fn is_ld_imm64(code: u8) -> bool {
 }
 
 fn poison(insns: &mut [CoreInsn], idx: usize, steps: &mut Vec<PatchStep>) {
-    let n = if insns.get(idx).is_some_and(|i| is_ld_imm64(i.code)) {
+    let n = if insns.first().is_some_and(|i| is_ld_imm64(i.code)) {
         2
     } else {
         1
     };
-    for k in 0..n {
-        if let Some(insn) = insns.get_mut(idx + k) {
+    // Both halves of an ld_imm64 become the call, so the verifier does not
+    // stumble on a stray second slot first. Debian's libbpf (1.1) poisons
+    // (and logs) the second slot before the first; the result is the same.
+    for k in (0..n).rev() {
+        if let Some(insn) = insns.get_mut(k) {
             *insn = CoreInsn {
                 code: CALL,
                 dst: 0,
@@ -148,16 +151,20 @@ fn size_code(bytes: u32) -> Option<u8> {
     })
 }
 
-/// libbpf's `bpf_core_patch_insn`: applies `res` to `insns[idx]` (and the
-/// second slot of an `ld_imm64`). On error nothing is left half-patched
-/// except what libbpf itself would have written.
+/// libbpf's `bpf_core_patch_insn`: applies `res` to `insns[0]` (and
+/// `insns[1]`, the second slot of an `ld_imm64`); `idx` is the
+/// instruction's index in its program, used in steps and errors. On error
+/// nothing is left half-patched except what libbpf itself would have
+/// written.
 pub fn patch_insn(
     insns: &mut [CoreInsn],
     idx: usize,
     res: &CoreRes,
 ) -> Result<Vec<PatchStep>, CoreError> {
     let mut steps = Vec::new();
-    let insn = *insns.get(idx).ok_or(CoreError::InsnOutOfRange { insn: idx })?;
+    let insn = *insns
+        .first()
+        .ok_or(CoreError::InsnOutOfRange { insn: idx })?;
     let class = insn.code & 0x07;
     let unrecognized = || CoreError::UnrecognizedInsn {
         insn: idx,
@@ -187,7 +194,7 @@ pub fn patch_insn(
             }
             // libbpf prints the old immediate sign-extended to 64 bits.
             let old = i64::from(insn.imm) as u64;
-            insns[idx].imm = res.new_val as i32;
+            insns[0].imm = res.new_val as i32;
             steps.push(PatchStep::AluImm {
                 insn: idx,
                 old,
@@ -220,7 +227,7 @@ pub fn patch_insn(
                 return Ok(steps);
             }
             let old = i64::from(insn.off) as u64;
-            insns[idx].off = res.new_val as i16;
+            insns[0].off = res.new_val as i16;
             steps.push(PatchStep::MemOff {
                 insn: idx,
                 old,
@@ -239,7 +246,7 @@ pub fn patch_insn(
                     insn: idx,
                     size: res.new_sz,
                 })?;
-                insns[idx].code = (insn.code & 0xe0) | code | class;
+                insns[0].code = (insn.code & 0xe0) | code | class;
                 steps.push(PatchStep::MemSize {
                     insn: idx,
                     old: res.orig_sz,
@@ -248,7 +255,7 @@ pub fn patch_insn(
             }
         }
         CLASS_LD => {
-            let second = insns.get(idx + 1).copied();
+            let second = insns.get(1).copied();
             let well_formed = is_ld_imm64(insn.code)
                 && insn.src == 0
                 && insn.off == 0
@@ -270,8 +277,8 @@ pub fn patch_insn(
                     new: res.new_val,
                 });
             }
-            insns[idx].imm = res.new_val as i32;
-            insns[idx + 1].imm = (res.new_val >> 32) as i32;
+            insns[0].imm = res.new_val as i32;
+            insns[1].imm = (res.new_val >> 32) as i32;
             steps.push(PatchStep::LdImm64 {
                 insn: idx,
                 old: imm,
