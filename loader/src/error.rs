@@ -143,6 +143,17 @@ pub enum ProgramError {
         /// libbpf's reason.
         error: bpfbox_btf::CoreError,
     },
+    /// A `.ksyms` extern the program uses cannot be resolved in the target BTF (libbpf fails
+    /// the load).
+    #[error("program '{program}': {reason}")]
+    Ksym {
+        /// Program name.
+        program: String,
+        /// The extern.
+        symbol: String,
+        /// libbpf's reason.
+        reason: String,
+    },
     /// Linking the program's subprograms failed.
     #[error("program '{program}', insn {insn}: {msg}")]
     Link {
@@ -162,6 +173,7 @@ impl ProgramError {
             ProgramError::NeedsCore { program, .. }
             | ProgramError::NeedsKsyms { program, .. }
             | ProgramError::Core { program, .. }
+            | ProgramError::Ksym { program, .. }
             | ProgramError::Link { program, .. } => program,
         }
     }

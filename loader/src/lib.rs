@@ -27,6 +27,7 @@ pub mod error;
 mod ext;
 pub mod globals;
 pub mod kconfig;
+pub mod ksyms;
 pub mod link;
 pub mod maps;
 pub mod object;

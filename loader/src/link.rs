@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use bpfbox_vm::isa::{pseudo, RawInsn};
 
 use crate::error::ProgramError;
+use crate::ksyms::Ksym;
 use crate::reloc::{FuncReloc, Target, CALL, LD_IMM64};
 
 /// The kernel's limit on program size (`BPF_COMPLEXITY_LIMIT_INSNS`); a linked program that
@@ -45,6 +46,15 @@ pub enum RelocKind {
     LocalCall,
     /// `ld_imm64` of a function address (`BPF_PSEUDO_FUNC`).
     FuncAddr,
+    /// `ld_imm64` of a typed `.ksyms` variable (`BPF_PSEUDO_BTF_ID`, the kernel's VAR id).
+    KsymBtfId,
+    /// `ld_imm64` of a typeless `.ksyms` variable: its kallsyms address (0 if weak and
+    /// unresolved).
+    KsymAddr,
+    /// A kfunc call (`BPF_PSEUDO_KFUNC_CALL`, the kernel's FUNC id).
+    Kfunc,
+    /// An unresolved weak kfunc call, poisoned as `call 2002000000 + extern index`.
+    KfuncPoison,
 }
 
 /// One applied relocation.
@@ -99,6 +109,7 @@ pub(crate) fn link(
     index: &FuncIndex,
     entry: usize,
     map_names: &[String],
+    ksym_res: &HashMap<String, Ksym>,
     limit: usize,
 ) -> Result<Linked, ProgramError> {
     let limit = limit.min(MAX_PROGRAM_INSNS);
@@ -122,6 +133,7 @@ pub(crate) fn link(
         &mut out,
         &main.name,
         map_names,
+        ksym_res,
         &mut records,
         &mut ksyms,
     )?;
@@ -192,6 +204,7 @@ pub(crate) fn link(
                         &mut out,
                         &main.name,
                         map_names,
+                        ksym_res,
                         &mut records,
                         &mut ksyms,
                     )?;
@@ -243,6 +256,7 @@ fn apply_data(
     out: &mut [RawInsn],
     program: &str,
     map_names: &[String],
+    ksym_res: &HashMap<String, Ksym>,
     records: &mut Vec<RelocRecord>,
     ksyms: &mut Vec<String>,
 ) -> Result<(), ProgramError> {
@@ -290,10 +304,48 @@ fn apply_data(
                 (kind, format!("{} + {off}", label(map)))
             }
             Target::Ksym(ref name) => {
-                if !ksyms.contains(name) {
-                    ksyms.push(name.clone());
+                let is_ld = out[pc].code == LD_IMM64;
+                if is_ld && r.insn + 1 >= f.insns.len() {
+                    return Err(ProgramError::Link {
+                        program: program.to_string(),
+                        insn: pc,
+                        msg: "ld_imm64 relocation on the last slot of a function".into(),
+                    });
                 }
-                continue;
+                match (ksym_res.get(name), is_ld) {
+                    (Some(Ksym::Var { btf_id } | Ksym::Func { btf_id }), true) => {
+                        out[pc].src = pseudo::BTF_ID;
+                        out[pc].imm = *btf_id as i32;
+                        out[pc + 1].imm = 0;
+                        (RelocKind::KsymBtfId, format!("kernel BTF [{btf_id}]"))
+                    }
+                    (Some(Ksym::Addr(a)), true) => {
+                        out[pc].imm = *a as u32 as i32;
+                        out[pc + 1].imm = (*a >> 32) as u32 as i32;
+                        (RelocKind::KsymAddr, format!("{a:#x}"))
+                    }
+                    (Some(Ksym::PoisonedFunc { .. }), true) => {
+                        out[pc].imm = 0;
+                        out[pc + 1].imm = 0;
+                        (RelocKind::KsymAddr, "0x0 (unresolved weak)".into())
+                    }
+                    (Some(Ksym::Func { btf_id }), false) => {
+                        out[pc].src = pseudo::KFUNC_CALL;
+                        out[pc].imm = *btf_id as i32;
+                        out[pc].off = 0;
+                        (RelocKind::Kfunc, format!("kernel BTF [{btf_id}]"))
+                    }
+                    (Some(Ksym::PoisonedFunc { imm }), false) => {
+                        out[pc] = RawInsn::new(CALL, 0, 0, 0, *imm);
+                        (RelocKind::KfuncPoison, format!("poisoned (call {imm})"))
+                    }
+                    _ => {
+                        if !ksyms.contains(name) {
+                            ksyms.push(name.clone());
+                        }
+                        continue;
+                    }
+                }
             }
             Target::Call { .. } | Target::FuncAddr { .. } => continue,
         };

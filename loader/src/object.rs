@@ -40,6 +40,9 @@ pub struct LoadOptions {
     /// [`crate::core::load_btf_file`]. `None`: programs needing CO-RE or ksyms are listed in
     /// [`Object::program_errors`] and the rest load.
     pub target_btf: Option<Arc<Btf>>,
+    /// Addresses of kernel symbols for typeless `.ksyms` externs (see
+    /// [`crate::ksyms::parse_kallsyms`]); a missing strong one fails its programs.
+    pub kallsyms: HashMap<String, u64>,
 }
 
 /// What a section is to the loader.
@@ -354,6 +357,12 @@ impl Object {
             }
         }
 
+        // `.ksyms` externs, resolved in the target BTF.
+        let ksym_res = match &opts.target_btf {
+            Some(t) => crate::ksyms::resolve(&elf, btf.as_ref(), &externs, t, &opts.kallsyms),
+            None => HashMap::new(),
+        };
+
         // Link every entry program.
         let map_names: Vec<String> = maps.iter().map(|m| m.info.name.clone()).collect();
         let mut programs = Vec::new();
@@ -366,7 +375,7 @@ impl Object {
         let mut budget = MAX_TOTAL_INSNS;
         for (i, f) in funcs.iter().enumerate().filter(|(_, f)| f.is_entry) {
             let spec = classify(&sec_names[f.sec]);
-            let linked = match crate::link::link(&funcs, &index, i, &map_names, budget) {
+            let linked = match crate::link::link(&funcs, &index, i, &map_names, &ksym_res, budget) {
                 Ok(l) => l,
                 Err(e) => {
                     program_errors.push(e);
@@ -399,6 +408,19 @@ impl Object {
                     });
                     continue;
                 }
+            }
+            if let Some((symbol, reason)) =
+                linked.ksyms.iter().find_map(|n| match ksym_res.get(n) {
+                    Some(crate::ksyms::Ksym::Error(e)) => Some((n.clone(), e.clone())),
+                    _ => None,
+                })
+            {
+                program_errors.push(ProgramError::Ksym {
+                    program: f.name.clone(),
+                    symbol,
+                    reason,
+                });
+                continue;
             }
             if !linked.ksyms.is_empty() {
                 program_errors.push(ProgramError::NeedsKsyms {

@@ -282,6 +282,29 @@ impl CoreError {
     }
 }
 
+/// libbpf's `bpf_core_types_are_compat`: whether local type `local_id`
+/// may stand for target type `target_id` (used for typed ksyms and kfunc
+/// prototypes as well as type-based relocations).
+pub fn types_are_compat(
+    local: &Btf,
+    local_id: TypeId,
+    target: &Btf,
+    target_id: TypeId,
+) -> Result<bool, CoreError> {
+    matching::types_are_compat(local, local_id, target, target_id, 32).map_err(CoreError::Errno)
+}
+
+/// libbpf's `bpf_core_types_match`: the stricter relation behind
+/// `bpf_core_type_matches()`.
+pub fn types_match(
+    local: &Btf,
+    local_id: TypeId,
+    target: &Btf,
+    target_id: TypeId,
+) -> Result<bool, CoreError> {
+    matching::types_match(local, local_id, target, target_id, false, 32).map_err(CoreError::Errno)
+}
+
 /// libbpf's view of a type: `Some(None)` is void (id 0), `None` an id that
 /// does not exist.
 pub(crate) fn get(btf: &Btf, id: TypeId) -> Option<Option<&Type>> {
