@@ -8,6 +8,7 @@ mod conformance;
 mod disasm;
 mod input;
 mod plugin;
+mod reloc;
 mod run;
 
 use std::process::ExitCode;
@@ -60,6 +61,7 @@ Examples:
   bpfbox conformance
   bpfbox conformance-plugin '01  02  ' < program.hex
   bpfbox btf dump /sys/kernel/btf/vmlinux --format c > vmlinux.h
+  bpfbox reloc prog.o --btf /sys/kernel/btf/vmlinux
 
 Exit codes: 0 success, 1 rejected or mismatch, 2 usage error, 3 internal or unsupported.";
 
@@ -85,6 +87,8 @@ enum Command {
     ConformancePlugin(plugin::PluginArgs),
     /// Inspect BTF.
     Btf(btf::BtfArgs),
+    /// Show every CO-RE relocation of an object and its decision against a target BTF.
+    Reloc(reloc::RelocArgs),
 }
 
 /// Entry point of the binary.
@@ -104,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Conformance(a) => conformance::run(a),
         Command::ConformancePlugin(a) => plugin::run(a),
         Command::Btf(a) => btf::run(a),
+        Command::Reloc(a) => reloc::run(a),
     };
     finish(result)
 }
