@@ -33,7 +33,6 @@ pub struct Btf {
     start_id: TypeId,
     start_str_off: u32,
     base: Option<Arc<Btf>>,
-    index: OnceLock<NameIndex>,
     essential_index: OnceLock<NameIndex>,
     ptr_size: OnceLock<u32>,
 }
@@ -117,7 +116,6 @@ impl Btf {
             start_id,
             start_str_off,
             base,
-            index: OnceLock::new(),
             essential_index: OnceLock::new(),
             ptr_size: OnceLock::new(),
         })
@@ -232,9 +230,14 @@ impl Btf {
         self.string_at(t.name_off).unwrap_or("")
     }
 
+    /// The name index: one index by essential name serves both exact and
+    /// CO-RE lookups (an exact name is found among its essential name's ids).
     fn index(&self) -> &NameIndex {
-        self.index
-            .get_or_init(|| NameIndex::build(&self.types, self.start_id, |o| self.string_at(o)))
+        self.essential_index.get_or_init(|| {
+            NameIndex::build(&self.types, self.start_id, |o| {
+                self.string_at(o).map(crate::core::essential_name)
+            })
+        })
     }
 
     /// Ids of every type named `name` (base types first), in id order.
@@ -244,7 +247,11 @@ impl Btf {
             Some(b) => Box::new(b.ids_by_name(name)),
             None => Box::new(std::iter::empty()),
         };
-        base.chain(self.index().get(name).iter().copied())
+        base.chain(
+            self.index()
+                .candidates(crate::core::essential_name(name))
+                .filter(move |&id| self.name(id) == Some(name)),
+        )
     }
 
     /// Ids of every type whose CO-RE essential name (the name without its
@@ -259,12 +266,11 @@ impl Btf {
             Some(b) => Box::new(b.ids_by_essential_name(essential)),
             None => Box::new(std::iter::empty()),
         };
-        let own = self.essential_index.get_or_init(|| {
-            NameIndex::build(&self.types, self.start_id, |o| {
-                self.string_at(o).map(crate::core::essential_name)
-            })
-        });
-        base.chain(own.get(essential).iter().copied())
+        base.chain(
+            self.index().candidates(essential).filter(move |&id| {
+                self.name(id).map(crate::core::essential_name) == Some(essential)
+            }),
+        )
     }
 
     /// The first type named `name` of kind `kind`.

@@ -35,7 +35,8 @@ use crate::types::{Type, TypeId};
 pub fn essential_name(name: &str) -> &str {
     let b = name.as_bytes();
     let n = b.len();
-    if n >= 5 {
+    // Most names have no separator: one substring search rules it out.
+    if n >= 5 && name.contains("___") {
         for i in (0..=n - 5).rev() {
             if b[i] != b'_'
                 && b[i + 1] == b'_'
