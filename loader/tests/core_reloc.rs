@@ -483,3 +483,69 @@ fn xdpdump_relocations_agree_with_libbpf() {
     let n = compare_pair(&oracle, Path::new(XDPDUMP), None);
     assert_eq!(n, 20, "xdpdump_bpf.o has 20 CO-RE relocations");
 }
+
+/// Our own CO-RE fixtures (`tests/fixtures/src/core_*.bpf.c`, committed compiled).
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/obj")
+        .join(format!("{name}.o"))
+}
+
+#[test]
+fn fixtures_cover_every_kind_and_agree_with_libbpf() {
+    let prog = fixture("core_prog");
+    // Every relocation kind appears in the program, whatever libbpf says about them.
+    let target = load_btf_file(fixture("core_target_moved")).expect("fixture target");
+    let obj = parse_with_target(&prog, target);
+    let kinds: std::collections::BTreeSet<&str> = obj
+        .core_relocations()
+        .iter()
+        .map(|r| r.kind.as_str())
+        .collect();
+    for k in bpfbox_btf::CoreRelocKind::ALL {
+        assert!(
+            kinds.contains(k.name()),
+            "core_prog lacks a {} relocation",
+            k.name()
+        );
+    }
+    let Some(oracle) = core_oracle() else { return };
+    for t in ["same", "moved", "missing", "ambiguous"] {
+        let target = fixture(&format!("core_target_{t}"));
+        compare_pair(&oracle, &prog, Some(&target));
+    }
+}
+
+#[test]
+fn fixture_outcomes_are_the_expected_kinds() {
+    // Without libbpf: the structural expectations each target was written for.
+    let prog = fixture("core_prog");
+    let outcome = |t: &str| {
+        let target = load_btf_file(fixture(&format!("core_target_{t}"))).expect("fixture target");
+        parse_with_target(&prog, target)
+    };
+    let same = outcome("same");
+    assert!(
+        same.program_errors().is_empty(),
+        "{:?}",
+        same.program_errors()
+    );
+    // Only the `___old` flavour's field is missing from the compile-time layout.
+    for r in same.core_relocations() {
+        let ok = matches!(r.outcome, bpfbox_loader::CoreOutcome::Patched)
+            || r.decision
+                .as_ref()
+                .is_some_and(|d| d.local_spec.contains("core_rec___old"));
+        assert!(ok, "{r:?}");
+    }
+    let missing = outcome("missing");
+    assert!(missing
+        .core_relocations()
+        .iter()
+        .any(|r| matches!(r.outcome, bpfbox_loader::CoreOutcome::Poisoned { .. })));
+    let ambiguous = outcome("ambiguous");
+    assert!(ambiguous
+        .program_errors()
+        .iter()
+        .any(|e| matches!(e, ProgramError::Core { errno: -22, .. })));
+}
