@@ -44,7 +44,7 @@ fn parse_one(r: &mut Reader<'_>, id: TypeId) -> Result<Type, BtfError> {
     let kind_no = (info >> 24) & 0x1f;
     let vlen = (info & 0xffff) as usize;
     let kflag = info >> 31 != 0;
-    let kind = Kind::from_u32(kind_no).ok_or_else(|| BtfError::InvalidKind {
+    let kind = Kind::from_u32(kind_no).ok_or(BtfError::InvalidKind {
         type_id: id,
         kind: kind_no,
         offset,

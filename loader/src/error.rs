@@ -141,7 +141,7 @@ pub enum ProgramError {
         /// libbpf's errno (negative).
         errno: i32,
         /// libbpf's reason.
-        error: bpfbox_btf::CoreError,
+        error: Box<bpfbox_btf::CoreError>,
     },
     /// A `.ksyms` extern the program uses cannot be resolved in the target BTF (libbpf fails
     /// the load).

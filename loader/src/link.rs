@@ -127,16 +127,12 @@ pub(crate) fn link(
     let mut where_: HashMap<usize, usize> = HashMap::from([(entry, 0)]);
     let mut records = Vec::new();
     let mut ksyms = Vec::new();
-    apply_data(
-        &funcs[entry],
-        0,
-        &mut out,
-        &main.name,
-        map_names,
-        ksym_res,
-        &mut records,
-        &mut ksyms,
-    )?;
+    let names = Names {
+        program: &main.name,
+        maps: map_names,
+        ksyms: ksym_res,
+    };
+    apply_data(&funcs[entry], 0, &mut out, &names, &mut records, &mut ksyms)?;
     // Depth-first like libbpf, with an explicit stack: (function, base, next insn).
     let mut stack = vec![(entry, 0usize, 0usize)];
     while let Some(&(fi, base, start_i)) = stack.last() {
@@ -202,9 +198,7 @@ pub(crate) fn link(
                         &funcs[callee],
                         b,
                         &mut out,
-                        &main.name,
-                        map_names,
-                        ksym_res,
+                        &names,
                         &mut records,
                         &mut ksyms,
                     )?;
@@ -249,17 +243,23 @@ pub(crate) fn link(
     })
 }
 
-/// Applies the map, global data and kconfig relocations of `f` placed at `base`.
+/// What data relocations resolve names against, for one entry program.
+struct Names<'a> {
+    program: &'a str,
+    maps: &'a [String],
+    ksyms: &'a HashMap<String, Ksym>,
+}
+
+/// Applies the map, global data, kconfig and ksym relocations of `f` placed at `base`.
 fn apply_data(
     f: &Function,
     base: usize,
     out: &mut [RawInsn],
-    program: &str,
-    map_names: &[String],
-    ksym_res: &HashMap<String, Ksym>,
+    names: &Names<'_>,
     records: &mut Vec<RelocRecord>,
     ksyms: &mut Vec<String>,
 ) -> Result<(), ProgramError> {
+    let (program, map_names, ksym_res) = (names.program, names.maps, names.ksyms);
     for r in &f.relocs {
         let pc = base + r.insn;
         let label = |m: usize| {

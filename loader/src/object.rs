@@ -395,7 +395,7 @@ impl Object {
                     section: section.clone(),
                     relo,
                     errno: e.errno(),
-                    error: e.clone(),
+                    error: Box::new(e.clone()),
                 });
                 continue;
             }

@@ -230,7 +230,7 @@ pub(crate) fn calc_relo(
                     Some(TypeData::Int(i)) => i.encoding() != crate::types::INT_SIGNED,
                     _ => false,
                 };
-                if !ptrs && !(unsigned(lt) && unsigned(tt)) {
+                if !(ptrs || (unsigned(lt) && unsigned(tt))) {
                     res.fail_memsz_adjust = true;
                 }
             }
