@@ -33,7 +33,7 @@ pub struct Btf {
     start_id: TypeId,
     start_str_off: u32,
     base: Option<Arc<Btf>>,
-    index: OnceLock<NameIndex>,
+    essential_index: OnceLock<NameIndex>,
     ptr_size: OnceLock<u32>,
 }
 
@@ -116,7 +116,7 @@ impl Btf {
             start_id,
             start_str_off,
             base,
-            index: OnceLock::new(),
+            essential_index: OnceLock::new(),
             ptr_size: OnceLock::new(),
         })
     }
@@ -230,9 +230,14 @@ impl Btf {
         self.string_at(t.name_off).unwrap_or("")
     }
 
+    /// The name index: one index by essential name serves both exact and
+    /// CO-RE lookups (an exact name is found among its essential name's ids).
     fn index(&self) -> &NameIndex {
-        self.index
-            .get_or_init(|| NameIndex::build(&self.types, self.start_id, |o| self.string_at(o)))
+        self.essential_index.get_or_init(|| {
+            NameIndex::build(&self.types, self.start_id, |o| {
+                self.string_at(o).map(crate::core::essential_name)
+            })
+        })
     }
 
     /// Ids of every type named `name` (base types first), in id order.
@@ -242,7 +247,30 @@ impl Btf {
             Some(b) => Box::new(b.ids_by_name(name)),
             None => Box::new(std::iter::empty()),
         };
-        base.chain(self.index().get(name).iter().copied())
+        base.chain(
+            self.index()
+                .candidates(crate::core::essential_name(name))
+                .filter(move |&id| self.name(id) == Some(name)),
+        )
+    }
+
+    /// Ids of every type whose CO-RE essential name (the name without its
+    /// `___flavour` suffix, see [`crate::core::essential_name`]) is
+    /// `essential`, base types first, in id order. Uses a hash index built on
+    /// first call, so CO-RE candidate search never scans the whole blob.
+    pub fn ids_by_essential_name<'a>(
+        &'a self,
+        essential: &'a str,
+    ) -> impl Iterator<Item = TypeId> + 'a {
+        let base: Box<dyn Iterator<Item = TypeId> + 'a> = match &self.base {
+            Some(b) => Box::new(b.ids_by_essential_name(essential)),
+            None => Box::new(std::iter::empty()),
+        };
+        base.chain(
+            self.index().candidates(essential).filter(move |&id| {
+                self.name(id).map(crate::core::essential_name) == Some(essential)
+            }),
+        )
     }
 
     /// The first type named `name` of kind `kind`.

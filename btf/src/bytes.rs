@@ -97,12 +97,16 @@ impl<'a> Reader<'a> {
     pub(crate) fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], BtfError> {
         self.need(n, what)?;
         let end = self.pos + n;
-        let out = self.data.get(self.pos..end).ok_or(BtfError::Truncated {
-            what,
-            offset: self.offset(),
-            needed: n,
-            available: self.remaining(),
-        })?;
+        // Lazily built: this runs for every field of every type.
+        let out = self
+            .data
+            .get(self.pos..end)
+            .ok_or_else(|| BtfError::Truncated {
+                what,
+                offset: self.offset(),
+                needed: n,
+                available: self.remaining(),
+            })?;
         self.pos = end;
         Ok(out)
     }

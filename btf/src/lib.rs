@@ -6,6 +6,8 @@
 //!   reports failures with the kernel's wording.
 //! * [`BtfExt::parse`] decodes `.BTF.ext` (func_info, line_info, CO-RE
 //!   relocations).
+//! * [`core`] relocates CO-RE records against a target BTF as libbpf does
+//!   ([`CoreRelocator`], [`patch_insn`]).
 //! * [`dump_raw`] and [`dump_c`] print types like `bpftool btf dump ...
 //!   format raw|c`.
 //!
@@ -15,6 +17,7 @@
 
 mod btf;
 mod bytes;
+pub mod core;
 pub mod dump;
 mod error;
 mod ext;
@@ -26,6 +29,10 @@ mod validate;
 
 pub use crate::btf::{Btf, MemberRef, MAX_RESOLVE_DEPTH};
 pub use crate::bytes::Endian;
+pub use crate::core::{
+    essential_name, patch_insn, CoreDecision, CoreError, CoreInsn, CoreRelocator, CoreRes,
+    PatchStep, POISON_HELPER,
+};
 pub use crate::dump::{dump_c, dump_raw};
 pub use crate::error::BtfError;
 pub use crate::ext::{

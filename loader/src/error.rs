@@ -126,6 +126,34 @@ pub enum ProgramError {
         /// The extern symbols referenced.
         symbols: Vec<String>,
     },
+    /// A CO-RE relocation of the program (or of a subprogram it calls) failed where libbpf
+    /// fails the load.
+    #[error("program '{program}': prog '{function}': relo #{relo} (section '{section}'): {error} ({errno})")]
+    Core {
+        /// Program name.
+        program: String,
+        /// The function holding the relocated instruction (libbpf's prog name).
+        function: String,
+        /// ELF section of the relocation record.
+        section: String,
+        /// Record index in that section (libbpf's `relo #N`).
+        relo: usize,
+        /// libbpf's errno (negative).
+        errno: i32,
+        /// libbpf's reason.
+        error: Box<bpfbox_btf::CoreError>,
+    },
+    /// A `.ksyms` extern the program uses cannot be resolved in the target BTF (libbpf fails
+    /// the load).
+    #[error("program '{program}': {reason}")]
+    Ksym {
+        /// Program name.
+        program: String,
+        /// The extern.
+        symbol: String,
+        /// libbpf's reason.
+        reason: String,
+    },
     /// Linking the program's subprograms failed.
     #[error("program '{program}', insn {insn}: {msg}")]
     Link {
@@ -144,6 +172,8 @@ impl ProgramError {
         match self {
             ProgramError::NeedsCore { program, .. }
             | ProgramError::NeedsKsyms { program, .. }
+            | ProgramError::Core { program, .. }
+            | ProgramError::Ksym { program, .. }
             | ProgramError::Link { program, .. } => program,
         }
     }

@@ -14,23 +14,30 @@
 //! (externs), `reloc` (relocation records), [`link`] (subprogram appending), `ext`
 //! (func/line info rebasing) and [`object`] (the pipeline and the [`Object`] API).
 //! Programs refer to maps by index (`BPF_PSEUDO_MAP_IDX` / `BPF_PSEUDO_MAP_IDX_VALUE`).
-//! CO-RE relocations are not applied yet: programs that need them are listed in
+//! CO-RE records are applied by [`core`] against [`LoadOptions::target_btf`] (the host's
+//! `/sys/kernel/btf/vmlinux` through [`load_host_btf`], or any BTF file through
+//! [`load_btf_file`]); without a target, programs that need CO-RE are listed in
 //! [`Object::program_errors`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod core;
 pub mod elf;
 pub mod error;
 mod ext;
 pub mod globals;
 mod instance;
 pub mod kconfig;
+pub mod ksyms;
 pub mod link;
 pub mod maps;
 pub mod object;
 mod reloc;
 pub mod section;
 
+pub use crate::core::{
+    load_btf_file, load_host_btf, parse_target_btf, CoreOutcome, CoreRelocation, VMLINUX_BTF_PATH,
+};
 pub use error::{LoadError, ProgramError};
 pub use instance::{GlobalVar, ProgramSlot};
 pub use link::{RelocKind, RelocRecord};

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use bpfbox_vm::isa::{pseudo, RawInsn};
 
 use crate::error::ProgramError;
+use crate::ksyms::Ksym;
 use crate::reloc::{FuncReloc, Target, CALL, LD_IMM64};
 
 /// The kernel's limit on program size (`BPF_COMPLEXITY_LIMIT_INSNS`); a linked program that
@@ -45,6 +46,15 @@ pub enum RelocKind {
     LocalCall,
     /// `ld_imm64` of a function address (`BPF_PSEUDO_FUNC`).
     FuncAddr,
+    /// `ld_imm64` of a typed `.ksyms` variable (`BPF_PSEUDO_BTF_ID`, the kernel's VAR id).
+    KsymBtfId,
+    /// `ld_imm64` of a typeless `.ksyms` variable: its kallsyms address (0 if weak and
+    /// unresolved).
+    KsymAddr,
+    /// A kfunc call (`BPF_PSEUDO_KFUNC_CALL`, the kernel's FUNC id).
+    Kfunc,
+    /// An unresolved weak kfunc call, poisoned as `call 2002000000 + extern index`.
+    KfuncPoison,
 }
 
 /// One applied relocation.
@@ -99,6 +109,7 @@ pub(crate) fn link(
     index: &FuncIndex,
     entry: usize,
     map_names: &[String],
+    ksym_res: &HashMap<String, Ksym>,
     limit: usize,
 ) -> Result<Linked, ProgramError> {
     let limit = limit.min(MAX_PROGRAM_INSNS);
@@ -116,15 +127,12 @@ pub(crate) fn link(
     let mut where_: HashMap<usize, usize> = HashMap::from([(entry, 0)]);
     let mut records = Vec::new();
     let mut ksyms = Vec::new();
-    apply_data(
-        &funcs[entry],
-        0,
-        &mut out,
-        &main.name,
-        map_names,
-        &mut records,
-        &mut ksyms,
-    )?;
+    let names = Names {
+        program: &main.name,
+        maps: map_names,
+        ksyms: ksym_res,
+    };
+    apply_data(&funcs[entry], 0, &mut out, &names, &mut records, &mut ksyms)?;
     // Depth-first like libbpf, with an explicit stack: (function, base, next insn).
     let mut stack = vec![(entry, 0usize, 0usize)];
     while let Some(&(fi, base, start_i)) = stack.last() {
@@ -190,8 +198,7 @@ pub(crate) fn link(
                         &funcs[callee],
                         b,
                         &mut out,
-                        &main.name,
-                        map_names,
+                        &names,
                         &mut records,
                         &mut ksyms,
                     )?;
@@ -236,16 +243,23 @@ pub(crate) fn link(
     })
 }
 
-/// Applies the map, global data and kconfig relocations of `f` placed at `base`.
+/// What data relocations resolve names against, for one entry program.
+struct Names<'a> {
+    program: &'a str,
+    maps: &'a [String],
+    ksyms: &'a HashMap<String, Ksym>,
+}
+
+/// Applies the map, global data, kconfig and ksym relocations of `f` placed at `base`.
 fn apply_data(
     f: &Function,
     base: usize,
     out: &mut [RawInsn],
-    program: &str,
-    map_names: &[String],
+    names: &Names<'_>,
     records: &mut Vec<RelocRecord>,
     ksyms: &mut Vec<String>,
 ) -> Result<(), ProgramError> {
+    let (program, map_names, ksym_res) = (names.program, names.maps, names.ksyms);
     for r in &f.relocs {
         let pc = base + r.insn;
         let label = |m: usize| {
@@ -290,10 +304,48 @@ fn apply_data(
                 (kind, format!("{} + {off}", label(map)))
             }
             Target::Ksym(ref name) => {
-                if !ksyms.contains(name) {
-                    ksyms.push(name.clone());
+                let is_ld = out[pc].code == LD_IMM64;
+                if is_ld && r.insn + 1 >= f.insns.len() {
+                    return Err(ProgramError::Link {
+                        program: program.to_string(),
+                        insn: pc,
+                        msg: "ld_imm64 relocation on the last slot of a function".into(),
+                    });
                 }
-                continue;
+                match (ksym_res.get(name), is_ld) {
+                    (Some(Ksym::Var { btf_id } | Ksym::Func { btf_id }), true) => {
+                        out[pc].src = pseudo::BTF_ID;
+                        out[pc].imm = *btf_id as i32;
+                        out[pc + 1].imm = 0;
+                        (RelocKind::KsymBtfId, format!("kernel BTF [{btf_id}]"))
+                    }
+                    (Some(Ksym::Addr(a)), true) => {
+                        out[pc].imm = *a as u32 as i32;
+                        out[pc + 1].imm = (*a >> 32) as u32 as i32;
+                        (RelocKind::KsymAddr, format!("{a:#x}"))
+                    }
+                    (Some(Ksym::PoisonedFunc { .. }), true) => {
+                        out[pc].imm = 0;
+                        out[pc + 1].imm = 0;
+                        (RelocKind::KsymAddr, "0x0 (unresolved weak)".into())
+                    }
+                    (Some(Ksym::Func { btf_id }), false) => {
+                        out[pc].src = pseudo::KFUNC_CALL;
+                        out[pc].imm = *btf_id as i32;
+                        out[pc].off = 0;
+                        (RelocKind::Kfunc, format!("kernel BTF [{btf_id}]"))
+                    }
+                    (Some(Ksym::PoisonedFunc { imm }), false) => {
+                        out[pc] = RawInsn::new(CALL, 0, 0, 0, *imm);
+                        (RelocKind::KfuncPoison, format!("poisoned (call {imm})"))
+                    }
+                    _ => {
+                        if !ksyms.contains(name) {
+                            ksyms.push(name.clone());
+                        }
+                        continue;
+                    }
+                }
             }
             Target::Call { .. } | Target::FuncAddr { .. } => continue,
         };

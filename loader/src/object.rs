@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use bpfbox_btf::{Btf, BtfExt};
 use bpfbox_vm::isa::slots_from_bytes;
 use bpfbox_vm::maps::spec::MapSpec;
 use bpfbox_vm::{ProgType, Program};
 
+use crate::core::CoreRelocation;
 use crate::elf::{ElfFile, Section, Symbol, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_LOCAL, STT_FUNC};
 use crate::error::{LoadError, ProgramError, Result};
 use crate::globals::{data_kind, internal_map};
@@ -33,6 +35,14 @@ pub struct LoadOptions {
     pub kconfig: HashMap<String, String>,
     /// `LINUX_KERNEL_VERSION` (`KERNEL_VERSION(a, b, c)` = `a << 16 | b << 8 | c`).
     pub kernel_version: u32,
+    /// The BTF CO-RE relocates against, and `.ksyms` externs resolve in (libbpf's
+    /// `btf_custom_path`, or the host's vmlinux): see [`crate::core::load_host_btf`] and
+    /// [`crate::core::load_btf_file`]. `None`: programs needing CO-RE or ksyms are listed in
+    /// [`Object::program_errors`] and the rest load.
+    pub target_btf: Option<Arc<Btf>>,
+    /// Addresses of kernel symbols for typeless `.ksyms` externs (see
+    /// [`crate::ksyms::parse_kallsyms`]); a missing strong one fails its programs.
+    pub kallsyms: HashMap<String, u64>,
 }
 
 /// What a section is to the loader.
@@ -119,6 +129,7 @@ pub struct Object {
     btf_ext: Option<BtfExt>,
     btf_error: Option<String>,
     relocations: Vec<RelocRecord>,
+    core_relocations: Vec<CoreRelocation>,
     sections: Vec<SectionSummary>,
 }
 
@@ -332,6 +343,26 @@ impl Object {
             crate::maps::collect_map_relos(&elf, rel, msec, b, &mut maps, &is_entry)?;
         }
 
+        // CO-RE, on each function before linking (libbpf relocates each (sub)program once,
+        // then copies subprograms into their callers).
+        let mut core_relocations = Vec::new();
+        let mut core_failures = Vec::new();
+        if let (Some(target), Some(b), Some(x)) = (&opts.target_btf, &btf, &btf_ext) {
+            if x.core_relos.iter().any(|s| !s.records.is_empty()) {
+                let pass = crate::core::relocate(b, x, target, &mut funcs, &sec_names, |f| {
+                    !f.is_entry || classify(&sec_names[f.sec]).autoload
+                });
+                core_relocations = pass.log;
+                core_failures = pass.failures;
+            }
+        }
+
+        // `.ksyms` externs, resolved in the target BTF.
+        let ksym_res = match &opts.target_btf {
+            Some(t) => crate::ksyms::resolve(&elf, btf.as_ref(), &externs, t, &opts.kallsyms),
+            None => HashMap::new(),
+        };
+
         // Link every entry program.
         let map_names: Vec<String> = maps.iter().map(|m| m.info.name.clone()).collect();
         let mut programs = Vec::new();
@@ -344,14 +375,31 @@ impl Object {
         let mut budget = MAX_TOTAL_INSNS;
         for (i, f) in funcs.iter().enumerate().filter(|(_, f)| f.is_entry) {
             let spec = classify(&sec_names[f.sec]);
-            let linked = match crate::link::link(&funcs, &index, i, &map_names, budget) {
+            let linked = match crate::link::link(&funcs, &index, i, &map_names, &ksym_res, budget) {
                 Ok(l) => l,
                 Err(e) => {
                     program_errors.push(e);
                     continue;
                 }
             };
-            if let Some(ext) = &btf_ext {
+            let failed = linked.placed.iter().find_map(|p| {
+                core_failures
+                    .get(p.func)
+                    .and_then(|x| x.as_ref())
+                    .map(|(sec, relo, e)| (&funcs[p.func].name, sec, *relo, e))
+            });
+            if let Some((function, section, relo, e)) = failed {
+                program_errors.push(ProgramError::Core {
+                    program: f.name.clone(),
+                    function: function.clone(),
+                    section: section.clone(),
+                    relo,
+                    errno: e.errno(),
+                    error: Box::new(e.clone()),
+                });
+                continue;
+            }
+            if let (Some(ext), None) = (&btf_ext, &opts.target_btf) {
                 let n = crate::ext::core_relo_count(ext, &funcs, &linked.placed, &sec_names);
                 if n > 0 {
                     program_errors.push(ProgramError::NeedsCore {
@@ -360,6 +408,19 @@ impl Object {
                     });
                     continue;
                 }
+            }
+            if let Some((symbol, reason)) =
+                linked.ksyms.iter().find_map(|n| match ksym_res.get(n) {
+                    Some(crate::ksyms::Ksym::Error(e)) => Some((n.clone(), e.clone())),
+                    _ => None,
+                })
+            {
+                program_errors.push(ProgramError::Ksym {
+                    program: f.name.clone(),
+                    symbol,
+                    reason,
+                });
+                continue;
             }
             if !linked.ksyms.is_empty() {
                 program_errors.push(ProgramError::NeedsKsyms {
@@ -419,6 +480,7 @@ impl Object {
             btf_ext,
             btf_error,
             relocations,
+            core_relocations,
             sections,
         })
     }
@@ -525,6 +587,12 @@ impl Object {
     /// Every relocation applied, program by program.
     pub fn relocations(&self) -> &[RelocRecord] {
         &self.relocations
+    }
+
+    /// Every CO-RE relocation record with its decision, in libbpf's order (empty when no
+    /// target BTF was given).
+    pub fn core_relocations(&self) -> &[CoreRelocation] {
+        &self.core_relocations
     }
 
     /// Every section and its role.

@@ -64,6 +64,7 @@ fn opts(name: &str, kconfig: &[(&str, &str)]) -> LoadOptions {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<HashMap<_, _>>(),
         kernel_version: 0x060c00,
+        ..LoadOptions::default()
     }
 }
 

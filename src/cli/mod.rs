@@ -9,6 +9,7 @@ mod disasm;
 mod input;
 mod object;
 mod plugin;
+mod reloc;
 mod run;
 mod show;
 
@@ -62,6 +63,7 @@ Examples:
   bpfbox conformance
   bpfbox conformance-plugin '01  02  ' < program.hex
   bpfbox btf dump /sys/kernel/btf/vmlinux --format c > vmlinux.h
+  bpfbox reloc prog.o --btf /sys/kernel/btf/vmlinux
 
 Exit codes: 0 success, 1 rejected or mismatch, 2 usage error, 3 internal or unsupported.";
 
@@ -89,6 +91,8 @@ enum Command {
     ConformancePlugin(plugin::PluginArgs),
     /// Inspect BTF.
     Btf(btf::BtfArgs),
+    /// Show every CO-RE relocation of an object and its decision against a target BTF.
+    Reloc(reloc::RelocArgs),
 }
 
 /// Entry point of the binary.
@@ -109,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Conformance(a) => conformance::run(a),
         Command::ConformancePlugin(a) => plugin::run(a),
         Command::Btf(a) => btf::run(a),
+        Command::Reloc(a) => reloc::run(a),
     };
     finish(result)
 }
