@@ -548,3 +548,62 @@ fn show_lists_what_llvm_readelf_sees() {
     assert_eq!(funcs, progs);
     assert_eq!(v["relocations"].as_array().unwrap().len(), 1);
 }
+
+/// Objects that need CO-RE are relocated against the running kernel's BTF by default, or
+/// against `--btf FILE`; without either they name the programs that cannot load.
+#[test]
+fn object_commands_relocate_core_by_default() {
+    let xdpdump = PathBuf::from("/usr/lib/x86_64-linux-gnu/bpf/xdpdump_bpf.o");
+    if !xdpdump.exists() {
+        skip("xdpdump_bpf.o (libxdp1) not installed");
+        return;
+    }
+    if !PathBuf::from("/sys/kernel/btf/vmlinux").exists() {
+        skip("no /sys/kernel/btf/vmlinux");
+        return;
+    }
+    let v = run_json(&["show", xdpdump.to_str().unwrap(), "--json"]);
+    let names: Vec<&str> = v["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["trace_on_entry", "trace_on_exit"]);
+    assert!(v["program_errors"].as_array().unwrap().is_empty());
+    // The same with the target named explicitly.
+    let v = run_json(&[
+        "show",
+        xdpdump.to_str().unwrap(),
+        "--btf",
+        "/sys/kernel/btf/vmlinux",
+        "--json",
+    ]);
+    assert_eq!(v["programs"].as_array().unwrap().len(), 2);
+    // A target without the types the object needs: as libbpf does, the relocated
+    // instructions are poisoned with `call 0xbad2310` (which the kernel's verifier reports
+    // as `unknown#195896080`), and the program still loads.
+    let out = bpfbox()
+        .args([
+            "disasm",
+            xdpdump.to_str().unwrap(),
+            "--prog",
+            "trace_on_entry",
+            "--btf",
+        ])
+        .arg(object("example_xdp.o"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("call unknown#195896080"));
+    let out = bpfbox()
+        .args([
+            "show",
+            xdpdump.to_str().unwrap(),
+            "--btf",
+            "/nonexistent.btf",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -38,6 +38,10 @@ pub struct DisasmArgs {
     /// With an object: only the program in this ELF section.
     #[arg(long)]
     section: Option<String>,
+    /// With an object: CO-RE target BTF (raw BTF or an ELF file with .BTF); default: the
+    /// running kernel's, when the object needs one.
+    #[arg(long)]
+    btf: Option<PathBuf>,
     /// With an object: add the source file and line to each source line (bpftool's `linum`).
     #[arg(long)]
     linum: bool,
@@ -97,7 +101,7 @@ pub fn run(a: DisasmArgs) -> CliResult {
 
 /// Disassembles the programs of an object, in the style of `bpftool prog dump xlated`.
 fn run_object(a: &DisasmArgs) -> CliResult {
-    let obj = object::open(&a.file)?;
+    let obj = object::open(&a.file, a.btf.as_deref())?;
     let progs: Vec<&Program> = if a.prog.is_some() || a.section.is_some() {
         vec![object::select(
             &obj,
@@ -163,6 +167,7 @@ fn run_object(a: &DisasmArgs) -> CliResult {
                 .line_info
                 .iter()
                 .find(|li| li.insn_off as usize == l.pc)
+                .filter(|li| !li.line.trim().is_empty() || a.linum)
             {
                 if a.linum {
                     out.push_str(&format!(

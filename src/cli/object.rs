@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bpfbox_btf::types::{Kind, TypeData};
 use bpfbox_btf::Btf;
-use bpfbox_loader::{LoadOptions, Object};
+use bpfbox_loader::{LoadOptions, Object, ProgramError};
 use bpfbox_vm::disasm::Symbolizer;
 use bpfbox_vm::isa::LdImm64Kind;
 use bpfbox_vm::Program;
@@ -23,8 +23,10 @@ pub fn is_elf(path: &Path) -> bool {
         && magic == *b"\x7fELF"
 }
 
-/// Parses the object at `path` with libbpf's defaults for the object name.
-pub fn open(path: &Path) -> Result<Object, CliError> {
+/// Parses the object at `path` with libbpf's defaults for the object name, relocating
+/// CO-RE records and resolving `.ksyms` against `btf` — or, when the object needs it and no
+/// file is given, against the running kernel's BTF, as libbpf does by default.
+pub fn open(path: &Path, btf: Option<&Path>) -> Result<Object, CliError> {
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
     let name = path.file_name().map(|n| {
@@ -34,13 +36,40 @@ pub fn open(path: &Path) -> Result<Object, CliError> {
             .unwrap_or("")
             .to_string()
     });
-    let opts = LoadOptions {
+    let mut opts = LoadOptions {
         name,
         ..LoadOptions::default()
     };
+    if let Some(b) = btf {
+        opts.target_btf = Some(
+            bpfbox_loader::load_btf_file(b)
+                .map_err(|e| CliError::usage(format!("--btf {}: {e}", b.display())))?,
+        );
+    }
     // A malformed or foreign object is a wrong input file.
-    Object::parse_with(&bytes, &opts)
-        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+    let parse = |opts: &LoadOptions| {
+        Object::parse_with(&bytes, opts)
+            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+    };
+    let obj = parse(&opts)?;
+    let needs_kernel = obj.program_errors().iter().any(|e| {
+        matches!(
+            e,
+            ProgramError::NeedsCore { .. } | ProgramError::NeedsKsyms { .. }
+        )
+    });
+    if btf.is_some() || !needs_kernel {
+        return Ok(obj);
+    }
+    let Ok(host) = bpfbox_loader::load_host_btf() else {
+        // No kernel BTF here: the programs that need it report so; the rest run.
+        return Ok(obj);
+    };
+    opts.target_btf = Some(host);
+    if let Ok(text) = std::fs::read_to_string("/proc/kallsyms") {
+        opts.kallsyms = bpfbox_loader::ksyms::parse_kallsyms(&text);
+    }
+    parse(&opts)
 }
 
 /// The program `--prog NAME` or `--section SEC` selects; with neither, the object's only

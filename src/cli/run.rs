@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// Object: set a map element before the run (repeatable).
     #[arg(long, num_args = 2, value_names = ["NAME", "KEY=VALUE"], action = clap::ArgAction::Append)]
     map: Vec<String>,
+    /// Object: CO-RE target BTF (raw BTF or an ELF file with .BTF); default: the running
+    /// kernel's, when the object needs one.
+    #[arg(long)]
+    btf: Option<PathBuf>,
     /// Object: run this many times (the duration is the mean).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
@@ -264,7 +268,7 @@ fn run_object(a: &RunArgs) -> CliResult {
             "--mem and --mem-file apply to raw programs; give an object's packet with --data",
         ));
     }
-    let obj = object::open(&a.file)?;
+    let obj = object::open(&a.file, a.btf.as_deref())?;
     let prog = object::select(&obj, &a.file, a.prog.as_deref(), a.section.as_deref())?;
     let mut builder = crate::Vm::builder().budget(a.budget);
     if a.unchecked {

@@ -15,6 +15,10 @@ use super::{print_json, CliResult};
 pub struct ShowArgs {
     /// A BPF ELF object.
     file: PathBuf,
+    /// CO-RE target BTF (raw BTF or an ELF file with .BTF); default: the running kernel's,
+    /// when the object needs one.
+    #[arg(long)]
+    btf: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -28,7 +32,7 @@ pub fn run(a: ShowArgs) -> CliResult {
             a.file.display()
         )));
     }
-    let obj = object::open(&a.file)?;
+    let obj = object::open(&a.file, a.btf.as_deref())?;
     let btf = obj.btf();
     // Named types a reader looks for: functions, structs, unions, enums, typedefs, variables.
     let types: Vec<(u32, &'static str, String)> = btf
