@@ -4,5 +4,11 @@
 //! this machine allows.
 #![warn(missing_docs)]
 
+pub mod btf_fixup;
+pub mod error;
+pub mod load;
 pub mod probe;
 pub mod sys;
+
+pub use error::{Error, Result};
+pub use load::{KernelObject, LoadOptions, ProgramLoad, Verdict, VerifierStats};
