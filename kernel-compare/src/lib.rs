@@ -5,7 +5,9 @@
 #![warn(missing_docs)]
 
 pub mod btf_fixup;
+pub mod conformance;
 pub mod error;
+pub mod gen;
 pub mod load;
 pub mod probe;
 pub mod sys;
