@@ -9,8 +9,11 @@ pub mod conformance;
 pub mod error;
 pub mod gen;
 pub mod load;
+pub mod packet;
 pub mod probe;
+pub mod run;
 pub mod sys;
 
 pub use error::{Error, Result};
 pub use load::{KernelObject, LoadOptions, ProgramLoad, Verdict, VerifierStats};
+pub use run::{Difference, Outcome, RunComparison, RunInput, Session};

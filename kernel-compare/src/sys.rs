@@ -45,6 +45,7 @@ pub mod cmd {
     pub const BTF_LOAD: i64 = 18;
     pub const MAP_LOOKUP_AND_DELETE_ELEM: i64 = 21;
     pub const MAP_FREEZE: i64 = 22;
+    pub const MAP_LOOKUP_BATCH: i64 = 24;
 }
 
 const ENOENT: i32 = libc::ENOENT;
@@ -362,6 +363,69 @@ pub fn map_keys(fd: &Fd, key_len: usize, limit: usize) -> SysResult<Vec<Vec<u8>>
         }
     }
     Ok(keys)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct BatchAttr {
+    in_batch: u64,
+    out_batch: u64,
+    keys: u64,
+    values: u64,
+    count: u32,
+    map_fd: u32,
+    elem_flags: u64,
+    flags: u64,
+}
+
+/// Every `(key, value)` of a map with `BPF_MAP_LOOKUP_BATCH`, `chunk` entries per call
+/// (one call for a whole array). Fails with `EINVAL`/`ENOTSUPP` for map types without
+/// batch support; fall back to [`map_keys`] and [`map_lookup`] then.
+pub fn map_lookup_batch(
+    fd: &Fd,
+    key_len: usize,
+    value_len: usize,
+    chunk: u32,
+) -> SysResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    let chunk = chunk.max(1);
+    let mut out = Vec::new();
+    // Batch tokens are opaque: an array index or a hash bucket (at most key-sized).
+    let token_len = key_len.max(8);
+    let mut token_in = vec![0u8; token_len];
+    let mut token_out = vec![0u8; token_len];
+    let mut first = true;
+    loop {
+        let mut keys = vec![0u8; key_len * chunk as usize];
+        let mut values = vec![0u8; value_len * chunk as usize];
+        let mut a = BatchAttr {
+            in_batch: if first { 0 } else { ptr(&token_in) },
+            out_batch: ptr_mut(&mut token_out),
+            keys: ptr_mut(&mut keys),
+            values: ptr_mut(&mut values),
+            count: chunk,
+            map_fd: fd.raw() as u32,
+            elem_flags: 0,
+            flags: 0,
+        };
+        let res = bpf(cmd::MAP_LOOKUP_BATCH, "BPF_MAP_LOOKUP_BATCH", &mut a);
+        let done = match res {
+            Ok(_) => false,
+            Err(e) if e.errno == ENOENT => true,
+            Err(e) => return Err(e),
+        };
+        let n = (a.count as usize).min(chunk as usize);
+        for i in 0..n {
+            out.push((
+                keys[i * key_len..(i + 1) * key_len].to_vec(),
+                values[i * value_len..(i + 1) * value_len].to_vec(),
+            ));
+        }
+        if done {
+            return Ok(out);
+        }
+        token_in.copy_from_slice(&token_out);
+        first = false;
+    }
 }
 
 #[repr(C)]
