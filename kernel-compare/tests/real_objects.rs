@@ -96,6 +96,7 @@ fn xdp_programs_agree_on_crafted_packets() {
     };
     let packets = bpfbox_kernel_compare::packet::crafted();
     let (mut runs, mut mismatches, mut not_run) = (0, 0, 0);
+    let mut verdicts = std::collections::BTreeMap::new();
     for path in &objs {
         let (obj, k) = KernelObject::load_file(path, &LoadOptions { log_level: 0 }).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -111,6 +112,9 @@ fn xdp_programs_agree_on_crafted_packets() {
                 match s.run(&p.name, &input) {
                     Ok(c) => {
                         runs += 1;
+                        if let bpfbox_kernel_compare::Outcome::Ran { retval, .. } = c.kernel {
+                            *verdicts.entry((name.clone(), retval)).or_insert(0) += 1;
+                        }
                         if !c.matches() {
                             mismatches += 1;
                             eprintln!("MISMATCH {name} {} {pname}", p.name);
@@ -132,4 +136,5 @@ fn xdp_programs_agree_on_crafted_packets() {
         }
     }
     eprintln!("{runs} runs compared, {mismatches} mismatches, {not_run} programs not run");
+    eprintln!("{verdicts:?}");
 }
