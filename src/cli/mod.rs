@@ -4,6 +4,7 @@
 
 mod asm;
 mod btf;
+mod compare;
 mod conformance;
 mod disasm;
 mod input;
@@ -85,6 +86,8 @@ enum Command {
     ConformancePlugin(plugin::PluginArgs),
     /// Inspect BTF.
     Btf(btf::BtfArgs),
+    /// Load objects into the running kernel and compare verdicts and runs with bpfbox.
+    Compare(compare::CompareArgs),
 }
 
 /// Entry point of the binary.
@@ -104,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Conformance(a) => conformance::run(a),
         Command::ConformancePlugin(a) => plugin::run(a),
         Command::Btf(a) => btf::run(a),
+        Command::Compare(a) => compare::run(a),
     };
     finish(result)
 }
