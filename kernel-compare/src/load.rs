@@ -400,6 +400,55 @@ impl KernelObject {
         })
     }
 
+    /// Loads bare programs (no ELF, no BTF) with maps created from `maps`: map-index
+    /// references in the programs index `maps`.
+    pub fn from_programs(
+        programs: &[Program],
+        maps: &[MapSpec],
+        opts: &LoadOptions,
+    ) -> KernelObject {
+        let maps: Vec<KernelMap> = maps
+            .iter()
+            .map(|spec| {
+                let (fd, error, with_btf) = create_map(spec, None);
+                KernelMap {
+                    spec: spec.clone(),
+                    fd,
+                    error,
+                    with_btf,
+                }
+            })
+            .collect();
+        let fd_array: Vec<RawFd> = maps
+            .iter()
+            .map(|m| m.fd.as_ref().map_or(-1, Fd::raw))
+            .collect();
+        let vmlinux = if programs.iter().any(needs_attach_btf) {
+            Btf::from_file("/sys/kernel/btf/vmlinux").ok()
+        } else {
+            None
+        };
+        let programs = programs
+            .iter()
+            .map(|p| {
+                load_program(
+                    p,
+                    opts,
+                    &fd_array,
+                    None,
+                    &Default::default(),
+                    vmlinux.as_ref(),
+                )
+            })
+            .collect();
+        KernelObject {
+            btf: None,
+            btf_error: None,
+            maps,
+            programs,
+        }
+    }
+
     /// The loaded program named `name`.
     pub fn program(&self, name: &str) -> Option<&ProgramLoad> {
         self.programs.iter().find(|p| p.name == name)

@@ -9,9 +9,9 @@
 
 use bpfbox_loader::Object;
 use bpfbox_vm::helpers::MapTable;
-use bpfbox_vm::maps::MapConfig;
+use bpfbox_vm::maps::{Map, MapConfig};
 use bpfbox_vm::testrun::{test_run, TestRun, TestRunError};
-use bpfbox_vm::{Env, ProgType};
+use bpfbox_vm::{Env, ProgType, Program};
 
 use crate::load::{comparable, KernelObject, Verdict};
 use crate::sys::{self, TestRunIn};
@@ -209,7 +209,8 @@ impl Drop for PinCpu0 {
 
 /// One object in the kernel and in bpfbox, ready to run inputs on both.
 pub struct Session<'a> {
-    obj: &'a Object,
+    programs: &'a [Program],
+    map_names: Vec<String>,
     kernel: &'a KernelObject,
     ours: Result<MapTable, String>,
     env: Env,
@@ -221,17 +222,56 @@ impl<'a> Session<'a> {
         let ours = obj
             .create_maps(&MapConfig { ncpus })
             .map_err(|e| e.to_string());
+        let map_names = (0..obj.maps().len())
+            .map(|i| {
+                obj.map_info(i)
+                    .map_or_else(|| obj.maps()[i].name.clone(), |m| m.name.clone())
+            })
+            .collect();
+        Session::with_maps(obj.programs(), map_names, kernel, ours, ncpus)
+    }
+
+    /// A session over bare programs and the maps of `kernel` (as made by
+    /// [`KernelObject::from_programs`]): bpfbox's maps are created from the same specs.
+    pub fn from_programs(
+        programs: &'a [Program],
+        kernel: &'a KernelObject,
+        ncpus: u32,
+    ) -> Session<'a> {
+        let cfg = MapConfig { ncpus };
+        let ours = kernel
+            .maps
+            .iter()
+            .map(|m| Map::create(&m.spec, &cfg).map_err(|e| format!("map {}: {e}", m.spec.name)))
+            .collect::<Result<Vec<_>, _>>()
+            .map(MapTable::new);
+        let map_names = kernel.maps.iter().map(|m| m.spec.name.clone()).collect();
+        Session::with_maps(programs, map_names, kernel, ours, ncpus)
+    }
+
+    fn with_maps(
+        programs: &'a [Program],
+        map_names: Vec<String>,
+        kernel: &'a KernelObject,
+        ours: Result<MapTable, String>,
+        ncpus: u32,
+    ) -> Session<'a> {
         let env = Env {
             ncpus,
             cpu: 0,
             ..Env::default()
         };
         Session {
-            obj,
+            programs,
+            map_names,
             kernel,
             ours,
             env,
         }
+    }
+
+    fn program(&self, name: &str) -> Option<&'a Program> {
+        self.programs.iter().find(|p| p.name == name)
     }
 
     /// Why bpfbox cannot run this object's programs, if it cannot (e.g. a map type it does
@@ -244,9 +284,10 @@ impl<'a> Session<'a> {
     /// value of `value_size` bytes is given to every CPU.
     pub fn prefill(&mut self, map: &str, key: &[u8], value: &[u8]) -> Result<(), String> {
         let idx = self
-            .obj
-            .map_index(map)
-            .or_else(|| self.obj.maps().iter().position(|m| m.name == map))
+            .map_names
+            .iter()
+            .position(|m| m == map)
+            .or_else(|| self.kernel.maps.iter().position(|m| m.spec.name == map))
             .ok_or_else(|| format!("no map named `{map}`"))?;
         let km = &self.kernel.maps[idx];
         let fd = km
@@ -286,7 +327,7 @@ impl<'a> Session<'a> {
                 k.verdict.label()
             ));
         }
-        let p = self.obj.program(program)?;
+        let p = self.program(program)?;
         if !kernel_can_test_run(p.prog_type) {
             return Some(format!(
                 "the kernel cannot test-run {} programs",
@@ -314,7 +355,7 @@ impl<'a> Session<'a> {
             });
         }
         let (Some(p), Some(k), Ok(maps)) = (
-            self.obj.program(program),
+            self.program(program),
             self.kernel.program(program),
             self.ours.as_ref(),
         ) else {
@@ -338,8 +379,9 @@ impl<'a> Session<'a> {
             data_in: &input.data,
             data_out_cap: packet.then_some(input.data.len() + DATA_OUT_SLACK),
             ctx_in: ctx_in.as_deref(),
-            ctx_out_cap: (packet || p.prog_type == ProgType::Syscall).then_some(CTX_OUT_CAP),
-            repeat: 1,
+            ctx_out_cap: packet.then_some(CTX_OUT_CAP),
+            // Raw tracepoint and syscall test runs refuse a repeat count.
+            repeat: u32::from(packet),
             ..TestRunIn::default()
         };
         let kernel = {
@@ -348,7 +390,12 @@ impl<'a> Session<'a> {
                 Ok(o) => Outcome::Ran {
                     retval: o.retval,
                     data_out: o.data_out,
-                    ctx_out: o.ctx_out,
+                    // A syscall program's context comes back in place.
+                    ctx_out: if p.prog_type == ProgType::Syscall {
+                        o.ctx_in_after
+                    } else {
+                        o.ctx_out
+                    },
                 },
                 Err(e) => Outcome::Refused {
                     errno: e.errno,

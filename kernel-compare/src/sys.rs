@@ -734,6 +734,8 @@ pub struct TestRunOut {
     pub data_out: Vec<u8>,
     /// Context after the run (empty when not asked for).
     pub ctx_out: Vec<u8>,
+    /// The context in after the run: syscall programs write their context back into it.
+    pub ctx_in_after: Vec<u8>,
 }
 
 /// `BPF_PROG_TEST_RUN`.
@@ -741,6 +743,9 @@ pub fn prog_test_run(prog: &Fd, input: &TestRunIn<'_>) -> SysResult<TestRunOut> 
     let mut data_cap = input.data_out_cap.unwrap_or(0);
     let mut ctx_cap = input.ctx_out_cap.unwrap_or(0);
     let mut grown = false;
+    // The kernel may write the context back into ctx_in (syscall programs): give it a
+    // buffer we own.
+    let mut ctx_in = input.ctx_in.map(<[u8]>::to_vec);
     loop {
         let mut data_out = vec![0u8; data_cap];
         let mut ctx_out = vec![0u8; ctx_cap];
@@ -753,9 +758,9 @@ pub fn prog_test_run(prog: &Fd, input: &TestRunIn<'_>) -> SysResult<TestRunOut> 
             a.data_out = ptr_mut(&mut data_out);
         }
         a.repeat = input.repeat;
-        if let Some(c) = input.ctx_in {
+        if let Some(c) = ctx_in.as_mut() {
             a.ctx_size_in = c.len() as u32;
-            a.ctx_in = ptr(c);
+            a.ctx_in = ptr_mut(c);
         }
         if input.ctx_out_cap.is_some() {
             a.ctx_size_out = ctx_cap as u32;
@@ -773,6 +778,7 @@ pub fn prog_test_run(prog: &Fd, input: &TestRunIn<'_>) -> SysResult<TestRunOut> 
                     duration_ns: a.duration,
                     data_out,
                     ctx_out,
+                    ctx_in_after: ctx_in.unwrap_or_default(),
                 });
             }
             Err(e) if e.errno == ENOSPC && !grown => {
