@@ -40,6 +40,8 @@ fn every_program_gets_a_kernel_verdict() {
         }
     }
     eprintln!("{loaded_objects}/{} objects load", objs.len());
+    assert_eq!(objs.len(), 18);
+    assert_eq!(loaded_objects, 17);
 }
 
 /// The same entries go into both sides so that xdp-filter takes its interesting paths.
@@ -136,5 +138,70 @@ fn xdp_programs_agree_on_crafted_packets() {
         }
     }
     eprintln!("{runs} runs compared, {mismatches} mismatches, {not_run} programs not run");
-    eprintln!("{verdicts:?}");
+    eprintln!("kernel retvals per object: {verdicts:?}");
+    assert_eq!(mismatches, 0);
+    // 17 programs load; the two xsk_def_prog need an XSKMAP, which bpfbox lacks.
+    assert_eq!(not_run, 2);
+    assert_eq!(runs, 17 * packets.len());
+    // The filters take both ways: some packets pass and some drop in the same program.
+    for obj in ["xdpfilt_dny_ip.o", "xdpfilt_alw_ip.o"] {
+        let seen: Vec<u32> = verdicts
+            .keys()
+            .filter(|(o, _)| o == obj)
+            .map(|(_, r)| *r)
+            .collect();
+        assert!(seen.contains(&1) && seen.contains(&2), "{obj}: {seen:?}");
+    }
+}
+
+/// A mismatch report writes a reproducer that holds everything needed to replay it.
+#[test]
+fn reproducers_are_self_contained() {
+    use bpfbox_kernel_compare::run::{Difference, Outcome, RunComparison};
+    let Some(objs) = common::real_objects() else {
+        return;
+    };
+    let obj = objs.iter().find(|p| p.ends_with("xdp_pass.o")).unwrap();
+    let dir = std::env::temp_dir().join(format!("kc-repro-{}", std::process::id()));
+    let input = RunInput {
+        name: "ipv4/tcp 80".into(),
+        data: vec![1, 2, 3],
+        ctx: Some(vec![4; 24]),
+    };
+    let c = RunComparison {
+        program: "xdp_pass".into(),
+        input: input.name.clone(),
+        kernel: Outcome::Ran {
+            retval: 2,
+            data_out: vec![1, 2, 3],
+            ctx_out: Vec::new(),
+        },
+        bpfbox: Outcome::Ran {
+            retval: 1,
+            data_out: vec![1, 2, 3],
+            ctx_out: Vec::new(),
+        },
+        differences: vec![Difference {
+            what: "retval".into(),
+            kernel: "2".into(),
+            bpfbox: "1".into(),
+        }],
+    };
+    let prefill = vec!["m:01000000:02000000".parse().unwrap()];
+    let out = bpfbox_kernel_compare::repro::write(&dir, obj, &c, &input, &prefill).unwrap();
+    assert_eq!(out, dir.join("xdp_pass.o-xdp_pass-ipv4_tcp_80"));
+    assert_eq!(
+        std::fs::read(out.join("xdp_pass.o")).unwrap(),
+        std::fs::read(obj).unwrap()
+    );
+    assert_eq!(std::fs::read(out.join("data.bin")).unwrap(), vec![1, 2, 3]);
+    assert_eq!(std::fs::read(out.join("ctx.bin")).unwrap(), vec![4; 24]);
+    let readme = std::fs::read_to_string(out.join("README")).unwrap();
+    assert!(readme.contains(
+        "bpfbox compare xdp_pass.o --prog xdp_pass --run --data data.bin --ctx ctx.bin --prefill m:01000000:02000000"
+    ));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("mismatch.json")).unwrap()).unwrap();
+    assert_eq!(json["comparison"]["differences"][0]["what"], "retval");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
