@@ -36,8 +36,16 @@ fn table_and_json() {
     if !ready() {
         return;
     }
-    let out = bpfbox().args(["compare", PASS, DROP, "--run"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bpfbox()
+        .args(["compare", PASS, DROP, "--run"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("File"), "{text}");
     assert!(text.contains("Verdict (kernel)") && text.contains("Insns") && text.contains("States"));
@@ -58,9 +66,15 @@ fn table_and_json() {
     assert_eq!(row["run_mismatches"], 0);
     assert!(row["log"].as_str().unwrap().contains("processed 2 insns"));
 
-    let out = bpfbox().args(["compare", PASS, "-o", "csv"]).output().unwrap();
+    let out = bpfbox()
+        .args(["compare", PASS, "-o", "csv"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("File,Program,Type,Verdict (kernel)"), "{text}");
+    assert!(
+        text.starts_with("File,Program,Type,Verdict (kernel)"),
+        "{text}"
+    );
     assert!(text.contains("xdp_pass.o,xdp_pass,xdp,success"), "{text}");
 }
 
@@ -83,11 +97,20 @@ fn data_files_and_usage_errors() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["files"][0]["programs"][0]["runs"], 1);
 
-    let out = bpfbox().args(["compare", PASS, "--prog", "nope"]).output().unwrap();
+    let out = bpfbox()
+        .args(["compare", PASS, "--prog", "nope"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = bpfbox().args(["compare", PASS, "--data", "x"]).output().unwrap();
+    let out = bpfbox()
+        .args(["compare", PASS, "--data", "x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "--data needs --run");
-    let out = bpfbox().args(["compare", "/nonexistent.o"]).output().unwrap();
+    let out = bpfbox()
+        .args(["compare", "/nonexistent.o"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -99,7 +122,12 @@ fn unprivileged_says_why() {
         return;
     }
     let Ok(out) = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
         .arg(env!("CARGO_BIN_EXE_bpfbox"))
         .args(["compare", PASS])
         .output()
@@ -109,7 +137,10 @@ fn unprivileged_says_why() {
     };
     let err = String::from_utf8_lossy(&out.stderr);
     if err.contains("setpriv:") {
-        skip(&format!("setpriv cannot drop privileges here: {}", err.trim()));
+        skip(&format!(
+            "setpriv cannot drop privileges here: {}",
+            err.trim()
+        ));
         return;
     }
     assert_eq!(out.status.code(), Some(3), "{err}");
