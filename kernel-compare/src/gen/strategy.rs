@@ -1,6 +1,5 @@
 //! proptest strategies for [`GenProgram`], and deterministic generation from a seed or from
-//! fuzzer bytes (proptest's pass-through RNG reads the bytes as its random stream, so a
-//! fuzzer mutating the bytes mutates the program's choices).
+//! fuzzer bytes.
 
 use bpfbox_vm::isa::{AluOp, AtomicOp, EndKind, JmpCond, Size};
 use proptest::prelude::*;
@@ -391,7 +390,25 @@ pub fn from_seed(seed: u64, cfg: GenConfig) -> Result<GenProgram, GenError> {
     generate(TestRng::from_seed(RngAlgorithm::ChaCha, &key), cfg)
 }
 
-/// The program whose random choices are `bytes` (zeros once they run out), for fuzzers.
+/// The program for arbitrary fuzzer `bytes`: a hash of them seeds the generator, so every
+/// input gives a program and different inputs (almost always) different programs.
+///
+/// proptest's pass-through RNG, which would read the bytes as the random stream itself, is
+/// not usable here: the strategies fork the RNG, each fork halves the remaining bytes, and
+/// rand's rejection sampling then loops forever on the zeros that follow.
 pub fn from_bytes(bytes: &[u8], cfg: GenConfig) -> Result<GenProgram, GenError> {
-    generate(TestRng::from_seed(RngAlgorithm::PassThrough, bytes), cfg)
+    // FNV-1a over the bytes, then splitmix64 to spread it over a ChaCha key.
+    let mut h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    h ^= bytes.len() as u64;
+    let mut key = [0u8; 32];
+    for chunk in key.chunks_mut(8) {
+        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = h;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    generate(TestRng::from_seed(RngAlgorithm::ChaCha, &key), cfg)
 }
