@@ -7,6 +7,7 @@ mod btf;
 mod compare;
 mod conformance;
 mod disasm;
+mod fuzz_kernel;
 mod input;
 mod plugin;
 mod run;
@@ -88,6 +89,8 @@ enum Command {
     Btf(btf::BtfArgs),
     /// Load objects into the running kernel and compare verdicts and runs with bpfbox.
     Compare(compare::CompareArgs),
+    /// Compare generated programs between the kernel and the interpreter.
+    FuzzKernel(fuzz_kernel::FuzzKernelArgs),
 }
 
 /// Entry point of the binary.
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::ConformancePlugin(a) => plugin::run(a),
         Command::Btf(a) => btf::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::FuzzKernel(a) => fuzz_kernel::run(a),
     };
     finish(result)
 }
