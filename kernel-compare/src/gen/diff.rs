@@ -373,3 +373,50 @@ pub fn reproducer(
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed() -> Observed {
+        Observed {
+            retval: 7,
+            out: (0..IO_SIZE as u8).collect(),
+            array: vec![vec![1; VALUE_SIZE]; MAP_ENTRIES as usize],
+            hash: vec![(3, vec![2; VALUE_SIZE])],
+        }
+    }
+
+    #[test]
+    fn a_difference_anywhere_is_a_mismatch_and_is_named() {
+        let k = observed();
+        assert_eq!(
+            judge(KernelRun::Ran(k.clone()), Ok(k.clone())),
+            Verdict::Match
+        );
+        let mut i = k.clone();
+        i.out[3 * 8] ^= 1;
+        i.out[(10 + 2) * 8] ^= 0x80;
+        i.array[1][0] = 9;
+        i.hash.clear();
+        assert_eq!(k.diff(&i), ["r3", "slot2", "array[1]", "hash"]);
+        assert!(matches!(
+            judge(KernelRun::Ran(k.clone()), Ok(i)),
+            Verdict::Mismatch { .. }
+        ));
+        assert!(matches!(
+            judge(KernelRun::Ran(k), Err("fault".into())),
+            Verdict::Mismatch { .. }
+        ));
+    }
+
+    #[test]
+    fn the_interpreter_runs_what_the_generator_makes() {
+        let p = super::super::from_seed(1, super::super::GenConfig::default()).expect("gen");
+        let insns = p.insns().expect("emit");
+        let o = run_interpreter(&p, &insns).expect("runs");
+        assert_eq!(o.out.len(), IO_SIZE);
+        assert_eq!(o.array.len(), MAP_ENTRIES as usize);
+        assert_eq!(o.r0() as u32, o.retval);
+    }
+}

@@ -256,6 +256,27 @@ impl Ctx<'_> {
                     off: stack_off(pos, size),
                 });
             }
+            Stmt::AcqRel {
+                store,
+                size,
+                reg: r,
+                pos,
+            } => {
+                let off = stack_off(pos, size);
+                // Load-acquire names its base in src, as the kernel encodes it.
+                let (op, dst, src) = if store {
+                    (AtomicOp::StoreRelease, 10, reg(r))
+                } else {
+                    (AtomicOp::LoadAcquire, reg(r), 10)
+                };
+                out.push(Insn::Atomic {
+                    size,
+                    op,
+                    dst,
+                    src,
+                    off,
+                });
+            }
             Stmt::If {
                 wide,
                 cond,

@@ -266,6 +266,17 @@ pub enum Stmt {
         /// Operand register.
         src: u8,
     },
+    /// Load-acquire or store-release on the stack (`lock load_acquire` / `store_release`).
+    AcqRel {
+        /// Store-release (else load-acquire).
+        store: bool,
+        /// Access size.
+        size: Size,
+        /// Register loaded or stored.
+        reg: u8,
+        /// Where.
+        pos: StackPos,
+    },
     /// `if !(dst cond src) { then } else { els }`: the jump skips `then` when the condition
     /// holds.
     If {

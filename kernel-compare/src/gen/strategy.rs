@@ -220,6 +220,13 @@ fn leaf() -> BoxedStrategy<Stmt> {
         });
     let atomic = (any::<bool>(), atomic_op(), pos(), reg())
         .prop_map(|(wide, op, pos, src)| Stmt::Atomic { wide, op, pos, src });
+    let acq_rel =
+        (any::<bool>(), size(), reg(), pos()).prop_map(|(store, size, reg, pos)| Stmt::AcqRel {
+            store,
+            size,
+            reg,
+            pos,
+        });
     let call = (any::<u8>(), reloads()).prop_map(|(callee, reload)| Stmt::Call { callee, reload });
     let lookup = (
         map_sel(),
@@ -275,6 +282,7 @@ fn leaf() -> BoxedStrategy<Stmt> {
         (5, store.boxed()),
         (5, load.boxed()),
         (4, atomic.boxed()),
+        (2, acq_rel.boxed()),
         (2, call.boxed()),
         (3, lookup.boxed()),
         (2, update.boxed()),
