@@ -187,6 +187,42 @@ impl Object {
         Self::parse_with(&bytes, &opts)
     }
 
+    /// Parses the object at `path` as libbpf opens and prepares it: CO-RE relocations and
+    /// `.ksyms` resolve against `target`, or — when the object needs a kernel's BTF and no
+    /// target is given — against the running kernel's (`/sys/kernel/btf/vmlinux`, with
+    /// `/proc/kallsyms` for typeless ksyms). Where no kernel BTF exists, the programs that
+    /// need it report so in [`Object::program_errors`] and the rest load.
+    pub fn from_file_relocated(path: impl AsRef<Path>, target: Option<Arc<Btf>>) -> Result<Object> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut opts = LoadOptions {
+            name: Some(name_from_path(path)),
+            target_btf: target,
+            ..LoadOptions::default()
+        };
+        let obj = Self::parse_with(&bytes, &opts)?;
+        let needs_kernel = obj.program_errors().iter().any(|e| {
+            matches!(
+                e,
+                ProgramError::NeedsCore { .. } | ProgramError::NeedsKsyms { .. }
+            )
+        });
+        if opts.target_btf.is_some() || !needs_kernel {
+            return Ok(obj);
+        }
+        let Ok(host) = crate::core::load_host_btf() else {
+            return Ok(obj);
+        };
+        opts.target_btf = Some(host);
+        if let Ok(text) = std::fs::read_to_string("/proc/kallsyms") {
+            opts.kallsyms = crate::ksyms::parse_kallsyms(&text);
+        }
+        Self::parse_with(&bytes, &opts)
+    }
+
     /// Parses an object.
     pub fn parse_with(bytes: &[u8], opts: &LoadOptions) -> Result<Object> {
         let elf = ElfFile::parse(bytes)?;

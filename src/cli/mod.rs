@@ -4,8 +4,10 @@
 
 mod asm;
 mod btf;
+mod compare;
 mod conformance;
 mod disasm;
+mod fuzz_kernel;
 mod input;
 mod object;
 mod plugin;
@@ -93,6 +95,10 @@ enum Command {
     Btf(btf::BtfArgs),
     /// Show every CO-RE relocation of an object and its decision against a target BTF.
     Reloc(reloc::RelocArgs),
+    /// Load objects into the running kernel and compare verdicts and runs with bpfbox.
+    Compare(compare::CompareArgs),
+    /// Compare generated programs between the kernel and the interpreter.
+    FuzzKernel(fuzz_kernel::FuzzKernelArgs),
 }
 
 /// Entry point of the binary.
@@ -114,6 +120,8 @@ pub fn main() -> ExitCode {
         Command::ConformancePlugin(a) => plugin::run(a),
         Command::Btf(a) => btf::run(a),
         Command::Reloc(a) => reloc::run(a),
+        Command::Compare(a) => compare::run(a),
+        Command::FuzzKernel(a) => fuzz_kernel::run(a),
     };
     finish(result)
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bpfbox_btf::types::{Kind, TypeData};
 use bpfbox_btf::Btf;
-use bpfbox_loader::{LoadOptions, Object, ProgramError};
+use bpfbox_loader::Object;
 use bpfbox_vm::disasm::Symbolizer;
 use bpfbox_vm::isa::LdImm64Kind;
 use bpfbox_vm::Program;
@@ -27,49 +27,21 @@ pub fn is_elf(path: &Path) -> bool {
 /// CO-RE records and resolving `.ksyms` against `btf` — or, when the object needs it and no
 /// file is given, against the running kernel's BTF, as libbpf does by default.
 pub fn open(path: &Path, btf: Option<&Path>) -> Result<Object, CliError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    let name = path.file_name().map(|n| {
-        n.to_string_lossy()
-            .split('.')
-            .next()
-            .unwrap_or("")
-            .to_string()
-    });
-    let mut opts = LoadOptions {
-        name,
-        ..LoadOptions::default()
-    };
-    if let Some(b) = btf {
-        opts.target_btf = Some(
+    if let Err(e) = std::fs::metadata(path) {
+        return Err(CliError::usage(format!(
+            "cannot read {}: {e}",
+            path.display()
+        )));
+    }
+    let target = btf
+        .map(|b| {
             bpfbox_loader::load_btf_file(b)
-                .map_err(|e| CliError::usage(format!("--btf {}: {e}", b.display())))?,
-        );
-    }
+                .map_err(|e| CliError::usage(format!("--btf {}: {e}", b.display())))
+        })
+        .transpose()?;
     // A malformed or foreign object is a wrong input file.
-    let parse = |opts: &LoadOptions| {
-        Object::parse_with(&bytes, opts)
-            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
-    };
-    let obj = parse(&opts)?;
-    let needs_kernel = obj.program_errors().iter().any(|e| {
-        matches!(
-            e,
-            ProgramError::NeedsCore { .. } | ProgramError::NeedsKsyms { .. }
-        )
-    });
-    if btf.is_some() || !needs_kernel {
-        return Ok(obj);
-    }
-    let Ok(host) = bpfbox_loader::load_host_btf() else {
-        // No kernel BTF here: the programs that need it report so; the rest run.
-        return Ok(obj);
-    };
-    opts.target_btf = Some(host);
-    if let Ok(text) = std::fs::read_to_string("/proc/kallsyms") {
-        opts.kallsyms = bpfbox_loader::ksyms::parse_kallsyms(&text);
-    }
-    parse(&opts)
+    Object::from_file_relocated(path, target)
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
 }
 
 /// The program `--prog NAME` or `--section SEC` selects; with neither, the object's only

@@ -129,6 +129,15 @@ fn is_skb(t: ProgType) -> bool {
     )
 }
 
+/// Whether the kernel's skb test run leaves the Ethernet header in the packet the program
+/// sees (`is_l2` in `bpf_prog_test_run_skb`).
+fn skb_l2(t: ProgType) -> bool {
+    matches!(
+        t,
+        ProgType::SchedCls | ProgType::SchedAct | ProgType::LwtXmit | ProgType::SkSkb
+    )
+}
+
 fn read_u32(b: &[u8], off: u64) -> u32 {
     let o = off as usize;
     b.get(o..o + 4)
@@ -177,11 +186,17 @@ pub fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError
         if run.kernel_compat && run.data_in.len() < ETH_HLEN {
             return Err(invalid("packet shorter than ETH_HLEN"));
         }
-        let l2 = matches!(
-            t,
-            ProgType::SchedCls | ProgType::SchedAct | ProgType::LwtXmit | ProgType::SkSkb
-        );
-        let mut c = Context::skb_at(&run.data_in, l2);
+        if run.kernel_compat {
+            // bpf_prog_test_run_skb reads the addresses of an IPv4/IPv6 packet's header
+            // for its socket, and refuses packets too short to hold one.
+            let l3 = run.data_in.len() - ETH_HLEN;
+            match u16::from_be_bytes([run.data_in[12], run.data_in[13]]) {
+                0x0800 if l3 < 20 => return Err(invalid("IPv4 packet shorter than its header")),
+                0x86dd if l3 < 40 => return Err(invalid("IPv6 packet shorter than its header")),
+                _ => {}
+            }
+        }
+        let mut c = Context::skb_at(&run.data_in, skb_l2(t));
         if let Some(inp) = ctx_in {
             // Fields a test run may set (convert___skb_to_skb); the rest must be zero.
             let settable: [(u64, u64); 9] = [
@@ -214,6 +229,11 @@ pub fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError
             if read_u32(inp, skb_off::IFINDEX) == 0 {
                 c.set_u32(skb_off::IFINDEX, 1);
             }
+        }
+        // convert___skb_to_skb: a zero wire_len stands for the skb's length.
+        if c.get_u32(skb_off::WIRE_LEN) == 0 {
+            let len = c.get_u32(skb_off::LEN);
+            c.set_u32(skb_off::WIRE_LEN, len);
         }
         return Ok(c);
     }
@@ -311,8 +331,15 @@ pub fn run_context(
     let out = last.unwrap_or(crate::interp::RunOutcome { r0: 0, insns: 0 });
     let retval = out.r0 as u32;
     let action = action_name(prog_type, retval);
-    let data_out = ctx.packet().to_vec();
+    let mut data_out = ctx.packet().to_vec();
     let mut ctx_out = ctx.uapi_bytes().to_vec();
+    if is_skb(prog_type) && !skb_l2(prog_type) {
+        // The kernel pushes the Ethernet header back for data out, zeroed (an L3 context
+        // only exists for packets that had one).
+        let mut out = vec![0u8; ETH_HLEN];
+        out.extend_from_slice(&data_out);
+        data_out = out;
+    }
     if prog_type == ProgType::Xdp {
         let meta = ctx.get_u64(xdp_off::DATA_META);
         let rel = |v: u64| (v.wrapping_sub(meta) as u32).to_ne_bytes();
@@ -324,13 +351,26 @@ pub fn run_context(
         ctx_out[4..8].copy_from_slice(&e);
         ctx_out[8..12].fill(0);
     } else if is_skb(prog_type) {
-        for o in [
-            skb_off::UAPI_DATA,
-            skb_off::UAPI_DATA_END,
-            skb_off::UAPI_DATA_META,
-        ] {
-            ctx_out[o as usize..o as usize + 4].fill(0);
+        // convert_skb_to___skb copies back these fields only; the rest reads as zero.
+        const COPIED: [(u64, u64); 9] = [
+            (skb_off::MARK, 4),
+            (skb_off::PRIORITY, 4),
+            (skb_off::INGRESS_IFINDEX, 4),
+            (skb_off::IFINDEX, 4),
+            (skb_off::CB, 20),
+            (skb_off::TSTAMP, 8),
+            (skb_off::WIRE_LEN, 4),
+            (skb_off::GSO_SEGS, 4),
+            (skb_off::HWTSTAMP, 8),
+        ];
+        let mut out = vec![0u8; ctx_out.len()];
+        for (o, n) in COPIED {
+            let r = o as usize..(o + n) as usize;
+            if let (Some(dst), Some(src)) = (out.get_mut(r.clone()), ctx_out.get(r)) {
+                dst.copy_from_slice(src);
+            }
         }
+        ctx_out = out;
     }
     let mut ringbuf = Vec::new();
     let mut perf = Vec::new();

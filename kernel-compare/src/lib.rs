@@ -1,0 +1,22 @@
+//! bpfbox-kernel-compare: the running kernel as the oracle.
+//!
+//! [`sys`] wraps the `bpf(2)` syscall (owned descriptors, no libbpf); [`probe`] says what
+//! this machine allows.
+#![warn(missing_docs)]
+
+pub mod btf_fixup;
+pub mod conformance;
+pub mod error;
+pub mod gen;
+pub mod load;
+pub mod packet;
+pub mod probe;
+pub mod report;
+pub mod repro;
+pub mod run;
+pub mod sys;
+
+pub use error::{Error, Result};
+pub use load::{KernelObject, LoadOptions, ProgramLoad, Verdict, VerifierStats};
+pub use report::{compare_file, CompareOptions, FileReport, Prefill, Summary};
+pub use run::{Difference, Outcome, RunComparison, RunInput, Session};

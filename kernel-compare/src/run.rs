@@ -1,0 +1,651 @@
+//! Running the same input through the kernel (`BPF_PROG_TEST_RUN`) and through bpfbox's
+//! interpreter, and comparing return value, data out, context out and the full contents of
+//! every map afterwards.
+//!
+//! A [`Session`] holds one object twice: loaded in the kernel ([`KernelObject`]) and as
+//! bpfbox maps ([`Object::create_maps`]). Both start from the same state (global data,
+//! frozen `.rodata`, the same [`Session::prefill`]s) and see the same sequence of runs, so
+//! their maps must stay equal.
+
+use bpfbox_loader::Object;
+use bpfbox_vm::helpers::MapTable;
+use bpfbox_vm::maps::{Map, MapConfig};
+use bpfbox_vm::testrun::{test_run, TestRun, TestRunError};
+use bpfbox_vm::{Env, ProgType, Program};
+
+use crate::load::{comparable, KernelObject, Verdict};
+use crate::sys::{self, TestRunIn};
+
+/// Room the kernel may need beyond the input for data out (`bpf_xdp_adjust_tail`,
+/// `bpf_skb_change_tail`).
+const DATA_OUT_SLACK: usize = 4096;
+/// Capacity for any context out (`__sk_buff` is 192 bytes).
+const CTX_OUT_CAP: usize = 4096;
+/// At most this many differing entries are listed per map.
+const MAX_MAP_DIFFS: usize = 8;
+
+/// One test-run input.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunInput {
+    /// Name shown in reports (`ipv4_tcp_80`, a file name, ...).
+    pub name: String,
+    /// `data_in` (the packet for packet programs).
+    #[serde(with = "hex_bytes")]
+    pub data: Vec<u8>,
+    /// `ctx_in`, if any.
+    #[serde(default, with = "opt_hex_bytes")]
+    pub ctx: Option<Vec<u8>>,
+}
+
+/// What one side produced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The program ran.
+    Ran {
+        /// `retval`.
+        retval: u32,
+        /// Data out.
+        #[serde(with = "hex_bytes")]
+        data_out: Vec<u8>,
+        /// Context out.
+        #[serde(with = "hex_bytes")]
+        ctx_out: Vec<u8>,
+    },
+    /// The test run was refused with an errno (bad input, as the kernel judges it).
+    Refused {
+        /// The errno.
+        errno: i32,
+        /// Why (bpfbox side) or the errno's name (kernel side).
+        msg: String,
+    },
+    /// The program faulted or could not run in bpfbox.
+    Failed {
+        /// What happened.
+        msg: String,
+    },
+}
+
+/// One value that differs between the kernel and bpfbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Difference {
+    /// What differs (`retval`, `data_out`, `map filter_ports key 50000000`, ...).
+    pub what: String,
+    /// The kernel's value.
+    pub kernel: String,
+    /// bpfbox's value.
+    pub bpfbox: String,
+}
+
+/// The comparison of one run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunComparison {
+    /// Program name.
+    pub program: String,
+    /// Input name.
+    pub input: String,
+    /// The kernel's outcome.
+    pub kernel: Outcome,
+    /// bpfbox's outcome.
+    pub bpfbox: Outcome,
+    /// Every difference; empty when both agree.
+    pub differences: Vec<Difference>,
+}
+
+impl RunComparison {
+    /// Whether kernel and bpfbox agree on everything compared.
+    pub fn matches(&self) -> bool {
+        self.differences.is_empty()
+    }
+}
+
+/// Why a program is not run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotRun {
+    /// Program name.
+    pub program: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Whether the kernel can test-run programs of this type (`prog_ops->test_run`).
+pub fn kernel_can_test_run(t: ProgType) -> bool {
+    use ProgType::*;
+    matches!(
+        t,
+        SocketFilter
+            | SchedCls
+            | SchedAct
+            | Xdp
+            | CgroupSkb
+            | LwtIn
+            | LwtOut
+            | LwtXmit
+            | LwtSeg6local
+            | RawTracepoint
+            | RawTracepointWritable
+            | FlowDissector
+            | SkLookup
+            | Syscall
+            | Tracing
+            | StructOps
+            | Netfilter
+    )
+}
+
+/// Whether bpfbox's test run builds the context the kernel builds for this type.
+pub fn bpfbox_can_test_run(t: ProgType) -> bool {
+    use ProgType::*;
+    matches!(
+        t,
+        SocketFilter
+            | SchedCls
+            | SchedAct
+            | Xdp
+            | CgroupSkb
+            | LwtIn
+            | LwtOut
+            | LwtXmit
+            | RawTracepoint
+            | Syscall
+    )
+}
+
+/// Whether programs of this type take a packet as `data_in`.
+pub fn takes_packet(t: ProgType) -> bool {
+    use ProgType::*;
+    matches!(
+        t,
+        SocketFilter
+            | SchedCls
+            | SchedAct
+            | Xdp
+            | CgroupSkb
+            | LwtIn
+            | LwtOut
+            | LwtXmit
+            | LwtSeg6local
+            | FlowDissector
+    )
+}
+
+/// Pins the calling thread to CPU 0 while alive, so the kernel's test runs touch the same
+/// per-CPU slot as bpfbox's (which runs as CPU 0); the previous mask is restored on drop.
+struct PinCpu0 {
+    old: Option<libc::cpu_set_t>,
+}
+
+impl PinCpu0 {
+    fn new() -> PinCpu0 {
+        // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
+        let mut old: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: pid 0 is the calling thread and `old` is a valid cpu_set_t of `size` bytes.
+        if unsafe { libc::sched_getaffinity(0, size, &mut old) } != 0 {
+            return PinCpu0 { old: None };
+        }
+        // SAFETY: as above; `one` is a valid set holding CPU 0.
+        let ok = unsafe {
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(0, &mut one);
+            libc::sched_setaffinity(0, size, &one) == 0
+        };
+        PinCpu0 {
+            old: ok.then_some(old),
+        }
+    }
+}
+
+impl Drop for PinCpu0 {
+    fn drop(&mut self) {
+        if let Some(old) = &self.old {
+            // SAFETY: restores the calling thread's mask read in `new`.
+            unsafe {
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), old);
+            }
+        }
+    }
+}
+
+/// One object in the kernel and in bpfbox, ready to run inputs on both.
+pub struct Session<'a> {
+    programs: &'a [Program],
+    map_names: Vec<String>,
+    kernel: &'a KernelObject,
+    ours: Result<MapTable, String>,
+    env: Env,
+}
+
+impl<'a> Session<'a> {
+    /// Creates bpfbox's maps for `obj` (sized for `ncpus` possible CPUs, as the kernel's).
+    pub fn new(obj: &'a Object, kernel: &'a KernelObject, ncpus: u32) -> Session<'a> {
+        let ours = obj
+            .create_maps(&MapConfig { ncpus })
+            .map_err(|e| e.to_string());
+        let map_names = (0..obj.maps().len())
+            .map(|i| {
+                obj.map_info(i)
+                    .map_or_else(|| obj.maps()[i].name.clone(), |m| m.name.clone())
+            })
+            .collect();
+        Session::with_maps(obj.programs(), map_names, kernel, ours, ncpus)
+    }
+
+    /// A session over bare programs and the maps of `kernel` (as made by
+    /// [`KernelObject::from_programs`]): bpfbox's maps are created from the same specs.
+    pub fn from_programs(
+        programs: &'a [Program],
+        kernel: &'a KernelObject,
+        ncpus: u32,
+    ) -> Session<'a> {
+        let cfg = MapConfig { ncpus };
+        let ours = kernel
+            .maps
+            .iter()
+            .map(|m| Map::create(&m.spec, &cfg).map_err(|e| format!("map {}: {e}", m.spec.name)))
+            .collect::<Result<Vec<_>, _>>()
+            .map(MapTable::new);
+        let map_names = kernel.maps.iter().map(|m| m.spec.name.clone()).collect();
+        Session::with_maps(programs, map_names, kernel, ours, ncpus)
+    }
+
+    fn with_maps(
+        programs: &'a [Program],
+        map_names: Vec<String>,
+        kernel: &'a KernelObject,
+        ours: Result<MapTable, String>,
+        ncpus: u32,
+    ) -> Session<'a> {
+        let env = Env {
+            ncpus,
+            cpu: 0,
+            ..Env::default()
+        };
+        Session {
+            programs,
+            map_names,
+            kernel,
+            ours,
+            env,
+        }
+    }
+
+    fn program(&self, name: &str) -> Option<&'a Program> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// Why bpfbox cannot run this object's programs, if it cannot (e.g. a map type it does
+    /// not support).
+    pub fn bpfbox_error(&self) -> Option<&str> {
+        self.ours.as_ref().err().map(String::as_str)
+    }
+
+    /// Writes the same entry into map `map` (by name) on both sides. For per-CPU maps a
+    /// value of `value_size` bytes is given to every CPU.
+    pub fn prefill(&mut self, map: &str, key: &[u8], value: &[u8]) -> Result<(), String> {
+        let idx = self
+            .map_names
+            .iter()
+            .position(|m| m == map)
+            .or_else(|| self.kernel.maps.iter().position(|m| m.spec.name == map))
+            .ok_or_else(|| format!("no map named `{map}`"))?;
+        let km = &self.kernel.maps[idx];
+        let fd = km
+            .fd
+            .as_ref()
+            .ok_or_else(|| format!("map `{map}` was not created in the kernel"))?;
+        let spec = &km.spec;
+        let stride = (spec.value_size as usize).div_ceil(8) * 8;
+        let value = if spec.map_type.is_percpu() && value.len() == spec.value_size as usize {
+            let mut all = vec![0u8; stride * self.env.ncpus as usize];
+            for c in all.chunks_mut(stride) {
+                c[..value.len()].copy_from_slice(value);
+            }
+            all
+        } else {
+            value.to_vec()
+        };
+        let value = value.as_slice();
+        sys::map_update(fd, key, value, 0).map_err(|e| format!("kernel map `{map}`: {e}"))?;
+        if let Ok(t) = &self.ours {
+            if let Some(m) = t.get(idx) {
+                m.update(key, value, 0)
+                    .map_err(|e| format!("bpfbox map `{map}`: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Why `program` cannot be run on both sides, if so.
+    pub fn not_runnable(&self, program: &str) -> Option<String> {
+        let Some(k) = self.kernel.program(program) else {
+            return Some(format!("no program `{program}`"));
+        };
+        if k.verdict != Verdict::Accepted {
+            return Some(format!(
+                "the kernel did not load it ({})",
+                k.verdict.label()
+            ));
+        }
+        let p = self.program(program)?;
+        if !kernel_can_test_run(p.prog_type) {
+            return Some(format!(
+                "the kernel cannot test-run {} programs",
+                p.prog_type.name()
+            ));
+        }
+        if !bpfbox_can_test_run(p.prog_type) {
+            return Some(format!(
+                "bpfbox cannot test-run {} programs yet",
+                p.prog_type.name()
+            ));
+        }
+        if let Err(e) = &self.ours {
+            return Some(format!("bpfbox cannot create the object's maps: {e}"));
+        }
+        None
+    }
+
+    /// Runs `input` through `program` on both sides and compares everything.
+    pub fn run(&mut self, program: &str, input: &RunInput) -> Result<RunComparison, NotRun> {
+        if let Some(reason) = self.not_runnable(program) {
+            return Err(NotRun {
+                program: program.to_string(),
+                reason,
+            });
+        }
+        let (Some(p), Some(k), Ok(maps)) = (
+            self.program(program),
+            self.kernel.program(program),
+            self.ours.as_ref(),
+        ) else {
+            return Err(NotRun {
+                program: program.to_string(),
+                reason: "not loaded".into(),
+            });
+        };
+        let Some(fd) = k.fd.as_ref() else {
+            return Err(NotRun {
+                program: program.to_string(),
+                reason: "not loaded".into(),
+            });
+        };
+        let packet = takes_packet(p.prog_type);
+        let ctx_in = input
+            .ctx
+            .clone()
+            .or_else(|| default_ctx(p.prog_type, &input.data));
+        let req = TestRunIn {
+            data_in: &input.data,
+            data_out_cap: packet.then_some(input.data.len() + DATA_OUT_SLACK),
+            ctx_in: ctx_in.as_deref(),
+            ctx_out_cap: packet.then_some(CTX_OUT_CAP),
+            // Raw tracepoint and syscall test runs refuse a repeat count.
+            repeat: u32::from(packet),
+            ..TestRunIn::default()
+        };
+        let kernel = {
+            let _pin = PinCpu0::new();
+            match sys::prog_test_run(fd, &req) {
+                Ok(o) => Outcome::Ran {
+                    retval: o.retval,
+                    data_out: o.data_out,
+                    // A syscall program's context comes back in place.
+                    ctx_out: if p.prog_type == ProgType::Syscall {
+                        o.ctx_in_after
+                    } else {
+                        o.ctx_out
+                    },
+                },
+                Err(e) => Outcome::Refused {
+                    errno: e.errno,
+                    msg: sys::errno_name(e.errno),
+                },
+            }
+        };
+        let run = TestRun {
+            data_in: input.data.clone(),
+            ctx_in,
+            repeat: 1,
+            kernel_compat: true,
+            regions: Vec::new(),
+        };
+        let ours = match test_run(p, maps, &mut self.env, &run) {
+            Ok(r) => Outcome::Ran {
+                retval: r.retval,
+                data_out: if packet { r.data_out } else { Vec::new() },
+                ctx_out: r.ctx_out,
+            },
+            Err(TestRunError::Invalid { errno, msg }) => Outcome::Refused { errno, msg },
+            Err(e) => Outcome::Failed { msg: e.to_string() },
+        };
+        let mut differences = compare_outcomes(&kernel, &ours);
+        differences.extend(compare_maps(self.kernel, maps));
+        Ok(RunComparison {
+            program: program.to_string(),
+            input: input.name.clone(),
+            kernel,
+            bpfbox: ours,
+            differences,
+        })
+    }
+}
+
+/// The context both sides get when the input has none. For XDP it is an `xdp_md` whose
+/// `data_end` covers the packet: given a context out but no context in, the kernel zeroes
+/// the context it builds, and a zero `data_end` moves the whole packet into fragments.
+fn default_ctx(t: ProgType, data: &[u8]) -> Option<Vec<u8>> {
+    if t != ProgType::Xdp {
+        return None;
+    }
+    let mut md = vec![0u8; 24];
+    md[4..8].copy_from_slice(&(data.len() as u32).to_ne_bytes());
+    Some(md)
+}
+
+/// Hex of a byte string, `(empty)` when empty.
+pub fn hex(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "(empty)".into();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn first_diff(a: &[u8], b: &[u8]) -> String {
+    let at = a.iter().zip(b).position(|(x, y)| x != y);
+    match at {
+        Some(i) => format!(" (first difference at byte {i})"),
+        None => format!(" (lengths {} and {})", a.len(), b.len()),
+    }
+}
+
+fn compare_outcomes(k: &Outcome, o: &Outcome) -> Vec<Difference> {
+    let mut d = Vec::new();
+    match (k, o) {
+        (
+            Outcome::Ran {
+                retval: kr,
+                data_out: kd,
+                ctx_out: kc,
+            },
+            Outcome::Ran {
+                retval: or,
+                data_out: od,
+                ctx_out: oc,
+            },
+        ) => {
+            if kr != or {
+                d.push(Difference {
+                    what: "retval".into(),
+                    kernel: format!("{kr} ({kr:#x})"),
+                    bpfbox: format!("{or} ({or:#x})"),
+                });
+            }
+            if kd != od {
+                d.push(Difference {
+                    what: format!("data_out{}", first_diff(kd, od)),
+                    kernel: hex(kd),
+                    bpfbox: hex(od),
+                });
+            }
+            // The kernel copies back the context only when it has one for the type.
+            if !kc.is_empty() && kc != oc {
+                d.push(Difference {
+                    what: format!("ctx_out{}", first_diff(kc, oc)),
+                    kernel: hex(kc),
+                    bpfbox: hex(oc),
+                });
+            }
+        }
+        (Outcome::Refused { errno: ke, .. }, Outcome::Refused { errno: oe, .. }) if ke == oe => {}
+        _ => d.push(Difference {
+            what: "outcome".into(),
+            kernel: describe(k),
+            bpfbox: describe(o),
+        }),
+    }
+    d
+}
+
+/// One line describing an outcome.
+pub fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Ran { retval, .. } => format!("ran, retval {retval}"),
+        Outcome::Refused { errno, msg } => format!("refused: {} ({msg})", sys::errno_name(*errno)),
+        Outcome::Failed { msg } => format!("failed: {msg}"),
+    }
+}
+
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The kernel map's entries (sorted by key).
+fn kernel_entries(
+    fd: &sys::Fd,
+    key_size: u32,
+    value_len: usize,
+    max: u32,
+) -> Result<Entries, String> {
+    // One batch call where the map type allows it, entry by entry otherwise.
+    if let Ok(mut all) = sys::map_lookup_batch(fd, key_size as usize, value_len, max.min(1 << 16)) {
+        all.sort();
+        return Ok(all);
+    }
+    let keys = sys::map_keys(fd, key_size as usize, max as usize + 1).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        if let Some(v) = sys::map_lookup(fd, &k, value_len).map_err(|e| e.to_string())? {
+            out.push((k, v));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Compares the contents of every map both sides can list.
+pub fn compare_maps(kernel: &KernelObject, ours: &MapTable) -> Vec<Difference> {
+    let mut d = Vec::new();
+    for (i, km) in kernel.maps.iter().enumerate() {
+        let (Some(fd), Some(om)) = (km.fd.as_ref(), ours.get(i)) else {
+            continue;
+        };
+        let t = om.map_type();
+        if !comparable(t) {
+            continue;
+        }
+        let name = om.name();
+        let k = match kernel_entries(fd, om.key_size(), om.user_value_size(), om.max_entries()) {
+            Ok(e) => e,
+            Err(e) => {
+                d.push(Difference {
+                    what: format!("map {name}"),
+                    kernel: format!("cannot dump: {e}"),
+                    bpfbox: String::new(),
+                });
+                continue;
+            }
+        };
+        let mut o = om.iter();
+        o.sort();
+        if k == o {
+            continue;
+        }
+        let kk: std::collections::BTreeMap<_, _> = k.into_iter().collect();
+        let ok: std::collections::BTreeMap<_, _> = o.into_iter().collect();
+        let mut keys: Vec<&Vec<u8>> = kk.keys().chain(ok.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let mut listed = 0;
+        let mut total = 0;
+        for key in keys {
+            let (a, b) = (kk.get(key), ok.get(key));
+            if a == b {
+                continue;
+            }
+            total += 1;
+            if listed < MAX_MAP_DIFFS {
+                listed += 1;
+                d.push(Difference {
+                    what: format!("map {name} key {}", hex(key)),
+                    kernel: a.map_or_else(|| "(absent)".into(), |v| hex(v)),
+                    bpfbox: b.map_or_else(|| "(absent)".into(), |v| hex(v)),
+                });
+            }
+        }
+        if total > listed {
+            d.push(Difference {
+                what: format!("map {name}"),
+                kernel: format!("{} more differing entries", total - listed),
+                bpfbox: String::new(),
+            });
+        }
+    }
+    d
+}
+
+/// Serde helpers: bytes as hex strings.
+pub mod hex_bytes {
+    /// Serializes bytes as a hex string.
+    pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        s.serialize_str(&h)
+    }
+
+    /// Parses a hex string.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+
+    /// Parses hex (whitespace and a `0x` prefix allowed).
+    pub fn parse(s: &str) -> Result<Vec<u8>, String> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        let s = s.strip_prefix("0x").unwrap_or(&s);
+        if !s.len().is_multiple_of(2) {
+            return Err(format!("odd number of hex digits in `{s}`"));
+        }
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|e| format!("`{s}`: {e}")))
+            .collect()
+    }
+}
+
+/// Serde helpers: optional bytes as hex strings.
+pub mod opt_hex_bytes {
+    /// Serializes optional bytes as a hex string or null.
+    pub fn serialize<S: serde::Serializer>(b: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match b {
+            Some(b) => super::hex_bytes::serialize(b, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Parses an optional hex string.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        let s: Option<String> = serde::Deserialize::deserialize(d)?;
+        s.map(|s| super::hex_bytes::parse(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

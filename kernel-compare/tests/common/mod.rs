@@ -1,0 +1,52 @@
+//! Shared helpers: skipping that fails under `BPFBOX_REQUIRE_ALL=1`, the kernel probe, and the
+//! real objects.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use bpfbox_kernel_compare::probe::Probe;
+
+/// Directories holding Debian's xdp-tools / libxdp objects.
+pub const OBJECT_DIRS: [&str; 2] = ["/usr/lib/x86_64-linux-gnu/bpf", "/usr/libexec/xdp-tools"];
+
+/// Skips the current test with a one-line reason, or fails it under `BPFBOX_REQUIRE_ALL=1`.
+pub fn skip(reason: &str) {
+    if std::env::var("BPFBOX_REQUIRE_ALL").as_deref() == Ok("1") {
+        panic!("required test cannot run: {reason}");
+    }
+    eprintln!("skipped: {reason}");
+}
+
+/// The probe when `bpf()` works here; `None` after reporting a skip.
+pub fn kernel() -> Option<Probe> {
+    let p = Probe::run();
+    match p.reason() {
+        Some(r) => {
+            skip(&r);
+            None
+        }
+        None => Some(p),
+    }
+}
+
+/// Every real BPF object found (sorted), or `None` after reporting a skip.
+pub fn real_objects() -> Option<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for dir in OBJECT_DIRS {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "o") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        skip("no xdp-tools BPF objects installed (apt install xdp-tools libxdp1)");
+        return None;
+    }
+    Some(out)
+}

@@ -1,0 +1,187 @@
+//! `bpfbox compare`: load objects into the running kernel, and with `--run` run the same
+//! inputs through the kernel and bpfbox, in a veristat-style table.
+
+use std::path::PathBuf;
+
+use bpfbox_kernel_compare::probe::Probe;
+use bpfbox_kernel_compare::report::{self, CompareOptions, FileReport, Prefill, Summary};
+use bpfbox_kernel_compare::RunInput;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{print_json, CliError, CliResult};
+
+/// Output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Output {
+    /// An aligned table, one row per program, then mismatch details.
+    #[default]
+    Table,
+    /// veristat-style CSV, one line per program.
+    Csv,
+    /// Everything as JSON.
+    Json,
+}
+
+/// Arguments of `bpfbox compare`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+sudo bpfbox compare /usr/lib/x86_64-linux-gnu/bpf/*.o\n  \
+sudo bpfbox compare xdp_pass.o --run\n  \
+sudo bpfbox compare xdpfilt_dny_tcp.o --run --prefill filter_ports:50000000:0600000000000000\n  \
+sudo bpfbox compare prog.o --prog my_prog --run --data packet.bin -o json\n\n\
+Needs root (or CAP_BPF): without it, says why in one line and exits 3.\n\
+Exit codes: 0 all agree, 1 a mismatch, 2 usage error, 3 internal or unsupported.")]
+pub struct CompareArgs {
+    /// BPF ELF objects.
+    #[arg(required = true)]
+    objects: Vec<PathBuf>,
+    /// Only this program.
+    #[arg(long)]
+    prog: Option<String>,
+    /// Run inputs through the kernel (BPF_PROG_TEST_RUN) and bpfbox, and compare.
+    #[arg(long)]
+    run: bool,
+    /// Input data files (packets); default: crafted packets for packet programs.
+    #[arg(long, requires = "run")]
+    data: Vec<PathBuf>,
+    /// Context file (xdp_md, __sk_buff, raw tracepoint arguments) used with every input.
+    #[arg(long, requires = "run")]
+    ctx: Option<PathBuf>,
+    /// Write a map entry on both sides before running: MAP:KEYHEX:VALUEHEX (per-CPU maps
+    /// take one CPU's value for every CPU).
+    #[arg(long, requires = "run")]
+    prefill: Vec<Prefill>,
+    /// Verifier log level: 0 statistics only (veristat's timing), 1 log, 2 verbose;
+    /// `--show-log` and `-o json` raise 0 to 1.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=2))]
+    log_level: u32,
+    /// Print each program's verifier log after the table.
+    #[arg(long)]
+    show_log: bool,
+    /// Where reproducers of mismatching runs are written.
+    #[arg(long, default_value = "bpfbox-repro")]
+    repro_dir: PathBuf,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    output: Output,
+    /// CO-RE target BTF (raw BTF or an ELF file with .BTF); default: the running kernel's,
+    /// when an object needs one.
+    #[arg(long)]
+    btf: Option<PathBuf>,
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Runs `bpfbox compare`.
+pub fn run(a: CompareArgs) -> CliResult {
+    let probe = Probe::run();
+    if let Some(reason) = probe.reason() {
+        return Err(CliError::internal(reason));
+    }
+    let ctx = a.ctx.as_ref().map(read).transpose()?;
+    let mut inputs = Vec::new();
+    for d in &a.data {
+        inputs.push(RunInput {
+            name: d.file_name().map_or_else(
+                || d.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            data: read(d)?,
+            ctx: ctx.clone(),
+        });
+    }
+    if inputs.is_empty() {
+        if let Some(c) = &ctx {
+            inputs.push(RunInput {
+                name: "ctx".into(),
+                data: Vec::new(),
+                ctx: Some(c.clone()),
+            });
+        }
+    }
+    let opts = CompareOptions {
+        prog: a.prog.clone(),
+        run: a.run,
+        inputs,
+        prefill: a.prefill.clone(),
+        log_level: if a.log_level == 0 && (a.show_log || a.output == Output::Json) {
+            1
+        } else {
+            a.log_level
+        },
+        repro_dir: Some(a.repro_dir.clone()),
+        ncpus: probe.possible_cpus,
+        keep_logs: a.show_log || a.output == Output::Json,
+        target_btf: a
+            .btf
+            .as_ref()
+            .map(|b| {
+                bpfbox_loader::load_btf_file(b)
+                    .map_err(|e| CliError::usage(format!("--btf {}: {e}", b.display())))
+            })
+            .transpose()?,
+    };
+    let bar = if a.objects.len() > 1 {
+        let b = ProgressBar::new(a.objects.len() as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
+            b.set_style(style);
+        }
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut reports: Vec<FileReport> = Vec::new();
+    let mut failures = Vec::new();
+    for path in &a.objects {
+        bar.set_message(path.display().to_string());
+        match report::compare_file(path, &opts) {
+            Ok(r) => reports.push(r),
+            Err(e) => failures.push(format!("{}: {e}", path.display())),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if let (Some(p), true) = (&a.prog, reports.iter().all(|r| r.programs.is_empty())) {
+        if failures.is_empty() {
+            return Err(CliError::usage(format!("no program named `{p}`")));
+        }
+    }
+    let summary = Summary::of(&reports);
+    match a.output {
+        Output::Json => {
+            #[derive(serde::Serialize)]
+            struct Out<'a> {
+                kernel: &'a Probe,
+                files: &'a [FileReport],
+                errors: &'a [String],
+                summary: &'a Summary,
+            }
+            print_json(&Out {
+                kernel: &probe,
+                files: &reports,
+                errors: &failures,
+                summary: &summary,
+            })?;
+        }
+        Output::Csv => print!("{}", report::csv(&reports, a.run)),
+        Output::Table => {
+            print!("{}", report::table(&reports, a.run));
+            if a.show_log {
+                for r in reports.iter().flat_map(|r| &r.programs) {
+                    if let Some(log) = &r.log {
+                        println!("\n--- {}/{} ---\n{}", r.file, r.program, log.trim_end());
+                    }
+                }
+            }
+        }
+    }
+    if summary.any_mismatch() {
+        return Err(CliError::rejected(""));
+    }
+    if !failures.is_empty() {
+        return Err(CliError::internal(failures.join("\n")));
+    }
+    Ok(())
+}

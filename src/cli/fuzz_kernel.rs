@@ -1,0 +1,159 @@
+//! `bpfbox fuzz-kernel`: generated programs (see `bpfbox_kernel_compare::gen`) run in the
+//! kernel and in our interpreter; any difference is written down as a reproducer.
+
+use std::path::{Path, PathBuf};
+
+use bpfbox_kernel_compare::gen::{
+    from_seed, judge, reproducer, run_interpreter, GenConfig, KernelRunner, Verdict,
+};
+use bpfbox_kernel_compare::probe::Probe;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{print_json, CliError, CliResult};
+
+/// Arguments of `bpfbox fuzz-kernel`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Program i of a campaign is generated from seed S+i, so \
+`--seed S+i --count 1` regenerates it. For each mismatch (or program the verifier refuses, \
+which is a generator bug) it writes DIR/<kind>-<seed>.asm, the program in `bpfbox asm` \
+syntax with its input and both results in comments, and DIR/<kind>-<seed>.json. Exits 1 if \
+any program mismatched or was refused, 3 if the kernel cannot be used here.\n\n\
+Examples:\n  bpfbox fuzz-kernel --count 100000\n  bpfbox fuzz-kernel --seed 42 --count 1 --out repro")]
+pub struct FuzzKernelArgs {
+    /// Number of programs to generate and compare.
+    #[arg(long, default_value_t = 10_000)]
+    count: u64,
+    /// First seed (default: derived from the clock, and printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where reproducers go (created when the first one is written).
+    #[arg(long, default_value = "fuzz-kernel-out")]
+    out: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Totals of a campaign.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+struct Totals {
+    programs: u64,
+    matched: u64,
+    mismatched: u64,
+    rejected: u64,
+}
+
+fn write_case(
+    dir: &Path,
+    name: &str,
+    asm: &str,
+    json: &serde_json::Value,
+) -> Result<PathBuf, CliError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::internal(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join(format!("{name}.asm"));
+    let text = serde_json::to_string_pretty(json)
+        .map_err(|e| CliError::internal(format!("cannot encode JSON: {e}")))?;
+    std::fs::write(&path, asm)
+        .and_then(|()| std::fs::write(dir.join(format!("{name}.json")), text))
+        .map_err(|e| CliError::internal(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// Runs `bpfbox fuzz-kernel`.
+pub fn run(a: FuzzKernelArgs) -> CliResult {
+    let probe = Probe::run();
+    if let Some(reason) = probe.reason() {
+        return Err(CliError::internal(format!(
+            "cannot compare with the kernel: {reason}"
+        )));
+    }
+    let kernel = KernelRunner::new()
+        .map_err(|e| CliError::internal(format!("cannot create the kernel maps: {e}")))?;
+    let first = a.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    if !a.json {
+        eprintln!(
+            "kernel {}: seeds {first}..{}",
+            probe.kernel_release,
+            first.wrapping_add(a.count)
+        );
+    }
+    let bar = ProgressBar::new(a.count);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut t = Totals::default();
+    let mut cases = Vec::new();
+    for i in 0..a.count {
+        let seed = first.wrapping_add(i);
+        let p =
+            from_seed(seed, GenConfig::default()).map_err(|e| CliError::internal(e.to_string()))?;
+        let insns = p
+            .insns()
+            .map_err(|e| CliError::internal(format!("seed {seed}: {e}")))?;
+        let interp = run_interpreter(&p, &insns);
+        let k = kernel
+            .run(&p, &insns)
+            .map_err(|e| CliError::internal(format!("seed {seed}: kernel: {e}")))?;
+        t.programs += 1;
+        match judge(k, interp) {
+            Verdict::Match => t.matched += 1,
+            Verdict::Mismatch {
+                kernel,
+                interpreter,
+            } => {
+                t.mismatched += 1;
+                let label = format!("mismatch, seed {seed}");
+                let asm = reproducer(&label, &p, &insns, &kernel, &interpreter);
+                let json = serde_json::json!({
+                    "seed": seed, "program": p, "kernel": kernel,
+                    "interpreter": interpreter,
+                });
+                let path = write_case(&a.out, &format!("mismatch-{seed}"), &asm, &json)?;
+                bar.suspend(|| eprintln!("MISMATCH seed {seed}: {}", path.display()));
+                cases.push(path);
+            }
+            Verdict::Rejected { errno, log } => {
+                t.rejected += 1;
+                let text = bpfbox_vm::disasm::disassemble_conformance(&insns).unwrap_or_default();
+                let comment: String = log.lines().map(|l| format!("# {l}\n")).collect();
+                let asm = format!(
+                    "# bpfbox fuzz-kernel: the verifier refused seed {seed} (errno {errno})\n{comment}{text}"
+                );
+                let json =
+                    serde_json::json!({ "seed": seed, "program": p, "errno": errno, "log": log });
+                let path = write_case(&a.out, &format!("rejected-{seed}"), &asm, &json)?;
+                bar.suspend(|| eprintln!("REJECTED seed {seed}: {}", path.display()));
+                cases.push(path);
+            }
+        }
+        bar.set_message(format!(
+            "{} mismatches, {} rejected",
+            t.mismatched, t.rejected
+        ));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if a.json {
+        print_json(&serde_json::json!({
+            "kernel": probe.kernel_release,
+            "first_seed": first,
+            "totals": t,
+            "reproducers": cases,
+        }))?;
+    } else {
+        println!(
+            "{} programs: {} matched, {} mismatched, {} rejected by the verifier",
+            t.programs, t.matched, t.mismatched, t.rejected
+        );
+    }
+    if t.mismatched > 0 || t.rejected > 0 {
+        return Err(CliError::rejected(""));
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! `bpfbox compare` end to end (needs root for the kernel side; skips with one line).
+
+use std::path::Path;
+use std::process::Command;
+
+use bpfbox::kernel_compare::probe::Probe;
+
+fn bpfbox() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bpfbox"))
+}
+
+fn skip(reason: &str) {
+    if std::env::var("BPFBOX_REQUIRE_ALL").as_deref() == Ok("1") {
+        panic!("required test cannot run: {reason}");
+    }
+    eprintln!("skipped: {reason}");
+}
+
+const PASS: &str = "/usr/libexec/xdp-tools/xdp_pass.o";
+const DROP: &str = "/usr/libexec/xdp-tools/xdp_drop.o";
+
+fn ready() -> bool {
+    if let Some(r) = Probe::run().reason() {
+        skip(&r);
+        return false;
+    }
+    if !Path::new(PASS).exists() || !Path::new(DROP).exists() {
+        skip("xdp-tools objects not installed (apt install xdp-tools)");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn table_and_json() {
+    if !ready() {
+        return;
+    }
+    let out = bpfbox()
+        .args(["compare", PASS, DROP, "--run"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("File"), "{text}");
+    assert!(text.contains("Verdict (kernel)") && text.contains("Insns") && text.contains("States"));
+    assert!(text.contains("2 programs: 2 accepted"), "{text}");
+    assert!(text.contains("0 mismatches"), "{text}");
+
+    let out = bpfbox()
+        .args(["compare", PASS, "--run", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = &v["files"][0]["programs"][0];
+    assert_eq!(row["program"], "xdp_pass");
+    assert_eq!(row["kernel_verdict"], "accepted");
+    assert_eq!(row["insns"], 2);
+    assert!(row["runs"].as_u64().unwrap() > 0);
+    assert_eq!(row["run_mismatches"], 0);
+    assert!(row["log"].as_str().unwrap().contains("processed 2 insns"));
+
+    let out = bpfbox()
+        .args(["compare", PASS, "-o", "csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("File,Program,Type,Verdict (kernel)"),
+        "{text}"
+    );
+    assert!(text.contains("xdp_pass.o,xdp_pass,xdp,success"), "{text}");
+}
+
+#[test]
+fn data_files_and_usage_errors() {
+    if !ready() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pkt = dir.join("pkt.bin");
+    std::fs::write(&pkt, [0xffu8; 64]).unwrap();
+    let out = bpfbox()
+        .args(["compare", DROP, "--run", "--data"])
+        .arg(&pkt)
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files"][0]["programs"][0]["runs"], 1);
+
+    let out = bpfbox()
+        .args(["compare", PASS, "--prog", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = bpfbox()
+        .args(["compare", PASS, "--data", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--data needs --run");
+    let out = bpfbox()
+        .args(["compare", "/nonexistent.o"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Without privileges the command says why in one line and exits 3.
+#[test]
+fn unprivileged_says_why() {
+    if !ready() {
+        return;
+    }
+    let Ok(out) = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_bpfbox"))
+        .args(["compare", PASS])
+        .output()
+    else {
+        skip("setpriv is not available");
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("setpriv:") {
+        skip(&format!(
+            "setpriv cannot drop privileges here: {}",
+            err.trim()
+        ));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("not permitted"), "{err}");
+}
