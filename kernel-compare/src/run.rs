@@ -9,8 +9,9 @@
 
 use bpfbox_loader::Object;
 use bpfbox_vm::helpers::MapTable;
+use bpfbox_vm::interp::ProgramTable;
 use bpfbox_vm::maps::{Map, MapConfig};
-use bpfbox_vm::testrun::{test_run, TestRun, TestRunError};
+use bpfbox_vm::testrun::{build_context, prepare, run_context, RunSetup, TestRun, TestRunError};
 use bpfbox_vm::{Env, ProgType, Program};
 
 use crate::load::{comparable, KernelObject, Verdict};
@@ -213,6 +214,8 @@ pub struct Session<'a> {
     map_names: Vec<String>,
     kernel: &'a KernelObject,
     ours: Result<MapTable, String>,
+    /// Our programs by index (the handle our program arrays hold), for tail calls.
+    table: ProgramTable,
     env: Env,
 }
 
@@ -228,7 +231,17 @@ impl<'a> Session<'a> {
                     .map_or_else(|| obj.maps()[i].name.clone(), |m| m.name.clone())
             })
             .collect();
-        Session::with_maps(obj.programs(), map_names, kernel, ours, ncpus)
+        let s = Session::with_maps(obj.programs(), map_names, kernel, ours, ncpus);
+        // Program-array initialisers: the kernel side got program fds; ours get handles.
+        if let Ok(maps) = &s.ours {
+            for slot in obj.program_slots() {
+                let handle = obj.programs().iter().position(|p| p.name == slot.program);
+                if let (Some(h), Some(m)) = (handle, maps.get(slot.map)) {
+                    let _ = m.update(&slot.key.to_ne_bytes(), &(h as u32).to_ne_bytes(), 0);
+                }
+            }
+        }
+        s
     }
 
     /// A session over bare programs and the maps of `kernel` (as made by
@@ -261,11 +274,20 @@ impl<'a> Session<'a> {
             cpu: 0,
             ..Env::default()
         };
+        let mut table = ProgramTable::new();
+        if let Ok(maps) = &ours {
+            for (i, p) in programs.iter().enumerate() {
+                if let Ok(vm) = prepare(&p.insns, p.prog_type, maps) {
+                    table.insert(i as u32, std::sync::Arc::new(vm));
+                }
+            }
+        }
         Session {
             programs,
             map_names,
             kernel,
             ours,
+            table,
             env,
         }
     }
@@ -410,7 +432,21 @@ impl<'a> Session<'a> {
             kernel_compat: true,
             regions: Vec::new(),
         };
-        let ours = match test_run(p, maps, &mut self.env, &run) {
+        let handle = self.programs.iter().position(|q| q.name == p.name);
+        let result = match handle.and_then(|h| self.table.get(h as u32)) {
+            Some(vm) => build_context(p.prog_type, &run).and_then(|ctx| {
+                self.env.maps = maps.clone();
+                let setup = RunSetup {
+                    repeat: 1,
+                    programs: Some(&self.table),
+                    ..RunSetup::default()
+                };
+                run_context(vm, p.prog_type, ctx, &mut self.env, &setup)
+            }),
+            // Validation failed: run it the plain way for the error.
+            None => bpfbox_vm::testrun::test_run(p, maps, &mut self.env, &run),
+        };
+        let ours = match result {
             Ok(r) => Outcome::Ran {
                 retval: r.retval,
                 data_out: if packet { r.data_out } else { Vec::new() },
