@@ -24,7 +24,7 @@ pub struct ProgramSlot {
 /// The spec libbpf's `bpf_object__create_map` passes to `BPF_MAP_CREATE`: perf event arrays
 /// without `max_entries` get one slot per possible CPU, and map types whose BTF the kernel
 /// does not check are created without BTF ids.
-fn libbpf_create_spec(spec: &MapSpec, cfg: &MapConfig) -> MapSpec {
+pub fn libbpf_create_spec(spec: &MapSpec, cfg: &MapConfig) -> MapSpec {
     let mut s = spec.clone();
     if s.map_type == MapType::PerfEventArray && s.max_entries == 0 {
         s.max_entries = cfg.ncpus;
