@@ -175,10 +175,12 @@ fn map_bytes(text: &str, size: usize, what: &str, map: &str) -> Result<Vec<u8>, 
         )));
     };
     let bytes = v.to_le_bytes();
-    let fits = size >= 16
-        || (v >> (size * 8)) == 0
-        || (t.starts_with('-') && (v as i128) >> (size * 8 - 1) == -1);
-    if !fits || size == 0 {
+    // Checked first: the shifts below need 1..16 bytes.
+    let fits = size != 0
+        && (size >= 16
+            || (v >> (size * 8)) == 0
+            || (t.starts_with('-') && (v as i128) >> (size * 8 - 1) == -1));
+    if !fits {
         return Err(CliError::usage(format!(
             "--map {map}: {what} `{text}` does not fit in {size} bytes"
         )));
@@ -400,4 +402,24 @@ fn run_object(a: &RunArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_bytes;
+
+    #[test]
+    fn map_values_are_sized_and_checked() {
+        assert_eq!(map_bytes("17", 4, "key", "m").unwrap(), 17u32.to_ne_bytes());
+        assert_eq!(map_bytes("0x1ff", 2, "key", "m").unwrap(), 0x1ffu16.to_ne_bytes());
+        assert_eq!(map_bytes("-1", 2, "value", "m").unwrap(), [0xff, 0xff]);
+        assert_eq!(map_bytes("hex:0a0b", 2, "key", "m").unwrap(), [0x0a, 0x0b]);
+        assert!(map_bytes("256", 1, "key", "m").is_err());
+        assert!(map_bytes("-129", 1, "key", "m").is_err());
+        assert!(map_bytes("hex:0a", 2, "key", "m").is_err());
+        // A zero-sized key (queues, stacks) takes no integer, and must not panic.
+        assert!(map_bytes("-1", 0, "key", "m").is_err());
+        assert!(map_bytes("0", 0, "key", "m").is_err());
+        assert!(map_bytes("nope", 4, "key", "m").is_err());
+    }
 }
