@@ -19,8 +19,7 @@
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use bpfbox_vm::conformance::Engine;
-use bpfbox_vm::conformance_file::{ConformanceFile, SkipReason};
+use bpfbox_vm::conformance::{prepare, Engine, Unrunnable};
 use bpfbox_vm::isa::{AluOp, CallTarget, Insn, JmpCond, LdImm64Kind, RawInsn, Size, Src, Width};
 use bpfbox_vm::ProgType;
 
@@ -341,27 +340,10 @@ pub fn run_text(name: &str, text: &str, engine: &KernelEngine) -> KernelTestResu
         name: name.to_string(),
         outcome,
     };
-    let file = match ConformanceFile::parse(text) {
-        Ok(f) => f,
-        Err(e) => {
-            return result(KernelOutcome::Skip {
-                reason: e.to_string(),
-            })
-        }
-    };
-    if let Some(reason) = file.skip_reason() {
-        if reason != SkipReason::NoInstructions || file.program().is_ok() {
-            return result(KernelOutcome::Skip {
-                reason: reason.to_string(),
-            });
-        }
-    }
-    let prog = match file.program() {
+    let (file, prog) = match prepare(text) {
         Ok(p) => p,
-        Err(e) => {
-            return result(KernelOutcome::Skip {
-                reason: format!("assembly error: {e}"),
-            })
+        Err(Unrunnable::Skip(reason) | Unrunnable::AssemblyError(reason)) => {
+            return result(KernelOutcome::Skip { reason })
         }
     };
     let outcome = match (engine.run_program(&prog, &file.mem), &file.error) {

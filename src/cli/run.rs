@@ -411,7 +411,10 @@ mod tests {
     #[test]
     fn map_values_are_sized_and_checked() {
         assert_eq!(map_bytes("17", 4, "key", "m").unwrap(), 17u32.to_ne_bytes());
-        assert_eq!(map_bytes("0x1ff", 2, "key", "m").unwrap(), 0x1ffu16.to_ne_bytes());
+        assert_eq!(
+            map_bytes("0x1ff", 2, "key", "m").unwrap(),
+            0x1ffu16.to_ne_bytes()
+        );
         assert_eq!(map_bytes("-1", 2, "value", "m").unwrap(), [0xff, 0xff]);
         assert_eq!(map_bytes("hex:0a0b", 2, "key", "m").unwrap(), [0x0a, 0x0b]);
         assert!(map_bytes("256", 1, "key", "m").is_err());

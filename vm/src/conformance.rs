@@ -99,35 +99,43 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// Why a conformance file gives no program to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unrunnable {
+    /// The file says to skip it, or is not a conformance file.
+    Skip(String),
+    /// Its assembly does not assemble: a failure of ours, not a reason to skip.
+    AssemblyError(String),
+}
+
+/// Parses a conformance file and assembles its program, for any engine.
+pub fn prepare(text: &str) -> Result<(ConformanceFile, Vec<RawInsn>), Unrunnable> {
+    let file = ConformanceFile::parse(text).map_err(|e| Unrunnable::Skip(e.to_string()))?;
+    if let Some(reason) = file.skip_reason() {
+        if reason != SkipReason::NoInstructions || file.program().is_ok() {
+            return Err(Unrunnable::Skip(reason.to_string()));
+        }
+    }
+    let prog = file
+        .program()
+        .map_err(|e| Unrunnable::AssemblyError(format!("assembly error: {e}")))?;
+    Ok((file, prog))
+}
+
 /// Scores one file's text with `engine`.
 pub fn run_text(name: &str, text: &str, engine: &dyn Engine) -> TestResult {
     let result = |outcome| TestResult {
         name: name.to_string(),
         outcome,
     };
-    let file = match ConformanceFile::parse(text) {
-        Ok(f) => f,
-        Err(e) => {
-            return result(Outcome::Skip {
-                reason: e.to_string(),
-            })
-        }
-    };
-    if let Some(reason) = file.skip_reason() {
-        // An assembly error is a failure of ours, not a reason to skip.
-        if reason != SkipReason::NoInstructions || file.program().is_ok() {
-            return result(Outcome::Skip {
-                reason: reason.to_string(),
-            });
-        }
-    }
-    let prog = match file.program() {
+    let (file, prog) = match prepare(text) {
         Ok(p) => p,
-        Err(e) => {
-            return result(Outcome::Fail {
-                expected: expected_text(&file),
-                got: format!("assembly error: {e}"),
-            })
+        Err(Unrunnable::Skip(reason)) => return result(Outcome::Skip { reason }),
+        Err(Unrunnable::AssemblyError(got)) => {
+            let expected = ConformanceFile::parse(text)
+                .map(|f| expected_text(&f))
+                .unwrap_or_default();
+            return result(Outcome::Fail { expected, got });
         }
     };
     let mut mem = file.mem.clone();
