@@ -147,3 +147,53 @@ fn unprivileged_says_why() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("not permitted"), "{err}");
 }
+
+#[test]
+fn fuzz_kernel_counts_explained_differences_apart_and_writes_them_down() {
+    if let Some(r) = Probe::run().reason() {
+        skip(&r);
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("bpfbox-fk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // 5008251 meets the verifier's pruning bug on 6.18 (see docs/KERNEL-COMPARE.md); on a
+    // kernel without it the program matches. The neighbours match everywhere.
+    let out = bpfbox()
+        .args([
+            "fuzz-kernel",
+            "--seed",
+            "5008250",
+            "--count",
+            "3",
+            "--json",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &v["totals"];
+    assert_eq!(t["programs"], 3);
+    assert_eq!(t["mismatched"], 0);
+    assert_eq!(t["rejected"], 0);
+    let explained = t["explained"].as_u64().unwrap();
+    assert_eq!(t["matched"].as_u64().unwrap() + explained, 3);
+    if explained == 1 {
+        let text = std::fs::read_to_string(dir.join("explained-5008251.asm")).unwrap();
+        assert!(text.contains("verifier pruned a live path"), "{text}");
+        // The reproducer assembles back to a program.
+        let body: String = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        bpfbox::vm::asm::assemble(&body).expect("the reproducer assembles");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,12 +1,13 @@
 //! Generated programs (the same generator `cargo test` and `bpfbox fuzz-kernel` use, seeded
 //! by the fuzzer's bytes) must run in the interpreter without faulting, and, where the kernel
-//! can be used (root or CAP_BPF), leave exactly the state the kernel leaves.
+//! can be used (root or CAP_BPF), leave exactly the state the kernel leaves, or a state a known
+//! kernel behaviour accounts for exactly.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use bpfbox_kernel_compare::gen::{
-    from_bytes, judge, reproducer, run_interpreter, GenConfig, KernelRunner, Verdict,
+    from_bytes, judge_explained, reproducer, run_interpreter, GenConfig, KernelRunner, Verdict,
 };
 use bpfbox_kernel_compare::probe::Probe;
 use libfuzzer_sys::fuzz_target;
@@ -36,8 +37,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let run = k.run(&p, &insns).expect("kernel syscalls");
-    match judge(run, interp) {
-        Verdict::Match => {}
+    match judge_explained(k, &p, &insns, run, interp).expect("kernel syscalls") {
+        // A known kernel behaviour reproduced exactly (docs/KERNEL-COMPARE.md).
+        Verdict::Match | Verdict::Explained { .. } => {}
         Verdict::Rejected { log, .. } => panic!("the verifier refused a generated program:\n{log}"),
         Verdict::Mismatch {
             kernel,

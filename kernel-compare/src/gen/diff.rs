@@ -8,7 +8,7 @@ use bpfbox_vm::env::Env;
 use bpfbox_vm::helpers::MapTable;
 use bpfbox_vm::isa::RawInsn;
 use bpfbox_vm::maps::{Map, MapConfig, MapRef, MapSpec, MapType};
-use bpfbox_vm::testrun::{test_run_insns, TestRun};
+use bpfbox_vm::testrun::{test_run_insns, TestRun, TestRunError};
 use bpfbox_vm::ProgType;
 
 use super::{GenProgram, IO_SIZE, MAP_ARRAY, MAP_ENTRIES, MAP_HASH, MAP_IN, MAP_OUT, VALUE_SIZE};
@@ -121,15 +121,32 @@ const ZERO_KEY: [u8; 4] = [0; 4];
 
 /// Runs `insns` (the program's instructions) in the interpreter, as an XDP test run.
 pub fn run_interpreter(p: &GenProgram, insns: &[RawInsn]) -> Result<Observed, String> {
+    run_interpreter_raw(p, insns, &mut Env::default()).map_err(|e| e.to_string())
+}
+
+fn setup_error(what: &str, e: impl std::fmt::Display) -> TestRunError {
+    TestRunError::Invalid {
+        errno: 0,
+        msg: format!("{what}: {e}"),
+    }
+}
+
+/// [`run_interpreter`] with the run's own error, so a caller can tell a fault's kind and
+/// place.
+pub(crate) fn run_interpreter_raw(
+    p: &GenProgram,
+    insns: &[RawInsn],
+    env: &mut Env,
+) -> Result<Observed, TestRunError> {
     let cfg = MapConfig::default();
     let maps: Vec<MapRef> = map_specs()
         .iter()
         .map(|s| Map::create(s, &cfg))
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("map create: {e}"))?;
+        .map_err(|e| setup_error("map create", e))?;
     let set = |m: &MapRef, k: u32, v: &[u8]| {
         m.update(&k.to_le_bytes(), v, 0)
-            .map_err(|e| format!("map update: {e}"))
+            .map_err(|e| setup_error("map update", e))
     };
     set(&maps[MAP_IN as usize], 0, &p.input_value())?;
     for (i, v) in p.array_values().iter().enumerate() {
@@ -145,15 +162,14 @@ pub fn run_interpreter(p: &GenProgram, insns: &[RawInsn]) -> Result<Observed, St
         kernel_compat: true,
         ..TestRun::default()
     };
-    let r = test_run_insns(insns, ProgType::Xdp, &table, &mut Env::default(), &run)
-        .map_err(|e| e.to_string())?;
+    let r = test_run_insns(insns, ProgType::Xdp, &table, env, &run)?;
     let out = maps[MAP_OUT as usize]
         .lookup(&ZERO_KEY)
-        .map_err(|e| format!("map lookup: {e}"))?;
+        .map_err(|e| setup_error("map lookup", e))?;
     let array = (0..MAP_ENTRIES)
         .map(|i| maps[MAP_ARRAY as usize].lookup(&i.to_le_bytes()))
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("map lookup: {e}"))?;
+        .map_err(|e| setup_error("map lookup", e))?;
     let mut hash: Vec<(u32, Vec<u8>)> = maps[MAP_HASH as usize]
         .iter()
         .into_iter()
@@ -181,6 +197,15 @@ pub enum KernelRun {
         /// The verifier log (level 1).
         log: String,
     },
+}
+
+/// What the kernel made of a program it accepted.
+#[derive(Clone, Debug)]
+pub struct Inspection {
+    /// The verifier log, level 2 (every instruction processed, with register states).
+    pub log: String,
+    /// The translated image.
+    pub xlated: Vec<RawInsn>,
 }
 
 /// A kernel-side harness that keeps its four maps and reloads their contents per program.
@@ -218,6 +243,35 @@ impl KernelRunner {
             sys::map_update(hash, &k.to_le_bytes(), &v, 0)?;
         }
         Ok(())
+    }
+
+    /// Loads `insns` as XDP with a verifier log of level 2 and returns that log and the
+    /// translated image (what the kernel runs, after the verifier's rewrites).
+    pub fn inspect(&self, insns: &[RawInsn]) -> Result<Inspection, sys::SysError> {
+        let fds = self.fd_array();
+        let load = sys::ProgLoad {
+            prog_type: ProgType::Xdp.id(),
+            insns,
+            license: "GPL",
+            name: "bpfbox_gen",
+            fd_array: &fds,
+            log_level: sys::BPF_LOG_LEVEL2,
+            ..sys::ProgLoad::default()
+        };
+        let prog = sys::prog_load(&load).map_err(|e| sys::SysError {
+            op: "BPF_PROG_LOAD",
+            errno: e.errno,
+        })?;
+        let info = sys::prog_info(&prog.fd)?;
+        let xlated = info
+            .xlated
+            .chunks_exact(8)
+            .filter_map(|c| c.try_into().ok().map(RawInsn::from_bytes))
+            .collect();
+        Ok(Inspection {
+            log: prog.log,
+            xlated,
+        })
     }
 
     /// Loads `insns` as XDP, runs it once on the program's input and reads the maps back.
@@ -296,6 +350,16 @@ pub enum Verdict {
         kernel: Observed,
         /// Ours, or our fault.
         interpreter: Result<Observed, String>,
+    },
+    /// They differ, and a known kernel behaviour, reproduced on our side, gives the
+    /// kernel's result exactly (see [`super::explain`]).
+    Explained {
+        /// The behaviour.
+        known: super::explain::Known,
+        /// The kernel's result.
+        kernel: Observed,
+        /// Ours.
+        interpreter: Observed,
     },
     /// The kernel's verifier refused the program: a generator bug.
     Rejected {

@@ -104,6 +104,57 @@ fn rmw(op: AtomicOp) -> AtomicOp {
     }
 }
 
+/// Kernel behaviours the emitter can reproduce in the program itself, so that our
+/// interpreter computes what the kernel computed (see [`super::explain`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// A 32-bit `cmpxchg` leaves r0 whole when the comparison succeeds, as x86-64's
+    /// `lock cmpxchg r32` does when the verifier did not add the zero-extension the
+    /// instruction needs (the ISA zero-extends the old value into r0 either way).
+    pub cmpxchg32_keeps_r0: bool,
+}
+
+/// Scratch slots below `main`'s spill slot, used only by [`Quirks`] sequences.
+const QUIRK_R0_OFF: i16 = SPILL_OFF - 8;
+const QUIRK_R1_OFF: i16 = SPILL_OFF - 16;
+
+/// Pushes `insn`, or the sequence that runs it the way `quirks` say the kernel does.
+fn push_with(quirks: Quirks, insn: Insn, out: &mut Out) {
+    let cmpxchg32 = matches!(
+        insn,
+        Insn::Atomic {
+            size: Size::W,
+            op: AtomicOp::Cmpxchg,
+            ..
+        }
+    );
+    if !(cmpxchg32 && quirks.cmpxchg32_keeps_r0) {
+        out.push(insn);
+        return;
+    }
+    let stx = |src, off| Insn::Stx {
+        size: Size::DW,
+        dst: 10,
+        src,
+        off,
+    };
+    // r0 before; the cmpxchg (r0 = old, zero-extended); on success (old equals the low
+    // half of r0 before) put the whole r0 back. r1 is saved around its use as scratch.
+    out.push(stx(0, QUIRK_R0_OFF));
+    out.push(insn);
+    out.push(stx(1, QUIRK_R1_OFF));
+    out.push(load(Size::W, false, 1, 10, QUIRK_R0_OFF));
+    out.push(Insn::Jmp {
+        width: Width::W64,
+        cond: bpfbox_vm::isa::JmpCond::Ne,
+        dst: 1,
+        src: Src::Reg(0),
+        off: 1,
+    });
+    out.push(load(Size::DW, false, 0, 10, QUIRK_R0_OFF));
+    out.push(load(Size::DW, false, 1, 10, QUIRK_R1_OFF));
+}
+
 /// Per-function emission state.
 struct Ctx<'a> {
     /// Absolute slot index of each function.
@@ -118,6 +169,8 @@ struct Ctx<'a> {
     calls_left: usize,
     /// Which functions have a call site so far.
     called: &'a mut [bool],
+    /// Kernel behaviours to reproduce.
+    quirks: Quirks,
 }
 
 /// Appends instructions, knowing the absolute slot index of `out[0]`.
@@ -248,13 +301,14 @@ impl Ctx<'_> {
             } => out.push(load(size, signed, reg(dst), 10, stack_off(pos, size))),
             Stmt::Atomic { wide, op, pos, src } => {
                 let size = if wide { Size::DW } else { Size::W };
-                out.push(Insn::Atomic {
+                let insn = Insn::Atomic {
                     size,
                     op: rmw(op),
                     dst: 10,
                     src: reg(src),
                     off: stack_off(pos, size),
-                });
+                };
+                push_with(self.quirks, insn, out);
             }
             Stmt::AcqRel {
                 store,
@@ -310,7 +364,7 @@ impl Ctx<'_> {
                 // r0 still holds the pointer: take a scalar from r6..r9.
                 body.push(mov64(0, Src::Reg(SCALARS[1 + r0_from as usize % 4])));
                 for op in ops {
-                    body.push(value_op(*op));
+                    push_with(self.quirks, value_op(*op), &mut body);
                 }
                 out.push(Insn::Jmp {
                     width: Width::W64,
@@ -608,7 +662,7 @@ fn sub_prologue(f: &Func, out: &mut Out) {
 }
 
 impl GenProgram {
-    fn emit_with(&self, starts: &[usize]) -> Result<Vec<Vec<RawInsn>>, EmitError> {
+    fn emit_with(&self, starts: &[usize], quirks: Quirks) -> Result<Vec<Vec<RawInsn>>, EmitError> {
         let funcs = &self.funcs[..self.funcs.len().min(MAX_FUNCS)];
         let mut out = Vec::with_capacity(funcs.len());
         let mut called = vec![false; funcs.len()];
@@ -621,6 +675,7 @@ impl GenProgram {
                 ifs_left: MAX_IFS_PER_FUNC,
                 calls_left: MAX_CALLS_PER_FUNC,
                 called: &mut called,
+                quirks,
             };
             if i == 0 {
                 main_prologue(f, &mut o);
@@ -642,6 +697,12 @@ impl GenProgram {
     /// `BPF_PSEUDO_MAP_IDX` / `BPF_PSEUDO_MAP_IDX_VALUE` with the indices [`super::MAP_IN`]
     /// .. [`super::MAP_ARRAY`].
     pub fn insns(&self) -> Result<Vec<RawInsn>, EmitError> {
+        self.insns_with(Quirks::default())
+    }
+
+    /// The program's instructions with `quirks` reproduced in them. The result runs only in
+    /// our interpreter: it uses stack slots `main`'s layout does not declare to the kernel.
+    pub fn insns_with(&self, quirks: Quirks) -> Result<Vec<RawInsn>, EmitError> {
         if self.funcs.is_empty() {
             // Not produced by the strategies; an empty main still makes a valid program.
             let main = Func {
@@ -654,18 +715,18 @@ impl GenProgram {
                 funcs: vec![main],
                 ..self.clone()
             };
-            return p.insns();
+            return p.insns_with(quirks);
         }
         // Function lengths do not depend on call offsets: measure, then place.
         let n = self.funcs.len().min(MAX_FUNCS);
-        let sized = self.emit_with(&vec![0; n])?;
+        let sized = self.emit_with(&vec![0; n], quirks)?;
         let mut starts = Vec::with_capacity(n);
         let mut at = 0;
         for f in &sized {
             starts.push(at);
             at += f.len();
         }
-        Ok(self.emit_with(&starts)?.concat())
+        Ok(self.emit_with(&starts, quirks)?.concat())
     }
 }
 

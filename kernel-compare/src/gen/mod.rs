@@ -30,16 +30,20 @@
 
 mod diff;
 mod emit;
+pub mod explain;
 mod strategy;
 
 use bpfbox_vm::isa::{AluOp, AtomicOp, EndKind, JmpCond, Size};
 
 pub use diff::{
-    judge, map_specs, reproducer, run_interpreter, KernelRun, KernelRunner, Observed, Verdict,
-    PACKET_LEN,
+    judge, map_specs, reproducer, run_interpreter, Inspection, KernelRun, KernelRunner, Observed,
+    Verdict, PACKET_LEN,
 };
-pub use emit::{EmitError, MAX_IFS_PER_FUNC};
-pub use strategy::{from_bytes, from_seed, program_strategy, stmt, GenConfig, GenError};
+pub use emit::{EmitError, Quirks, MAX_IFS_PER_FUNC};
+pub use explain::{explain, judge_explained, Known};
+pub use strategy::{
+    from_bytes, from_seed, program_strategy, shrink_seed, stmt, GenConfig, GenError,
+};
 
 /// Index of the input map (one-entry array, [`IO_SIZE`] bytes).
 pub const MAP_IN: u32 = 0;

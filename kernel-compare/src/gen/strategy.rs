@@ -382,20 +382,61 @@ pub fn program_strategy(cfg: GenConfig) -> impl Strategy<Value = GenProgram> {
 #[error("program generation failed: {0}")]
 pub struct GenError(String);
 
-fn generate(rng: TestRng, cfg: GenConfig) -> Result<GenProgram, GenError> {
+fn tree(rng: TestRng, cfg: GenConfig) -> Result<impl ValueTree<Value = GenProgram>, GenError> {
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
     program_strategy(cfg)
         .new_tree(&mut runner)
-        .map(|t| t.current())
         .map_err(|e| GenError(e.to_string()))
+}
+
+fn generate(rng: TestRng, cfg: GenConfig) -> Result<GenProgram, GenError> {
+    tree(rng, cfg).map(|t| t.current())
+}
+
+fn seed_rng(seed: u64) -> TestRng {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..16].copy_from_slice(b"bpfbox-g");
+    TestRng::from_seed(RngAlgorithm::ChaCha, &key)
 }
 
 /// The program for `seed`: the same on every run and machine.
 pub fn from_seed(seed: u64, cfg: GenConfig) -> Result<GenProgram, GenError> {
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    key[8..16].copy_from_slice(b"bpfbox-g");
-    generate(TestRng::from_seed(RngAlgorithm::ChaCha, &key), cfg)
+    generate(seed_rng(seed), cfg)
+}
+
+/// The smallest program proptest's shrinking finds, starting from `seed`'s, for which
+/// `fails` still holds, trying at most `budget` candidates. Returns the seed's own program
+/// when `fails` does not hold for it.
+///
+/// Shrinking drops statements, functions and nesting and moves constants towards zero, so a
+/// mismatch found in a 300-instruction program usually comes down to a dozen instructions.
+pub fn shrink_seed(
+    seed: u64,
+    cfg: GenConfig,
+    budget: usize,
+    mut fails: impl FnMut(&GenProgram) -> bool,
+) -> Result<GenProgram, GenError> {
+    let mut t = tree(seed_rng(seed), cfg)?;
+    let mut best = t.current();
+    if !fails(&best) {
+        return Ok(best);
+    }
+    // proptest's protocol: simplify while the case still fails, complicate when a
+    // simplification went too far; either returning false ends that direction.
+    let mut tries = 0;
+    let mut more = t.simplify();
+    while more && tries < budget {
+        tries += 1;
+        let candidate = t.current();
+        if fails(&candidate) {
+            best = candidate;
+            more = t.simplify();
+        } else {
+            more = t.complicate();
+        }
+    }
+    Ok(best)
 }
 
 /// The program for arbitrary fuzzer `bytes`: a hash of them seeds the generator, so every
