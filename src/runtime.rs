@@ -407,6 +407,7 @@ impl Vm {
             regions,
             programs: Some(&self.table),
             overrides: self.overrides.as_ref(),
+            keep_ringbuf: false,
         };
         let prog = &self.programs[i];
         testrun::run_context(&self.engines[i], prog.prog_type, ctx, &mut self.env, &setup).map_err(

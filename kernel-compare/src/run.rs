@@ -439,6 +439,8 @@ impl<'a> Session<'a> {
                 let setup = RunSetup {
                     repeat: 1,
                     programs: Some(&self.table),
+                    // Nothing consumes the kernel's ring buffers between test runs either.
+                    keep_ringbuf: true,
                     ..RunSetup::default()
                 };
                 run_context(vm, p.prog_type, ctx, &mut self.env, &setup)

@@ -23,8 +23,6 @@ fn explained(file: &str, c: &RunComparison) -> Option<&'static str> {
         {
             Some("environment values")
         }
-        // The kernel's ring buffer is not drained between test runs; ours is.
-        ("ringbuf.o", "rb_events") => Some("ring buffer drained per run"),
         _ => None,
     }
 }
@@ -83,5 +81,5 @@ fn fixtures_agree_with_the_kernel() {
     );
     // Everything but core_prog.o (poisoned against vmlinux, as libbpf poisons it) loads.
     assert!(accepted >= 42, "{accepted} programs accepted");
-    assert!(runs >= 400 && agreed >= 350, "{runs} runs, {agreed} agreed");
+    assert!(runs >= 400 && agreed >= 367, "{runs} runs, {agreed} agreed");
 }

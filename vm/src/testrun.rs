@@ -299,6 +299,10 @@ pub struct RunSetup<'a> {
     pub programs: Option<&'a ProgramTable>,
     /// Helpers replacing the VM's for these runs.
     pub overrides: Option<&'a HelperRegistry>,
+    /// Leave ring buffer records where they are instead of consuming them into the result.
+    /// The kernel's test run has no consumer: records accumulate across runs until the
+    /// buffer is full, which a harness comparing run after run with the kernel must mirror.
+    pub keep_ringbuf: bool,
 }
 
 /// Runs a prepared program (see [`prepare`]) on `ctx`, bound to the maps in `env.maps`.
@@ -376,7 +380,7 @@ pub fn run_context(
     let mut perf = Vec::new();
     for m in env.maps.iter() {
         match m.map_type() {
-            MapType::Ringbuf => {
+            MapType::Ringbuf if !setup.keep_ringbuf => {
                 while let Some(r) = m.ringbuf_consume() {
                     ringbuf.push((m.name().to_string(), r));
                 }
