@@ -16,6 +16,16 @@ fn skip(reason: &str) {
     eprintln!("skipped: {reason}");
 }
 
+/// The command exited 0 (its stderr is the message otherwise).
+fn assert_ok(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 const PASS: &str = "/usr/libexec/xdp-tools/xdp_pass.o";
 const DROP: &str = "/usr/libexec/xdp-tools/xdp_drop.o";
 
@@ -40,12 +50,7 @@ fn table_and_json() {
         .args(["compare", PASS, DROP, "--run"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("File"), "{text}");
     assert!(text.contains("Verdict (kernel)") && text.contains("Insns") && text.contains("States"));
@@ -171,12 +176,7 @@ fn fuzz_kernel_counts_explained_differences_apart_and_writes_them_down() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let t = &v["totals"];
     assert_eq!(t["programs"], 3);
