@@ -700,8 +700,8 @@ impl GenProgram {
         self.insns_with(Quirks::default())
     }
 
-    /// The program's instructions with `quirks` reproduced in them. The result runs only in
-    /// our interpreter: it uses stack slots `main`'s layout does not declare to the kernel.
+    /// The program's instructions with `quirks` reproduced in them, for our interpreter:
+    /// the sequences spill a map-value pointer, which the kernel's verifier may refuse.
     pub fn insns_with(&self, quirks: Quirks) -> Result<Vec<RawInsn>, EmitError> {
         if self.funcs.is_empty() {
             // Not produced by the strategies; an empty main still makes a valid program.
