@@ -303,6 +303,25 @@ pub enum AluOp {
 }
 
 impl AluOp {
+    /// Every operation with a register or immediate operand (all but `MovSx`, whose width
+    /// is a parameter), in opcode order.
+    pub const BINARY: [AluOp; 14] = [
+        AluOp::Add,
+        AluOp::Sub,
+        AluOp::Mul,
+        AluOp::Div,
+        AluOp::SDiv,
+        AluOp::Or,
+        AluOp::And,
+        AluOp::Lsh,
+        AluOp::Rsh,
+        AluOp::Mod,
+        AluOp::SMod,
+        AluOp::Xor,
+        AluOp::Mov,
+        AluOp::Arsh,
+    ];
+
     fn code(self) -> u8 {
         match self {
             AluOp::Add => 0x00,

@@ -35,22 +35,7 @@ fn src() -> impl Strategy<Value = Src> {
 }
 
 fn alu_op() -> impl Strategy<Value = AluOp> {
-    prop::sample::select(vec![
-        AluOp::Add,
-        AluOp::Sub,
-        AluOp::Mul,
-        AluOp::Div,
-        AluOp::SDiv,
-        AluOp::Or,
-        AluOp::And,
-        AluOp::Lsh,
-        AluOp::Rsh,
-        AluOp::Mod,
-        AluOp::SMod,
-        AluOp::Xor,
-        AluOp::Mov,
-        AluOp::Arsh,
-    ])
+    prop::sample::select(AluOp::BINARY.to_vec())
 }
 
 fn cond() -> impl Strategy<Value = JmpCond> {

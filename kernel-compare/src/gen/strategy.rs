@@ -74,23 +74,6 @@ const EDGE_U64: [u64; 16] = [
 
 const SIZES: [Size; 4] = [Size::B, Size::H, Size::W, Size::DW];
 
-const ALU_OPS: [AluOp; 14] = [
-    AluOp::Add,
-    AluOp::Sub,
-    AluOp::Mul,
-    AluOp::Div,
-    AluOp::SDiv,
-    AluOp::Or,
-    AluOp::And,
-    AluOp::Lsh,
-    AluOp::Rsh,
-    AluOp::Mod,
-    AluOp::SMod,
-    AluOp::Xor,
-    AluOp::Mov,
-    AluOp::Arsh,
-];
-
 const ATOMIC_OPS: [AtomicOp; 10] = [
     AtomicOp::Add { fetch: false },
     AtomicOp::Add { fetch: true },
@@ -193,7 +176,7 @@ fn value_op() -> impl Strategy<Value = ValueOp> + Clone {
 fn leaf() -> BoxedStrategy<Stmt> {
     let alu = (
         any::<bool>(),
-        proptest::sample::select(ALU_OPS.to_vec()),
+        proptest::sample::select(AluOp::BINARY.to_vec()),
         reg(),
         operand(),
     )
