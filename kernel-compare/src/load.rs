@@ -277,7 +277,8 @@ impl KernelObject {
         let wanted = selection(obj, opts.programs.as_ref(), object)?;
         let is_wanted = |name: &str| wanted.as_ref().is_none_or(|w| w.contains(name));
         let elf = ElfFile::parse(bytes)?;
-        let (btf, btf_error, strings) = match btf_fixup::finalize(&elf) {
+        let (kconfig, kconfig_size) = obj.kconfig_layout();
+        let (btf, btf_error, strings) = match btf_fixup::finalize(&elf, kconfig, kconfig_size) {
             Ok(Some(raw)) => {
                 let strings = btf_fixup::string_offsets(&raw);
                 match sys::btf_load(&raw, 0) {

@@ -131,6 +131,7 @@ pub struct Object {
     relocations: Vec<RelocRecord>,
     core_relocations: Vec<CoreRelocation>,
     sections: Vec<SectionSummary>,
+    kconfig_layout: Vec<(String, u32)>,
 }
 
 /// libbpf's `is_sec_name_dwarf`.
@@ -331,6 +332,13 @@ impl Object {
             list: externs,
             kconfig_data,
         } = crate::kconfig::collect(&elf, btf.as_ref(), &opts.kconfig, opts.kernel_version)?;
+        let kconfig_layout: Vec<(String, u32)> = externs
+            .iter()
+            .filter_map(|e| match e.kind {
+                crate::kconfig::ExternKind::Kconfig { offset } => Some((e.name.clone(), offset)),
+                _ => None,
+            })
+            .collect();
         let mut kconfig_map = None;
         if let Some(data) = kconfig_data {
             kconfig_map = Some(maps.len());
@@ -518,6 +526,7 @@ impl Object {
             relocations,
             core_relocations,
             sections,
+            kconfig_layout,
         })
     }
 
@@ -634,6 +643,18 @@ impl Object {
     /// Every section and its role.
     pub fn sections(&self) -> &[SectionSummary] {
         &self.sections
+    }
+
+    /// Where each `.kconfig` extern lives in the kconfig map (name, byte offset), and the
+    /// map's value size (0 without `.kconfig` externs).
+    pub fn kconfig_layout(&self) -> (&[(String, u32)], u32) {
+        let size = self
+            .map_info
+            .iter()
+            .find(|m| m.kind == MapKind::Kconfig)
+            .and_then(|m| m.data.as_ref())
+            .map_or(0, |d| d.len() as u32);
+        (&self.kconfig_layout, size)
     }
 }
 
