@@ -17,6 +17,7 @@ use bpfbox_vm::maps::spec::{MapSpec, MapType};
 use bpfbox_vm::{ProgType, Program};
 
 use crate::btf_fixup;
+use crate::struct_ops;
 use crate::error::{Error, Result};
 use crate::sys::{self, BpfFuncInfo, BpfLineInfo, Fd, MapCreate, ProgLoad};
 pub use crate::verifier_log::VerifierStats;
@@ -354,6 +355,12 @@ impl KernelObject {
         } else {
             None
         };
+        let ops_slots = match obj.btf() {
+            Some(b) if obj.programs().iter().any(|p| p.prog_type == ProgType::StructOps) => {
+                struct_ops::slots(&elf, b)
+            }
+            _ => Default::default(),
+        };
         let mut programs = Vec::new();
         for p in obj.programs().iter().filter(|p| is_wanted(&p.name)) {
             let missing = used_maps(p)
@@ -378,6 +385,7 @@ impl KernelObject {
                 btf.as_ref(),
                 &strings,
                 vmlinux.as_ref(),
+                ops_slots.get(&p.name),
             ));
         }
         for e in obj
@@ -463,6 +471,7 @@ impl KernelObject {
                     None,
                     &Default::default(),
                     vmlinux.as_ref(),
+                    None,
                 )
             })
             .collect();
@@ -556,6 +565,7 @@ fn load_program(
     btf: Option<&Fd>,
     strings: &std::collections::HashMap<String, u32>,
     vmlinux: Option<&Btf>,
+    struct_ops: Option<&struct_ops::Slot>,
 ) -> ProgramLoad {
     let mut out = ProgramLoad {
         name: p.name.clone(),
@@ -572,12 +582,26 @@ fn load_program(
         fd: None,
     };
     let mut attach_id = 0;
-    if needs_attach_btf(p) {
-        if matches!(p.prog_type, ProgType::Ext | ProgType::StructOps) {
-            out.reason = Some(format!(
-                "{} programs need a target program or struct_ops map to load",
-                p.prog_type.name()
-            ));
+    let mut expected_attach_type = p.expected_attach_type.unwrap_or(0);
+    if p.prog_type == ProgType::StructOps {
+        let target = match (struct_ops, vmlinux) {
+            (Some(slot), Some(v)) => struct_ops::kernel_target(v, slot),
+            (None, _) => Err("no .struct_ops map of the object names this program".into()),
+            (_, None) => Err("no kernel BTF (/sys/kernel/btf/vmlinux)".into()),
+        };
+        match target {
+            Ok((id, member)) => {
+                attach_id = id;
+                expected_attach_type = member;
+            }
+            Err(r) => {
+                out.reason = Some(r);
+                return out;
+            }
+        }
+    } else if needs_attach_btf(p) {
+        if p.prog_type == ProgType::Ext {
+            out.reason = Some("ext programs need a target program to load".into());
             return out;
         }
         match attach_btf_id(vmlinux, p) {
@@ -603,7 +627,7 @@ fn load_program(
     };
     let req = ProgLoad {
         prog_type: p.prog_type.id(),
-        expected_attach_type: p.expected_attach_type.unwrap_or(0),
+        expected_attach_type,
         prog_flags: p.prog_flags | opts.prog_flags,
         insns: &p.insns,
         license: &p.license,
