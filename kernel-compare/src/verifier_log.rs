@@ -46,13 +46,19 @@ pub fn is_stats_line(l: &str) -> bool {
         || l.starts_with("stack depth")
 }
 
+/// Whether a log line is a source line the verifier quotes from the line info
+/// (`; x = y; @ file.c:12`), which it also prints after a refusal's reason.
+pub fn is_source_line(l: &str) -> bool {
+    l.starts_with("; ") && l.contains(" @ ")
+}
+
 /// The line that says why the verifier refused a program: the last line of the log that
-/// is not statistics.
+/// is neither statistics nor a quoted source line.
 pub fn error_line(log: &str) -> Option<String> {
     lines(log)
         .into_iter()
         .rev()
-        .find(|l| !is_stats_line(l) && !l.trim().is_empty())
+        .find(|l| !is_stats_line(l) && !is_source_line(l) && !l.trim().is_empty())
         .map(str::to_string)
 }
 
@@ -141,6 +147,18 @@ mod tests {
                    max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
         assert_eq!(error_line(log).as_deref(), Some("unknown opcode"));
         assert_eq!(VerifierStats::parse(log).processed_insns, Some(1));
+    }
+
+    #[test]
+    fn source_lines_are_not_the_reason() {
+        // Level 4: the kernel quotes the failing source line after the reason.
+        let log = "invalid bpf_context access off=76 size=4\n; asm volatile ( @ verifier_ldsx.c:194\n\
+                   verification time 30 usec\nstack depth 0\n\
+                   processed 1 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
+        assert_eq!(
+            error_line(log).as_deref(),
+            Some("invalid bpf_context access off=76 size=4")
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
  * Reads lines `OBJECT<TAB>PROGRAM<TAB>EXTRA,EXTRA...` (the extras are other programs of the
  * object to load alongside, may be empty) and prints `OBJECT<TAB>PROGRAM<TAB>VERDICT<TAB>ERR`
  * per line: VERDICT is `success` or `failure` (ERR the negative error bpf_object__load
- * returned) or `open-failed` (libbpf cannot open the object, ERR its errno) or `no-program`.
+ * returned) or `open-failed` (libbpf cannot open the object, ERR its errno), `no-type` (this
+ * libbpf does not know the program's section name) or `no-program`.
  * Built and run by the test against Debian's libbpf-dev: gcc verdict.c -lbpf. */
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -66,8 +67,11 @@ int main(void)
 			found |= strcmp(bpf_program__name(p), prog) == 0;
 			bpf_program__set_autoload(p, on);
 		}
-		if (!found) {
+		p = bpf_object__find_program_by_name(obj, prog);
+		if (!found || !p) {
 			printf("%s\t%s\tno-program\t0\n", obj_path, prog);
+		} else if (bpf_program__type(p) == BPF_PROG_TYPE_UNSPEC) {
+			printf("%s\t%s\tno-type\t0\n", obj_path, prog);
 		} else {
 			err = bpf_object__load(obj);
 			printf("%s\t%s\t%s\t%d\n", obj_path, prog, err ? "failure" : "success", err);
