@@ -426,6 +426,17 @@ impl Object {
                     continue;
                 }
             };
+            if let Some((function, msg)) = linked.placed.iter().find_map(|p| {
+                let func = &funcs[p.func];
+                func.reloc_error.as_ref().map(|e| (func.name.clone(), e.clone()))
+            }) {
+                program_errors.push(ProgramError::Relocation {
+                    program: f.name.clone(),
+                    function,
+                    msg,
+                });
+                continue;
+            }
             let failed = linked.placed.iter().find_map(|p| {
                 core_failures
                     .get(p.func)
@@ -697,6 +708,7 @@ fn collect_functions(elf: &ElfFile<'_>, text_idx: usize) -> Result<Vec<Function>
                 insns,
                 is_entry: sec.index != text_idx,
                 relocs: Vec::new(),
+                reloc_error: None,
             });
         }
     }
