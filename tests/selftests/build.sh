@@ -85,12 +85,14 @@ cat >"$out/.flags" <<EOF
 -g -O2 --target=bpfel -mcpu=v3 -Wall -Wno-compare-distinct-pointer-types -D__TARGET_ARCH_x86 -DENABLE_ATOMICS_TESTS -I$incdir -I$selftests -I$tree/tools/include -I$tree/tools/include/uapi -I$tree/tools/lib $sys_includes
 EOF
 
-# One compilation per stale object, JOBS at a time.
+# One compilation per stale object, JOBS at a time. The BTF files tests name with
+# __btf_path keep the selftests' name (NAME.bpf.o) beside the tests.
 export CLANG out selftests helper_defs script
-ls "$selftests"/progs/verifier_*.c | xargs -P "$jobs" -n 1 sh -c '
+ls "$selftests"/progs/verifier_*.c "$selftests"/progs/btf__core_reloc_bitfields.c |
+    xargs -P "$jobs" -n 1 sh -c '
     c=$1
     name=$(basename "$c" .c)
-    o="$out/$name.o"
+    case "$name" in btf__*) o="$out/$name.bpf.o" ;; *) o="$out/$name.o" ;; esac
     if [ -f "$o" ] && [ ! "$c" -nt "$o" ] && [ ! "$out/include/vmlinux.h" -nt "$o" ] &&
         [ ! "$helper_defs" -nt "$o" ] && [ ! "$script" -nt "$o" ]; then
         exit 0
