@@ -4,6 +4,9 @@
 //! loader (they are only known once sections are laid out): a `DATASEC` gets the size of
 //! the ELF section of the same name and each variable the value of its symbol. Extern
 //! variables (`.kconfig`, `.ksyms`), which the kernel refuses in BTF, become global ones.
+//! In `.ksyms`, as libbpf lays it out, every entry becomes a 4-byte slot: variables become
+//! `int`s, and extern functions (kfuncs, whose `FUNC` linkage the kernel refuses) become
+//! global, their unnamed parameters named, and their slot a `dummy_ksym` variable.
 //! Everything else is passed through untouched.
 
 use std::collections::HashMap;
@@ -12,6 +15,8 @@ use bpfbox_loader::elf::ElfFile;
 
 const BTF_MAGIC: u16 = 0xeb9f;
 const HDR_LEN: usize = 24;
+const KIND_INT: u32 = 1;
+const KIND_FUNC: u32 = 12;
 const KIND_VAR: u32 = 14;
 const KIND_DATASEC: u32 = 15;
 const VAR_GLOBAL_ALLOCATED: u32 = 1;
@@ -150,7 +155,100 @@ pub fn finalize(elf: &ElfFile<'_>) -> Result<Option<Vec<u8>>, FixupError> {
             }
         }
     }
+    fix_ksyms(&mut b, hdr_len, &offsets, &strings)?;
     Ok(Some(b))
+}
+
+/// libbpf's layout of `.ksyms`: one `int` slot per extern; extern functions get global
+/// linkage, names for unnamed parameters and a `dummy_ksym` variable in their slot.
+fn fix_ksyms(
+    b: &mut Vec<u8>,
+    hdr_len: usize,
+    offsets: &[usize],
+    strings: &[u8],
+) -> Result<(), FixupError> {
+    let kind_of = |b: &[u8], id: usize| -> Result<u32, FixupError> {
+        let at = *offsets
+            .get(id)
+            .ok_or_else(|| bad(0, format!("type {id} out of range")))?;
+        Ok((rd(b, at + 4)? >> 24) & 0x1f)
+    };
+    let mut sec_at = None;
+    for &at in offsets.iter().skip(1) {
+        let info = rd(b, at + 4)?;
+        if (info >> 24) & 0x1f == KIND_DATASEC && cstr(strings, rd(b, at)?) == ".ksyms" {
+            sec_at = Some(at);
+            break;
+        }
+    }
+    let Some(sec_at) = sec_at else {
+        return Ok(());
+    };
+    let vlen = (rd(b, sec_at + 4)? & 0xffff) as usize;
+    // The first 32-bit INT, as libbpf picks it.
+    let mut int_id = 0u32;
+    for (id, &at) in offsets.iter().enumerate().skip(1) {
+        if (rd(b, at + 4)? >> 24) & 0x1f == KIND_INT && rd(b, at + 12)? & 0xff == 32 {
+            int_id = id as u32;
+            break;
+        }
+    }
+    let mut has_func = false;
+    for v in 0..vlen {
+        let id = rd(b, sec_at + 12 + 12 * v)? as usize;
+        has_func |= kind_of(b, id)? == KIND_FUNC;
+    }
+    // The dummy variable and its name are appended (ids and string offsets stay valid).
+    let (dummy_id, dummy_name) = if has_func {
+        let type_len = rd(b, 12)? as usize;
+        let str_off = rd(b, 16)? as usize;
+        let str_len = rd(b, 20)? as usize;
+        let type_end = hdr_len + rd(b, 8)? as usize + type_len;
+        if hdr_len + str_off != type_end {
+            return Err(bad(0, "strings do not follow the types"));
+        }
+        let name_off = str_len as u32;
+        let mut var = Vec::with_capacity(16);
+        for w in [name_off, KIND_VAR << 24, int_id, VAR_GLOBAL_ALLOCATED] {
+            var.extend_from_slice(&w.to_le_bytes());
+        }
+        b.splice(type_end..type_end, var);
+        b.extend_from_slice(b"dummy_ksym\0");
+        wr(b, 12, (type_len + 16) as u32);
+        wr(b, 16, (str_off + 16) as u32);
+        wr(b, 20, (str_len + b"dummy_ksym\0".len()) as u32);
+        (offsets.len() as u32, name_off)
+    } else {
+        (0, 0)
+    };
+    for v in 0..vlen {
+        let rec = sec_at + 12 + 12 * v;
+        let id = rd(b, rec)? as usize;
+        let at = offsets[id];
+        if kind_of(b, id)? == KIND_FUNC {
+            let proto = rd(b, at + 8)? as usize;
+            let proto_at = *offsets
+                .get(proto)
+                .ok_or_else(|| bad(at, format!("FUNC refers to type {proto}")))?;
+            let nparams = (rd(b, proto_at + 4)? & 0xffff) as usize;
+            for p in 0..nparams {
+                let param = proto_at + 12 + 8 * p;
+                if rd(b, param + 4)? != 0 && rd(b, param)? == 0 {
+                    wr(b, param, dummy_name);
+                }
+            }
+            let info = rd(b, at + 4)?;
+            wr(b, at + 4, (info & !0xffff) | 1);
+            wr(b, rec, dummy_id);
+        } else if kind_of(b, id)? == KIND_VAR {
+            wr(b, at + 8, int_id);
+            wr(b, at + 12, VAR_GLOBAL_ALLOCATED);
+        }
+        wr(b, rec + 4, (4 * v) as u32);
+        wr(b, rec + 8, 4);
+    }
+    wr(b, sec_at + 8, (4 * vlen) as u32);
+    Ok(())
 }
 
 /// Offsets of every string of a BTF string section, for building `bpf_line_info` records

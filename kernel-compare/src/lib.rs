@@ -14,9 +14,10 @@ pub mod probe;
 pub mod report;
 pub mod repro;
 pub mod run;
+pub mod selftest;
 pub mod sys;
 
 pub use error::{Error, Result};
-pub use load::{KernelObject, LoadOptions, ProgramLoad, Verdict, VerifierStats};
+pub use load::{KernelObject, LoadOptions, ProgramLoad, Selection, Verdict, VerifierStats};
 pub use report::{compare_file, CompareOptions, FileReport, Prefill, Summary};
 pub use run::{Difference, Outcome, RunComparison, RunInput, Session};

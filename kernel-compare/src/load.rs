@@ -163,6 +163,15 @@ impl Default for LoadOptions {
     }
 }
 
+/// Which programs [`KernelObject::load_selected`] loads, and with which extra flags.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Program names to load; `None` loads every program.
+    pub programs: Option<std::collections::HashSet<String>>,
+    /// `BPF_F_*` program flags added to each program's own.
+    pub extra_flags: u32,
+}
+
 /// An object loaded into the kernel. Dropping it closes every descriptor.
 #[derive(Debug)]
 pub struct KernelObject {
@@ -276,6 +285,18 @@ impl KernelObject {
 
     /// Loads `obj` (parsed from `bytes`) into the kernel.
     pub fn load(bytes: &[u8], obj: &Object, opts: &LoadOptions) -> Result<KernelObject> {
+        Self::load_selected(bytes, obj, opts, &Selection::default())
+    }
+
+    /// Loads `obj` (parsed from `bytes`) into the kernel as [`KernelObject::load`] does, but
+    /// only the programs `selection` names (libbpf's autoload), each with the selection's
+    /// extra flags. Every map is created, as libbpf creates them whichever programs load.
+    pub fn load_selected(
+        bytes: &[u8],
+        obj: &Object,
+        opts: &LoadOptions,
+        selection: &Selection,
+    ) -> Result<KernelObject> {
         let elf = ElfFile::parse(bytes)?;
         let (btf, btf_error, strings) = match btf_fixup::finalize(&elf) {
             Ok(Some(raw)) => {
@@ -348,13 +369,27 @@ impl KernelObject {
             .map(|m| m.fd.as_ref().map_or(-1, Fd::raw))
             .collect();
 
-        let vmlinux = if obj.programs().iter().any(needs_attach_btf) {
+        let selected = |name: &str| selection.programs.as_ref().is_none_or(|s| s.contains(name));
+        let vmlinux = if obj
+            .programs()
+            .iter()
+            .any(|p| selected(&p.name) && needs_attach_btf(p))
+        {
             Btf::from_file("/sys/kernel/btf/vmlinux").ok()
         } else {
             None
         };
         let mut programs = Vec::new();
-        for p in obj.programs() {
+        for p in obj.programs().iter().filter(|p| selected(&p.name)) {
+            let flagged;
+            let p = if selection.extra_flags & !p.prog_flags != 0 {
+                let mut q = p.clone();
+                q.prog_flags |= selection.extra_flags;
+                flagged = q;
+                &flagged
+            } else {
+                p
+            };
             programs.push(load_program(
                 p,
                 opts,
@@ -364,7 +399,11 @@ impl KernelObject {
                 vmlinux.as_ref(),
             ));
         }
-        for e in obj.program_errors() {
+        for e in obj
+            .program_errors()
+            .iter()
+            .filter(|e| selected(e.program()))
+        {
             let section = obj
                 .program_meta(e.program())
                 .and_then(|m| obj.sections().get(m.section_index))
