@@ -60,6 +60,9 @@ pub(crate) struct FuncReloc {
 }
 
 /// Everything the classifier needs to look up.
+/// The section of `__arena` globals (libbpf's `ARENA_SEC`).
+const ARENA_SEC: &str = ".addr_space.1";
+
 pub(crate) struct RelocCtx<'a, 'e> {
     pub elf: &'a ElfFile<'e>,
     pub maps: &'a [MapEntry],
@@ -248,6 +251,21 @@ pub(crate) fn collect(
         }) {
             let sym_off = u32::try_from(sym.value)
                 .map_err(|_| fail(format!("data symbol offset {} overflows", sym.value)))?;
+            Target::MapValue { map, sym_off }
+        } else if elf.section_name(sym.shndx) == ARENA_SEC {
+            // `__arena` globals live in the object's (single) arena map, as libbpf places
+            // them: the relocation points into that map's value at the symbol's offset.
+            let map = ctx
+                .maps
+                .iter()
+                .position(|m| m.spec.map_type == bpfbox_vm::maps::MapType::Arena)
+                .ok_or_else(|| {
+                    fail(format!(
+                        "bad arena data relocation against '{name}': no arena map defined"
+                    ))
+                })?;
+            let sym_off = u32::try_from(sym.value)
+                .map_err(|_| fail(format!("arena symbol offset {} overflows", sym.value)))?;
             Target::MapValue { map, sym_off }
         } else {
             return Err(fail(format!(

@@ -9,4 +9,6 @@ pub mod runner;
 
 pub use annotations::{parse_spec, Expect, TestSpec};
 pub use pattern::{match_in_order, MatchResult, Pattern};
-pub use runner::{Environment, Expected, RunValue, SelftestObject, Status, TestOutcome};
+pub use runner::{
+    Environment, Expected, RetvalComparison, RunValue, SelftestObject, Status, TestOutcome,
+};

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use bpfbox_btf::Btf;
 use bpfbox_loader::Object;
 use bpfbox_vm::maps::MapConfig;
-use bpfbox_vm::testrun::{test_run, TestRun};
+use bpfbox_vm::interp::ProgramTable;
+use bpfbox_vm::testrun::{build_context, prepare, run_context, RunSetup, TestRun};
 use bpfbox_vm::{Env, ProgType};
 
 use super::annotations::{parse_spec, TestSpec, POINTER_VALUE, TEST_DATA_LEN};
@@ -105,8 +106,10 @@ impl Status {
 pub enum RunValue {
     /// The program ran and returned this (`retval` as an `int`).
     Ran(i32),
-    /// It could not run; why.
+    /// It could not run or faulted; why.
     Error(String),
+    /// bpfbox lacks what the program needs (a helper, kfunc, map or program type).
+    Unsupported(String),
 }
 
 impl RunValue {
@@ -115,6 +118,7 @@ impl RunValue {
         match self {
             RunValue::Ran(v) => v.to_string(),
             RunValue::Error(_) => "error".into(),
+            RunValue::Unsupported(_) => "unsupported".into(),
         }
     }
 }
@@ -172,14 +176,36 @@ impl TestOutcome {
         )
     }
 
-    /// Whether bpfbox's interpreter returned what the kernel returned.
-    pub fn retval_matches(&self) -> Option<bool> {
+    /// How bpfbox's interpreter's return value compares with the kernel's.
+    pub fn retval_comparison(&self) -> RetvalComparison {
         match (&self.kernel_retval, &self.bpfbox_retval) {
-            (Some(RunValue::Ran(k)), Some(RunValue::Ran(b))) => Some(k == b),
-            (Some(RunValue::Ran(_)), Some(RunValue::Error(_))) => Some(false),
-            _ => None,
+            (Some(RunValue::Ran(_)), _) if self.retval == Some(POINTER_VALUE) => {
+                RetvalComparison::PointerValue
+            }
+            (Some(RunValue::Ran(k)), Some(RunValue::Ran(b))) if k == b => RetvalComparison::Same,
+            (Some(RunValue::Ran(_)), Some(RunValue::Unsupported(why))) => {
+                RetvalComparison::BpfboxCannotRun(why.clone())
+            }
+            (Some(RunValue::Ran(_)), Some(_)) => RetvalComparison::Differ,
+            _ => RetvalComparison::NotCompared,
         }
     }
+}
+
+/// bpfbox's `__retval` against the kernel's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetvalComparison {
+    /// Both ran and returned the same value.
+    Same,
+    /// Both ran and returned different values, or bpfbox faulted where the kernel ran.
+    Differ,
+    /// The test returns a pointer (`__retval(POINTER_VALUE)`): values are not compared.
+    PointerValue,
+    /// bpfbox lacks something the program needs.
+    BpfboxCannotRun(String),
+    /// No comparison (no `__retval`, the kernel did not run it).
+    NotCompared,
 }
 
 /// What the runner needs from the machine, probed once.
@@ -371,6 +397,33 @@ impl SelftestObject {
             .programs
             .iter()
             .find(|p| p.name != spec.program && p.verdict != Verdict::Accepted);
+        // Attach-target programs this kernel refuses with EPERM before verifying a single
+        // instruction (iterators, beside the trampolines the loader already recognises).
+        if load.verdict == Verdict::Rejected
+            && load.errno == Some(libc::EPERM)
+            && load.stats.processed_insns.unwrap_or(0) == 0
+        {
+            out.status = Status::CannotSay;
+            out.reason = Some(format!(
+                "this kernel refuses {} programs (EPERM) before verifying",
+                load.prog_type
+            ));
+            return out;
+        }
+        // A map libbpf would have failed to create: the kernel never judged the program.
+        let map_errors: Vec<String> = kernel
+            .maps
+            .iter()
+            .filter_map(|m| m.error.as_ref().map(|e| format!("map `{}`: {e}", m.spec.name)))
+            .collect();
+        if load.verdict == Verdict::Rejected
+            && !map_errors.is_empty()
+            && load.log.contains("is not pointing to valid bpf_map")
+        {
+            out.status = Status::CannotSay;
+            out.reason = Some(map_errors.join("; "));
+            return out;
+        }
         match load.verdict {
             Verdict::CannotSay | Verdict::NotLoaded => {
                 out.status = Status::CannotSay;
@@ -427,7 +480,19 @@ impl SelftestObject {
                 Ok(()) => kernel_test_run(load.fd.as_ref(), prog_type),
                 Err(e) => RunValue::Error(e),
             };
-            out.bpfbox_retval = Some(bpfbox_test_run(object, &spec.program, env, &pre));
+            let loaded: HashSet<String> = kernel
+                .programs
+                .iter()
+                .filter(|p| p.verdict == Verdict::Accepted)
+                .map(|p| p.name.clone())
+                .collect();
+            out.bpfbox_retval = Some(bpfbox_test_run(
+                object,
+                &spec.program,
+                &loaded,
+                env,
+                &pre,
+            ));
             if let RunValue::Ran(got) = k {
                 if got != want && want != POINTER_VALUE && ok {
                     ok = false;
@@ -508,20 +573,27 @@ fn kernel_prefill(kernel: &KernelObject, pre: &[Prefill]) -> std::result::Result
     Ok(())
 }
 
-/// The same run in bpfbox's interpreter, on fresh maps of the object.
-fn bpfbox_test_run(object: &Object, program: &str, env: &Environment, pre: &[Prefill]) -> RunValue {
+/// The same run in bpfbox's interpreter, on fresh maps of the object, with the loaded
+/// programs in the table tail calls reach (as the kernel's program arrays hold them).
+fn bpfbox_test_run(
+    object: &Object,
+    program: &str,
+    loaded: &HashSet<String>,
+    env: &Environment,
+    pre: &[Prefill],
+) -> RunValue {
     let Some(p) = object.program(program) else {
-        return RunValue::Error("bpfbox's loader did not build the program".into());
+        return RunValue::Unsupported("bpfbox's loader did not build the program".into());
     };
     if !bpfbox_can_test_run(p.prog_type) {
-        return RunValue::Error(format!(
+        return RunValue::Unsupported(format!(
             "bpfbox cannot test-run {} programs yet",
             p.prog_type.name()
         ));
     }
     let maps = match object.create_maps(&MapConfig { ncpus: env.ncpus }) {
         Ok(m) => m,
-        Err(e) => return RunValue::Error(format!("maps: {e}")),
+        Err(e) => return RunValue::Unsupported(format!("maps: {e}")),
     };
     for f in pre {
         let map = object.map_index(f.map).and_then(|i| maps.get(i));
@@ -530,6 +602,24 @@ fn bpfbox_test_run(object: &Object, program: &str, env: &Environment, pre: &[Pre
         };
         if let Err(e) = map.update(&f.key, &f.value, 0) {
             return RunValue::Error(format!("map `{}`: {e}", f.map));
+        }
+    }
+    let mut table = ProgramTable::new();
+    for (i, q) in object.programs().iter().enumerate() {
+        if !loaded.contains(&q.name) {
+            continue;
+        }
+        if let Ok(vm) = prepare(&q.insns, q.prog_type, &maps) {
+            table.insert(i as u32, Arc::new(vm));
+        }
+    }
+    for slot in object.program_slots() {
+        let handle = object
+            .programs()
+            .iter()
+            .position(|q| q.name == slot.program && loaded.contains(&q.name));
+        if let (Some(h), Some(m)) = (handle, maps.get(slot.map)) {
+            let _ = m.update(&slot.key.to_ne_bytes(), &(h as u32).to_ne_bytes(), 0);
         }
     }
     let mut vm_env = Env {
@@ -547,8 +637,34 @@ fn bpfbox_test_run(object: &Object, program: &str, env: &Environment, pre: &[Pre
         kernel_compat: true,
         regions: Vec::new(),
     };
-    match test_run(p, &maps, &mut vm_env, &run) {
+    let vm = match prepare(&p.insns, p.prog_type, &maps) {
+        Ok(vm) => vm,
+        Err(e) => return RunValue::Error(e.to_string()),
+    };
+    let result = build_context(p.prog_type, &run).and_then(|ctx| {
+        vm_env.maps = maps.clone();
+        let setup = RunSetup {
+            repeat: 1,
+            programs: Some(&table),
+            ..RunSetup::default()
+        };
+        run_context(&vm, p.prog_type, ctx, &mut vm_env, &setup)
+    });
+    match result {
         Ok(r) => RunValue::Ran(r.retval as i32),
-        Err(e) => RunValue::Error(e.to_string()),
+        Err(e) => {
+            let msg = e.to_string();
+            if is_unsupported(&msg) {
+                RunValue::Unsupported(msg)
+            } else {
+                RunValue::Error(msg)
+            }
+        }
     }
+}
+
+/// Whether a run error says bpfbox lacks something (a helper, kfunc, map or program type)
+/// rather than that the program misbehaved.
+fn is_unsupported(msg: &str) -> bool {
+    msg.contains("unknown helper") || msg.contains("unsupported") || msg.contains("not supported")
 }
