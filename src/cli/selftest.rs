@@ -172,8 +172,7 @@ impl Summary {
 
 /// `OBJECT/NAME`: how a test is named in `--known` and `--filter`.
 fn key(r: &TestOutcome) -> String {
-    let object = r.object.strip_suffix(".o").unwrap_or(&r.object);
-    format!("{object}/{}", r.name)
+    r.id.clone()
 }
 
 /// Reads a known list: `OBJECT/NAME<TAB>reason` lines, `#` comments.
@@ -337,10 +336,7 @@ pub fn run(a: SelftestArgs) -> CliResult {
                 }
                 for (spec, unpriv) in obj.tests() {
                     if let Some(re) = &filter {
-                        let object = obj.path.file_stem().map_or_else(String::new, |s| {
-                            s.to_string_lossy().into_owned()
-                        });
-                        let k = format!("{object}/{}", spec.name(unpriv));
+                        let k = obj.test_id(spec, unpriv);
                         if !re.is_match(&k) && !re.is_match(&spec.program) {
                             continue;
                         }

@@ -126,6 +126,9 @@ impl RunValue {
 /// One test (one program in one mode) and what happened to it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TestOutcome {
+    /// `OBJECT/NAME` (the object's file stem): how lists and filters name the test; where
+    /// two programs of an object share a name, ` [PROGRAM]` is appended.
+    pub id: String,
     /// The object's file name.
     pub object: String,
     /// The test's name (`__description`, else the program name; `@unpriv` appended).
@@ -301,10 +304,32 @@ impl SelftestObject {
         out
     }
 
+    /// The test's `OBJECT/NAME`, with ` [PROGRAM]` when the name is not unique in the object.
+    pub fn test_id(&self, spec: &TestSpec, unprivileged: bool) -> String {
+        let stem = self
+            .path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let name = spec.name(unprivileged);
+        let shared = self
+            .specs
+            .iter()
+            .flatten()
+            .filter(|s| !s.auxiliary && s.description == spec.description)
+            .count()
+            > 1;
+        if shared {
+            format!("{stem}/{name} [{}]", spec.program)
+        } else {
+            format!("{stem}/{name}")
+        }
+    }
+
     /// Runs one test.
     pub fn run(&self, spec: &TestSpec, unprivileged: bool, env: &Environment) -> TestOutcome {
         let expect = spec.expect(unprivileged);
         let mut out = TestOutcome {
+            id: self.test_id(spec, unprivileged),
             object: file_name(&self.path),
             name: spec.name(unprivileged),
             program: spec.program.clone(),
