@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use bpfbox_kernel_compare::probe::Probe;
+use bpfbox_kernel_compare::selftest::runner::unsupported_kind;
 use bpfbox_kernel_compare::selftest::{
     Environment, RetvalComparison, SelftestObject, Status, TestOutcome,
 };
@@ -90,23 +91,6 @@ pub struct Summary {
     pub retval_not_run_by_reason: std::collections::BTreeMap<String, usize>,
 }
 
-/// A run error reduced to its kind (`unknown helper 84 (bpf_sk_lookup_tcp)`, `map type
-/// sk_storage`, `kfunc call`, ...), for counting.
-fn reason_class(why: &str) -> String {
-    if let Some(i) = why.find("unknown helper") {
-        return why[i..].to_string();
-    }
-    if let Some(i) = why.find("map type ") {
-        let rest = &why[i..];
-        let end = rest.find(" is").unwrap_or(rest.len());
-        return rest[..end].to_string();
-    }
-    if why.contains("kfunc call") {
-        return "kfunc call".into();
-    }
-    why.to_string()
-}
-
 impl Summary {
     fn of(rows: &[TestOutcome], known: &HashMap<String, String>) -> Summary {
         let mut s = Summary {
@@ -140,7 +124,7 @@ impl Summary {
                 RetvalComparison::BpfboxCannotRun(why) => {
                     s.retval_not_run += 1;
                     *s.retval_not_run_by_reason
-                        .entry(reason_class(&why))
+                        .entry(unsupported_kind(&why))
                         .or_default() += 1;
                 }
                 RetvalComparison::NotCompared => {}
@@ -238,15 +222,27 @@ fn cells(r: &TestOutcome) -> [String; 10] {
         dash(r.processed_insns),
         msg_cell(r),
         dash(r.retval),
-        r.kernel_retval.as_ref().map_or_else(|| "-".into(), |v| v.label()),
-        r.bpfbox_retval.as_ref().map_or_else(|| "-".into(), |v| v.label()),
+        r.kernel_retval
+            .as_ref()
+            .map_or_else(|| "-".into(), |v| v.label()),
+        r.bpfbox_retval
+            .as_ref()
+            .map_or_else(|| "-".into(), |v| v.label()),
         r.status.label().into(),
     ]
 }
 
 const HEADERS: [&str; 10] = [
-    "test", "expected", "kernel", "bpfbox", "insns", "__msg", "__retval", "kernel rv",
-    "bpfbox rv", "status",
+    "test",
+    "expected",
+    "kernel",
+    "bpfbox",
+    "insns",
+    "__msg",
+    "__retval",
+    "kernel rv",
+    "bpfbox rv",
+    "status",
 ];
 
 fn table(rows: &[TestOutcome]) -> String {
@@ -276,7 +272,11 @@ fn table(rows: &[TestOutcome]) -> String {
     let head: Vec<String> = HEADERS.iter().map(|s| s.to_string()).collect();
     fmt_row(&head, &mut out, Some("first error / reason"));
     for (r, c) in rows.iter().zip(&all) {
-        let extra = r.reason.as_deref().or(r.first_error.as_deref()).unwrap_or("");
+        let extra = r
+            .reason
+            .as_deref()
+            .or(r.first_error.as_deref())
+            .unwrap_or("");
         fmt_row(c, &mut out, Some(extra));
     }
     out

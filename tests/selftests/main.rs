@@ -14,6 +14,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use bpfbox_kernel_compare::probe::Probe;
+use bpfbox_kernel_compare::selftest::runner::unsupported_kind;
 use bpfbox_kernel_compare::selftest::{
     Environment, Expected, RetvalComparison, SelftestObject, Status, TestOutcome,
 };
@@ -42,7 +43,9 @@ fn corpus() -> Result<PathBuf, String> {
             return Ok(PathBuf::from(dir));
         }
         if !Path::new(TARBALL).exists() {
-            return Err(format!("{TARBALL} missing (Debian package linux-source-6.12)"));
+            return Err(format!(
+                "{TARBALL} missing (Debian package linux-source-6.12)"
+            ));
         }
         for tool in ["bpftool", "python3", "xz"] {
             if !have(tool) {
@@ -61,7 +64,10 @@ fn corpus() -> Result<PathBuf, String> {
             .status()
             .map_err(|e| format!("cannot run build.sh: {e}"))?;
         // Tools and sources are present: a failing build is a failure, not a skip.
-        assert!(status.success(), "tests/selftests/build.sh failed: {status}");
+        assert!(
+            status.success(),
+            "tests/selftests/build.sh failed: {status}"
+        );
         Ok(out)
     })
     .clone()
@@ -187,9 +193,18 @@ fn annotations_read_as_written() {
         .find(|s| s.program == "a_read_only_array_1_2")
         .unwrap();
     assert!(spec.privileged.failure && spec.unprivileged.failure);
-    let msgs: Vec<&str> = spec.privileged.msgs.iter().map(|p| p.text.as_str()).collect();
+    let msgs: Vec<&str> = spec
+        .privileged
+        .msgs
+        .iter()
+        .map(|p| p.text.as_str())
+        .collect();
     assert_eq!(msgs, ["write into map forbidden"]);
-    assert_eq!(spec.unprivileged.msgs.len(), 1, "inherited by the unprivileged mode");
+    assert_eq!(
+        spec.unprivileged.msgs.len(),
+        1,
+        "inherited by the unprivileged mode"
+    );
     // verifier_map_ptr.c: __flag(BPF_F_ANY_ALIGNMENT) on top of the default flags.
     let obj = SelftestObject::open(&dir.join("verifier_map_ptr.o"), &env).unwrap();
     let spec = obj
@@ -221,9 +236,9 @@ fn kernel_agrees_with_annotations_except_known() {
         let k = key(r);
         match r.status {
             Status::Agree if known.contains_key(&k) => stale.push(k.clone()),
-            Status::Disagree | Status::CannotSay if !known.contains_key(&k) => unexpected.push(
-                format!("{k}: {}", r.reason.as_deref().unwrap_or("")),
-            ),
+            Status::Disagree | Status::CannotSay if !known.contains_key(&k) => {
+                unexpected.push(format!("{k}: {}", r.reason.as_deref().unwrap_or("")))
+            }
             _ => {}
         }
         listed_seen.insert(k);
@@ -237,9 +252,20 @@ fn kernel_agrees_with_annotations_except_known() {
         .filter(|r| !r.unprivileged && r.verdict_agrees())
         .count();
     eprintln!("privileged tests: {counts:?}; load verdict as annotated: {verdicts}");
-    assert!(unexpected.is_empty(), "not in known.txt:\n{}", unexpected.join("\n"));
-    assert!(stale.is_empty(), "listed in known.txt but agree now:\n{}", stale.join("\n"));
-    assert!(missing.is_empty(), "known.txt names tests that do not exist: {missing:?}");
+    assert!(
+        unexpected.is_empty(),
+        "not in known.txt:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "listed in known.txt but agree now:\n{}",
+        stale.join("\n")
+    );
+    assert!(
+        missing.is_empty(),
+        "known.txt names tests that do not exist: {missing:?}"
+    );
     // Every unprivileged test is reported as not run while unprivileged BPF is disabled.
     let env = Environment::probe();
     if env.unprivileged_bpf_disabled != Some(0) {
@@ -250,7 +276,9 @@ fn kernel_agrees_with_annotations_except_known() {
     }
     // Expected failures the kernel refused, and expected successes it accepted, each
     // checked by the verdict it reports (not by our reading of the log).
-    assert!(all.iter().any(|r| r.expected == Expected::Failure && r.status == Status::Agree));
+    assert!(all
+        .iter()
+        .any(|r| r.expected == Expected::Failure && r.status == Status::Agree));
 }
 
 #[test]
@@ -277,12 +305,22 @@ fn interpreter_returns_the_kernels_retval() {
                 "{k}: kernel {:?}, bpfbox {:?}",
                 r.kernel_retval, r.bpfbox_retval
             )),
-            RetvalComparison::BpfboxCannotRun(why) => *cannot.entry(why).or_default() += 1,
+            RetvalComparison::BpfboxCannotRun(why) => {
+                *cannot.entry(unsupported_kind(&why)).or_default() += 1
+            }
             _ => {}
         }
     }
     eprintln!("__retval: {same} equal to the kernel's; bpfbox cannot run: {cannot:?}");
     assert!(same > 0);
-    assert!(unexpected.is_empty(), "bpfbox differs from the kernel:\n{}", unexpected.join("\n"));
-    assert!(stale.is_empty(), "listed in known.txt but equal now:\n{}", stale.join("\n"));
+    assert!(
+        unexpected.is_empty(),
+        "bpfbox differs from the kernel:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "listed in known.txt but equal now:\n{}",
+        stale.join("\n")
+    );
 }

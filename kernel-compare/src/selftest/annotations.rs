@@ -251,8 +251,7 @@ pub fn function_tags<'a>(btf: &'a Btf, program: &str) -> Option<Vec<&'a str>> {
     let tags = btf
         .types()
         .filter(|(_, t)| {
-            t.size_or_type == func
-                && matches!(t.data, TypeData::DeclTag { component_idx: -1 })
+            t.size_or_type == func && matches!(t.data, TypeData::DeclTag { component_idx: -1 })
         })
         .map(|(_, t)| btf.type_name(t))
         .collect();
@@ -276,7 +275,8 @@ fn push_disasm(
 
 /// Parses the spec of `program` from the object's BTF.
 pub fn parse_spec(btf: &Btf, program: &str) -> Result<TestSpec, AnnotationError> {
-    let tags = function_tags(btf, program).ok_or_else(|| AnnotationError::NoFunc(program.into()))?;
+    let tags =
+        function_tags(btf, program).ok_or_else(|| AnnotationError::NoFunc(program.into()))?;
     let pat_err = |source| AnnotationError::Pattern {
         program: program.to_string(),
         source,

@@ -143,7 +143,9 @@ mod tests {
     use super::*;
 
     fn pats(list: &[&str]) -> Vec<Pattern> {
-        list.iter().map(|t| Pattern::new(t, false).unwrap()).collect()
+        list.iter()
+            .map(|t| Pattern::new(t, false).unwrap())
+            .collect()
     }
 
     #[test]
@@ -176,6 +178,9 @@ mod tests {
             Pattern::new("r0 = 1", true).unwrap(),
             Pattern::new("r1 = 2", true).unwrap(),
         ];
-        assert_eq!(match_in_order(log, &bad).failed, Some(("r1 = 2".into(), true)));
+        assert_eq!(
+            match_in_order(log, &bad).failed,
+            Some(("r1 = 2".into(), true))
+        );
     }
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use bpfbox_btf::Btf;
 use bpfbox_loader::Object;
-use bpfbox_vm::maps::MapConfig;
 use bpfbox_vm::interp::ProgramTable;
+use bpfbox_vm::maps::MapConfig;
 use bpfbox_vm::testrun::{build_context, prepare, run_context, RunSetup, TestRun};
 use bpfbox_vm::{Env, ProgType};
 
@@ -439,7 +439,11 @@ impl SelftestObject {
         let map_errors: Vec<String> = kernel
             .maps
             .iter()
-            .filter_map(|m| m.error.as_ref().map(|e| format!("map `{}`: {e}", m.spec.name)))
+            .filter_map(|m| {
+                m.error
+                    .as_ref()
+                    .map(|e| format!("map `{}`: {e}", m.spec.name))
+            })
             .collect();
         if load.verdict == Verdict::Rejected
             && !map_errors.is_empty()
@@ -490,7 +494,11 @@ impl SelftestObject {
                 ok = false;
                 out.reason = Some(format!(
                     "__msg {}: '{p}'",
-                    if *wrong_line { "on the wrong line" } else { "not found" }
+                    if *wrong_line {
+                        "on the wrong line"
+                    } else {
+                        "not found"
+                    }
                 ));
             }
             out.msgs = Some(m);
@@ -511,13 +519,7 @@ impl SelftestObject {
                 .filter(|p| p.verdict == Verdict::Accepted)
                 .map(|p| p.name.clone())
                 .collect();
-            out.bpfbox_retval = Some(bpfbox_test_run(
-                object,
-                &spec.program,
-                &loaded,
-                env,
-                &pre,
-            ));
+            out.bpfbox_retval = Some(bpfbox_test_run(object, &spec.program, &loaded, env, &pre));
             if let RunValue::Ran(got) = k {
                 if got != want && want != POINTER_VALUE && ok {
                     ok = false;
@@ -692,4 +694,21 @@ fn bpfbox_test_run(
 /// rather than that the program misbehaved.
 fn is_unsupported(msg: &str) -> bool {
     msg.contains("unknown helper") || msg.contains("unsupported") || msg.contains("not supported")
+}
+
+/// A run error reduced to its kind (`unknown helper 84 (bpf_sk_lookup_tcp)`, `map type
+/// sk_storage`, `kfunc call`, ...), for counting.
+pub fn unsupported_kind(why: &str) -> String {
+    if let Some(i) = why.find("unknown helper") {
+        return why[i..].to_string();
+    }
+    if let Some(i) = why.find("map type ") {
+        let rest = &why[i..];
+        let end = rest.find(" is").unwrap_or(rest.len());
+        return rest[..end].to_string();
+    }
+    if why.contains("kfunc call") {
+        return "kfunc call".into();
+    }
+    why.to_string()
 }
