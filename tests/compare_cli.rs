@@ -76,11 +76,27 @@ fn table_and_json() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    // veristat's field names, in veristat's order, so `veristat -C` reads it.
     assert!(
-        text.starts_with("File,Program,Type,Verdict (kernel)"),
+        text.starts_with(
+            "file_name,prog_name,verdict,duration,total_insns,total_states,peak_states,\
+             max_states_per_insn,mark_read\n"
+        ),
         "{text}"
     );
-    assert!(text.contains("xdp_pass.o,xdp_pass,xdp,success"), "{text}");
+    assert!(text.contains("xdp_pass.o,xdp_pass,success,"), "{text}");
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(row.len(), 9, "{text}");
+    assert_eq!(row[4], "2", "{text}");
+
+    // `--json` is `-o json`.
+    let out = bpfbox()
+        .args(["compare", PASS, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files"][0]["programs"][0]["program"], "xdp_pass");
 }
 
 #[test]

@@ -30,6 +30,24 @@ pub enum Error {
     /// The kernel cannot be used here (not root, no CAP_BPF, no bpf()).
     #[error("{0}")]
     Unavailable(String),
+    /// Program flags given by name or number are not valid.
+    #[error("program flags `{input}`: {msg}")]
+    Flags {
+        /// What was given.
+        input: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A program asked for by name is not in the object.
+    #[error("{object}: no program named `{name}`; its programs: {}", .available.join(", "))]
+    UnknownProgram {
+        /// The object.
+        object: String,
+        /// The name asked for.
+        name: String,
+        /// The object's programs.
+        available: Vec<String>,
+    },
     /// A run input is unusable.
     #[error("input {input}: {msg}")]
     Input {

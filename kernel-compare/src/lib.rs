@@ -7,6 +7,7 @@
 pub mod btf_fixup;
 pub mod conformance;
 pub mod error;
+pub mod flags;
 pub mod gen;
 pub mod load;
 pub mod packet;
@@ -15,9 +16,12 @@ pub mod report;
 pub mod repro;
 pub mod run;
 pub mod selftest;
+pub mod struct_ops;
 pub mod sys;
+pub mod verifier_log;
 
 pub use error::{Error, Result};
-pub use load::{KernelObject, LoadOptions, ProgramLoad, Selection, Verdict, VerifierStats};
+pub use flags::parse_prog_flags;
+pub use load::{KernelObject, LoadOptions, ProgramLoad, Verdict, VerifierStats};
 pub use report::{compare_file, CompareOptions, FileReport, Prefill, Summary};
 pub use run::{Difference, Outcome, RunComparison, RunInput, Session};

@@ -6,6 +6,7 @@
 //! Per program we record the verdict, errno, the full verifier log, the statistics of log
 //! level 4 and the sizes of the translated and JIT images.
 
+use std::collections::{BTreeSet, HashSet};
 use std::os::fd::RawFd;
 use std::path::Path;
 
@@ -16,8 +17,11 @@ use bpfbox_vm::maps::spec::{MapSpec, MapType};
 use bpfbox_vm::{ProgType, Program};
 
 use crate::btf_fixup;
+use crate::struct_ops;
 use crate::error::{Error, Result};
 use crate::sys::{self, BpfFuncInfo, BpfLineInfo, Fd, MapCreate, ProgLoad};
+pub use crate::verifier_log::VerifierStats;
+use crate::verifier_log::error_line;
 
 /// `enum bpf_attach_type` ids of programs that attach through a BPF trampoline.
 const TRACE_RAW_TP: u32 = 23;
@@ -52,55 +56,6 @@ impl Verdict {
             Verdict::CannotSay => "n/a",
             Verdict::NotLoaded => "not loaded",
         }
-    }
-}
-
-/// The statistics the verifier prints at log level 4.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct VerifierStats {
-    /// `processed N insns`.
-    pub processed_insns: Option<u64>,
-    /// `max_states_per_insn`.
-    pub max_states_per_insn: Option<u64>,
-    /// `total_states`.
-    pub total_states: Option<u64>,
-    /// `peak_states`.
-    pub peak_states: Option<u64>,
-    /// `mark_read`.
-    pub mark_read: Option<u64>,
-    /// `verification time N usec`.
-    pub verification_time_us: Option<u64>,
-    /// `stack depth ...` as printed (one number per subprogram, `+`-joined).
-    pub stack_depth: Option<String>,
-}
-
-impl VerifierStats {
-    /// Parses the statistics lines of a verifier log.
-    pub fn parse(log: &str) -> VerifierStats {
-        let mut s = VerifierStats::default();
-        for line in log.lines() {
-            if let Some(rest) = line.strip_prefix("verification time ") {
-                s.verification_time_us =
-                    rest.split_whitespace().next().and_then(|n| n.parse().ok());
-            } else if let Some(rest) = line.strip_prefix("stack depth ") {
-                s.stack_depth = Some(rest.trim().to_string());
-            } else if let Some(rest) = line.strip_prefix("processed ") {
-                let words: Vec<&str> = rest.split_whitespace().collect();
-                s.processed_insns = words.first().and_then(|n| n.parse().ok());
-                let after = |key: &str| {
-                    words
-                        .iter()
-                        .position(|w| *w == key)
-                        .and_then(|i| words.get(i + 1))
-                        .and_then(|n| n.parse().ok())
-                };
-                s.max_states_per_insn = after("max_states_per_insn");
-                s.total_states = after("total_states");
-                s.peak_states = after("peak_states");
-                s.mark_read = after("mark_read");
-            }
-        }
-        s
     }
 }
 
@@ -148,28 +103,53 @@ pub struct KernelMap {
 }
 
 /// Options for [`KernelObject::load`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// Verifier log level bits beyond the statistics (1 = the log, 2 = verbose); the
-    /// statistics level (4) is always added.
+    /// Verifier log level sent with every program, exactly: any combination of
+    /// [`sys::BPF_LOG_LEVEL1`] (1, the log), [`sys::BPF_LOG_LEVEL2`] (2, verbose) and
+    /// [`sys::BPF_LOG_STATS`] (4, statistics); 0 asks for no log. The default, 4, gives
+    /// the statistics and, for a refused program, the verifier's reason, in one load.
     pub log_level: u32,
+    /// Log buffer size in bytes. `None`: the buffer grows until the whole log fits (a cut
+    /// log is loaded again at the size the kernel reports). `Some(n)`: each program is
+    /// loaded once with an `n`-byte buffer, as libbpf does with a caller's buffer, and a
+    /// log that does not fit is the kernel's `ENOSPC`.
+    pub log_size: Option<usize>,
+    /// With `log_level` 0: load a refused program again at level 1 to get the reason, as
+    /// libbpf does.
+    pub log_on_failure: bool,
+    /// Program flags OR-ed onto each program's own (see [`crate::flags`]).
+    pub prog_flags: u32,
+    /// Load only these programs (by name) and the programs they need: every program a
+    /// program-array initialiser names. `None`: every program. A name the object does not
+    /// have is an [`Error::UnknownProgram`].
+    pub programs: Option<BTreeSet<String>>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
-            log_level: sys::BPF_LOG_LEVEL1,
+            log_level: sys::BPF_LOG_STATS,
+            log_size: None,
+            log_on_failure: false,
+            prog_flags: 0,
+            programs: None,
         }
     }
 }
 
-/// Which programs [`KernelObject::load_selected`] loads, and with which extra flags.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    /// Program names to load; `None` loads every program.
-    pub programs: Option<std::collections::HashSet<String>>,
-    /// `BPF_F_*` program flags added to each program's own.
-    pub extra_flags: u32,
+impl LoadOptions {
+    /// Options that load only `names` (and the programs they need).
+    pub fn only<I, S>(names: I) -> LoadOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        LoadOptions {
+            programs: Some(names.into_iter().map(Into::into).collect()),
+            ..LoadOptions::default()
+        }
+    }
 }
 
 /// An object loaded into the kernel. Dropping it closes every descriptor.
@@ -279,26 +259,27 @@ impl KernelObject {
             source,
         })?;
         let obj = Object::from_file(path)?;
-        let k = KernelObject::load(&bytes, &obj, opts)?;
+        let k = KernelObject::load_named(&bytes, &obj, opts, &path.display().to_string())?;
         Ok((obj, k))
     }
 
     /// Loads `obj` (parsed from `bytes`) into the kernel.
     pub fn load(bytes: &[u8], obj: &Object, opts: &LoadOptions) -> Result<KernelObject> {
-        Self::load_selected(bytes, obj, opts, &Selection::default())
+        Self::load_named(bytes, obj, opts, obj.name())
     }
 
-    /// Loads `obj` (parsed from `bytes`) into the kernel as [`KernelObject::load`] does, but
-    /// only the programs `selection` names (libbpf's autoload), each with the selection's
-    /// extra flags. Every map is created, as libbpf creates them whichever programs load.
-    pub fn load_selected(
+    /// [`KernelObject::load`], naming the object `object` in errors.
+    pub fn load_named(
         bytes: &[u8],
         obj: &Object,
         opts: &LoadOptions,
-        selection: &Selection,
+        object: &str,
     ) -> Result<KernelObject> {
+        let wanted = selection(obj, opts.programs.as_ref(), object)?;
+        let is_wanted = |name: &str| wanted.as_ref().is_none_or(|w| w.contains(name));
         let elf = ElfFile::parse(bytes)?;
-        let (btf, btf_error, strings) = match btf_fixup::finalize(&elf) {
+        let (kconfig, kconfig_size) = obj.kconfig_layout();
+        let (btf, btf_error, strings) = match btf_fixup::finalize(&elf, kconfig, kconfig_size) {
             Ok(Some(raw)) => {
                 let strings = btf_fixup::string_offsets(&raw);
                 match sys::btf_load(&raw, 0) {
@@ -369,27 +350,34 @@ impl KernelObject {
             .map(|m| m.fd.as_ref().map_or(-1, Fd::raw))
             .collect();
 
-        let selected = |name: &str| selection.programs.as_ref().is_none_or(|s| s.contains(name));
-        let vmlinux = if obj
-            .programs()
-            .iter()
-            .any(|p| selected(&p.name) && needs_attach_btf(p))
-        {
+        let vmlinux = if obj.programs().iter().any(needs_attach_btf) {
             Btf::from_file("/sys/kernel/btf/vmlinux").ok()
         } else {
             None
         };
+        let ops_slots = match obj.btf() {
+            Some(b) if obj.programs().iter().any(|p| p.prog_type == ProgType::StructOps) => {
+                struct_ops::slots(&elf, b)
+            }
+            _ => Default::default(),
+        };
         let mut programs = Vec::new();
-        for p in obj.programs().iter().filter(|p| selected(&p.name)) {
-            let flagged;
-            let p = if selection.extra_flags & !p.prog_flags != 0 {
-                let mut q = p.clone();
-                q.prog_flags |= selection.extra_flags;
-                flagged = q;
-                &flagged
-            } else {
-                p
-            };
+        for p in obj.programs().iter().filter(|p| is_wanted(&p.name)) {
+            let missing = used_maps(p)
+                .into_iter()
+                .find_map(|i| match maps.get(i) {
+                    Some(m) if m.fd.is_some() => None,
+                    Some(m) => Some(format!(
+                        "map `{}` could not be created: {}",
+                        m.spec.name,
+                        m.error.as_deref().unwrap_or("unknown error")
+                    )),
+                    None => Some(format!("refers to map #{i}, which the object does not have")),
+                });
+            if let Some(reason) = missing {
+                programs.push(not_judged(p, reason));
+                continue;
+            }
             programs.push(load_program(
                 p,
                 opts,
@@ -397,12 +385,13 @@ impl KernelObject {
                 btf.as_ref(),
                 &strings,
                 vmlinux.as_ref(),
+                ops_slots.get(&p.name),
             ));
         }
         for e in obj
             .program_errors()
             .iter()
-            .filter(|e| selected(e.program()))
+            .filter(|e| is_wanted(e.program()))
         {
             let section = obj
                 .program_meta(e.program())
@@ -482,6 +471,7 @@ impl KernelObject {
                     None,
                     &Default::default(),
                     vmlinux.as_ref(),
+                    None,
                 )
             })
             .collect();
@@ -499,6 +489,75 @@ impl KernelObject {
     }
 }
 
+/// The programs to load: those asked for and every program a program-array initialiser
+/// names (libbpf fills every initialiser of the object, and fails when one names a program
+/// it did not load). `None`: all.
+fn selection(
+    obj: &Object,
+    want: Option<&BTreeSet<String>>,
+    object: &str,
+) -> Result<Option<HashSet<String>>> {
+    let Some(want) = want else {
+        return Ok(None);
+    };
+    let available: Vec<String> = obj
+        .programs()
+        .iter()
+        .map(|p| p.name.clone())
+        .chain(obj.program_errors().iter().map(|e| e.program().to_string()))
+        .collect();
+    if let Some(name) = want.iter().find(|n| !available.contains(n)) {
+        return Err(Error::UnknownProgram {
+            object: object.to_string(),
+            name: name.clone(),
+            available,
+        });
+    }
+    let mut set: HashSet<String> = want.iter().cloned().collect();
+    set.extend(obj.program_slots().into_iter().map(|s| s.program));
+    Ok(Some(set))
+}
+
+/// Indices of the maps a relocated program refers to (`BPF_PSEUDO_MAP_IDX` and
+/// `BPF_PSEUDO_MAP_IDX_VALUE` in `ld_imm64`).
+fn used_maps(p: &Program) -> BTreeSet<usize> {
+    const LD_IMM64: u8 = 0x18;
+    const PSEUDO_MAP_IDX: u8 = 5;
+    const PSEUDO_MAP_IDX_VALUE: u8 = 6;
+    let mut out = BTreeSet::new();
+    let mut i = 0;
+    while i < p.insns.len() {
+        let insn = &p.insns[i];
+        if insn.code == LD_IMM64 {
+            if matches!(insn.src, PSEUDO_MAP_IDX | PSEUDO_MAP_IDX_VALUE) {
+                out.insert(insn.imm as u32 as usize);
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A program the kernel is not asked about, and why.
+fn not_judged(p: &Program, reason: String) -> ProgramLoad {
+    ProgramLoad {
+        name: p.name.clone(),
+        section: p.section.clone(),
+        prog_type: p.prog_type.name().to_string(),
+        verdict: Verdict::CannotSay,
+        errno: None,
+        reason: Some(reason),
+        log: String::new(),
+        stats: VerifierStats::default(),
+        verified_insns: None,
+        xlated_len: None,
+        jited_len: None,
+        fd: None,
+    }
+}
+
 fn load_program(
     p: &Program,
     opts: &LoadOptions,
@@ -506,6 +565,7 @@ fn load_program(
     btf: Option<&Fd>,
     strings: &std::collections::HashMap<String, u32>,
     vmlinux: Option<&Btf>,
+    struct_ops: Option<&struct_ops::Slot>,
 ) -> ProgramLoad {
     let mut out = ProgramLoad {
         name: p.name.clone(),
@@ -522,12 +582,26 @@ fn load_program(
         fd: None,
     };
     let mut attach_id = 0;
-    if needs_attach_btf(p) {
-        if matches!(p.prog_type, ProgType::Ext | ProgType::StructOps) {
-            out.reason = Some(format!(
-                "{} programs need a target program or struct_ops map to load",
-                p.prog_type.name()
-            ));
+    let mut expected_attach_type = p.expected_attach_type.unwrap_or(0);
+    if p.prog_type == ProgType::StructOps {
+        let target = match (struct_ops, vmlinux) {
+            (Some(slot), Some(v)) => struct_ops::kernel_target(v, slot),
+            (None, _) => Err("no .struct_ops map of the object names this program".into()),
+            (_, None) => Err("no kernel BTF (/sys/kernel/btf/vmlinux)".into()),
+        };
+        match target {
+            Ok((id, member)) => {
+                attach_id = id;
+                expected_attach_type = member;
+            }
+            Err(r) => {
+                out.reason = Some(r);
+                return out;
+            }
+        }
+    } else if needs_attach_btf(p) {
+        if p.prog_type == ProgType::Ext {
+            out.reason = Some("ext programs need a target program to load".into());
             return out;
         }
         match attach_btf_id(vmlinux, p) {
@@ -553,28 +627,27 @@ fn load_program(
     };
     let req = ProgLoad {
         prog_type: p.prog_type.id(),
-        expected_attach_type: p.expected_attach_type.unwrap_or(0),
-        prog_flags: p.prog_flags,
+        expected_attach_type,
+        prog_flags: p.prog_flags | opts.prog_flags,
         insns: &p.insns,
         license: &p.license,
         kern_version: p.kern_version,
         name: &p.name,
         fd_array,
-        log_level: opts.log_level | sys::BPF_LOG_STATS,
+        log_level: opts.log_level,
+        log_size: opts.log_size,
         prog_btf_fd: btf.map(Fd::raw),
         func_info: if btf.is_some() { &func_info } else { &[] },
         line_info: if btf.is_some() { &lines } else { &[] },
         attach_btf_id: attach_id,
         attach_fd: None,
     };
+    // One load per verdict: at level 4 a refusal's log already holds the reason.
     let mut res = sys::prog_load(&req);
     if let Err(e) = &res {
-        // Without level 1 a refusal's log holds only statistics: fetch the reason.
-        if opts.log_level & (sys::BPF_LOG_LEVEL1 | sys::BPF_LOG_LEVEL2) == 0
-            && e.errno != libc::EPERM
-        {
+        if opts.log_level == 0 && opts.log_on_failure && e.errno != libc::EPERM {
             res = sys::prog_load(&ProgLoad {
-                log_level: sys::BPF_LOG_LEVEL1 | sys::BPF_LOG_STATS,
+                log_level: sys::BPF_LOG_LEVEL1,
                 ..req.clone()
             });
         }
@@ -601,22 +674,11 @@ fn load_program(
             out.verdict = Verdict::Rejected;
             out.errno = Some(e.errno);
             out.stats = VerifierStats::parse(&e.log);
-            out.reason = e
-                .log
-                .lines()
-                .rev()
-                .find(|l| !is_stats_line(l) && !l.trim().is_empty())
-                .map(str::to_string);
+            out.reason = error_line(&e.log);
             out.log = e.log;
         }
     }
     out
-}
-
-fn is_stats_line(l: &str) -> bool {
-    l.starts_with("processed ")
-        || l.starts_with("verification time")
-        || l.starts_with("stack depth")
 }
 
 /// Whether the map holds something both sides can list (keys and values by syscall).
@@ -631,23 +693,4 @@ pub fn comparable(t: MapType) -> bool {
             | MapType::LruPercpuHash
             | MapType::LpmTrie
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stats_lines() {
-        let log = "func#0 @0\nverification time 12 usec\nstack depth 8+0\n\
-                   processed 27 insns (limit 1000000) max_states_per_insn 1 total_states 3 peak_states 3 mark_read 2\n";
-        let s = VerifierStats::parse(log);
-        assert_eq!(s.processed_insns, Some(27));
-        assert_eq!(s.total_states, Some(3));
-        assert_eq!(s.peak_states, Some(3));
-        assert_eq!(s.max_states_per_insn, Some(1));
-        assert_eq!(s.mark_read, Some(2));
-        assert_eq!(s.verification_time_us, Some(12));
-        assert_eq!(s.stack_depth.as_deref(), Some("8+0"));
-    }
 }

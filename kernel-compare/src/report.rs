@@ -55,6 +55,8 @@ pub struct CompareOptions {
     pub prefill: Vec<Prefill>,
     /// Verifier log level bits (1, 2); statistics are always collected.
     pub log_level: u32,
+    /// Program flags OR-ed onto each program's own (`--flags`).
+    pub prog_flags: u32,
     /// Where mismatch reproducers go (none written when `None`).
     pub repro_dir: Option<PathBuf>,
     /// Number of possible CPUs (per-CPU map values).
@@ -90,6 +92,10 @@ pub struct ProgramRow {
     pub states: Option<u64>,
     /// `peak_states`.
     pub peak_states: Option<u64>,
+    /// `max_states_per_insn`.
+    pub max_states_per_insn: Option<u64>,
+    /// `mark_read` (veristat's "max mark read length").
+    pub mark_read: Option<u64>,
     /// Translated image size in bytes.
     pub xlated_len: Option<usize>,
     /// JIT image size in bytes.
@@ -198,12 +204,16 @@ pub fn compare_file(path: &Path, opts: &CompareOptions) -> Result<FileReport> {
         source,
     })?;
     let obj = Object::from_file_relocated(path, opts.target_btf.clone())?;
-    let k = KernelObject::load(
+    let k = KernelObject::load_named(
         &bytes,
         &obj,
         &LoadOptions {
-            log_level: opts.log_level,
+            log_level: opts.log_level | crate::sys::BPF_LOG_STATS,
+            prog_flags: opts.prog_flags,
+            programs: opts.prog.clone().map(|p| [p].into()),
+            ..LoadOptions::default()
         },
+        &path.display().to_string(),
     )?;
     let file = file_name(path);
     let selected = |name: &str| opts.prog.as_deref().is_none_or(|p| p == name);
@@ -223,6 +233,8 @@ pub fn compare_file(path: &Path, opts: &CompareOptions) -> Result<FileReport> {
             insns: p.stats.processed_insns,
             states: p.stats.total_states,
             peak_states: p.stats.peak_states,
+            max_states_per_insn: p.stats.max_states_per_insn,
+            mark_read: p.stats.mark_read,
             xlated_len: p.xlated_len,
             jited_len: p.jited_len,
             runs: 0,
@@ -491,22 +503,37 @@ pub fn differences(d: &[Difference]) -> String {
     out
 }
 
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
+/// veristat's CSV columns (`veristat -o csv`), by their field names.
+pub const CSV_HEADER: &str = "file_name,prog_name,verdict,duration,total_insns,total_states,\
+peak_states,max_states_per_insn,mark_read";
 
-/// One CSV line per program, with veristat's column names.
-pub fn csv(reports: &[FileReport], with_runs: bool) -> String {
-    let mut out = HEADERS.join(",");
+/// One CSV line per program with veristat's columns and values, so that `veristat -C`
+/// and `veristat -R` read it: every field is present (a missing number is 0, as veristat
+/// prints it), the verdict is `success` or `failure` (a program the kernel did not judge
+/// is a `failure`, as for veristat any program that did not load), and fields are not
+/// quoted (veristat splits on commas).
+pub fn csv(reports: &[FileReport]) -> String {
+    let mut out = String::from(CSV_HEADER);
     out.push('\n');
     for r in reports.iter().flat_map(|r| &r.programs) {
-        let c = cells(r, with_runs);
-        let s: Vec<String> = c.iter().map(|x| csv_cell(x)).collect();
-        out.push_str(&s.join(","));
+        let n = |v: Option<u64>| v.unwrap_or(0).to_string();
+        let verdict = if r.kernel_verdict == Verdict::Accepted {
+            "success"
+        } else {
+            "failure"
+        };
+        let fields = [
+            r.file.replace(',', "_"),
+            r.program.clone(),
+            verdict.to_string(),
+            n(r.duration_us),
+            n(r.insns),
+            n(r.states),
+            n(r.peak_states),
+            n(r.max_states_per_insn),
+            n(r.mark_read),
+        ];
+        out.push_str(&fields.join(","));
         out.push('\n');
     }
     out
@@ -526,9 +553,4 @@ mod tests {
         assert!("x:1:22".parse::<Prefill>().is_err());
     }
 
-    #[test]
-    fn csv_quotes() {
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("plain"), "plain");
-    }
 }

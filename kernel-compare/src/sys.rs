@@ -465,13 +465,26 @@ fn log_text(buf: &[u8]) -> String {
 
 /// Runs a loading command with a log buffer that grows until the log fits: the kernel
 /// reports `ENOSPC` and the size it needed (`log_true_size`) when the log was cut.
+/// With `fixed`, one call with a buffer of that size, whatever the kernel then says.
 /// `call(buf)` issues the command with `buf` as the log and returns the result and the
 /// true size.
 fn with_growing_log<T>(
     op: &'static str,
     log_level: u32,
+    fixed: Option<usize>,
     mut call: impl FnMut(&mut [u8]) -> (SysResult<T>, u32),
 ) -> Result<(T, String), LoadError> {
+    if let Some(size) = fixed.filter(|_| log_level != 0) {
+        let mut buf = vec![0u8; size.min(MAX_LOG_SIZE)];
+        return match call(&mut buf) {
+            (Ok(v), _) => Ok((v, log_text(&buf))),
+            (Err(e), _) => Err(LoadError {
+                op,
+                errno: e.errno,
+                log: log_text(&buf),
+            }),
+        };
+    }
     if log_level == 0 {
         return match call(&mut []) {
             (Ok(v), _) => Ok((v, String::new())),
@@ -520,7 +533,7 @@ struct BtfLoadAttr {
 
 /// `BPF_BTF_LOAD` of a raw BTF blob; the log is empty at level 0.
 pub fn btf_load(data: &[u8], log_level: u32) -> Result<(Fd, String), LoadError> {
-    with_growing_log("BPF_BTF_LOAD", log_level, |log| {
+    with_growing_log("BPF_BTF_LOAD", log_level, None, |log| {
         let mut a = BtfLoadAttr::zeroed();
         a.btf = ptr(data);
         a.btf_size = data.len() as u32;
@@ -614,6 +627,10 @@ pub struct ProgLoad<'a> {
     pub fd_array: &'a [RawFd],
     /// Verifier log level (`BPF_LOG_LEVEL1 | BPF_LOG_LEVEL2 | BPF_LOG_STATS`).
     pub log_level: u32,
+    /// Log buffer size: `None` grows the buffer (reloading) until the whole log fits;
+    /// `Some(n)` loads once with `n` bytes, and a log that does not fit is the kernel's
+    /// `ENOSPC`.
+    pub log_size: Option<usize>,
     /// BTF the function and line records refer to.
     pub prog_btf_fd: Option<RawFd>,
     /// Function records (need `prog_btf_fd`).
@@ -639,7 +656,7 @@ pub struct LoadedProg {
 pub fn prog_load(p: &ProgLoad<'_>) -> Result<LoadedProg, LoadError> {
     let license = CString::new(p.license.replace('\0', "")).unwrap_or_default();
     let insns: Vec<u64> = p.insns.iter().map(|i| i.to_u64()).collect();
-    let (fd, log) = with_growing_log("BPF_PROG_LOAD", p.log_level, |log| {
+    let (fd, log) = with_growing_log("BPF_PROG_LOAD", p.log_level, p.log_size, |log| {
         let mut a = ProgLoadAttr::zeroed();
         a.prog_type = p.prog_type;
         a.insn_cnt = insns.len() as u32;

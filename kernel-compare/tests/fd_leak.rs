@@ -86,7 +86,7 @@ fn whole_objects_are_closed_on_drop() {
     let before = open_fds();
     for _ in 0..5 {
         for path in &objs {
-            let (obj, k) = KernelObject::load_file(path, &LoadOptions { log_level: 0 }).unwrap();
+            let (obj, k) = KernelObject::load_file(path, &LoadOptions::default()).unwrap();
             let mut s = Session::new(&obj, &k, probe.possible_cpus);
             for p in obj.programs() {
                 let _ = s.run(

@@ -47,6 +47,7 @@ fn fixtures_agree_with_the_kernel() {
         inputs: Vec::new(),
         prefill: Vec::new(),
         log_level: 0,
+        prog_flags: 0,
         repro_dir: None,
         ncpus: probe.possible_cpus,
         keep_logs: false,

@@ -100,7 +100,7 @@ fn xdp_programs_agree_on_crafted_packets() {
     let (mut runs, mut mismatches, mut not_run) = (0, 0, 0);
     let mut verdicts = std::collections::BTreeMap::new();
     for path in &objs {
-        let (obj, k) = KernelObject::load_file(path, &LoadOptions { log_level: 0 }).unwrap();
+        let (obj, k) = KernelObject::load_file(path, &LoadOptions::default()).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let mut s = Session::new(&obj, &k, probe.possible_cpus);
         prefill(&mut s, &obj);

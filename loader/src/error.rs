@@ -154,6 +154,16 @@ pub enum ProgramError {
         /// libbpf's reason.
         reason: String,
     },
+    /// A relocation of the program (or of a subprogram it calls) cannot be applied.
+    #[error("program '{program}': {msg}")]
+    Relocation {
+        /// Program name.
+        program: String,
+        /// The function holding the relocation.
+        function: String,
+        /// The relocation and what is wrong with it.
+        msg: String,
+    },
     /// Linking the program's subprograms failed.
     #[error("program '{program}', insn {insn}: {msg}")]
     Link {
@@ -174,6 +184,7 @@ impl ProgramError {
             | ProgramError::NeedsKsyms { program, .. }
             | ProgramError::Core { program, .. }
             | ProgramError::Ksym { program, .. }
+            | ProgramError::Relocation { program, .. }
             | ProgramError::Link { program, .. } => program,
         }
     }

@@ -29,6 +29,9 @@ pub(crate) struct Function {
     pub is_entry: bool,
     /// Relocations, relative to `start`.
     pub relocs: Vec<FuncReloc>,
+    /// The first relocation of this function that could not be applied: the programs that
+    /// use the function fail with it.
+    pub reloc_error: Option<String>,
 }
 
 /// How an instruction was relocated, for [`crate::Object::relocations`].

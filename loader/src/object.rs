@@ -131,6 +131,7 @@ pub struct Object {
     relocations: Vec<RelocRecord>,
     core_relocations: Vec<CoreRelocation>,
     sections: Vec<SectionSummary>,
+    kconfig_layout: Vec<(String, u32)>,
 }
 
 /// libbpf's `is_sec_name_dwarf`.
@@ -331,6 +332,13 @@ impl Object {
             list: externs,
             kconfig_data,
         } = crate::kconfig::collect(&elf, btf.as_ref(), &opts.kconfig, opts.kernel_version)?;
+        let kconfig_layout: Vec<(String, u32)> = externs
+            .iter()
+            .filter_map(|e| match e.kind {
+                crate::kconfig::ExternKind::Kconfig { offset } => Some((e.name.clone(), offset)),
+                _ => None,
+            })
+            .collect();
         let mut kconfig_map = None;
         if let Some(data) = kconfig_data {
             kconfig_map = Some(maps.len());
@@ -418,6 +426,17 @@ impl Object {
                     continue;
                 }
             };
+            if let Some((function, msg)) = linked.placed.iter().find_map(|p| {
+                let func = &funcs[p.func];
+                func.reloc_error.as_ref().map(|e| (func.name.clone(), e.clone()))
+            }) {
+                program_errors.push(ProgramError::Relocation {
+                    program: f.name.clone(),
+                    function,
+                    msg,
+                });
+                continue;
+            }
             let failed = linked.placed.iter().find_map(|p| {
                 core_failures
                     .get(p.func)
@@ -518,6 +537,7 @@ impl Object {
             relocations,
             core_relocations,
             sections,
+            kconfig_layout,
         })
     }
 
@@ -635,6 +655,18 @@ impl Object {
     pub fn sections(&self) -> &[SectionSummary] {
         &self.sections
     }
+
+    /// Where each `.kconfig` extern lives in the kconfig map (name, byte offset), and the
+    /// map's value size (0 without `.kconfig` externs).
+    pub fn kconfig_layout(&self) -> (&[(String, u32)], u32) {
+        let size = self
+            .map_info
+            .iter()
+            .find(|m| m.kind == MapKind::Kconfig)
+            .and_then(|m| m.data.as_ref())
+            .map_or(0, |d| d.len() as u32);
+        (&self.kconfig_layout, size)
+    }
 }
 
 /// Function symbols of every code section, sorted by (section, offset).
@@ -676,6 +708,7 @@ fn collect_functions(elf: &ElfFile<'_>, text_idx: usize) -> Result<Vec<Function>
                 insns,
                 is_entry: sec.index != text_idx,
                 relocs: Vec::new(),
+                reloc_error: None,
             });
         }
     }

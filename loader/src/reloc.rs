@@ -2,7 +2,8 @@
 //! `bpf_program__record_reloc` does: map references, global data, subprogram calls and
 //! addresses, externs.
 
-use bpfbox_vm::isa::{op, pseudo};
+use bpfbox_vm::isa::{op, pseudo, RawInsn};
+use bpfbox_vm::maps::spec::MapType;
 
 use crate::elf::{
     ElfFile, Section, Symbol, SHN_LORESERVE, SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_SECTION,
@@ -24,6 +25,9 @@ pub const R_BPF_64_ABS32: u32 = 3;
 pub const R_BPF_64_NODYLD32: u32 = 4;
 /// `R_BPF_64_32`: `call` to a BPF function.
 pub const R_BPF_64_32: u32 = 10;
+
+/// The section of `__arena` global variables (libbpf's `ARENA_SEC`).
+pub(crate) const ARENA_SEC: &str = ".addr_space.1";
 
 /// `BPF_JMP | BPF_CALL`.
 pub(crate) const CALL: u8 = op::JMP | op::CALL;
@@ -60,9 +64,6 @@ pub(crate) struct FuncReloc {
 }
 
 /// Everything the classifier needs to look up.
-/// The section of `__arena` globals (libbpf's `ARENA_SEC`).
-const ARENA_SEC: &str = ".addr_space.1";
-
 pub(crate) struct RelocCtx<'a, 'e> {
     pub elf: &'a ElfFile<'e>,
     pub maps: &'a [MapEntry],
@@ -153,125 +154,16 @@ pub(crate) fn collect(
         let idx = slot - f.start;
         let insn = f.insns[idx];
         let name = symbol_name(elf, sym);
-        let fail = |msg: String| err(&f.name, idx, msg);
-        if insn.code != CALL && insn.code != LD_IMM64 {
-            return Err(fail(format!(
-                "invalid relocation against '{name}' for insn code {:#x}",
-                insn.code
-            )));
-        }
-        let target = if sym.is_extern() {
-            let ext = ctx
-                .externs
-                .iter()
-                .find(|e| e.sym_idx == sym.index)
-                .ok_or_else(|| fail(format!("extern relocation to unknown extern '{name}'")))?;
-            match (&ext.kind, insn.code) {
-                (ExternKind::Kconfig { offset }, LD_IMM64) => Target::Kconfig {
-                    map: ctx
-                        .kconfig_map
-                        .ok_or_else(|| fail("no .kconfig map".into()))?,
-                    offset: *offset,
-                },
-                (ExternKind::Kconfig { .. }, _) => {
-                    return Err(fail(format!("call to .kconfig extern '{name}'")))
-                }
-                (ExternKind::Ksym, _) => Target::Ksym(ext.name.clone()),
+        let fname = f.name.clone();
+        let fail = |msg: String| err(&fname, idx, msg);
+        // A relocation we cannot apply fails the programs that use this function, not the
+        // object.
+        let target = match classify(ctx, sym, insn, &name, &fail) {
+            Ok(t) => t,
+            Err(e) => {
+                f.reloc_error.get_or_insert_with(|| e.to_string());
+                continue;
             }
-        } else if insn.code == CALL {
-            if insn.src != pseudo::CALL {
-                return Err(fail("incorrect bpf_call opcode".into()));
-            }
-            let callee = elf.section(sym.shndx).filter(|s| s.is_exec());
-            let Some(callee) = callee else {
-                return Err(fail(format!(
-                    "bad call relocation against '{name}' in section '{}'",
-                    elf.section_name(sym.shndx)
-                )));
-            };
-            if sym.value % 8 != 0 {
-                return Err(fail(format!(
-                    "bad call relocation against '{name}' at offset {}",
-                    sym.value
-                )));
-            }
-            // Global callee: st_value is its offset, imm is -1. Static callee: the symbol is
-            // the section and imm + 1 is the callee's slot.
-            Target::Call {
-                sec: callee.index,
-                slot: (sym.value / 8) as i64 + i64::from(insn.imm) + 1,
-            }
-        } else if sym.shndx == SHN_UNDEF || sym.shndx >= SHN_LORESERVE {
-            return Err(fail(format!("relocation against '{name}' in special section {:#x}; uninitialised global variable?", sym.shndx)));
-        } else if is_subprog_sym(sym, ctx.text_idx)
-            || (sym.kind == STT_FUNC && elf.section(sym.shndx).is_some_and(|s| s.is_exec()))
-        {
-            if sym.value % 8 != 0 || insn.imm % 8 != 0 {
-                return Err(fail(format!(
-                    "bad subprog address relocation against '{name}' at offset {}+{}",
-                    sym.value, insn.imm
-                )));
-            }
-            Target::FuncAddr {
-                sec: sym.shndx,
-                slot: (sym.value as i64 + i64::from(insn.imm)) / 8,
-            }
-        } else if ctx.maps.iter().any(|m| {
-            matches!(
-                m.info.kind,
-                crate::maps::MapKind::Legacy | crate::maps::MapKind::Btf
-            ) && m.sec_idx == sym.shndx
-        }) {
-            // Map definitions: the symbol's offset picks the map.
-            let map = ctx
-                .maps
-                .iter()
-                .position(|m| {
-                    matches!(
-                        m.info.kind,
-                        crate::maps::MapKind::Legacy | crate::maps::MapKind::Btf
-                    ) && m.sec_idx == sym.shndx
-                        && m.sec_offset == sym.value
-                })
-                .ok_or_else(|| {
-                    fail(format!(
-                        "map relocation failed to find map for section '{}', offset {}",
-                        elf.section_name(sym.shndx),
-                        sym.value
-                    ))
-                })?;
-            Target::Map(map)
-        } else if let Some(map) = ctx.maps.iter().position(|m| {
-            matches!(
-                m.info.kind,
-                crate::maps::MapKind::Data
-                    | crate::maps::MapKind::Rodata
-                    | crate::maps::MapKind::Bss
-            ) && m.sec_idx == sym.shndx
-        }) {
-            let sym_off = u32::try_from(sym.value)
-                .map_err(|_| fail(format!("data symbol offset {} overflows", sym.value)))?;
-            Target::MapValue { map, sym_off }
-        } else if elf.section_name(sym.shndx) == ARENA_SEC {
-            // `__arena` globals live in the object's (single) arena map, as libbpf places
-            // them: the relocation points into that map's value at the symbol's offset.
-            let map = ctx
-                .maps
-                .iter()
-                .position(|m| m.spec.map_type == bpfbox_vm::maps::MapType::Arena)
-                .ok_or_else(|| {
-                    fail(format!(
-                        "bad arena data relocation against '{name}': no arena map defined"
-                    ))
-                })?;
-            let sym_off = u32::try_from(sym.value)
-                .map_err(|_| fail(format!("arena symbol offset {} overflows", sym.value)))?;
-            Target::MapValue { map, sym_off }
-        } else {
-            return Err(fail(format!(
-                "bad data relocation against '{name}' in section '{}'",
-                elf.section_name(sym.shndx)
-            )));
         };
         f.relocs.push(FuncReloc {
             insn: idx,
@@ -295,4 +187,131 @@ pub(crate) fn collect(
         }
     }
     Ok(())
+}
+
+/// What relocation `sym` of instruction `insn` refers to (libbpf's
+/// `bpf_program__record_reloc`).
+fn classify(
+    ctx: &RelocCtx<'_, '_>,
+    sym: &Symbol,
+    insn: RawInsn,
+    name: &str,
+    fail: &dyn Fn(String) -> LoadError,
+) -> Result<Target> {
+    let elf = ctx.elf;
+    if insn.code != CALL && insn.code != LD_IMM64 {
+        return Err(fail(format!(
+            "invalid relocation against '{name}' for insn code {:#x}",
+            insn.code
+        )));
+    }
+    let target = if sym.is_extern() {
+        let ext = ctx
+            .externs
+            .iter()
+            .find(|e| e.sym_idx == sym.index)
+            .ok_or_else(|| fail(format!("extern relocation to unknown extern '{name}'")))?;
+        match (&ext.kind, insn.code) {
+            (ExternKind::Kconfig { offset }, LD_IMM64) => Target::Kconfig {
+                map: ctx
+                    .kconfig_map
+                    .ok_or_else(|| fail("no .kconfig map".into()))?,
+                offset: *offset,
+            },
+            (ExternKind::Kconfig { .. }, _) => {
+                return Err(fail(format!("call to .kconfig extern '{name}'")))
+            }
+            (ExternKind::Ksym, _) => Target::Ksym(ext.name.clone()),
+        }
+    } else if insn.code == CALL {
+        if insn.src != pseudo::CALL {
+            return Err(fail("incorrect bpf_call opcode".into()));
+        }
+        let callee = elf.section(sym.shndx).filter(|s| s.is_exec());
+        let Some(callee) = callee else {
+            return Err(fail(format!(
+                "bad call relocation against '{name}' in section '{}'",
+                elf.section_name(sym.shndx)
+            )));
+        };
+        if sym.value % 8 != 0 {
+            return Err(fail(format!(
+                "bad call relocation against '{name}' at offset {}",
+                sym.value
+            )));
+        }
+        // Global callee: st_value is its offset, imm is -1. Static callee: the symbol is
+        // the section and imm + 1 is the callee's slot.
+        Target::Call {
+            sec: callee.index,
+            slot: (sym.value / 8) as i64 + i64::from(insn.imm) + 1,
+        }
+    } else if sym.shndx == SHN_UNDEF || sym.shndx >= SHN_LORESERVE {
+        return Err(fail(format!("relocation against '{name}' in special section {:#x}; uninitialised global variable?", sym.shndx)));
+    } else if is_subprog_sym(sym, ctx.text_idx)
+        || (sym.kind == STT_FUNC && elf.section(sym.shndx).is_some_and(|s| s.is_exec()))
+    {
+        if sym.value % 8 != 0 || insn.imm % 8 != 0 {
+            return Err(fail(format!(
+                "bad subprog address relocation against '{name}' at offset {}+{}",
+                sym.value, insn.imm
+            )));
+        }
+        Target::FuncAddr {
+            sec: sym.shndx,
+            slot: (sym.value as i64 + i64::from(insn.imm)) / 8,
+        }
+    } else if ctx.maps.iter().any(|m| {
+        matches!(
+            m.info.kind,
+            crate::maps::MapKind::Legacy | crate::maps::MapKind::Btf
+        ) && m.sec_idx == sym.shndx
+    }) {
+        // Map definitions: the symbol's offset picks the map.
+        let map = ctx
+            .maps
+            .iter()
+            .position(|m| {
+                matches!(
+                    m.info.kind,
+                    crate::maps::MapKind::Legacy | crate::maps::MapKind::Btf
+                ) && m.sec_idx == sym.shndx
+                    && m.sec_offset == sym.value
+            })
+            .ok_or_else(|| {
+                fail(format!(
+                    "map relocation failed to find map for section '{}', offset {}",
+                    elf.section_name(sym.shndx),
+                    sym.value
+                ))
+            })?;
+        Target::Map(map)
+    } else if elf.section_name(sym.shndx) == ARENA_SEC {
+        // `__arena` globals: the arena map's memory, at the symbol's offset.
+        let map = ctx
+            .maps
+            .iter()
+            .position(|m| m.spec.map_type == MapType::Arena)
+            .ok_or_else(|| fail("bad arena data relocation, no arena maps defined".into()))?;
+        let sym_off = u32::try_from(sym.value)
+            .map_err(|_| fail(format!("arena symbol offset {} overflows", sym.value)))?;
+        Target::MapValue { map, sym_off }
+    } else if let Some(map) = ctx.maps.iter().position(|m| {
+        matches!(
+            m.info.kind,
+            crate::maps::MapKind::Data
+                | crate::maps::MapKind::Rodata
+                | crate::maps::MapKind::Bss
+        ) && m.sec_idx == sym.shndx
+    }) {
+        let sym_off = u32::try_from(sym.value)
+            .map_err(|_| fail(format!("data symbol offset {} overflows", sym.value)))?;
+        Target::MapValue { map, sym_off }
+    } else {
+        return Err(fail(format!(
+            "bad data relocation against '{name}' in section '{}'",
+            elf.section_name(sym.shndx)
+        )));
+    };
+    Ok(target)
 }

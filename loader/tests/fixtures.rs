@@ -255,3 +255,74 @@ char _license[] SEC("license") = "GPL";
         other => panic!("{other:?}"),
     }
 }
+
+const ARENA: &str = r#"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#define __arena __attribute__((address_space(1)))
+#ifndef NO_MAP
+struct { __uint(type, 33 /* BPF_MAP_TYPE_ARENA */); __uint(map_flags, BPF_F_MMAPABLE); __uint(max_entries, 2); } arena SEC(".maps");
+#endif
+int __arena counter = 5;
+int __arena other;
+SEC("syscall") int use_arena(void *ctx) { other++; return counter; }
+SEC("xdp") int plain(void *ctx) { return 2; }
+char _license[] SEC("license") = "GPL";
+"#;
+
+/// `__arena` globals relocate as libbpf relocates them: into the arena map's memory at the
+/// variable's offset in `.addr_space.1`.
+#[test]
+fn arena_globals_point_into_the_arena_map() {
+    let Some(path) = compile("arena", ARENA) else {
+        return;
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let elf = bpfbox_loader::elf::ElfFile::parse(&bytes).unwrap();
+    let arena_sec = elf.section_by_name(".addr_space.1").expect("clang puts __arena globals here");
+    let offset_of = |name: &str| {
+        elf.symbols
+            .iter()
+            .find(|s| s.name == name && s.shndx == arena_sec.index)
+            .map(|s| s.value as i32)
+            .unwrap()
+    };
+    let obj = Object::from_file(&path).unwrap();
+    assert!(obj.program_errors().is_empty(), "{:?}", obj.program_errors());
+    let arena = obj.map_index("arena").unwrap();
+    assert_eq!(obj.maps()[arena].map_type, MapType::Arena);
+    let p = obj.program("use_arena").unwrap();
+    let mut seen = Vec::new();
+    for w in p.insns.windows(2) {
+        if w[0].code == 0x18 && w[0].src == pseudo::MAP_IDX_VALUE {
+            assert_eq!(w[0].imm as usize, arena);
+            seen.push(w[1].imm);
+        }
+    }
+    seen.sort();
+    let mut want = vec![offset_of("counter"), offset_of("other")];
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+/// A relocation the loader cannot apply fails the program it is in; the object's other
+/// programs load. Without an arena map, libbpf's reason for `__arena` globals.
+#[test]
+fn a_bad_relocation_fails_only_its_program() {
+    let src = format!("#define NO_MAP\n{ARENA}");
+    let Some(path) = compile("arena_no_map", &src) else {
+        return;
+    };
+    let obj = Object::from_file(&path).unwrap();
+    assert!(obj.program("plain").is_some());
+    assert!(obj.program("use_arena").is_none());
+    match obj.program_errors() {
+        [e @ ProgramError::Relocation { program, function, msg }] => {
+            assert_eq!(program, "use_arena");
+            assert_eq!(function, "use_arena");
+            assert!(msg.contains("bad arena data relocation, no arena maps defined"), "{msg}");
+            assert!(e.to_string().starts_with("program 'use_arena': relocation #0"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

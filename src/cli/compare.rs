@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use bpfbox_kernel_compare::probe::Probe;
 use bpfbox_kernel_compare::report::{self, CompareOptions, FileReport, Prefill, Summary};
-use bpfbox_kernel_compare::RunInput;
+use bpfbox_kernel_compare::{parse_prog_flags, Error as CompareError, RunInput};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{print_json, CliError, CliResult};
@@ -16,7 +16,7 @@ pub enum Output {
     /// An aligned table, one row per program, then mismatch details.
     #[default]
     Table,
-    /// veristat-style CSV, one line per program.
+    /// CSV with veristat's columns and field names (`veristat -C` reads it).
     Csv,
     /// Everything as JSON.
     Json,
@@ -28,16 +28,24 @@ pub enum Output {
 sudo bpfbox compare /usr/lib/x86_64-linux-gnu/bpf/*.o\n  \
 sudo bpfbox compare xdp_pass.o --run\n  \
 sudo bpfbox compare xdpfilt_dny_tcp.o --run --prefill filter_ports:50000000:0600000000000000\n  \
-sudo bpfbox compare prog.o --prog my_prog --run --data packet.bin -o json\n\n\
+sudo bpfbox compare prog.o --prog my_prog --run --data packet.bin --json\n  \
+sudo bpfbox compare verifier_and.o --flags 'BPF_F_TEST_RND_HI32|BPF_F_TEST_REG_INVARIANTS'\n  \
+sudo bpfbox compare *.o -o csv > a.csv   # veristat -C a.csv b.csv compares two runs\n\n\
 Needs root (or CAP_BPF): without it, says why in one line and exits 3.\n\
 Exit codes: 0 all agree, 1 a mismatch, 2 usage error, 3 internal or unsupported.")]
 pub struct CompareArgs {
     /// BPF ELF objects.
     #[arg(required = true)]
     objects: Vec<PathBuf>,
-    /// Only this program.
+    /// Only this program, with the programs it needs (those a program-array initialiser
+    /// names); the others of the object are not loaded.
     #[arg(long)]
     prog: Option<String>,
+    /// Program flags OR-ed onto each program's own: names (`BPF_F_TEST_RND_HI32`,
+    /// `BPF_F_STRICT_ALIGNMENT`, ..., `BPF_F_` optional) or numbers (`0x84`), joined by
+    /// `|` or `,`.
+    #[arg(long, value_parser = parse_flags_arg)]
+    flags: Option<u32>,
     /// Run inputs through the kernel (BPF_PROG_TEST_RUN) and bpfbox, and compare.
     #[arg(long)]
     run: bool,
@@ -64,10 +72,17 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     output: Output,
+    /// Print JSON (the same as `-o json`).
+    #[arg(long)]
+    json: bool,
     /// CO-RE target BTF (raw BTF or an ELF file with .BTF); default: the running kernel's,
     /// when an object needs one.
     #[arg(long)]
     btf: Option<PathBuf>,
+}
+
+fn parse_flags_arg(s: &str) -> Result<u32, String> {
+    parse_prog_flags(s).map_err(|e| e.to_string())
 }
 
 fn read(path: &PathBuf) -> Result<Vec<u8>, CliError> {
@@ -75,7 +90,10 @@ fn read(path: &PathBuf) -> Result<Vec<u8>, CliError> {
 }
 
 /// Runs `bpfbox compare`.
-pub fn run(a: CompareArgs) -> CliResult {
+pub fn run(mut a: CompareArgs) -> CliResult {
+    if a.json {
+        a.output = Output::Json;
+    }
     let probe = Probe::run();
     if let Some(reason) = probe.reason() {
         return Err(CliError::internal(reason));
@@ -111,6 +129,7 @@ pub fn run(a: CompareArgs) -> CliResult {
         } else {
             a.log_level
         },
+        prog_flags: a.flags.unwrap_or(0),
         repro_dir: Some(a.repro_dir.clone()),
         ncpus: probe.possible_cpus,
         keep_logs: a.show_log || a.output == Output::Json,
@@ -134,19 +153,20 @@ pub fn run(a: CompareArgs) -> CliResult {
     };
     let mut reports: Vec<FileReport> = Vec::new();
     let mut failures = Vec::new();
+    let mut unknown = Vec::new();
     for path in &a.objects {
         bar.set_message(path.display().to_string());
         match report::compare_file(path, &opts) {
             Ok(r) => reports.push(r),
+            // `--prog` over several objects picks the objects that have it.
+            Err(e @ CompareError::UnknownProgram { .. }) => unknown.push(e.to_string()),
             Err(e) => failures.push(format!("{}: {e}", path.display())),
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    if let (Some(p), true) = (&a.prog, reports.iter().all(|r| r.programs.is_empty())) {
-        if failures.is_empty() {
-            return Err(CliError::usage(format!("no program named `{p}`")));
-        }
+    if reports.is_empty() && failures.is_empty() && !unknown.is_empty() {
+        return Err(CliError::usage(unknown.join("\n")));
     }
     let summary = Summary::of(&reports);
     match a.output {
@@ -165,7 +185,7 @@ pub fn run(a: CompareArgs) -> CliResult {
                 summary: &summary,
             })?;
         }
-        Output::Csv => print!("{}", report::csv(&reports, a.run)),
+        Output::Csv => print!("{}", report::csv(&reports)),
         Output::Table => {
             print!("{}", report::table(&reports, a.run));
             if a.show_log {

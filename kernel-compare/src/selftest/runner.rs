@@ -4,7 +4,7 @@
 //! patterns; an accepted program with `__retval` is test-run on 64 zero bytes, in the
 //! kernel and in bpfbox's interpreter.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,9 +18,12 @@ use bpfbox_vm::{Env, ProgType};
 use super::annotations::{parse_spec, TestSpec, POINTER_VALUE, TEST_DATA_LEN};
 use super::pattern::{match_in_order, MatchResult};
 use crate::error::{Error, Result};
-use crate::load::{KernelObject, LoadOptions, Selection, Verdict};
+use crate::load::{KernelObject, LoadOptions, Verdict};
 use crate::run::{bpfbox_can_test_run, kernel_can_test_run};
 use crate::sys::{self, TestRunIn};
+
+/// The selftests' loader's verifier log buffer (`TEST_LOADER_LOG_BUF_SZ`).
+const LOG_BUF_SIZE: usize = 2 * 1024 * 1024;
 
 /// Room for data out in the selftests' test run (`TEST_DATA_LEN << 2`).
 const DATA_OUT_CAP: usize = (TEST_DATA_LEN as usize) << 2;
@@ -379,7 +382,7 @@ impl SelftestObject {
                 }
             },
         };
-        let mut programs: HashSet<String> = HashSet::new();
+        let mut programs: BTreeSet<String> = BTreeSet::new();
         programs.insert(spec.program.clone());
         for aux in self.specs.iter().flatten() {
             let in_mode = if unprivileged {
@@ -391,14 +394,16 @@ impl SelftestObject {
                 programs.insert(aux.program.clone());
             }
         }
-        let selection = Selection {
-            programs: Some(programs),
-            extra_flags: spec.prog_flags,
-        };
+        // The selftests' loader: the test's log level exactly, a 2 MiB log buffer, libbpf's
+        // retry at level 1 when a load without a log fails, the test's flags.
         let opts = LoadOptions {
             log_level: spec.log_level,
+            log_size: Some(LOG_BUF_SIZE),
+            log_on_failure: true,
+            prog_flags: spec.prog_flags,
+            programs: Some(programs),
         };
-        let kernel = match KernelObject::load_selected(&self.bytes, object, &opts, &selection) {
+        let kernel = match KernelObject::load_named(&self.bytes, object, &opts, &out.object) {
             Ok(k) => k,
             Err(e) => {
                 out.status = Status::CannotSay;
@@ -414,7 +419,10 @@ impl SelftestObject {
         };
         out.kernel = Some(load.verdict.clone());
         out.errno = load.errno;
-        out.processed_insns = load.stats.processed_insns;
+        out.processed_insns = load
+            .stats
+            .processed_insns
+            .or(load.verified_insns.map(u64::from));
         out.first_error = load.reason.clone();
         out.log = load.log.clone();
         // An auxiliary program the kernel refused fails the whole object load in libbpf.
