@@ -324,3 +324,61 @@ fn interpreter_returns_the_kernels_retval() {
         stale.join("\n")
     );
 }
+
+fn bpfbox(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bpfbox"))
+        .args(args)
+        .output()
+        .expect("run bpfbox")
+}
+
+#[test]
+fn command_usage_errors_exit_2() {
+    // Checked before the kernel is probed: no root or corpus needed.
+    let out = bpfbox(&["selftest", "no-such-dir", "--filter", "("]);
+    assert_eq!(out.status.code(), Some(2), "bad --filter");
+    let out = bpfbox(&["selftest", "no-such-dir/verifier_and.o"]);
+    assert_eq!(out.status.code(), Some(2), "missing object");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-dir/verifier_and.o"), "{err}");
+}
+
+#[test]
+fn command_rows_summary_and_exit_codes() {
+    let dir = match corpus() {
+        Ok(d) => d,
+        Err(reason) => return common::skip(&reason),
+    };
+    if let Some(reason) = Probe::run().reason() {
+        return common::skip(&reason);
+    }
+    let known = root().join("tests/selftests/known.txt");
+    let known = known.to_str().unwrap();
+    let obj = dir.join("verifier_const_or.o");
+    let obj = obj.to_str().unwrap();
+    // Two of its tests disagree (6.18 rewords the stack access message): exit 1 ...
+    let out = bpfbox(&["selftest", obj]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("test "), "{text}");
+    assert!(text.contains("DISAGREE"), "{text}");
+    let summary = text.lines().last().unwrap();
+    assert!(summary.contains("disagree (0 known)"), "{summary}");
+    // ... and 0 once they are known.
+    let out = bpfbox(&["selftest", obj, "--known", known]);
+    assert_eq!(out.status.code(), Some(0));
+    // JSON: one object per test, the same counts.
+    let out = bpfbox(&["selftest", obj, "--known", known, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tests = v["tests"].as_array().unwrap();
+    assert_eq!(v["summary"]["tests"].as_u64(), Some(tests.len() as u64));
+    assert_eq!(v["summary"]["known"].as_u64(), Some(2));
+    // --filter keeps the matching tests; CSV has one line per test under a header.
+    let out = bpfbox(&["selftest", obj, "--filter", "keep constant type", "-o", "csv"]);
+    assert_eq!(out.status.code(), Some(0));
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("test,expected,kernel,bpfbox,insns,"), "{csv}");
+    assert!(lines.len() >= 2 && lines[1..].iter().all(|l| l.contains("keep constant type")));
+}
