@@ -15,6 +15,7 @@ pub mod probe;
 pub mod report;
 pub mod repro;
 pub mod run;
+pub mod selftest;
 pub mod struct_ops;
 pub mod sys;
 pub mod verifier_log;

@@ -13,6 +13,7 @@ mod object;
 mod plugin;
 mod reloc;
 mod run;
+mod selftest;
 mod show;
 
 use std::process::ExitCode;
@@ -99,6 +100,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Compare generated programs between the kernel and the interpreter.
     FuzzKernel(fuzz_kernel::FuzzKernelArgs),
+    /// Run the kernel's verifier selftests against the kernel and bpfbox.
+    Selftest(selftest::SelftestArgs),
 }
 
 /// Entry point of the binary.
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Reloc(a) => reloc::run(a),
         Command::Compare(a) => compare::run(a),
         Command::FuzzKernel(a) => fuzz_kernel::run(a),
+        Command::Selftest(a) => selftest::run(a),
     };
     finish(result)
 }

@@ -1,0 +1,14 @@
+//! The kernel's verifier selftests (`tools/testing/selftests/bpf/progs/verifier_*.c`) as a
+//! corpus: [`annotations`] reads each program's expectations from its BTF, [`pattern`]
+//! checks expected log messages, and [`runner`] loads and runs each test as the
+//! selftests' own loader does.
+
+pub mod annotations;
+pub mod pattern;
+pub mod runner;
+
+pub use annotations::{parse_spec, Expect, TestSpec};
+pub use pattern::{match_in_order, MatchResult, Pattern};
+pub use runner::{
+    Environment, Expected, RetvalComparison, RunValue, SelftestObject, Status, TestOutcome,
+};

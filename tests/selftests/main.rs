@@ -1,0 +1,384 @@
+//! The kernel's 6.12 verifier selftests as a corpus: built from the Debian `linux-source-6.12`
+//! tarball by `tests/selftests/build.sh`, opened by bpfbox's loader, and run as the selftests'
+//! own loader runs them, against the running kernel (the oracle) and bpfbox's interpreter.
+//!
+//! Needs clang-19, bpftool, python3, the tarball, and root (CAP_BPF); skips otherwise (fails
+//! under `BPFBOX_REQUIRE_ALL=1`). `BPFBOX_SELFTESTS_OBJ` names a prebuilt object directory.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use bpfbox_kernel_compare::probe::Probe;
+use bpfbox_kernel_compare::selftest::runner::unsupported_kind;
+use bpfbox_kernel_compare::selftest::{
+    Environment, Expected, RetvalComparison, SelftestObject, Status, TestOutcome,
+};
+use bpfbox_loader::Object;
+
+const TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
+/// `ls progs/verifier_*.c | wc -l` in 6.12.
+const VERIFIER_SOURCES: usize = 95;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The built corpus, or why it cannot be had.
+fn corpus() -> Result<PathBuf, String> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Ok(dir) = std::env::var("BPFBOX_SELFTESTS_OBJ") {
+            return Ok(PathBuf::from(dir));
+        }
+        if !Path::new(TARBALL).exists() {
+            return Err(format!(
+                "{TARBALL} missing (Debian package linux-source-6.12)"
+            ));
+        }
+        for tool in ["bpftool", "python3", "xz"] {
+            if !have(tool) {
+                return Err(format!("{tool} not installed"));
+            }
+        }
+        if !have("clang-19") && !have("clang") {
+            return Err("clang-19 not installed".into());
+        }
+        if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+            return Err("no /sys/kernel/btf/vmlinux to dump vmlinux.h from".into());
+        }
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("selftests-obj");
+        let status = Command::new(root().join("tests/selftests/build.sh"))
+            .arg(&out)
+            .status()
+            .map_err(|e| format!("cannot run build.sh: {e}"))?;
+        // Tools and sources are present: a failing build is a failure, not a skip.
+        assert!(
+            status.success(),
+            "tests/selftests/build.sh failed: {status}"
+        );
+        Ok(out)
+    })
+    .clone()
+}
+
+fn objects(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("corpus directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("verifier_") && n.ends_with(".o"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn key(r: &TestOutcome) -> String {
+    r.id.clone()
+}
+
+/// `tests/selftests/known.txt`: test → reason.
+fn known() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(root().join("tests/selftests/known.txt")).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, r) = l.split_once('\t').expect("known.txt: TEST<TAB>reason");
+            (k.to_string(), r.to_string())
+        })
+        .collect()
+}
+
+/// Every test of the corpus, run once (the kernel is needed).
+fn outcomes() -> Result<&'static [TestOutcome], String> {
+    static RUN: OnceLock<Result<Vec<TestOutcome>, String>> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = corpus()?;
+        if let Some(reason) = Probe::run().reason() {
+            return Err(reason);
+        }
+        let env = Environment::probe();
+        let mut all = Vec::new();
+        for path in objects(&dir) {
+            let obj = SelftestObject::open(&path, &env)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for (spec, unpriv) in obj.tests() {
+                all.push(obj.run(spec, unpriv, &env));
+            }
+        }
+        Ok(all)
+    })
+    .as_deref()
+    .map_err(Clone::clone)
+}
+
+#[test]
+fn all_objects_build_and_open() {
+    let dir = match corpus() {
+        Ok(d) => d,
+        Err(reason) => return common::skip(&reason),
+    };
+    let objs = objects(&dir);
+    assert_eq!(objs.len(), VERIFIER_SOURCES, "objects in {}", dir.display());
+    let env = Environment {
+        unprivileged_bpf_disabled: None,
+        ncpus: 1,
+        host_btf: None,
+    };
+    let mut tests = 0;
+    for path in &objs {
+        let bytes = std::fs::read(path).unwrap();
+        let obj = Object::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(obj.btf().is_some(), "{}: no BTF", path.display());
+        let st = SelftestObject::open(path, &env).unwrap();
+        for spec in &st.specs {
+            if let Err(e) = spec {
+                panic!("{}: {e}", path.display());
+            }
+        }
+        tests += st.tests().iter().filter(|(_, unpriv)| !unpriv).count();
+    }
+    // 1,355 privileged tests in 6.12's verifier_*.c (one of them for arm64/riscv64 only).
+    assert_eq!(tests, 1355);
+}
+
+#[test]
+fn annotations_read_as_written() {
+    let dir = match corpus() {
+        Ok(d) => d,
+        Err(reason) => return common::skip(&reason),
+    };
+    let env = Environment {
+        unprivileged_bpf_disabled: None,
+        ncpus: 1,
+        host_btf: None,
+    };
+    // verifier_array_access.c: __description("valid read map access into a read-only
+    // array 1") __success __success_unpriv __retval(28).
+    let obj = SelftestObject::open(&dir.join("verifier_array_access.o"), &env).unwrap();
+    let spec = obj
+        .specs
+        .iter()
+        .flatten()
+        .find(|s| s.program == "a_read_only_array_1_1")
+        .unwrap();
+    assert_eq!(
+        spec.description,
+        "valid read map access into a read-only array 1"
+    );
+    assert!(spec.run_privileged && spec.run_unprivileged);
+    assert!(!spec.privileged.failure && !spec.unprivileged.failure);
+    assert_eq!(spec.privileged.retval, Some(28));
+    assert_eq!(spec.unprivileged.retval, Some(28));
+    // "invalid write map access into a read-only array 1": __failure
+    // __msg("write into map forbidden") __failure_unpriv.
+    let spec = obj
+        .specs
+        .iter()
+        .flatten()
+        .find(|s| s.program == "a_read_only_array_1_2")
+        .unwrap();
+    assert!(spec.privileged.failure && spec.unprivileged.failure);
+    let msgs: Vec<&str> = spec
+        .privileged
+        .msgs
+        .iter()
+        .map(|p| p.text.as_str())
+        .collect();
+    assert_eq!(msgs, ["write into map forbidden"]);
+    assert_eq!(
+        spec.unprivileged.msgs.len(),
+        1,
+        "inherited by the unprivileged mode"
+    );
+    // verifier_map_ptr.c: __flag(BPF_F_ANY_ALIGNMENT) on top of the default flags.
+    let obj = SelftestObject::open(&dir.join("verifier_map_ptr.o"), &env).unwrap();
+    let spec = obj
+        .specs
+        .iter()
+        .flatten()
+        .find(|s| s.program == "read_non_existent_field_rejected")
+        .unwrap();
+    assert_eq!(spec.prog_flags, (1 << 2) | (1 << 7) | (1 << 1));
+    assert_eq!(
+        spec.unprivileged.msgs[0].text,
+        "access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN"
+    );
+}
+
+#[test]
+fn kernel_agrees_with_annotations_except_known() {
+    let all = match outcomes() {
+        Ok(a) => a,
+        Err(reason) => return common::skip(&reason),
+    };
+    let known = known();
+    let mut unexpected = Vec::new();
+    let mut stale = Vec::new();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut listed_seen = BTreeSet::new();
+    for r in all.iter().filter(|r| !r.unprivileged) {
+        *counts.entry(r.status.label()).or_default() += 1;
+        let k = key(r);
+        match r.status {
+            Status::Agree if known.contains_key(&k) => stale.push(k.clone()),
+            Status::Disagree | Status::CannotSay if !known.contains_key(&k) => {
+                unexpected.push(format!("{k}: {}", r.reason.as_deref().unwrap_or("")))
+            }
+            _ => {}
+        }
+        listed_seen.insert(k);
+    }
+    let missing: Vec<&String> = known
+        .keys()
+        .filter(|k| !k.starts_with("retval:") && !listed_seen.contains(*k))
+        .collect();
+    let verdicts = all
+        .iter()
+        .filter(|r| !r.unprivileged && r.verdict_agrees())
+        .count();
+    eprintln!("privileged tests: {counts:?}; load verdict as annotated: {verdicts}");
+    assert!(
+        unexpected.is_empty(),
+        "not in known.txt:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "listed in known.txt but agree now:\n{}",
+        stale.join("\n")
+    );
+    assert!(
+        missing.is_empty(),
+        "known.txt names tests that do not exist: {missing:?}"
+    );
+    // Every unprivileged test is reported as not run while unprivileged BPF is disabled.
+    let env = Environment::probe();
+    if env.unprivileged_bpf_disabled != Some(0) {
+        assert!(all
+            .iter()
+            .filter(|r| r.unprivileged)
+            .all(|r| r.status == Status::NotRun));
+    }
+    // Expected failures the kernel refused, and expected successes it accepted, each
+    // checked by the verdict it reports (not by our reading of the log).
+    assert!(all
+        .iter()
+        .any(|r| r.expected == Expected::Failure && r.status == Status::Agree));
+}
+
+#[test]
+fn interpreter_returns_the_kernels_retval() {
+    let all = match outcomes() {
+        Ok(a) => a,
+        Err(reason) => return common::skip(&reason),
+    };
+    let known = known();
+    let mut same = 0;
+    let mut cannot: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unexpected = Vec::new();
+    let mut stale = Vec::new();
+    for r in all {
+        let k = format!("retval:{}", key(r));
+        match r.retval_comparison() {
+            RetvalComparison::Same => {
+                same += 1;
+                if known.contains_key(&k) {
+                    stale.push(k);
+                }
+            }
+            RetvalComparison::Differ if !known.contains_key(&k) => unexpected.push(format!(
+                "{k}: kernel {:?}, bpfbox {:?}",
+                r.kernel_retval, r.bpfbox_retval
+            )),
+            RetvalComparison::BpfboxCannotRun(why) => {
+                *cannot.entry(unsupported_kind(&why)).or_default() += 1
+            }
+            _ => {}
+        }
+    }
+    eprintln!("__retval: {same} equal to the kernel's; bpfbox cannot run: {cannot:?}");
+    assert!(same > 0);
+    assert!(
+        unexpected.is_empty(),
+        "bpfbox differs from the kernel:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "listed in known.txt but equal now:\n{}",
+        stale.join("\n")
+    );
+}
+
+fn bpfbox(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bpfbox"))
+        .args(args)
+        .output()
+        .expect("run bpfbox")
+}
+
+#[test]
+fn command_usage_errors_exit_2() {
+    // Checked before the kernel is probed: no root or corpus needed.
+    let out = bpfbox(&["selftest", "no-such-dir", "--filter", "("]);
+    assert_eq!(out.status.code(), Some(2), "bad --filter");
+    let out = bpfbox(&["selftest", "no-such-dir/verifier_and.o"]);
+    assert_eq!(out.status.code(), Some(2), "missing object");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-dir/verifier_and.o"), "{err}");
+}
+
+#[test]
+fn command_rows_summary_and_exit_codes() {
+    let dir = match corpus() {
+        Ok(d) => d,
+        Err(reason) => return common::skip(&reason),
+    };
+    if let Some(reason) = Probe::run().reason() {
+        return common::skip(&reason);
+    }
+    let known = root().join("tests/selftests/known.txt");
+    let known = known.to_str().unwrap();
+    let obj = dir.join("verifier_const_or.o");
+    let obj = obj.to_str().unwrap();
+    // Two of its tests disagree (6.18 rewords the stack access message): exit 1 ...
+    let out = bpfbox(&["selftest", obj]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("test "), "{text}");
+    assert!(text.contains("DISAGREE"), "{text}");
+    let summary = text.lines().last().unwrap();
+    assert!(summary.contains("disagree (0 known)"), "{summary}");
+    // ... and 0 once they are known.
+    let out = bpfbox(&["selftest", obj, "--known", known]);
+    assert_eq!(out.status.code(), Some(0));
+    // JSON: one object per test, the same counts.
+    let out = bpfbox(&["selftest", obj, "--known", known, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tests = v["tests"].as_array().unwrap();
+    assert_eq!(v["summary"]["tests"].as_u64(), Some(tests.len() as u64));
+    assert_eq!(v["summary"]["known"].as_u64(), Some(2));
+    // --filter keeps the matching tests; CSV has one line per test under a header.
+    let out = bpfbox(&["selftest", obj, "--filter", "keep constant type", "-o", "csv"]);
+    assert_eq!(out.status.code(), Some(0));
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("test,expected,kernel,bpfbox,insns,"), "{csv}");
+    assert!(lines.len() >= 2 && lines[1..].iter().all(|l| l.contains("keep constant type")));
+}
