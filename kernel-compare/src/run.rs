@@ -225,8 +225,10 @@ impl<'a> Session<'a> {
     /// Creates bpfbox's maps for `obj` (sized for `ncpus` possible CPUs, as the kernel's).
     pub fn new(obj: &'a Object, kernel: &'a KernelObject, ncpus: u32) -> Session<'a> {
         let (table, failed) = obj.create_maps_partial(&MapConfig { ncpus });
-        let failed_maps: Vec<(usize, String)> =
-            failed.into_iter().map(|(i, e)| (i, e.to_string())).collect();
+        let failed_maps: Vec<(usize, String)> = failed
+            .into_iter()
+            .map(|(i, e)| (i, e.to_string()))
+            .collect();
         let ours = Ok(table);
         let map_names = (0..obj.maps().len())
             .map(|i| {

@@ -60,21 +60,27 @@ fn finalized_btf_has_libbpf_shape() {
         "the function points at dummy_ksym"
     );
     // The extern functions are global, with every parameter named.
-    for f in ["bpf_cast_to_kern_ctx"] {
-        let id = btf.find_by_name_kind(f, Kind::Func).unwrap();
-        let t = btf.type_by_id(id).unwrap();
-        assert_eq!(t.vlen(), 1, "{f}: global linkage");
-        let proto = btf.type_by_id(t.size_or_type).unwrap();
-        assert!(proto.params().iter().all(|p| p.name_off != 0), "{f}");
-    }
+    let id = btf
+        .find_by_name_kind("bpf_cast_to_kern_ctx", Kind::Func)
+        .unwrap();
+    let t = btf.type_by_id(id).unwrap();
+    assert_eq!(t.vlen(), 1, "global linkage");
+    let proto = btf.type_by_id(t.size_or_type).unwrap();
+    assert!(proto.params().iter().all(|p| p.name_off != 0));
     // .kconfig: the kconfig map's size and offsets.
     let kc = btf.find_by_name_kind(".kconfig", Kind::Datasec).unwrap();
     assert_eq!(btf.type_by_id(kc).unwrap().size(), Some(size));
     // The hidden variable became static; the others keep their linkage.
     let hidden = btf.find_by_name_kind("hidden_var", Kind::Var).unwrap();
-    assert_eq!(btf.type_by_id(hidden).unwrap().data, TypeData::Var { linkage: 0 });
+    assert_eq!(
+        btf.type_by_id(hidden).unwrap().data,
+        TypeData::Var { linkage: 0 }
+    );
     let counter = btf.find_by_name_kind("counter", Kind::Var).unwrap();
-    assert_eq!(btf.type_by_id(counter).unwrap().data, TypeData::Var { linkage: 1 });
+    assert_eq!(
+        btf.type_by_id(counter).unwrap().data,
+        TypeData::Var { linkage: 1 }
+    );
 }
 
 #[test]

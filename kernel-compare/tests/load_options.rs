@@ -68,7 +68,11 @@ fn one_load_at_level_4_carries_the_reason() {
         ..LoadOptions::default()
     };
     let k = KernelObject::from_programs(&[unset_r0()], &[], &level1);
-    assert!(k.programs[0].log.contains("0: (95) exit"), "{}", k.programs[0].log);
+    assert!(
+        k.programs[0].log.contains("0: (95) exit"),
+        "{}",
+        k.programs[0].log
+    );
     assert_eq!(k.programs[0].reason.as_deref(), Some("R0 !read_ok"));
 
     // Level 0: no log at all, unless asked to load again for the reason as libbpf does.
@@ -130,7 +134,9 @@ fn extra_flags_reach_the_verifier() {
     assert_eq!(load(BPF_F_TEST_RND_HI32).0, Verdict::Accepted);
     let (v, errno, reason) = load(BPF_F_STRICT_ALIGNMENT);
     assert_eq!((v, errno), (Verdict::Rejected, Some(libc::EACCES)));
-    assert!(reason.unwrap_or_default().starts_with("misaligned packet access"));
+    assert!(reason
+        .unwrap_or_default()
+        .starts_with("misaligned packet access"));
     // A bit the kernel does not know.
     let (v, errno, _) = load(1 << 20);
     assert_eq!((v, errno), (Verdict::Rejected, Some(libc::EINVAL)));
@@ -155,10 +161,15 @@ fn only_the_programs_asked_for_and_their_tail_call_targets_load() {
     want.dedup();
     assert_eq!(loaded, want);
     assert!(k.programs.iter().all(|p| p.verdict == Verdict::Accepted));
-    assert!(obj.programs().len() > loaded.len(), "the fixture should have more programs");
+    assert!(
+        obj.programs().len() > loaded.len(),
+        "the fixture should have more programs"
+    );
 
     match KernelObject::load(&bytes, &obj, &LoadOptions::only(["nope"])) {
-        Err(Error::UnknownProgram { name, available, .. }) => {
+        Err(Error::UnknownProgram {
+            name, available, ..
+        }) => {
             assert_eq!(name, "nope");
             let mut all: Vec<String> = obj.programs().iter().map(|p| p.name.clone()).collect();
             all.sort();

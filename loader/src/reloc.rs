@@ -234,7 +234,7 @@ fn classify(
                 elf.section_name(sym.shndx)
             )));
         };
-        if sym.value % 8 != 0 {
+        if !sym.value.is_multiple_of(8) {
             return Err(fail(format!(
                 "bad call relocation against '{name}' at offset {}",
                 sym.value
@@ -247,11 +247,14 @@ fn classify(
             slot: (sym.value / 8) as i64 + i64::from(insn.imm) + 1,
         }
     } else if sym.shndx == SHN_UNDEF || sym.shndx >= SHN_LORESERVE {
-        return Err(fail(format!("relocation against '{name}' in special section {:#x}; uninitialised global variable?", sym.shndx)));
+        return Err(fail(format!(
+            "relocation against '{name}' in special section {:#x}; uninitialised global variable?",
+            sym.shndx
+        )));
     } else if is_subprog_sym(sym, ctx.text_idx)
         || (sym.kind == STT_FUNC && elf.section(sym.shndx).is_some_and(|s| s.is_exec()))
     {
-        if sym.value % 8 != 0 || insn.imm % 8 != 0 {
+        if !sym.value.is_multiple_of(8) || insn.imm % 8 != 0 {
             return Err(fail(format!(
                 "bad subprog address relocation against '{name}' at offset {}+{}",
                 sym.value, insn.imm
@@ -299,9 +302,7 @@ fn classify(
     } else if let Some(map) = ctx.maps.iter().position(|m| {
         matches!(
             m.info.kind,
-            crate::maps::MapKind::Data
-                | crate::maps::MapKind::Rodata
-                | crate::maps::MapKind::Bss
+            crate::maps::MapKind::Data | crate::maps::MapKind::Rodata | crate::maps::MapKind::Bss
         ) && m.sec_idx == sym.shndx
     }) {
         let sym_off = u32::try_from(sym.value)

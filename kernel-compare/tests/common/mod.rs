@@ -73,7 +73,13 @@ pub fn compile_bpf(name: &str, src: &str) -> Option<PathBuf> {
     let o = dir.join(format!("{name}.o"));
     std::fs::write(&c, src).expect("write C source");
     let out = Command::new(clang)
-        .args(["-g", "-O2", "--target=bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
+        .args([
+            "-g",
+            "-O2",
+            "--target=bpf",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
         .arg(&c)
         .arg("-o")
         .arg(&o)
