@@ -20,10 +20,12 @@ extern int CONFIG_HZ __kconfig __weak;
 int counter = 1;
 __attribute__((visibility("hidden"))) int hidden_var = 2;
 __u64 zeroed;
+__attribute__((noinline, visibility("hidden"))) int hidden_sub(int x) { return x + counter; }
+__attribute__((noinline)) int global_sub(int x) { return x + 1; }
 SEC("xdp") int kfunc_user(struct xdp_md *ctx) {
 	void *k = bpf_cast_to_kern_ctx(ctx);
 	zeroed += LINUX_KERNEL_VERSION + CONFIG_HZ;
-	return k ? 2 + counter + hidden_var : 1;
+	return k ? hidden_sub(2) + global_sub(counter) + hidden_var : 1;
 }
 SEC("tp_btf/sys_enter") int ksym_user(void *ctx) { return *(&bpf_prog_active) != 0; }
 char _license[] SEC("license") = "GPL";
@@ -67,6 +69,13 @@ fn finalized_btf_has_libbpf_shape() {
     assert_eq!(t.vlen(), 1, "global linkage");
     let proto = btf.type_by_id(t.size_or_type).unwrap();
     assert!(proto.params().iter().all(|p| p.name_off != 0));
+    // A hidden global subprogram is static to the verifier; a global one stays global.
+    let linkage = |name: &str| {
+        let id = btf.find_by_name_kind(name, Kind::Func).unwrap();
+        btf.type_by_id(id).unwrap().vlen()
+    };
+    assert_eq!(linkage("hidden_sub"), 0);
+    assert_eq!(linkage("global_sub"), 1);
     // .kconfig: the kconfig map's size and offsets.
     let kc = btf.find_by_name_kind(".kconfig", Kind::Datasec).unwrap();
     assert_eq!(btf.type_by_id(kc).unwrap().size(), Some(size));
