@@ -4,6 +4,7 @@
 //! selftests' own loader does.
 
 pub mod annotations;
+pub mod caps;
 pub mod pattern;
 pub mod runner;
 

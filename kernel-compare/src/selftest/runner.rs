@@ -366,6 +366,8 @@ impl SelftestObject {
                 return out;
             }
         }
+        // As the selftests run: without CAP_SYS_ADMIN, for the load and the test run.
+        let _caps = super::caps::WithoutSysAdmin::new();
         // A test with its own BTF is relocated against it.
         let custom;
         let object = match &spec.btf_path {
