@@ -90,10 +90,7 @@ fn table_and_json() {
     assert_eq!(row[4], "2", "{text}");
 
     // `--json` is `-o json`.
-    let out = bpfbox()
-        .args(["compare", PASS, "--json"])
-        .output()
-        .unwrap();
+    let out = bpfbox().args(["compare", PASS, "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["files"][0]["programs"][0]["program"], "xdp_pass");

@@ -96,7 +96,10 @@ struct Types {
 
 impl Types {
     fn info(&self, id: usize) -> Result<u32, FixupError> {
-        let at = *self.at.get(id).ok_or_else(|| bad(0, format!("no type {id}")))?;
+        let at = *self
+            .at
+            .get(id)
+            .ok_or_else(|| bad(0, format!("no type {id}")))?;
         rd(&self.b, at + 4)
     }
 
@@ -105,14 +108,16 @@ impl Types {
     }
 
     fn name(&self, id: usize) -> Result<&str, FixupError> {
-        let at = *self.at.get(id).ok_or_else(|| bad(0, format!("no type {id}")))?;
+        let at = *self
+            .at
+            .get(id)
+            .ok_or_else(|| bad(0, format!("no type {id}")))?;
         Ok(cstr(&self.strings, rd(&self.b, at)?))
     }
 
     fn find(&self, name: &str, kind: u32) -> Option<usize> {
-        (1..self.at.len()).find(|&id| {
-            self.kind(id).ok() == Some(kind) && self.name(id).ok() == Some(name)
-        })
+        (1..self.at.len())
+            .find(|&id| self.kind(id).ok() == Some(kind) && self.name(id).ok() == Some(name))
     }
 
     /// libbpf's `find_int_btf_id`: the first 32-bit integer type, 0 when none.
@@ -136,7 +141,12 @@ impl Types {
     fn add_var(&mut self, name: &str, type_id: usize) -> usize {
         let name_off = self.add_string(name);
         self.at.push(self.b.len());
-        for w in [name_off, KIND_VAR << 24, type_id as u32, VAR_GLOBAL_ALLOCATED] {
+        for w in [
+            name_off,
+            KIND_VAR << 24,
+            type_id as u32,
+            VAR_GLOBAL_ALLOCATED,
+        ] {
             self.b.extend_from_slice(&w.to_le_bytes());
         }
         self.at.len() - 1
@@ -147,7 +157,10 @@ impl Types {
         let vlen = (self.info(id)? & 0xffff) as usize;
         let start = self.at[id] + 12;
         if start + 12 * vlen > self.b.len() {
-            return Err(bad(self.at[id], format!("DATASEC {id} runs past the types")));
+            return Err(bad(
+                self.at[id],
+                format!("DATASEC {id} runs past the types"),
+            ));
         }
         Ok((0..vlen).map(|i| start + 12 * i).collect())
     }
@@ -171,7 +184,9 @@ pub fn finalize(
     }
     let hdr_len = rd(raw, 4)? as usize;
     let span = |off: usize, len: usize| -> Result<&[u8], FixupError> {
-        let start = hdr_len.checked_add(off).ok_or_else(|| bad(4, "bad header"))?;
+        let start = hdr_len
+            .checked_add(off)
+            .ok_or_else(|| bad(4, "bad header"))?;
         start
             .checked_add(len)
             .and_then(|end| raw.get(start..end))
@@ -179,7 +194,9 @@ pub fn finalize(
     };
     let type_bytes = span(rd(raw, 8)? as usize, rd(raw, 12)? as usize)?;
     let strings = span(rd(raw, 16)? as usize, rd(raw, 20)? as usize)?;
-    let header = raw.get(..hdr_len).ok_or_else(|| bad(0, "bad header length"))?;
+    let header = raw
+        .get(..hdr_len)
+        .ok_or_else(|| bad(0, "bad header length"))?;
 
     let mut at = vec![0usize];
     let mut off = 0;
@@ -242,7 +259,10 @@ fn fix_ksyms(t: &mut Types) -> Result<(), FixupError> {
     for rec in &recs {
         let rec = *rec;
         let ty = rd(&t.b, rec)? as usize;
-        let ty_at = *t.at.get(ty).ok_or_else(|| bad(rec, format!("no type {ty}")))?;
+        let ty_at = *t
+            .at
+            .get(ty)
+            .ok_or_else(|| bad(rec, format!("no type {ty}")))?;
         match t.kind(ty)? {
             KIND_FUNC => {
                 let proto = rd(&t.b, ty_at + 8)? as usize;

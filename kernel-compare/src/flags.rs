@@ -80,14 +80,15 @@ pub fn parse_prog_flags(s: &str) -> Result<u32> {
             msg: "no flags given".into(),
         });
     }
-    s.split(['|', ',']).try_fold(0u32, |acc, w| match parse_prog_flag(w) {
-        Ok(v) => Ok(acc | v),
-        Err(Error::Flags { input, msg }) if input != s => Err(Error::Flags {
-            input: s.to_string(),
-            msg: format!("`{}`: {msg}", input.trim()),
-        }),
-        Err(e) => Err(e),
-    })
+    s.split(['|', ','])
+        .try_fold(0u32, |acc, w| match parse_prog_flag(w) {
+            Ok(v) => Ok(acc | v),
+            Err(Error::Flags { input, msg }) if input != s => Err(Error::Flags {
+                input: s.to_string(),
+                msg: format!("`{}`: {msg}", input.trim()),
+            }),
+            Err(e) => Err(e),
+        })
 }
 
 /// The names of the bits set in `flags` (unknown bits as one hex number), `|`-joined;
@@ -145,7 +146,10 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(prog_flags_names(0x84), "BPF_F_TEST_RND_HI32|BPF_F_TEST_REG_INVARIANTS");
+        assert_eq!(
+            prog_flags_names(0x84),
+            "BPF_F_TEST_RND_HI32|BPF_F_TEST_REG_INVARIANTS"
+        );
         assert_eq!(prog_flags_names(0), "0");
         assert_eq!(prog_flags_names(1 << 20), "0x100000");
         for (n, v) in PROG_FLAGS {

@@ -17,11 +17,11 @@ use bpfbox_vm::maps::spec::{MapSpec, MapType};
 use bpfbox_vm::{ProgType, Program};
 
 use crate::btf_fixup;
-use crate::struct_ops;
 use crate::error::{Error, Result};
+use crate::struct_ops;
 use crate::sys::{self, BpfFuncInfo, BpfLineInfo, Fd, MapCreate, ProgLoad};
-pub use crate::verifier_log::VerifierStats;
 use crate::verifier_log::error_line;
+pub use crate::verifier_log::VerifierStats;
 
 /// `enum bpf_attach_type` ids of programs that attach through a BPF trampoline.
 const TRACE_RAW_TP: u32 = 23;
@@ -356,24 +356,29 @@ impl KernelObject {
             None
         };
         let ops_slots = match obj.btf() {
-            Some(b) if obj.programs().iter().any(|p| p.prog_type == ProgType::StructOps) => {
+            Some(b)
+                if obj
+                    .programs()
+                    .iter()
+                    .any(|p| p.prog_type == ProgType::StructOps) =>
+            {
                 struct_ops::slots(&elf, b)
             }
             _ => Default::default(),
         };
         let mut programs = Vec::new();
         for p in obj.programs().iter().filter(|p| is_wanted(&p.name)) {
-            let missing = used_maps(p)
-                .into_iter()
-                .find_map(|i| match maps.get(i) {
-                    Some(m) if m.fd.is_some() => None,
-                    Some(m) => Some(format!(
-                        "map `{}` could not be created: {}",
-                        m.spec.name,
-                        m.error.as_deref().unwrap_or("unknown error")
-                    )),
-                    None => Some(format!("refers to map #{i}, which the object does not have")),
-                });
+            let missing = used_maps(p).into_iter().find_map(|i| match maps.get(i) {
+                Some(m) if m.fd.is_some() => None,
+                Some(m) => Some(format!(
+                    "map `{}` could not be created: {}",
+                    m.spec.name,
+                    m.error.as_deref().unwrap_or("unknown error")
+                )),
+                None => Some(format!(
+                    "refers to map #{i}, which the object does not have"
+                )),
+            });
             if let Some(reason) = missing {
                 programs.push(not_judged(p, reason));
                 continue;

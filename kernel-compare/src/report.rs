@@ -552,5 +552,4 @@ mod tests {
         assert!("x:1".parse::<Prefill>().is_err());
         assert!("x:1:22".parse::<Prefill>().is_err());
     }
-
 }

@@ -56,7 +56,9 @@ pub fn slots(elf: &ElfFile<'_>, btf: &Btf) -> HashMap<String, Slot> {
 /// The struct type of variable `var` and its member at `bit_offset`.
 fn member_at(btf: &Btf, var: &str, bit_offset: u64) -> Option<Slot> {
     let var_id = btf.find_by_name_kind(var, Kind::Var)?;
-    let ty = btf.skip_mods_and_typedefs(btf.type_by_id(var_id)?.size_or_type).ok()?;
+    let ty = btf
+        .skip_mods_and_typedefs(btf.type_by_id(var_id)?.size_or_type)
+        .ok()?;
     let t = btf.type_by_id(ty)?;
     let TypeData::Struct(members) = &t.data else {
         return None;

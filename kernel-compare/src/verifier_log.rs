@@ -164,7 +164,10 @@ mod tests {
     #[test]
     fn ordinary_lines_are_not_cut() {
         let log = "R0 processed value\nthe verification time is unknown\n";
-        assert_eq!(lines(log), vec!["R0 processed value", "the verification time is unknown"]);
+        assert_eq!(
+            lines(log),
+            vec!["R0 processed value", "the verification time is unknown"]
+        );
         assert_eq!(
             error_line(log).as_deref(),
             Some("the verification time is unknown")

@@ -42,7 +42,9 @@ fn corpus() -> Option<PathBuf> {
     let out = root.join("target/selftests");
     let status = Command::new("bash").arg(&script).arg(&out).status();
     if !status.is_ok_and(|s| s.success()) {
-        common::skip("tests/selftests/build.sh failed (needs clang-19, bpftool, linux-source-6.12)");
+        common::skip(
+            "tests/selftests/build.sh failed (needs clang-19, bpftool, linux-source-6.12)",
+        );
         return None;
     }
     Some(out)
@@ -64,7 +66,10 @@ fn oracle() -> Option<PathBuf> {
         Ok(o) => {
             common::skip(&format!(
                 "cannot build the libbpf oracle (apt install gcc libbpf-dev): {}",
-                String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("")
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
             ));
             None
         }
@@ -88,7 +93,11 @@ fn libbpf_verdicts(
         .expect("run the libbpf oracle");
     let mut input = String::new();
     for (path, prog, extras) in jobs {
-        input.push_str(&format!("{}\t{prog}\t{}\n", path.display(), extras.join(",")));
+        input.push_str(&format!(
+            "{}\t{prog}\t{}\n",
+            path.display(),
+            extras.join(",")
+        ));
     }
     let mut stdin = child.stdin.take().expect("stdin");
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
@@ -111,7 +120,8 @@ fn libbpf_verdicts(
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    p.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 #[test]
@@ -130,8 +140,7 @@ fn verdicts_match_libbpf_on_the_verifier_selftests() {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.extension().is_some_and(|x| x == "o")
-                && file_name(p).starts_with("verifier_")
+            p.extension().is_some_and(|x| x == "o") && file_name(p).starts_with("verifier_")
         })
         .collect();
     objects.sort();
@@ -230,7 +239,10 @@ fn verdicts_match_libbpf_on_the_verifier_selftests() {
             }
         } else if verdict == "failure" && *ours_v == Verdict::Accepted {
             we_do_better += 1;
-            eprintln!("libbpf fails, the kernel accepts through us: {} {}", key.0, key.1);
+            eprintln!(
+                "libbpf fails, the kernel accepts through us: {} {}",
+                key.0, key.1
+            );
         } else {
             // Debian's libbpf 1.1 does not know every section name (`no-type`) or the
             // arena map (`open-failed`) of 6.12; trampolines are refused here either way.
@@ -255,5 +267,9 @@ fn verdicts_match_libbpf_on_the_verifier_selftests() {
         differences.len(),
         differences.join("\n")
     );
-    assert!(stale.is_empty(), "stale exceptions (they agree now):\n{}", stale.join("\n"));
+    assert!(
+        stale.is_empty(),
+        "stale exceptions (they agree now):\n{}",
+        stale.join("\n")
+    );
 }

@@ -428,7 +428,9 @@ impl Object {
             };
             if let Some((function, msg)) = linked.placed.iter().find_map(|p| {
                 let func = &funcs[p.func];
-                func.reloc_error.as_ref().map(|e| (func.name.clone(), e.clone()))
+                func.reloc_error
+                    .as_ref()
+                    .map(|e| (func.name.clone(), e.clone()))
             }) {
                 program_errors.push(ProgramError::Relocation {
                     program: f.name.clone(),

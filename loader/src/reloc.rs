@@ -247,7 +247,10 @@ fn classify(
             slot: (sym.value / 8) as i64 + i64::from(insn.imm) + 1,
         }
     } else if sym.shndx == SHN_UNDEF || sym.shndx >= SHN_LORESERVE {
-        return Err(fail(format!("relocation against '{name}' in special section {:#x}; uninitialised global variable?", sym.shndx)));
+        return Err(fail(format!(
+            "relocation against '{name}' in special section {:#x}; uninitialised global variable?",
+            sym.shndx
+        )));
     } else if is_subprog_sym(sym, ctx.text_idx)
         || (sym.kind == STT_FUNC && elf.section(sym.shndx).is_some_and(|s| s.is_exec()))
     {
@@ -299,9 +302,7 @@ fn classify(
     } else if let Some(map) = ctx.maps.iter().position(|m| {
         matches!(
             m.info.kind,
-            crate::maps::MapKind::Data
-                | crate::maps::MapKind::Rodata
-                | crate::maps::MapKind::Bss
+            crate::maps::MapKind::Data | crate::maps::MapKind::Rodata | crate::maps::MapKind::Bss
         ) && m.sec_idx == sym.shndx
     }) {
         let sym_off = u32::try_from(sym.value)

@@ -279,7 +279,9 @@ fn arena_globals_point_into_the_arena_map() {
     };
     let bytes = std::fs::read(&path).unwrap();
     let elf = bpfbox_loader::elf::ElfFile::parse(&bytes).unwrap();
-    let arena_sec = elf.section_by_name(".addr_space.1").expect("clang puts __arena globals here");
+    let arena_sec = elf
+        .section_by_name(".addr_space.1")
+        .expect("clang puts __arena globals here");
     let offset_of = |name: &str| {
         elf.symbols
             .iter()
@@ -288,7 +290,11 @@ fn arena_globals_point_into_the_arena_map() {
             .unwrap()
     };
     let obj = Object::from_file(&path).unwrap();
-    assert!(obj.program_errors().is_empty(), "{:?}", obj.program_errors());
+    assert!(
+        obj.program_errors().is_empty(),
+        "{:?}",
+        obj.program_errors()
+    );
     let arena = obj.map_index("arena").unwrap();
     assert_eq!(obj.maps()[arena].map_type, MapType::Arena);
     let p = obj.program("use_arena").unwrap();
@@ -317,11 +323,22 @@ fn a_bad_relocation_fails_only_its_program() {
     assert!(obj.program("plain").is_some());
     assert!(obj.program("use_arena").is_none());
     match obj.program_errors() {
-        [e @ ProgramError::Relocation { program, function, msg }] => {
+        [e @ ProgramError::Relocation {
+            program,
+            function,
+            msg,
+        }] => {
             assert_eq!(program, "use_arena");
             assert_eq!(function, "use_arena");
-            assert!(msg.contains("bad arena data relocation, no arena maps defined"), "{msg}");
-            assert!(e.to_string().starts_with("program 'use_arena': relocation #0"), "{e}");
+            assert!(
+                msg.contains("bad arena data relocation, no arena maps defined"),
+                "{msg}"
+            );
+            assert!(
+                e.to_string()
+                    .starts_with("program 'use_arena': relocation #0"),
+                "{e}"
+            );
         }
         other => panic!("{other:?}"),
     }

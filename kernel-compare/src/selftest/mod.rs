@@ -8,7 +8,7 @@ pub mod caps;
 pub mod pattern;
 pub mod runner;
 
-pub use annotations::{parse_spec, Expect, TestSpec};
+pub use annotations::{parse_spec, Expect, LoadMode, TestSpec};
 pub use pattern::{match_in_order, MatchResult, Pattern};
 pub use runner::{
     Environment, Expected, RetvalComparison, RunValue, SelftestObject, Status, TestOutcome,

@@ -15,7 +15,7 @@ use bpfbox_vm::maps::MapConfig;
 use bpfbox_vm::testrun::{build_context, prepare, run_context, RunSetup, TestRun};
 use bpfbox_vm::{Env, ProgType};
 
-use super::annotations::{parse_spec, TestSpec, POINTER_VALUE, TEST_DATA_LEN};
+use super::annotations::{parse_spec, LoadMode, TestSpec, POINTER_VALUE, TEST_DATA_LEN};
 use super::pattern::{match_in_order, MatchResult};
 use crate::error::{Error, Result};
 use crate::load::{KernelObject, LoadOptions, Verdict};
@@ -223,6 +223,8 @@ pub struct Environment {
     pub ncpus: u32,
     /// The host's BTF, the default CO-RE target.
     pub host_btf: Option<Arc<Btf>>,
+    /// `net.core.bpf_jit_enable` is on.
+    pub jit_enabled: Option<bool>,
 }
 
 impl Environment {
@@ -236,6 +238,9 @@ impl Environment {
             .and_then(|s| s.trim().parse().ok()),
             ncpus: crate::probe::possible_cpus(),
             host_btf: bpfbox_loader::core::load_host_btf().ok(),
+            jit_enabled: std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
+                .ok()
+                .map(|s| s.trim() != "0"),
         }
     }
 
@@ -359,6 +364,17 @@ impl SelftestObject {
         if !spec.runs_on_this_arch() {
             out.reason = Some(format!("architecture: only {:?}", spec.arch));
             return out;
+        }
+        match (spec.load_mode, env.jit_enabled) {
+            (Some(LoadMode::Jited), Some(false)) => {
+                out.reason = Some("load mode: only with the JIT on".into());
+                return out;
+            }
+            (Some(LoadMode::NoJited), Some(true)) => {
+                out.reason = Some("load mode: only with the JIT off".into());
+                return out;
+            }
+            _ => {}
         }
         if unprivileged {
             if let Some(r) = env.unprivileged_reason() {
