@@ -234,7 +234,7 @@ fn classify(
                 elf.section_name(sym.shndx)
             )));
         };
-        if sym.value % 8 != 0 {
+        if !sym.value.is_multiple_of(8) {
             return Err(fail(format!(
                 "bad call relocation against '{name}' at offset {}",
                 sym.value
@@ -254,7 +254,7 @@ fn classify(
     } else if is_subprog_sym(sym, ctx.text_idx)
         || (sym.kind == STT_FUNC && elf.section(sym.shndx).is_some_and(|s| s.is_exec()))
     {
-        if sym.value % 8 != 0 || insn.imm % 8 != 0 {
+        if !sym.value.is_multiple_of(8) || insn.imm % 8 != 0 {
             return Err(fail(format!(
                 "bad subprog address relocation against '{name}' at offset {}+{}",
                 sym.value, insn.imm
