@@ -7,6 +7,7 @@ pub mod annotations;
 pub mod caps;
 pub mod pattern;
 pub mod runner;
+pub mod xlated;
 
 pub use annotations::{parse_spec, Expect, LoadMode, TestSpec};
 pub use pattern::{match_in_order, MatchResult, Pattern};

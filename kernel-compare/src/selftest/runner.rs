@@ -155,6 +155,8 @@ pub struct TestOutcome {
     pub first_error: Option<String>,
     /// The `__msg` check, when the test has patterns and the verdict was as expected.
     pub msgs: Option<MatchResult>,
+    /// The `__xlated` check, when the test has patterns and the kernel accepted it.
+    pub xlated: Option<MatchResult>,
     /// The `__retval` expected, when the test has one.
     pub retval: Option<i32>,
     /// The kernel's test-run result.
@@ -167,6 +169,9 @@ pub struct TestOutcome {
     pub reason: Option<String>,
     /// Why the kernel refused the object's BTF (the programs then load without it).
     pub btf_error: Option<String>,
+    /// The translated program as `__xlated` patterns see it, when the test has some.
+    #[serde(skip)]
+    pub xlated_text: String,
     /// The verifier log (not serialized: large).
     #[serde(skip)]
     pub log: String,
@@ -353,12 +358,14 @@ impl SelftestObject {
             processed_insns: None,
             first_error: None,
             msgs: None,
+            xlated: None,
             retval: expect.retval,
             kernel_retval: None,
             bpfbox_retval: None,
             status: Status::NotRun,
             reason: None,
             btf_error: None,
+            xlated_text: String::new(),
             log: String::new(),
         };
         if !spec.runs_on_this_arch() {
@@ -528,6 +535,34 @@ impl SelftestObject {
                 ));
             }
             out.msgs = Some(m);
+        }
+        if let (false, true, Some(fd)) = (expect.xlated.is_empty(), accepted, load.fd.as_ref()) {
+            match sys::prog_info(fd) {
+                Ok(info) => {
+                    let text = super::xlated::xlated_text(&info.xlated);
+                    let m = match_in_order(&text, &expect.xlated);
+                    if ok {
+                        if let Some((p, wrong_line)) = &m.failed {
+                            ok = false;
+                            out.reason = Some(format!(
+                                "__xlated {}: '{p}'",
+                                if *wrong_line {
+                                    "on the wrong line"
+                                } else {
+                                    "not found"
+                                }
+                            ));
+                        }
+                    }
+                    out.xlated = Some(m);
+                    out.xlated_text = text;
+                }
+                Err(e) if ok => {
+                    ok = false;
+                    out.reason = Some(format!("__xlated: cannot read the program: {e}"));
+                }
+                Err(_) => {}
+            }
         }
         if let (Some(want), true) = (expect.retval, accepted) {
             let prog_type = object
