@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bpfbox_kernel_compare::probe::Probe;
 use bpfbox_kernel_compare::selftest::runner::unsupported_kind;
 use bpfbox_kernel_compare::selftest::{
-    Environment, RetvalComparison, SelftestObject, Status, TestOutcome,
+    Environment, MatchResult, RetvalComparison, SelftestObject, Status, TestOutcome,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use regex::Regex;
@@ -34,7 +34,7 @@ sudo bpfbox selftest target/selftests-obj\n  \
 sudo bpfbox selftest target/selftests-obj/verifier_and.o --filter 'invalid' -o csv\n  \
 sudo bpfbox selftest target/selftests-obj --known tests/selftests/known.txt\n\n\
 Columns: the annotation's verdict, the kernel's, bpfbox's verifier's (- until it exists),\n\
-processed instructions, the first error line, the __msg check, and the __retval of the\n\
+processed instructions, the first error line, the __msg and __xlated checks, and the __retval of the\n\
 kernel and of bpfbox's interpreter.\n\
 Needs root (or CAP_BPF): without it, says why in one line and exits 3.\n\
 Exit codes: 0 all agree, 1 a disagreement (not listed in --known) or a __retval where\n\
@@ -55,7 +55,8 @@ pub struct SelftestArgs {
     /// Same as `-o json`.
     #[arg(long)]
     json: bool,
-    /// Print the verifier log of each disagreeing test after the table.
+    /// Print the verifier log (and translated program) of each disagreeing test after the
+    /// table.
     #[arg(long)]
     show_log: bool,
 }
@@ -205,22 +206,26 @@ fn dash<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-fn msg_cell(r: &TestOutcome) -> String {
-    match &r.msgs {
+/// Columns of a row.
+const COLUMNS: usize = 11;
+
+fn match_cell(m: Option<&MatchResult>) -> String {
+    match m {
         None => "-".into(),
         Some(m) if m.ok() => format!("ok {}/{}", m.matched, m.total),
         Some(m) => format!("FAIL {}/{}", m.matched, m.total),
     }
 }
 
-fn cells(r: &TestOutcome) -> [String; 10] {
+fn cells(r: &TestOutcome) -> [String; COLUMNS] {
     [
         key(r),
         r.expected.label().into(),
         r.kernel.as_ref().map_or("-", |v| v.label()).into(),
         r.bpfbox.as_ref().map_or("-", |v| v.label()).into(),
         dash(r.processed_insns),
-        msg_cell(r),
+        match_cell(r.msgs.as_ref()),
+        match_cell(r.xlated.as_ref()),
         dash(r.retval),
         r.kernel_retval
             .as_ref()
@@ -232,13 +237,14 @@ fn cells(r: &TestOutcome) -> [String; 10] {
     ]
 }
 
-const HEADERS: [&str; 10] = [
+const HEADERS: [&str; COLUMNS] = [
     "test",
     "expected",
     "kernel",
     "bpfbox",
     "insns",
     "__msg",
+    "__xlated",
     "__retval",
     "kernel rv",
     "bpfbox rv",
@@ -246,7 +252,7 @@ const HEADERS: [&str; 10] = [
 ];
 
 fn table(rows: &[TestOutcome]) -> String {
-    let all: Vec<[String; 10]> = rows.iter().map(cells).collect();
+    let all: Vec<[String; COLUMNS]> = rows.iter().map(cells).collect();
     let mut w = HEADERS.map(str::len);
     for c in &all {
         for (i, s) in c.iter().enumerate() {
@@ -373,6 +379,13 @@ pub fn run(a: SelftestArgs) -> CliResult {
             if a.show_log {
                 for r in rows.iter().filter(|r| r.status == Status::Disagree) {
                     println!("\n--- {} ---\n{}", key(r), r.log.trim_end());
+                    if !r.xlated_text.is_empty() {
+                        println!(
+                            "--- {} (translated) ---\n{}",
+                            key(r),
+                            r.xlated_text.trim_end()
+                        );
+                    }
                 }
             }
             println!("{}", summary.line());

@@ -37,6 +37,12 @@ for tool in "$CLANG" "$bpftool" python3 tar xz; do
 done
 [ -r "$tarball" ] || { echo "$0: $tarball not readable" >&2; exit 1; }
 
+# One build at a time per OUT_DIR (tests and tools may run this concurrently).
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$out/.lock"
+    flock 9
+fi
+
 # The tarball's top directory (linux-source-6.12/).
 src="$out/src"
 stamp="$src/.extracted"

@@ -138,6 +138,7 @@ fn all_objects_build_and_open() {
         unprivileged_bpf_disabled: None,
         ncpus: 1,
         host_btf: None,
+        jit_enabled: None,
     };
     let mut tests = 0;
     for path in &objs {
@@ -166,6 +167,7 @@ fn annotations_read_as_written() {
         unprivileged_bpf_disabled: None,
         ncpus: 1,
         host_btf: None,
+        jit_enabled: None,
     };
     // verifier_array_access.c: __description("valid read map access into a read-only
     // array 1") __success __success_unpriv __retval(28).
@@ -274,6 +276,9 @@ fn kernel_agrees_with_annotations_except_known() {
             .filter(|r| r.unprivileged)
             .all(|r| r.status == Status::NotRun));
     }
+    // The translated-program checks ran (and, outside the list, matched).
+    let xlated = all.iter().filter_map(|r| r.xlated.as_ref());
+    assert!(xlated.filter(|m| m.ok()).count() >= 40, "__xlated patterns checked");
     // Expected failures the kernel refused, and expected successes it accepted, each
     // checked by the verdict it reports (not by our reading of the log).
     assert!(all
@@ -375,10 +380,20 @@ fn command_rows_summary_and_exit_codes() {
     assert_eq!(v["summary"]["tests"].as_u64(), Some(tests.len() as u64));
     assert_eq!(v["summary"]["known"].as_u64(), Some(2));
     // --filter keeps the matching tests; CSV has one line per test under a header.
-    let out = bpfbox(&["selftest", obj, "--filter", "keep constant type", "-o", "csv"]);
+    let out = bpfbox(&[
+        "selftest",
+        obj,
+        "--filter",
+        "keep constant type",
+        "-o",
+        "csv",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let csv = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with("test,expected,kernel,bpfbox,insns,"), "{csv}");
+    assert!(
+        lines[0].starts_with("test,expected,kernel,bpfbox,insns,"),
+        "{csv}"
+    );
     assert!(lines.len() >= 2 && lines[1..].iter().all(|l| l.contains("keep constant type")));
 }

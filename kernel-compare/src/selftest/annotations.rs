@@ -18,6 +18,10 @@ const AUXILIARY: &str = "comment:test_auxiliary";
 const AUXILIARY_UNPRIV: &str = "comment:test_auxiliary_unpriv";
 const MSG: &str = "comment:test_expect_msg=";
 const MSG_UNPRIV: &str = "comment:test_expect_msg_unpriv=";
+const NOT_MSG: &str = "comment:test_expect_not_msg=";
+const NOT_MSG_UNPRIV: &str = "comment:test_expect_not_msg_unpriv=";
+const CAPS_UNPRIV: &str = "comment:test_caps_unpriv=";
+const LOAD_MODE: &str = "comment:load_mode=";
 const XLATED: &str = "comment:test_expect_xlated=";
 const XLATED_UNPRIV: &str = "comment:test_expect_xlated_unpriv=";
 const JITED: &str = "comment:test_jited=";
@@ -122,8 +126,21 @@ pub struct TestSpec {
     pub arch: Vec<Arch>,
     /// `__btf_path`: the BTF CO-RE relocates against.
     pub btf_path: Option<String>,
+    /// `__caps_unpriv` (newer selftests): capabilities kept in unprivileged mode, as written.
+    pub caps_unprivileged: Option<String>,
+    /// `__load_if_JITed` / `__load_if_no_JITed` (newer selftests).
+    pub load_mode: Option<LoadMode>,
     /// `comment:` tags this parser does not know (reported, not fatal).
     pub unknown_tags: Vec<String>,
+}
+
+/// When a test loads at all (`__load_if_JITed`, `__load_if_no_JITed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum LoadMode {
+    /// Only with the JIT on.
+    Jited,
+    /// Only with the JIT off.
+    NoJited,
 }
 
 impl TestSpec {
@@ -298,6 +315,8 @@ pub fn parse_spec(btf: &Btf, program: &str) -> Result<TestSpec, AnnotationError>
         prog_flags: DEFAULT_PROG_FLAGS,
         arch: Vec::new(),
         btf_path: None,
+        caps_unprivileged: None,
+        load_mode: None,
         unknown_tags: Vec::new(),
     };
     let (mut unpriv_result, mut unpriv_retval) = (false, false);
@@ -340,6 +359,30 @@ pub fn parse_spec(btf: &Btf, program: &str) -> Result<TestSpec, AnnotationError>
                 .msgs
                 .push(Pattern::new(m, false).map_err(pat_err)?);
             spec.run_unprivileged = true;
+        } else if let Some(m) = after_counter(s, NOT_MSG) {
+            spec.privileged
+                .msgs
+                .push(Pattern::negative(m).map_err(pat_err)?);
+            spec.run_privileged = true;
+        } else if let Some(m) = after_counter(s, NOT_MSG_UNPRIV) {
+            spec.unprivileged
+                .msgs
+                .push(Pattern::negative(m).map_err(pat_err)?);
+            spec.run_unprivileged = true;
+        } else if let Some(v) = s.strip_prefix(CAPS_UNPRIV) {
+            spec.caps_unprivileged = Some(v.to_string());
+        } else if let Some(v) = s.strip_prefix(LOAD_MODE) {
+            spec.load_mode = match v {
+                "jited" => Some(LoadMode::Jited),
+                "no_jited" => Some(LoadMode::NoJited),
+                _ => {
+                    return Err(AnnotationError::BadNumber {
+                        program: program.into(),
+                        what: "load mode",
+                        value: v.into(),
+                    })
+                }
+            };
         } else if let Some(m) = after_counter(s, JITED) {
             if spec.arch.is_empty() {
                 return Err(AnnotationError::JitedBeforeArch(program.into()));

@@ -4,10 +4,12 @@
 //! selftests' own loader does.
 
 pub mod annotations;
+pub mod caps;
 pub mod pattern;
 pub mod runner;
+pub mod xlated;
 
-pub use annotations::{parse_spec, Expect, TestSpec};
+pub use annotations::{parse_spec, Expect, LoadMode, TestSpec};
 pub use pattern::{match_in_order, MatchResult, Pattern};
 pub use runner::{
     Environment, Expected, RetvalComparison, RunValue, SelftestObject, Status, TestOutcome,

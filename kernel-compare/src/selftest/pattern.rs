@@ -3,6 +3,8 @@
 //! A pattern is literal text, except that `{{...}}` encloses a POSIX extended regular
 //! expression. Patterns must match in order, each after the end of the previous match; a
 //! disassembly pattern may further be required on the line right after the previous one.
+//! A negative pattern (`__not_msg`, newer selftests) must not occur between the matches of
+//! the positive patterns around it (or the log's start or end).
 
 use regex::Regex;
 
@@ -31,6 +33,8 @@ pub struct Pattern {
     regex: Option<Regex>,
     /// Must match on the line after the previous pattern's match.
     pub on_next_line: bool,
+    /// Must not occur (between the positive patterns around it).
+    pub negative: bool,
 }
 
 impl Pattern {
@@ -45,6 +49,15 @@ impl Pattern {
             text: text.to_string(),
             regex,
             on_next_line,
+            negative: false,
+        })
+    }
+
+    /// A pattern that must not occur (`__not_msg`).
+    pub fn negative(text: &str) -> Result<Pattern, PatternError> {
+        Ok(Pattern {
+            negative: true,
+            ..Pattern::new(text, false)?
         })
     }
 
@@ -93,48 +106,77 @@ pub struct MatchResult {
     pub total: usize,
     /// The first pattern that did not match, and whether it matched but on the wrong line.
     pub failed: Option<(String, bool)>,
+    /// A negative pattern that occurred.
+    pub unexpected: Option<String>,
 }
 
 impl MatchResult {
     /// Whether every pattern matched.
     pub fn ok(&self) -> bool {
-        self.failed.is_none()
+        self.failed.is_none() && self.unexpected.is_none()
     }
 }
 
 /// Checks `patterns` in order against `log`, as the selftests' loader does.
 pub fn match_in_order(log: &str, patterns: &[Pattern]) -> MatchResult {
+    let total = patterns.iter().filter(|p| !p.negative).count();
+    let mut matched = 0;
     let mut pos = 0usize;
     // Line counting runs from the previous match's start, as the selftests count it.
     let mut counted_to = 0usize;
     let mut line = 0usize;
     let mut prev_line: Option<usize> = None;
-    for (i, p) in patterns.iter().enumerate() {
+    // Negative patterns waiting for the next positive match to bound their region.
+    let mut pending: Vec<&Pattern> = Vec::new();
+    let unexpected_in = |region: &str, pending: &[&Pattern]| {
+        pending
+            .iter()
+            .find(|n| n.find(region).is_some())
+            .map(|n| n.text.clone())
+    };
+    for p in patterns {
+        if p.negative {
+            pending.push(p);
+            continue;
+        }
         let hay = &log[pos..];
         let Some((s, e)) = p.find(hay) else {
             return MatchResult {
-                matched: i,
-                total: patterns.len(),
+                matched,
+                total,
                 failed: Some((p.text.clone(), false)),
+                unexpected: None,
             };
         };
         let start = pos + s;
+        if let Some(u) = unexpected_in(&log[pos..start], &pending) {
+            return MatchResult {
+                matched,
+                total,
+                failed: None,
+                unexpected: Some(u),
+            };
+        }
+        pending.clear();
         line += log[counted_to..start].matches('\n').count();
         counted_to = start;
         if p.on_next_line && prev_line.is_some_and(|l| l + 1 != line) {
             return MatchResult {
-                matched: i,
-                total: patterns.len(),
+                matched,
+                total,
                 failed: Some((p.text.clone(), true)),
+                unexpected: None,
             };
         }
         prev_line = Some(line);
         pos += e;
+        matched += 1;
     }
     MatchResult {
-        matched: patterns.len(),
-        total: patterns.len(),
+        matched,
+        total,
         failed: None,
+        unexpected: unexpected_in(&log[pos..], &pending),
     }
 }
 
@@ -164,6 +206,36 @@ mod tests {
         assert!(match_in_order(log, &pats(&["R2_w=scalar(id={{[0-9]+}})"])).ok());
         assert!(!match_in_order(log, &pats(&["R2_w=scalar(id={{[a-z]+}})"])).ok());
         assert!(Pattern::new("a{{b", false).is_err());
+    }
+
+    /// The cases of the selftests' own framework test for `__not_msg`
+    /// (`prog_tests_framework.c`): log, patterns (`!` = negative), the unexpected one.
+    #[test]
+    fn negative_patterns_as_the_selftests_framework_test_says() {
+        let cases: &[(&str, &[&str], Option<&str>)] = &[
+            ("aaabbbccc", &["aaa", "ccc"], None),
+            ("aaabbbccc", &["aaa", "!foo", "!bar", "ccc"], None),
+            ("aaabbbccc", &["aaa", "!foo"], None),
+            ("aaabbbccc", &["!foo", "ccc"], None),
+            ("aaabbbccc", &["!aaa", "bbb"], Some("aaa")),
+            ("aaabbbccc", &["bbb", "!ccc"], Some("ccc")),
+            ("aaabbbccc", &["aaa", "!bbb", "ccc"], Some("bbb")),
+            ("aaabbb222ccc", &["aaa", "!222", "!bbb", "ccc"], Some("222")),
+        ];
+        for (log, pats, unexpected) in cases {
+            let pats: Vec<Pattern> = pats
+                .iter()
+                .map(|t| match t.strip_prefix('!') {
+                    Some(n) => Pattern::negative(n).unwrap(),
+                    None => Pattern::new(t, false).unwrap(),
+                })
+                .collect();
+            let r = match_in_order(log, &pats);
+            assert_eq!(r.unexpected.as_deref(), *unexpected, "{log} {:?}", r);
+            assert!(r.failed.is_none());
+        }
+        let r = match_in_order("aaabbbddd", &pats(&["aaa", "ccc"]));
+        assert_eq!((r.matched, r.failed), (1, Some(("ccc".into(), false))));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use bpfbox_vm::maps::MapConfig;
 use bpfbox_vm::testrun::{build_context, prepare, run_context, RunSetup, TestRun};
 use bpfbox_vm::{Env, ProgType};
 
-use super::annotations::{parse_spec, TestSpec, POINTER_VALUE, TEST_DATA_LEN};
+use super::annotations::{parse_spec, LoadMode, TestSpec, POINTER_VALUE, TEST_DATA_LEN};
 use super::pattern::{match_in_order, MatchResult};
 use crate::error::{Error, Result};
 use crate::load::{KernelObject, LoadOptions, Verdict};
@@ -155,6 +155,8 @@ pub struct TestOutcome {
     pub first_error: Option<String>,
     /// The `__msg` check, when the test has patterns and the verdict was as expected.
     pub msgs: Option<MatchResult>,
+    /// The `__xlated` check, when the test has patterns and the kernel accepted it.
+    pub xlated: Option<MatchResult>,
     /// The `__retval` expected, when the test has one.
     pub retval: Option<i32>,
     /// The kernel's test-run result.
@@ -167,6 +169,9 @@ pub struct TestOutcome {
     pub reason: Option<String>,
     /// Why the kernel refused the object's BTF (the programs then load without it).
     pub btf_error: Option<String>,
+    /// The translated program as `__xlated` patterns see it, when the test has some.
+    #[serde(skip)]
+    pub xlated_text: String,
     /// The verifier log (not serialized: large).
     #[serde(skip)]
     pub log: String,
@@ -223,6 +228,8 @@ pub struct Environment {
     pub ncpus: u32,
     /// The host's BTF, the default CO-RE target.
     pub host_btf: Option<Arc<Btf>>,
+    /// `net.core.bpf_jit_enable` is on.
+    pub jit_enabled: Option<bool>,
 }
 
 impl Environment {
@@ -236,6 +243,9 @@ impl Environment {
             .and_then(|s| s.trim().parse().ok()),
             ncpus: crate::probe::possible_cpus(),
             host_btf: bpfbox_loader::core::load_host_btf().ok(),
+            jit_enabled: std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
+                .ok()
+                .map(|s| s.trim() != "0"),
         }
     }
 
@@ -348,17 +358,30 @@ impl SelftestObject {
             processed_insns: None,
             first_error: None,
             msgs: None,
+            xlated: None,
             retval: expect.retval,
             kernel_retval: None,
             bpfbox_retval: None,
             status: Status::NotRun,
             reason: None,
             btf_error: None,
+            xlated_text: String::new(),
             log: String::new(),
         };
         if !spec.runs_on_this_arch() {
             out.reason = Some(format!("architecture: only {:?}", spec.arch));
             return out;
+        }
+        match (spec.load_mode, env.jit_enabled) {
+            (Some(LoadMode::Jited), Some(false)) => {
+                out.reason = Some("load mode: only with the JIT on".into());
+                return out;
+            }
+            (Some(LoadMode::NoJited), Some(true)) => {
+                out.reason = Some("load mode: only with the JIT off".into());
+                return out;
+            }
+            _ => {}
         }
         if unprivileged {
             if let Some(r) = env.unprivileged_reason() {
@@ -366,6 +389,8 @@ impl SelftestObject {
                 return out;
             }
         }
+        // As the selftests run: without CAP_SYS_ADMIN, for the load and the test run.
+        let _caps = super::caps::WithoutSysAdmin::new();
         // A test with its own BTF is relocated against it.
         let custom;
         let object = match &spec.btf_path {
@@ -510,6 +535,34 @@ impl SelftestObject {
                 ));
             }
             out.msgs = Some(m);
+        }
+        if let (false, true, Some(fd)) = (expect.xlated.is_empty(), accepted, load.fd.as_ref()) {
+            match sys::prog_info(fd) {
+                Ok(info) => {
+                    let text = super::xlated::xlated_text(&info.xlated);
+                    let m = match_in_order(&text, &expect.xlated);
+                    if ok {
+                        if let Some((p, wrong_line)) = &m.failed {
+                            ok = false;
+                            out.reason = Some(format!(
+                                "__xlated {}: '{p}'",
+                                if *wrong_line {
+                                    "on the wrong line"
+                                } else {
+                                    "not found"
+                                }
+                            ));
+                        }
+                    }
+                    out.xlated = Some(m);
+                    out.xlated_text = text;
+                }
+                Err(e) if ok => {
+                    ok = false;
+                    out.reason = Some(format!("__xlated: cannot read the program: {e}"));
+                }
+                Err(_) => {}
+            }
         }
         if let (Some(want), true) = (expect.retval, accepted) {
             let prog_type = object
