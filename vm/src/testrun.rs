@@ -145,6 +145,27 @@ fn read_u32(b: &[u8], off: u64) -> u32 {
         .map_or(0, u32::from_ne_bytes)
 }
 
+/// `xdp_convert_md_to_buff`: a queue without a device is `EINVAL`; a device other than the
+/// loopback device (the only one a test run here has) is `ENODEV`; a queue the loopback
+/// device lacks (it has one) is `EINVAL`.
+fn check_xdp_rxq(ingress: u32, rxq: u32) -> Result<(), TestRunError> {
+    if ingress == 0 && rxq != 0 {
+        return Err(invalid("xdp_md.rx_queue_index set without ingress_ifindex"));
+    }
+    if ingress != 0 && ingress != crate::context::LOOPBACK_IFINDEX {
+        return Err(TestRunError::Invalid {
+            errno: 19,
+            msg: format!("no network device with ifindex {ingress} (ENODEV)"),
+        });
+    }
+    if ingress != 0 && rxq != 0 {
+        return Err(invalid(format!(
+            "the loopback device has no receive queue {rxq}"
+        )));
+    }
+    Ok(())
+}
+
 /// The context a test run of a `t` program gets from `run`'s data and context input,
 /// enforcing the kernel's input rules when `run.kernel_compat` is set.
 pub fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError> {
@@ -177,9 +198,17 @@ pub fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError
         if run.kernel_compat && run.data_in.len().saturating_sub(meta) < ETH_HLEN {
             return Err(invalid("packet shorter than ETH_HLEN"));
         }
+        if run.kernel_compat {
+            check_xdp_rxq(ingress, rxq)?;
+        }
         let mut c = Context::xdp_with_meta(&run.data_in, meta);
-        c.set_u32(xdp_off::INGRESS_IFINDEX, ingress);
-        c.set_u32(xdp_off::RX_QUEUE_INDEX, rxq);
+        // The input's fields come back unchanged as context out; the program reads the
+        // receive queue the run uses (the loopback device's unless the input names one).
+        c.put_u32_raw(xdp_off::INGRESS_IFINDEX, ingress);
+        c.put_u32_raw(xdp_off::RX_QUEUE_INDEX, rxq);
+        if ingress != 0 {
+            c.set_xdp_rxq(ingress, rxq);
+        }
         return Ok(c);
     }
     if is_skb(t) {

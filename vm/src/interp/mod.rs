@@ -154,7 +154,7 @@ pub(crate) struct Machine<'r> {
     pub programs: Option<&'r ProgramTable>,
     pub checked: bool,
     /// Packet bounds for legacy `LD_ABS`/`LD_IND` loads.
-    pub skb: Option<(u64, u64)>,
+    pub skb: Option<SkbBounds>,
 }
 
 impl Machine<'_> {
@@ -205,28 +205,29 @@ impl Machine<'_> {
         }
     }
 
-    /// Loads `size` bytes big-endian at packet offset `off`; `None` when out of the packet.
+    /// Loads `size` bytes big-endian at packet offset `off` (a signed 32-bit offset, as
+    /// the kernel's `bpf_skb_load_helper_*` take it); `None` when the load fails, which ends
+    /// the program with r0 = 0.
     pub(crate) fn ld_packet(
         &mut self,
         off: u32,
         size: u8,
         pc: usize,
     ) -> Result<Option<u64>, Fault> {
-        let Some((data, len)) = self.skb else {
+        let Some(skb) = self.skb else {
             return Err(Fault {
                 pc,
                 kind: FaultKind::Unsupported("LD_ABS/LD_IND without a socket buffer".into()),
             });
         };
-        let (off, size) = (off as u64, size as u64);
-        if off.checked_add(size).is_none_or(|end| end > len) {
+        let Some(addr) = skb.load_addr(off as i32, size) else {
             return Ok(None);
-        }
+        };
         let mut v = 0u64;
-        for i in 0..size {
-            // SAFETY: `data..data+len` is the packet the caller registered for this run and
-            // `off + i < len` was checked above.
-            let b = unsafe { std::ptr::read((data + off + i) as usize as *const u8) };
+        for i in 0..u64::from(size) {
+            // SAFETY: `load_addr` returned an address whose `size` bytes lie inside the
+            // socket buffer the caller registered for this run.
+            let b = unsafe { std::ptr::read((addr + i) as usize as *const u8) };
             v = (v << 8) | b as u64;
         }
         Ok(Some(v))
@@ -415,13 +416,53 @@ impl HelperCtx<'_, '_> {
     }
 }
 
+/// `SKF_NET_OFF`: legacy packet loads at offsets from here on read from the network header.
+pub const SKF_NET_OFF: i32 = -0x100000;
+/// `SKF_LL_OFF`: legacy packet loads at offsets from here on read from the MAC header.
+pub const SKF_LL_OFF: i32 = -0x200000;
+
+/// The socket buffer legacy `LD_ABS`/`LD_IND` loads read: linear data, and the MAC and
+/// network headers that the negative `SKF_LL_OFF`/`SKF_NET_OFF` bases address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SkbBounds {
+    /// `skb->data`.
+    pub data: u64,
+    /// Bytes of linear data from `data`.
+    pub len: u64,
+    /// The MAC header (`skb_mac_header`).
+    pub mac: u64,
+    /// The network header (`skb_network_header`).
+    pub network: u64,
+}
+
+impl SkbBounds {
+    /// The address of a `size`-byte load at signed offset `off`, as the kernel resolves it
+    /// (`bpf_skb_load_helper_*` and `bpf_internal_load_pointer_neg_helper`): from `data`
+    /// when non-negative, from the network header at `SKF_NET_OFF + k`, from the MAC header
+    /// at `SKF_LL_OFF + k`; the bytes must end at or before the packet's tail.
+    pub fn load_addr(&self, off: i32, size: u8) -> Option<u64> {
+        let tail = self.data.checked_add(self.len)?;
+        let ptr = if off >= 0 {
+            self.data + off as u64
+        } else if off >= SKF_NET_OFF {
+            self.network + (off - SKF_NET_OFF) as u64
+        } else if off >= SKF_LL_OFF {
+            self.mac + (off - SKF_LL_OFF) as u64
+        } else {
+            return None;
+        };
+        let end = ptr.checked_add(u64::from(size))?;
+        (ptr >= self.mac.min(self.data) && end <= tail).then_some(ptr)
+    }
+}
+
 /// Options of one run.
 #[derive(Default)]
 pub struct RunOptions<'a> {
     /// Helpers that replace the VM's for this run only.
     pub overrides: Option<&'a HelperRegistry>,
-    /// Packet bytes for legacy `LD_ABS`/`LD_IND` (`skb->data`, `skb->len`).
-    pub skb: Option<(u64, u64)>,
+    /// The packet legacy `LD_ABS`/`LD_IND` loads read.
+    pub skb: Option<SkbBounds>,
     /// Programs that `bpf_tail_call` may enter, by the handles program arrays hold.
     pub programs: Option<&'a ProgramTable>,
 }
