@@ -35,8 +35,11 @@ mod map_in_map;
 pub mod perf;
 mod prog_array;
 mod queue;
+mod redirect;
 pub mod ringbuf;
 pub mod spec;
+pub mod storage;
+pub mod user_ringbuf;
 mod values;
 pub mod view;
 
@@ -206,6 +209,9 @@ enum Kind {
     Bloom(bloom::Bloom),
     ArrayOfMaps(map_in_map::ArrayOfMaps),
     HashOfMaps(map_in_map::HashOfMaps),
+    Redirect(redirect::RedirectMap),
+    Storage(storage::LocalStorage),
+    UserRingBuf(user_ringbuf::UserRingBuf),
 }
 
 /// A map: its spec, id and storage.
@@ -263,6 +269,13 @@ impl Map {
                     Kind::HashOfMaps(map_in_map::HashOfMaps::new(&spec, template))
                 }
             }
+            MapType::Devmap | MapType::DevmapHash | MapType::Cpumap | MapType::Xskmap => {
+                Kind::Redirect(redirect::RedirectMap::new(&spec, cfg.ncpus)?)
+            }
+            MapType::CgroupStorage | MapType::PercpuCgroupStorage | MapType::SkStorage => {
+                Kind::Storage(storage::LocalStorage::new(&spec, cfg.ncpus))
+            }
+            MapType::UserRingbuf => Kind::UserRingBuf(user_ringbuf::UserRingBuf::new(&spec)),
             other => {
                 return err(
                     Errno::EOPNOTSUPP,
@@ -305,6 +318,9 @@ impl Map {
             Kind::Bloom(m) => m,
             Kind::ArrayOfMaps(m) => m,
             Kind::HashOfMaps(m) => m,
+            Kind::Redirect(m) => m,
+            Kind::Storage(m) => m,
+            Kind::UserRingBuf(m) => m,
         }
     }
 
@@ -465,6 +481,66 @@ impl Map {
         match &self.kind {
             Kind::Prog(p) => p.get(index),
             _ => None,
+        }
+    }
+
+    /// Whether `bpf_redirect_map` finds a target at `key` of this devmap, devmap_hash,
+    /// cpumap or xskmap (`None` for other map types).
+    pub fn redirect_target(&self, key: u32) -> Option<bool> {
+        match &self.kind {
+            Kind::Redirect(m) => Some(m.has_target(key)),
+            _ => None,
+        }
+    }
+
+    /// The local storage at `key` of a cgroup or socket storage map, for a program on
+    /// `cpu`: created (zeroed, or from `init`) when absent and `create` is set. Returns the
+    /// value pointer and, when the storage was just created, its region for the run.
+    pub fn local_storage(
+        &self,
+        key: &[u8],
+        cpu: u32,
+        create: bool,
+        init: Option<&[u8]>,
+    ) -> MapResult<Option<(*mut u8, Option<Region>)>> {
+        match &self.kind {
+            Kind::Storage(m) => m.get_or_create(key, cpu, create, init),
+            _ => err(
+                Errno::EINVAL,
+                format!("{} is not a local storage map", self.name()),
+            ),
+        }
+    }
+
+    fn user_ringbuf(&self) -> MapResult<&user_ringbuf::UserRingBuf> {
+        match &self.kind {
+            Kind::UserRingBuf(r) => Ok(r),
+            _ => err(
+                Errno::EINVAL,
+                format!("{} is not a user ring buffer", self.name()),
+            ),
+        }
+    }
+
+    /// Produces a sample into a user ring buffer, as user space does with libbpf's
+    /// `user_ring_buffer__reserve` and `__submit` (`E2BIG` if it can never fit, `ENOSPC`
+    /// if the ring is full).
+    pub fn user_ringbuf_submit(&self, data: &[u8]) -> MapResult<()> {
+        self.user_ringbuf()?.submit(data, false)
+    }
+
+    /// Reserves room for a sample in a user ring buffer and discards it
+    /// (`user_ring_buffer__discard`): it takes room until a drain skips it.
+    pub fn user_ringbuf_discard(&self, len: usize) -> MapResult<()> {
+        self.user_ringbuf()?.submit(&vec![0; len], true)
+    }
+
+    /// Takes the oldest sample of a user ring buffer (the program side of a drain):
+    /// `Some(Some(data))`, `Some(None)` for a discarded sample, `None` when empty.
+    pub fn user_ringbuf_take(&self) -> Option<Option<Vec<u8>>> {
+        match self.user_ringbuf().ok()?.take()? {
+            user_ringbuf::Sample::Data(d) => Some(Some(d)),
+            user_ringbuf::Sample::Discarded => Some(None),
         }
     }
 
