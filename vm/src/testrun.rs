@@ -348,6 +348,7 @@ pub fn run_context(
     env.prog_type = prog_type;
     let mut regions = ctx.regions();
     regions.extend(env.maps.regions());
+    regions.extend(env.net.sockets.regions());
     regions.extend_from_slice(setup.regions);
     let repeat = setup.repeat.max(1);
     let start = Instant::now();

@@ -8,13 +8,20 @@ use std::sync::Arc;
 use crate::interp::HelperCtx;
 
 pub mod csum;
+pub mod dynptr;
+pub mod fib;
 pub mod loops;
 pub mod maps;
 pub mod packet;
 pub mod printk;
 mod probe;
 mod ringbuf;
+mod socket;
+mod storage;
+pub mod strings;
+mod sync;
 mod time;
+pub mod timer;
 
 pub use maps::MapTable;
 pub use packet::Redirect;
@@ -180,6 +187,13 @@ impl HelperRegistry {
         packet::register(&mut r);
         csum::register(&mut r);
         loops::register(&mut r);
+        storage::register(&mut r);
+        dynptr::register(&mut r);
+        sync::register(&mut r);
+        timer::register(&mut r);
+        socket::register(&mut r);
+        fib::register(&mut r);
+        strings::register(&mut r);
         r
     }
 

@@ -343,6 +343,8 @@ impl HelperCtx<'_, '_> {
 
     /// Reads `len` bytes of program memory at `addr`.
     pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, HelperError> {
+        // Checked before allocating, so a huge size from a program cannot exhaust memory.
+        self.check(addr, len, false)?;
         let mut v = vec![0u8; len];
         self.read_into(addr, &mut v)?;
         Ok(v)
@@ -619,12 +621,42 @@ impl Vm {
         )
     }
 
+    /// Runs the BPF function starting at slot `pc` (a subprogram, as callbacks are) with
+    /// r1..r5 = `args`: how timers and other deferred callbacks are fired outside a run.
+    pub fn run_function(
+        &self,
+        pc: usize,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<RunOutcome, Fault> {
+        if pc != 0 && !self.code.decoded.subprogs.contains(&pc) {
+            return Err(Fault {
+                pc,
+                kind: FaultKind::PcOutOfRange,
+            });
+        }
+        self.run_at(pc, args, regions, env, opts)
+    }
+
     /// Runs with r1..r5 = `args`, the given regions (besides the stack) and environment.
     ///
     /// The caller keeps every region's memory alive and otherwise untouched for the duration
     /// of the call; the program may write to the writable ones.
     pub fn run(
         &self,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<RunOutcome, Fault> {
+        self.run_at(0, args, regions, env, opts)
+    }
+
+    fn run_at(
+        &self,
+        start: usize,
         args: [u64; 5],
         regions: &[Region],
         env: &mut Env,
@@ -658,7 +690,7 @@ impl Vm {
             checked: self.checked,
             skb: opts.skb,
         };
-        let result = m.run_from(0, 0);
+        let result = m.run_from(start, 0);
         let insns = m.count;
         drop(m);
         drop(stack);
