@@ -350,6 +350,16 @@ pub fn run_context(
     regions.extend(env.maps.regions());
     regions.extend(env.net.sockets.regions());
     regions.extend_from_slice(setup.regions);
+    // BPF_PROG_TEST_RUN gives each run fresh cgroup storage; it stays in the map here so
+    // that tests can read it afterwards.
+    for m in env.maps.iter() {
+        if matches!(
+            m.map_type(),
+            MapType::CgroupStorage | MapType::PercpuCgroupStorage
+        ) {
+            m.reset_local_storage(&crate::helpers::storage::cgroup_key(env, m.key_size()));
+        }
+    }
     let repeat = setup.repeat.max(1);
     let start = Instant::now();
     let mut last = None;

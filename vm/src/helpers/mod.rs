@@ -17,7 +17,7 @@ pub mod printk;
 mod probe;
 mod ringbuf;
 mod socket;
-mod storage;
+pub mod storage;
 pub mod strings;
 mod sync;
 mod time;
@@ -252,6 +252,29 @@ impl HelperRegistry {
             None => *self.by_name.get(&format!("bpf_{name}"))?,
         };
         self.get(id as u64)
+    }
+
+    /// The first helper call in `insns` that this registry cannot serve: `(slot, id)`.
+    /// `bpf_tail_call`, which the interpreter performs itself, always counts as present.
+    pub fn first_missing(&self, insns: &[crate::isa::RawInsn]) -> Option<(usize, u32)> {
+        let mut skip = false;
+        for (pc, i) in insns.iter().enumerate() {
+            if std::mem::take(&mut skip) {
+                continue;
+            }
+            if i.code == 0x18 {
+                skip = true;
+            }
+            let id = i.imm as u32;
+            if i.code == 0x85
+                && i.src == 0
+                && u64::from(id) != crate::interp::BPF_FUNC_TAIL_CALL
+                && self.get(u64::from(id)).is_none()
+            {
+                return Some((pc, id));
+            }
+        }
+        None
     }
 
     /// All registered helpers in id order.

@@ -32,6 +32,16 @@ fn storage(
     }
 }
 
+/// The cgroup storage key of the run's cgroup: its id, and the attach type for 16-byte keys.
+pub fn cgroup_key(env: &crate::env::Env, key_size: u32) -> Vec<u8> {
+    let mut key = env.cgroup_id.to_ne_bytes().to_vec();
+    if key_size == 16 {
+        key.extend_from_slice(&env.cgroup_attach_type.to_ne_bytes());
+        key.extend_from_slice(&[0; 4]);
+    }
+    key
+}
+
 /// The socket handle a program's socket pointer names, if it is a full socket.
 fn sock_key(c: &mut HelperCtx<'_, '_>, sk: u64) -> Option<[u8; 4]> {
     let sockets = &c.env().net.sockets;
@@ -63,11 +73,7 @@ pub(crate) fn register(r: &mut HelperRegistry) {
                     map.name()
                 )));
             }
-            let mut key = c.env().cgroup_id.to_ne_bytes().to_vec();
-            if map.key_size() == 16 {
-                key.extend_from_slice(&c.env().cgroup_attach_type.to_ne_bytes());
-                key.extend_from_slice(&[0; 4]);
-            }
+            let key = cgroup_key(c.env(), map.key_size());
             storage(c, &map, &key, true, None)
         },
     );

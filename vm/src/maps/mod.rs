@@ -512,6 +512,14 @@ impl Map {
         }
     }
 
+    /// Drops the local storage at `key` (a test run starts with fresh cgroup storage, as
+    /// the kernel's `BPF_PROG_TEST_RUN` allocates it for each run).
+    pub fn reset_local_storage(&self, key: &[u8]) {
+        if let Kind::Storage(m) = &self.kind {
+            m.remove(key);
+        }
+    }
+
     fn user_ringbuf(&self) -> MapResult<&user_ringbuf::UserRingBuf> {
         match &self.kind {
             Kind::UserRingBuf(r) => Ok(r),

@@ -161,6 +161,14 @@ impl LocalStorage {
         Ok(ptr.map(|p| (p, Some(region))))
     }
 
+    /// Drops the storage at `key`, if any.
+    pub(crate) fn remove(&self, key: &[u8]) {
+        let mut entries = self.entries();
+        if let Ok(Some(i)) = self.position(&entries, key) {
+            entries.remove(i);
+        }
+    }
+
     /// The user-side value size.
     fn user_size(&self) -> usize {
         if self.copies == 1 {
