@@ -70,8 +70,24 @@ pub(crate) fn check(s: &MapSpec) -> MapResult<()> {
 enum Slots {
     /// Array-indexed maps: which slots hold an entry.
     Array(Vec<bool>),
-    /// `DEVMAP_HASH`: keys to slots.
-    Hash(HashIndex),
+    /// `DEVMAP_HASH`: keys to slots, and the kernel's buckets (`key & (n - 1)` for a
+    /// power-of-two `n`, newest first), which fix the key walk order.
+    Hash(HashIndex, Buckets),
+}
+
+/// The buckets of a `DEVMAP_HASH`, only the non-empty ones stored.
+#[derive(Debug)]
+struct Buckets {
+    /// Number of buckets: `max_entries` rounded up to a power of two.
+    n: usize,
+    /// Keys per bucket, newest first.
+    keys: std::collections::BTreeMap<usize, Vec<u32>>,
+}
+
+impl Buckets {
+    fn bucket(&self, key: u32) -> usize {
+        key as usize & (self.n - 1)
+    }
 }
 
 /// A devmap, devmap_hash, cpumap or xskmap.
@@ -88,7 +104,14 @@ pub(crate) struct RedirectMap {
 impl RedirectMap {
     pub(crate) fn new(spec: &MapSpec, ncpus: u32) -> MapResult<RedirectMap> {
         let slots = if spec.map_type == MapType::DevmapHash {
-            Slots::Hash(HashIndex::new(spec.max_entries))
+            let n = spec.max_entries.checked_next_power_of_two().unwrap_or(1 << 31);
+            Slots::Hash(
+                HashIndex::new(spec.max_entries),
+                Buckets {
+                    n: n as usize,
+                    keys: std::collections::BTreeMap::new(),
+                },
+            )
         } else {
             Slots::Array(vec![false; spec.max_entries as usize])
         };
@@ -115,7 +138,7 @@ impl RedirectMap {
                 .copied()
                 .unwrap_or(false)
                 .then_some(index as usize),
-            Slots::Hash(h) => h.get(key).map(|s| s as usize),
+            Slots::Hash(h, _) => h.get(key).map(|s| s as usize),
         }
     }
 
@@ -195,9 +218,11 @@ impl MapOps for RedirectMap {
                 self.store.clear(index as usize);
                 Ok(())
             }
-            Slots::Hash(h) => match h.remove(key) {
+            Slots::Hash(h, buckets) => match h.remove(key) {
                 Some(slot) => {
                     self.store.clear(slot as usize);
+                    let b = buckets.keys.entry(buckets.bucket(index)).or_default();
+                    b.retain(|&k| k != index);
                     Ok(())
                 }
                 None => err(Errno::ENOENT, "no such key"),
@@ -255,7 +280,7 @@ impl MapOps for RedirectMap {
                     }
                 }
             }
-            Slots::Hash(h) => {
+            Slots::Hash(h, buckets) => {
                 let Some(v) = value else {
                     return err(Errno::EINVAL, "ifindex 0");
                 };
@@ -265,9 +290,14 @@ impl MapOps for RedirectMap {
                     }
                     Some(s) => s,
                     None if h.is_full() => return err(Errno::E2BIG, "map is full"),
-                    None => h
-                        .insert(key)
-                        .ok_or_else(|| super::error::MapError::new(Errno::E2BIG, "map is full"))?,
+                    None => {
+                        let s = h.insert(key).ok_or_else(|| {
+                            super::error::MapError::new(Errno::E2BIG, "map is full")
+                        })?;
+                        let b = buckets.bucket(index);
+                        buckets.keys.entry(b).or_default().insert(0, index);
+                        s
+                    }
                 };
                 self.store.write_cpu(slot as usize, 0, &v)?;
             }
@@ -278,9 +308,29 @@ impl MapOps for RedirectMap {
     fn get_next_key(&self, key: Option<&[u8]>) -> MapResult<Vec<u8>> {
         match &*self.slots() {
             Slots::Array(_) => array_next_key(key, self.max_entries),
-            Slots::Hash(h) => h
-                .next_key(key)
-                .ok_or_else(|| super::error::MapError::new(Errno::ENOENT, "last key reached")),
+            Slots::Hash(h, buckets) => {
+                // dev_map_hash_get_next_key: the next key in the key's bucket, else the first
+                // key of the following buckets; an absent key restarts from bucket 0.
+                let mut from = 0;
+                if let Some(k) = key {
+                    let idx = index_of(k)?;
+                    if h.get(k).is_some() {
+                        let bucket = buckets.bucket(idx);
+                        let b = buckets.keys.get(&bucket).map_or(&[][..], |v| &v[..]);
+                        let pos = b.iter().position(|&x| x == idx).unwrap_or(b.len());
+                        if let Some(&next) = b.get(pos + 1) {
+                            return Ok(next.to_ne_bytes().to_vec());
+                        }
+                        from = bucket + 1;
+                    }
+                }
+                buckets
+                    .keys
+                    .range(from..)
+                    .find_map(|(_, b)| b.first())
+                    .map(|k| k.to_ne_bytes().to_vec())
+                    .ok_or_else(|| super::error::MapError::new(Errno::ENOENT, "last key reached"))
+            }
         }
     }
 
@@ -292,7 +342,7 @@ impl MapOps for RedirectMap {
     fn len(&self) -> usize {
         match &*self.slots() {
             Slots::Array(p) => p.iter().filter(|&&b| b).count(),
-            Slots::Hash(h) => h.len(),
+            Slots::Hash(h, _) => h.len(),
         }
     }
 
@@ -308,7 +358,7 @@ impl MapOps for RedirectMap {
                     (k, slot)
                 })
                 .collect::<Vec<_>>(),
-            Slots::Hash(h) => h
+            Slots::Hash(h, _) => h
                 .entries()
                 .into_iter()
                 .map(|(k, s)| (k, s as usize))
