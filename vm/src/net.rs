@@ -303,9 +303,10 @@ pub struct Neighbour {
 /// Devices, routes and neighbours.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fib {
-    /// Devices (the loopback device, ifindex 1, is there by default).
+    /// Devices (the loopback device, ifindex 1, is there by default, forwarding off).
     pub devices: Vec<Device>,
-    /// Routes (longest prefix wins, then the lowest metric).
+    /// Routes (longest prefix wins, then the lowest metric); 127.0.0.0/8 is local by
+    /// default.
     pub routes: Vec<Route>,
     /// Neighbours.
     pub neighbours: Vec<Neighbour>,
@@ -320,7 +321,18 @@ impl Default for Fib {
                 mtu: 65536,
                 forwarding: false,
             }],
-            routes: Vec::new(),
+            // The local table's loopback route: addresses of 127.0.0.0/8 are delivered
+            // locally, never forwarded.
+            routes: vec![Route {
+                family: AF_INET,
+                prefix: v4([127, 0, 0, 0]),
+                prefix_len: 8,
+                kind: RouteKind::Local,
+                ifindex: 1,
+                gateway: None,
+                metric: 0,
+                mtu: 0,
+            }],
             neighbours: Vec::new(),
         }
     }

@@ -22,6 +22,8 @@ pub const BPF_FIB_LOOKUP_SKIP_NEIGH: u64 = 1 << 2;
 pub const BPF_FIB_LOOKUP_TBID: u64 = 1 << 3;
 /// `BPF_FIB_LOOKUP_SRC`.
 pub const BPF_FIB_LOOKUP_SRC: u64 = 1 << 4;
+/// `BPF_FIB_LOOKUP_MARK` (the lookup uses `mark`; bpfbox's routes carry no marks).
+pub const BPF_FIB_LOOKUP_MARK: u64 = 1 << 5;
 
 /// `BPF_FIB_LKUP_RET_*`.
 #[allow(missing_docs)]
@@ -51,7 +53,8 @@ pub fn fib_lookup(fib: &crate::net::Fib, p: &mut [u8; FIB_LOOKUP_SIZE], flags: u
     let Some(dev) = fib.device(ifindex) else {
         return -19i64 as u64; // ENODEV
     };
-    if flags & BPF_FIB_LOOKUP_OUTPUT == 0 && !dev.forwarding {
+    // Forwarding must be on for the input device, even for output lookups.
+    if !dev.forwarding {
         return ret::FWD_DISABLED;
     }
     let dst: [u8; 16] = {
@@ -110,7 +113,8 @@ fn helper(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, super::HelperEr
         | BPF_FIB_LOOKUP_OUTPUT
         | BPF_FIB_LOOKUP_SKIP_NEIGH
         | BPF_FIB_LOOKUP_TBID
-        | BPF_FIB_LOOKUP_SRC;
+        | BPF_FIB_LOOKUP_SRC
+        | BPF_FIB_LOOKUP_MARK;
     if a[3] & !known != 0 {
         return Ok(-22i64 as u64);
     }
