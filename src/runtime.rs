@@ -525,52 +525,23 @@ impl Vm {
     /// the kernel's timer would: the clock moves to the timer's expiry when that is later.
     /// Timers a callback arms are left for the next call. Returns how many fired.
     pub fn fire_timers(&mut self) -> Result<usize, Error> {
-        let order = bpfbox_vm::helpers::timer::due(&self.env.timers);
-        let mut fired = 0;
-        for i in order {
-            let t = self.env.timers[i].clone();
-            let (Some(expires), Some(pc), Some(prog)) = (t.expires, t.callback, t.prog) else {
-                continue;
-            };
-            let Some(engine) = self.engines.get(prog as usize).cloned() else {
-                continue;
-            };
-            self.env.timers[i].expires = None;
-            self.env.clock_ns = self.env.clock_ns.max(expires);
-            // The key lives with the run's scratch memory; the callback may read it.
-            self.env.scratch.push(t.key.clone().into_boxed_slice());
-            let key = self.env.scratch.last().map_or(0, |k| k.as_ptr() as u64);
-            let mut regions = self.maps.regions();
-            regions.extend(self.env.net.sockets.regions());
-            regions.push(bpfbox_vm::memory::Region::new(
-                key as *const u8,
-                t.key.len(),
-                false,
-                bpfbox_vm::memory::RegionKind::User,
-            ));
-            self.env.timers[i].running = true;
-            self.env.current_prog = Some(prog);
-            let opts = bpfbox_vm::interp::RunOptions {
-                overrides: self.overrides.as_ref(),
+        let engines = &self.engines;
+        let (table, overrides) = (&self.table, self.overrides.as_ref());
+        bpfbox_vm::helpers::timer::fire_timers(
+            &mut self.env,
+            |p| p.and_then(|p| engines.get(p as usize)).map(|v| &**v),
+            || bpfbox_vm::interp::RunOptions {
+                overrides,
                 skb: None,
-                programs: Some(&self.table),
-            };
-            let r = engine.run_function(
-                pc as usize,
-                [t.map, key, t.value, 0, 0],
-                &regions,
-                &mut self.env,
-                opts,
-            );
-            self.env.timers[i].running = false;
-            let program = self.programs[prog as usize].name.clone();
-            r.map_err(|f| Error::Run {
-                program,
-                source: TestRunError::Fault(f),
-            })?;
-            fired += 1;
-        }
-        Ok(fired)
+                programs: Some(table),
+            },
+        )
+        .map_err(|(p, f)| Error::Run {
+            program: p
+                .and_then(|p| self.programs.get(p as usize))
+                .map_or_else(String::new, |p| p.name.clone()),
+            source: TestRunError::Fault(f),
+        })
     }
 
     /// Produces `sample` into user ring buffer `map`, as user space does with libbpf's

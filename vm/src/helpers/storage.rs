@@ -24,7 +24,9 @@ fn storage(
     match map.local_storage(key, cpu, create, init) {
         Ok(Some((p, region))) => {
             if let Some(r) = region {
-                c.add_region(r);
+                if !c.is_accessible(r.start, r.len as usize, true) {
+                    c.add_region(r);
+                }
             }
             Ok(p as u64)
         }

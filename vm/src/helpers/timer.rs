@@ -53,6 +53,44 @@ pub fn due(timers: &[Timer]) -> Vec<usize> {
     v.into_iter().map(|(_, i)| i).collect()
 }
 
+/// Fires every armed timer of `env`, soonest first, as the kernel's `bpf_timer_cb` would:
+/// `callback(map, &key, value)` in the program that set it (`engine` maps the program
+/// recorded in [`Timer::prog`] to its VM), with the clock moved to the expiry when later.
+/// Timers a callback arms stay for the next call. Returns how many fired, or the program
+/// and fault of a callback that faulted.
+pub fn fire_timers<'a>(
+    env: &mut crate::env::Env,
+    engine: impl Fn(Option<u32>) -> Option<&'a crate::interp::Vm>,
+    opts: impl Fn() -> crate::interp::RunOptions<'a>,
+) -> Result<usize, (Option<u32>, crate::interp::Fault)> {
+    use crate::memory::{Region, RegionKind};
+    let mut fired = 0;
+    for i in due(&env.timers) {
+        let t = env.timers[i].clone();
+        let (Some(expires), Some(pc)) = (t.expires, t.callback) else {
+            continue;
+        };
+        let Some(vm) = engine(t.prog) else {
+            continue;
+        };
+        env.timers[i].expires = None;
+        env.clock_ns = env.clock_ns.max(expires);
+        // The key lives with the run's scratch memory, where the callback may read it.
+        env.scratch.push(t.key.clone().into_boxed_slice());
+        let key = env.scratch.last().map_or(0, |k| k.as_ptr() as u64);
+        let mut regions = env.maps.regions();
+        regions.extend(env.net.sockets.regions());
+        regions.push(Region::new(key as *const u8, t.key.len(), false, RegionKind::User));
+        env.timers[i].running = true;
+        env.current_prog = t.prog;
+        let r = vm.run_function(pc as usize, [t.map, key, t.value, 0, 0], &regions, env, opts());
+        env.timers[i].running = false;
+        r.map_err(|f| (t.prog, f))?;
+        fired += 1;
+    }
+    Ok(fired)
+}
+
 fn find(c: &mut HelperCtx<'_, '_>, addr: u64) -> Option<usize> {
     c.env().timers.iter().position(|t| t.addr == addr)
 }

@@ -495,7 +495,7 @@ impl Map {
 
     /// The local storage at `key` of a cgroup or socket storage map, for a program on
     /// `cpu`: created (zeroed, or from `init`) when absent and `create` is set. Returns the
-    /// value pointer and, when the storage was just created, its region for the run.
+    /// value pointer and the storage's region, for the run to register if it lacks it.
     pub fn local_storage(
         &self,
         key: &[u8],

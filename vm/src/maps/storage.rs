@@ -130,7 +130,7 @@ impl LocalStorage {
 
     /// The storage at `key` (created zeroed, or from `init`, when absent and `create`):
     /// a pointer to the copy of `cpu`, and the region of the whole storage, which the
-    /// caller registers with the run when it was just created.
+    /// caller registers with the run unless it is already reachable.
     pub(crate) fn get_or_create(
         &self,
         key: &[u8],
@@ -140,7 +140,10 @@ impl LocalStorage {
     ) -> MapResult<Option<(*mut u8, Option<Region>)>> {
         let mut entries = self.entries();
         if let Some(i) = self.position(&entries, key)? {
-            return Ok(entries[i].store.ptr(0, cpu as usize).map(|p| (p, None)));
+            let store = &entries[i].store;
+            return Ok(store
+                .ptr(0, cpu as usize)
+                .map(|p| (p, Some(store.region(true)))));
         }
         if !create {
             return Ok(None);
