@@ -8,6 +8,7 @@ mod compare;
 mod conformance;
 mod disasm;
 mod fuzz_kernel;
+mod helpers;
 mod input;
 mod object;
 mod plugin;
@@ -99,6 +100,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Compare generated programs between the kernel and the interpreter.
     FuzzKernel(fuzz_kernel::FuzzKernelArgs),
+    /// List the helpers, map types and program types the interpreter supports.
+    Helpers(helpers::HelpersArgs),
 }
 
 /// Entry point of the binary.
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Reloc(a) => reloc::run(a),
         Command::Compare(a) => compare::run(a),
         Command::FuzzKernel(a) => fuzz_kernel::run(a),
+        Command::Helpers(a) => helpers::run(a),
     };
     finish(result)
 }

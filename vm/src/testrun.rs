@@ -166,6 +166,20 @@ fn check_xdp_rxq(ingress: u32, rxq: u32) -> Result<(), TestRunError> {
     Ok(())
 }
 
+/// What a test run gives a `t` program as its context (see [`build_context`]).
+pub fn context_of(t: ProgType) -> &'static str {
+    match t {
+        ProgType::Xdp => "struct xdp_md over the packet",
+        _ if is_skb(t) => "struct __sk_buff over the packet",
+        ProgType::Kprobe => "struct pt_regs from ctx_in",
+        ProgType::RawTracepoint | ProgType::RawTracepointWritable => {
+            "u64 arguments from ctx_in"
+        }
+        ProgType::Tracepoint => "the tracepoint record from ctx_in",
+        _ => "the ctx_in bytes",
+    }
+}
+
 /// The context a test run of a `t` program gets from `run`'s data and context input,
 /// enforcing the kernel's input rules when `run.kernel_compat` is set.
 pub fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError> {

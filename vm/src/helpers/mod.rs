@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::interp::HelperCtx;
 
+pub mod availability;
 pub mod csum;
 pub mod dynptr;
 pub mod fib;
