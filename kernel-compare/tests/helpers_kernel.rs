@@ -323,3 +323,69 @@ fn fib_lookup_answers_that_need_no_routes() {
     }
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// `r0 = (check_mtu(ctx, ifindex, &mtu_len, len_diff, flags) & 0xff) << 24 | mtu_len` with
+/// `mtu_len` starting at `mtu_in`; the loopback device's MTU fits in 24 bits.
+fn mtu_prog(t: ProgType, n: usize, ifindex: i32, mtu_in: i32, len_diff: i32, flags: i32) -> Program {
+    program(
+        &format!("mtu{}_{n}", t.name()),
+        t,
+        vec![
+            i(STW, 10, 0, -8, mtu_in),
+            i(STW, 10, 0, -4, 0),
+            i(MOV64_IMM, 2, 0, 0, ifindex),
+            i(MOV64_REG, 3, 10, 0, 0),
+            i(ADD64_IMM, 3, 0, 0, -8),
+            i(MOV64_IMM, 4, 0, 0, len_diff),
+            i(MOV64_IMM, 5, 0, 0, flags),
+            i(CALL, 0, 0, 0, 163),
+            i(0x57, 0, 0, 0, 0xff), // r0 &= 0xff
+            i(LSH64_IMM, 0, 0, 0, 24),
+            i(LDXW, 1, 10, -8, 0),
+            i(OR64_REG, 0, 1, 0, 0),
+            i(EXIT, 0, 0, 0, 0),
+        ],
+    )
+}
+
+#[test]
+fn check_mtu_agrees_with_the_kernel() {
+    let Some(_probe) = common::kernel() else {
+        return;
+    };
+    // (ifindex, mtu_len in, len_diff, flags)
+    let cases = [
+        (0, 0, 0, 0),
+        (1, 0, 0, 0),
+        (0, 1500, 0, 0),
+        (0, 65536, 0, 0),
+        (0, 65537, 0, 0),
+        (0, 0, 65536 - 60 + 14, 0),
+        (0, 0, 65536 - 60 + 15, 0),
+        (0, 0, -100, 0),
+        (0, 0, 0, 1),
+        (0, 0, 5, 1),
+        (0, 0, 0, 2),
+        (0x7fff_fff0, 0, 0, 0),
+    ];
+    let mut progs = Vec::new();
+    for t in [ProgType::Xdp, ProgType::SchedCls] {
+        for (n, &(ifindex, mtu, diff, flags)) in cases.iter().enumerate() {
+            progs.push(mtu_prog(t, n, ifindex, mtu, diff, flags));
+        }
+    }
+    let k = load(&progs);
+    let mut env = Env::default();
+    let mut frame = vec![0u8; 60];
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    frame[14] = 0x45;
+    let mut bad = Vec::new();
+    for p in &progs {
+        let kernel = kernel_run(&k, &p.name, &frame, None).map(|r| r.0);
+        let ours = our_run(p, &mut env, &frame, None).map(|r| r.0);
+        if kernel != ours {
+            bad.push(format!("{}: kernel {kernel:x?}, bpfbox {ours:x?}", p.name));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}

@@ -91,7 +91,8 @@ pub fn program_types(name: &str) -> Availability {
         "bpf_skb_load_bytes" => LOAD_BYTES,
         "bpf_skb_store_bytes" | "bpf_l3_csum_replace" | "bpf_l4_csum_replace"
         | "bpf_skb_pull_data" | "bpf_csum_update" => LWT_TC,
-        "bpf_csum_diff" | "bpf_redirect" | "bpf_fib_lookup" => TC_XDP,
+        "bpf_csum_diff" | "bpf_redirect" | "bpf_fib_lookup" | "bpf_check_mtu" => TC_XDP,
+        "bpf_get_stack" => TRACING,
         "bpf_xdp_adjust_head" | "bpf_xdp_adjust_tail" | "bpf_xdp_adjust_meta"
         | "bpf_redirect_map" => XDP,
         "bpf_sk_lookup_tcp" | "bpf_sk_lookup_udp" | "bpf_skc_lookup_tcp" | "bpf_sk_release" => {

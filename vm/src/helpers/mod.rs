@@ -12,12 +12,14 @@ pub mod csum;
 pub mod dynptr;
 pub mod fib;
 pub mod loops;
+mod mtu;
 pub mod maps;
 pub mod packet;
 pub mod printk;
 mod probe;
 mod ringbuf;
 mod socket;
+mod stack;
 pub mod storage;
 pub mod strings;
 mod sync;
@@ -195,6 +197,8 @@ impl HelperRegistry {
         socket::register(&mut r);
         fib::register(&mut r);
         strings::register(&mut r);
+        mtu::register(&mut r);
+        stack::register(&mut r);
         r
     }
 

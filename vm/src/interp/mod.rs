@@ -364,6 +364,12 @@ impl HelperCtx<'_, '_> {
         Ok(out)
     }
 
+    /// Faults unless `[addr, addr + len)` is writable program memory: checked before a
+    /// helper allocates a buffer of a size the program chose.
+    pub fn check_writable(&self, addr: u64, len: usize) -> Result<(), HelperError> {
+        self.check(addr, len, true)
+    }
+
     /// Whether `[addr, addr + len)` is readable (or writable) program memory.
     pub fn is_accessible(&self, addr: u64, len: usize, write: bool) -> bool {
         self.check(addr, len, write).is_ok()
