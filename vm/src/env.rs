@@ -73,6 +73,7 @@ impl Default for Env {
             // The initial namespace's cookie, which is what a test run in it reports.
             net: crate::net::Net {
                 netns_cookie: 1,
+                ctx_socket_cookie: 1,
                 ..crate::net::Net::default()
             },
             timers: Vec::new(),

@@ -391,4 +391,8 @@ pub struct Net {
     pub fib: Fib,
     /// The namespace's cookie (`bpf_get_netns_cookie`).
     pub netns_cookie: u64,
+    /// The cookie of the socket a program's context belongs to (`bpf_get_socket_cookie`):
+    /// the kernel's test run attaches a socket whose cookie comes from a global counter at
+    /// run time, so no fixed value matches it; 0 stands for no socket.
+    pub ctx_socket_cookie: u64,
 }

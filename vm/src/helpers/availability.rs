@@ -90,7 +90,20 @@ pub fn program_types(name: &str) -> Availability {
         "bpf_perf_event_output" => PERF_OUTPUT,
         "bpf_skb_load_bytes" => LOAD_BYTES,
         "bpf_skb_store_bytes" | "bpf_l3_csum_replace" | "bpf_l4_csum_replace"
-        | "bpf_skb_pull_data" | "bpf_csum_update" => LWT_TC,
+        | "bpf_skb_pull_data" | "bpf_csum_update" | "bpf_get_hash_recalc" => LWT_TC,
+        "bpf_get_socket_cookie" => &[
+            SocketFilter,
+            SchedCls,
+            SchedAct,
+            CgroupSkb,
+            CgroupSock,
+            CgroupSockAddr,
+            SockOps,
+            SkSkb,
+            SkMsg,
+            CgroupSockopt,
+            Tracing,
+        ],
         "bpf_csum_diff" | "bpf_redirect" | "bpf_fib_lookup" | "bpf_check_mtu" => TC_XDP,
         "bpf_get_stack" => TRACING,
         "bpf_xdp_adjust_head" | "bpf_xdp_adjust_tail" | "bpf_xdp_adjust_meta"

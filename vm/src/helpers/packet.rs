@@ -224,6 +224,25 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             })
         },
     );
+    // bpf_get_hash_recalc(skb): the flow hash. The kernel seeds it randomly at boot, so no
+    // value is the kernel's; this one is a fixed-seed jhash of the packet's bytes after the
+    // Ethernet header (up to 40), never 0 as in the kernel.
+    reg(
+        r,
+        34,
+        "bpf_get_hash_recalc",
+        R::Integer,
+        &[A::PtrToCtx],
+        |c, a| {
+            let (data, end) = skb_bounds(c, a[0])?;
+            let len = end.saturating_sub(data);
+            let start = data + 14.min(len);
+            let n = (end - start).min(40) as usize;
+            let bytes = c.read(start, n)?;
+            let h = crate::maps::hash::jhash(&bytes, 0);
+            Ok(u64::from(h.max(1)))
+        },
+    );
     // bpf_csum_update(skb, csum): test-run socket buffers carry no CHECKSUM_COMPLETE sum.
     reg(
         r,

@@ -1,6 +1,7 @@
 //! Socket helpers (net/core/filter.c): `bpf_sk_lookup_tcp`/`_udp`, `bpf_skc_lookup_tcp`,
 //! `bpf_sk_release`, `bpf_sk_fullsock`, `bpf_tcp_sock`, `bpf_get_listener_sock`,
-//! `bpf_skc_to_tcp_sock`, `bpf_skc_to_tcp_request_sock` and `bpf_get_netns_cookie`, over the
+//! `bpf_skc_to_tcp_sock`, `bpf_skc_to_tcp_request_sock`, `bpf_get_socket_cookie` and
+//! `bpf_get_netns_cookie`, over the
 //! run's [`crate::net::SocketTable`].
 //!
 //! A socket a program gets is the address of its `struct bpf_sock` (read-only); the
@@ -121,6 +122,9 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         &[A::Anything],
         |c, a| Ok(filter_sock(c, a[0], |s| s.state == TCP_NEW_SYN_RECV, false)),
     );
+    reg(r, 46, "bpf_get_socket_cookie", R::Integer, &[A::PtrToCtx], |c, _| {
+        Ok(c.env().net.ctx_socket_cookie)
+    });
     reg(r, 122, "bpf_get_netns_cookie", R::Integer, &[A::Anything], |c, _| {
         Ok(c.env().net.netns_cookie)
     });
