@@ -1,6 +1,9 @@
 //! The deterministic world a run sees: clock, task identity, CPU, random seed, and what the
 //! program leaves behind (printk lines).
 
+/// Printk lines a run keeps by default.
+pub const DEFAULT_PRINTK_LIMIT: usize = 65536;
+
 /// Per-run environment. Every default is fixed so that a run is reproducible; tests change
 /// the fields they care about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +51,11 @@ pub struct Env {
     pub cgroup_attach_type: u32,
     /// Which of the embedder's programs runs now (recorded by timers to fire later).
     pub current_prog: Option<u32>,
+    /// The most printk lines kept; later lines are dropped and flagged.
+    pub printk_limit: usize,
+    /// Set when output was dropped: printk lines past `printk_limit`, perf samples past a
+    /// full buffer. Test runs report and clear it.
+    pub output_limit_reached: bool,
 }
 
 impl Default for Env {
@@ -80,6 +88,8 @@ impl Default for Env {
             cgroup_id: 1,
             cgroup_attach_type: 0,
             current_prog: None,
+            printk_limit: DEFAULT_PRINTK_LIMIT,
+            output_limit_reached: false,
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct RunResult {
     pub perf: Vec<(String, u32, Vec<u8>)>,
     /// Redirects requested.
     pub redirects: Vec<crate::helpers::Redirect>,
+    /// Whether output was dropped: printk lines past the environment's limit, or perf
+    /// samples that found their buffer full.
+    pub output_limit_reached: bool,
     /// Instructions executed in the last run.
     pub insns: u64,
     /// Average duration of one run.
@@ -374,6 +377,9 @@ pub fn run_context(
             m.reset_local_storage(&crate::helpers::storage::cgroup_key(env, m.key_size()));
         }
     }
+    env.output_limit_reached = false;
+    let perf_lost = |env: &Env| env.maps.iter().map(|m| m.perf_lost()).sum::<u64>();
+    let lost_before = perf_lost(env);
     let repeat = setup.repeat.max(1);
     let start = Instant::now();
     let mut last = None;
@@ -430,6 +436,8 @@ pub fn run_context(
         }
         ctx_out = out;
     }
+    let output_limit_reached =
+        std::mem::take(&mut env.output_limit_reached) || perf_lost(env) != lost_before;
     let mut ringbuf = Vec::new();
     let mut perf = Vec::new();
     for m in env.maps.iter() {
@@ -459,6 +467,7 @@ pub fn run_context(
         ringbuf,
         perf,
         redirects: std::mem::take(&mut env.redirects),
+        output_limit_reached,
         insns: out.insns,
         duration_ns,
     })

@@ -470,3 +470,63 @@ fn missing_helpers_are_named() {
         assert!(reg.by_name(name).is_some(), "{name}");
     }
 }
+
+#[test]
+fn output_past_its_bounds_is_dropped_and_flagged() {
+    let perf = map(MapSpec::new("events", MapType::PerfEventArray, 4, 4, 1));
+    perf.perf_open(0, bpfbox_vm::maps::PERF_ANY_CPU).unwrap();
+    let maps = MapTable::new(vec![perf.clone()]);
+    // 5 printk lines, then up to 600 perf samples of 508 bytes (520-byte records with the
+    // size word and header): 504 fill the 256 KiB buffer and the next is lost with ENOSPC,
+    // which ends the loop.
+    let src = "
+        mov %r6, %r1
+        mov %r1, 5
+        lddw %r2, func line
+        mov %r3, 0
+        mov %r4, 0
+        call bpf_loop
+        mov %r1, 600
+        lddw %r2, func sample
+        mov %r3, %r6
+        mov %r4, 0
+        call bpf_loop
+        exit
+    line:
+        stw [%r10-8], 0x0a7869
+        mov %r1, %r10
+        add %r1, -8
+        mov %r2, 4
+        call bpf_trace_printk
+        mov %r0, 0
+        exit
+    sample:
+        mov %r1, %r2
+        lddw %r2, map_idx 0
+        mov %r3, 0
+        mov %r4, %r10
+        add %r4, -512
+        mov %r5, 508
+        call bpf_perf_event_output
+        mov %r1, %r0
+        mov %r0, 0
+        jeq %r1, 0, +1
+        mov %r0, 1
+        exit";
+    let v = vm(src, &maps, ProgType::Kprobe);
+    let mut env = Env {
+        maps: maps.clone(),
+        printk_limit: 2,
+        ..Env::default()
+    };
+    let r = run(&v, ProgType::Kprobe, &mut env, Context::kprobe(Default::default()));
+    assert_eq!(r.printk, vec!["ix".to_string(), "ix".to_string()]);
+    assert!(r.output_limit_reached);
+    let fit = bpfbox_vm::maps::perf::PERF_MAX_PENDING_BYTES / 520;
+    assert_eq!(r.perf.len(), fit);
+    assert_eq!(r.r0, fit as u64 + 1);
+    // The next run starts unflagged.
+    let quiet = vm("mov %r0, 0\nexit", &maps, ProgType::Kprobe);
+    let r = run(&quiet, ProgType::Kprobe, &mut env, Context::kprobe(Default::default()));
+    assert!(!r.output_limit_reached);
+}

@@ -751,6 +751,14 @@ impl Map {
         self.update(&index.to_ne_bytes(), &cpu.to_ne_bytes(), BPF_ANY)
     }
 
+    /// Samples a perf event array dropped because a buffer was full (0 for other maps).
+    pub fn perf_lost(&self) -> u64 {
+        match &self.kind {
+            Kind::Perf(p) => p.lost(),
+            _ => 0,
+        }
+    }
+
     /// Drains the samples written to perf event array `index`.
     pub fn perf_read(&self, index: u32) -> Vec<Vec<u8>> {
         match &self.kind {
