@@ -91,7 +91,9 @@ pub enum Error {
     #[error("unknown helper '{0}'")]
     UnknownHelper(String),
     /// The program calls a helper bpfbox does not implement (only that program is refused).
-    #[error("program '{program}': insn {insn}: helper {name} (id {id}) is not supported by bpfbox")]
+    #[error(
+        "program '{program}': insn {insn}: helper {name} (id {id}) is not supported by bpfbox"
+    )]
     UnsupportedHelper {
         /// The program.
         program: String,

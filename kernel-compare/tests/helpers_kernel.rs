@@ -58,7 +58,12 @@ fn load(progs: &[Program]) -> KernelObject {
 }
 
 /// The kernel's test run of `prog`: `(retval, ctx after)` or the errno.
-fn kernel_run(k: &KernelObject, name: &str, data: &[u8], ctx: Option<&[u8]>) -> Result<(u32, Vec<u8>), i32> {
+fn kernel_run(
+    k: &KernelObject,
+    name: &str,
+    data: &[u8],
+    ctx: Option<&[u8]>,
+) -> Result<(u32, Vec<u8>), i32> {
     let fd = k.program(name).and_then(|p| p.fd.as_ref()).unwrap();
     let packet = !data.is_empty();
     let out = sys::prog_test_run(
@@ -76,7 +81,12 @@ fn kernel_run(k: &KernelObject, name: &str, data: &[u8], ctx: Option<&[u8]>) -> 
 }
 
 /// Our test run of `prog` in `env`: `(retval, ctx after)` or the errno.
-fn our_run(prog: &Program, env: &mut Env, data: &[u8], ctx: Option<&[u8]>) -> Result<(u32, Vec<u8>), i32> {
+fn our_run(
+    prog: &Program,
+    env: &mut Env,
+    data: &[u8],
+    ctx: Option<&[u8]>,
+) -> Result<(u32, Vec<u8>), i32> {
     let run = TestRun {
         data_in: data.to_vec(),
         ctx_in: ctx.map(<[u8]>::to_vec),
@@ -99,25 +109,25 @@ fn strtox_prog(helper: i32, n: i32, flags: i32) -> Program {
         v.push(i(LDXDW, 1, 6, 8 * k, 0));
         v.push(i(STXDW, 10, 1, -72 + 8 * k, 0));
     }
-    v.extend([
-        i(MOV64_REG, 1, 10, 0, 0),
-        i(ADD64_IMM, 1, 0, 0, -72),
-    ]);
+    v.extend([i(MOV64_REG, 1, 10, 0, 0), i(ADD64_IMM, 1, 0, 0, -72)]);
     program(
         &format!("s{helper}_{n}_{flags}"),
         ProgType::Syscall,
-        [v, vec![
-            i(MOV64_IMM, 2, 0, 0, n),
-            i(MOV64_IMM, 3, 0, 0, flags),
-            i(MOV64_REG, 4, 10, 0, 0),
-            i(ADD64_IMM, 4, 0, 0, -8),
-            i(CALL, 0, 0, 0, helper),
-            i(STXDW, 6, 0, 64, 0),
-            i(LDXDW, 1, 10, -8, 0),
-            i(STXDW, 6, 1, 72, 0),
-            i(MOV64_IMM, 0, 0, 0, 0),
-            i(EXIT, 0, 0, 0, 0),
-        ]]
+        [
+            v,
+            vec![
+                i(MOV64_IMM, 2, 0, 0, n),
+                i(MOV64_IMM, 3, 0, 0, flags),
+                i(MOV64_REG, 4, 10, 0, 0),
+                i(ADD64_IMM, 4, 0, 0, -8),
+                i(CALL, 0, 0, 0, helper),
+                i(STXDW, 6, 0, 64, 0),
+                i(LDXDW, 1, 10, -8, 0),
+                i(STXDW, 6, 1, 72, 0),
+                i(MOV64_IMM, 0, 0, 0, 0),
+                i(EXIT, 0, 0, 0, 0),
+            ],
+        ]
         .concat(),
     )
 }
@@ -190,7 +200,14 @@ fn strtol_and_strtoul_agree_with_the_kernel() {
 
 /// A TC program looking up `127.0.0.1:sport -> 127.0.0.1:dport`: returns 1 when nothing is
 /// found, else `src_port << 16 | state << 8 | family` of the socket, which it releases.
-fn lookup_prog(name: &str, helper: i32, dport: u16, tuple_size: i32, netns: i32, flags: i32) -> Program {
+fn lookup_prog(
+    name: &str,
+    helper: i32,
+    dport: u16,
+    tuple_size: i32,
+    netns: i32,
+    flags: i32,
+) -> Program {
     let lo = i32::from_ne_bytes([127, 0, 0, 1]);
     let ports = i32::from_ne_bytes([0x30, 0x39, (dport >> 8) as u8, dport as u8]);
     program(
@@ -233,9 +250,16 @@ fn socket_lookup_agrees_with_the_kernel() {
     };
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let (tp, up) = (tcp.local_addr().unwrap().port(), udp.local_addr().unwrap().port());
+    let (tp, up) = (
+        tcp.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port(),
+    );
     // A port nothing listens on: the one just freed by a dropped listener.
-    let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let progs = vec![
         lookup_prog("tcp_found", 84, tp, 12, -1, 0),
         lookup_prog("tcp_skc_found", 99, tp, 12, -1, 0),
@@ -248,7 +272,9 @@ fn socket_lookup_agrees_with_the_kernel() {
     ];
     let k = load(&progs);
     let mut env = Env::default();
-    env.net.sockets.add(Socket::tcp_listen_v4([127, 0, 0, 1], tp));
+    env.net
+        .sockets
+        .add(Socket::tcp_listen_v4([127, 0, 0, 1], tp));
     env.net.sockets.add(Socket::udp_v4([127, 0, 0, 1], up));
     let mut frame = vec![0u8; 60];
     frame[12..14].copy_from_slice(&[0x08, 0x00]);
@@ -274,9 +300,9 @@ fn fib_prog(name: &str, family: i32, ifindex: i32, plen: i32, flags: i32) -> Pro
         v.push(i(STXDW, 10, 0, off, 0));
     }
     v.extend([
-        i(0x72, 10, 0, -64, family),                                  // family (u8)
-        i(STW, 10, 0, -56, ifindex),                                  // ifindex
-        i(STW, 10, 0, -32, i32::from_ne_bytes([127, 0, 0, 1])),       // ipv4_dst
+        i(0x72, 10, 0, -64, family),                            // family (u8)
+        i(STW, 10, 0, -56, ifindex),                            // ifindex
+        i(STW, 10, 0, -32, i32::from_ne_bytes([127, 0, 0, 1])), // ipv4_dst
         i(MOV64_REG, 2, 10, 0, 0),
         i(ADD64_IMM, 2, 0, 0, -64),
         i(MOV64_IMM, 3, 0, 0, plen),
@@ -326,7 +352,14 @@ fn fib_lookup_answers_that_need_no_routes() {
 
 /// `r0 = (check_mtu(ctx, ifindex, &mtu_len, len_diff, flags) & 0xff) << 24 | mtu_len` with
 /// `mtu_len` starting at `mtu_in`; the loopback device's MTU fits in 24 bits.
-fn mtu_prog(t: ProgType, n: usize, ifindex: i32, mtu_in: i32, len_diff: i32, flags: i32) -> Program {
+fn mtu_prog(
+    t: ProgType,
+    n: usize,
+    ifindex: i32,
+    mtu_in: i32,
+    len_diff: i32,
+    flags: i32,
+) -> Program {
     program(
         &format!("mtu{}_{n}", t.name()),
         t,

@@ -138,8 +138,16 @@ fn run_ops(s: &MapSpec, ops: &[Op], ncpus: u32) -> Vec<String> {
     for op in ops {
         let (k, o) = match op {
             Op::Update(key, v, f) => (
-                show(sys::map_update(&fd, &key.to_ne_bytes(), v, *f).map(|_| None).map_err(|e| e.errno)),
-                show(ours.update(&key.to_ne_bytes(), v, *f).map(|_| None).map_err(|e| e.code())),
+                show(
+                    sys::map_update(&fd, &key.to_ne_bytes(), v, *f)
+                        .map(|_| None)
+                        .map_err(|e| e.errno),
+                ),
+                show(
+                    ours.update(&key.to_ne_bytes(), v, *f)
+                        .map(|_| None)
+                        .map_err(|e| e.code()),
+                ),
             ),
             Op::Lookup(key) => (
                 show(
@@ -147,11 +155,23 @@ fn run_ops(s: &MapSpec, ops: &[Op], ncpus: u32) -> Vec<String> {
                         .map_err(|e| e.errno)
                         .and_then(|v| v.ok_or(2).map(Some)),
                 ),
-                show(ours.lookup(&key.to_ne_bytes()).map(Some).map_err(|e| e.code())),
+                show(
+                    ours.lookup(&key.to_ne_bytes())
+                        .map(Some)
+                        .map_err(|e| e.code()),
+                ),
             ),
             Op::Delete(key) => (
-                show(sys::map_delete(&fd, &key.to_ne_bytes()).map(|_| None).map_err(|e| e.errno)),
-                show(ours.delete(&key.to_ne_bytes()).map(|_| None).map_err(|e| e.code())),
+                show(
+                    sys::map_delete(&fd, &key.to_ne_bytes())
+                        .map(|_| None)
+                        .map_err(|e| e.errno),
+                ),
+                show(
+                    ours.delete(&key.to_ne_bytes())
+                        .map(|_| None)
+                        .map_err(|e| e.code()),
+                ),
             ),
             Op::Next(key) => {
                 let kb = key.map(|k| k.to_ne_bytes());
@@ -215,8 +235,16 @@ fn user_side_operations() {
             Delete(4),
             Lookup(3),
         ];
-        bad.extend(run_ops(&spec(Devmap, 4, vs, 4, 0), &dev_ops, probe.possible_cpus));
-        bad.extend(run_ops(&spec(DevmapHash, 4, vs, 4, 0), &dev_ops, probe.possible_cpus));
+        bad.extend(run_ops(
+            &spec(Devmap, 4, vs, 4, 0),
+            &dev_ops,
+            probe.possible_cpus,
+        ));
+        bad.extend(run_ops(
+            &spec(DevmapHash, 4, vs, 4, 0),
+            &dev_ops,
+            probe.possible_cpus,
+        ));
         let q = if vs == 4 { w(&[192]) } else { w(&[192, 0]) };
         let big = if vs == 4 { w(&[16385]) } else { w(&[16385, 0]) };
         let cpu_ops = vec![
@@ -234,10 +262,18 @@ fn user_side_operations() {
             Delete(0),
             Delete(9),
         ];
-        bad.extend(run_ops(&spec(Cpumap, 4, vs, 8, 0), &cpu_ops, probe.possible_cpus));
+        bad.extend(run_ops(
+            &spec(Cpumap, 4, vs, 8, 0),
+            &cpu_ops,
+            probe.possible_cpus,
+        ));
     }
     let xsk_ops = vec![Lookup(0), Delete(0), Delete(4), Next(None), Next(Some(3))];
-    bad.extend(run_ops(&spec(Xskmap, 4, 4, 4, 0), &xsk_ops, probe.possible_cpus));
+    bad.extend(run_ops(
+        &spec(Xskmap, 4, 4, 4, 0),
+        &xsk_ops,
+        probe.possible_cpus,
+    ));
     assert!(bad.is_empty(), "{bad:#?}");
 }
 
@@ -281,8 +317,14 @@ fn redirect_map_return_values() {
         data: frame,
         ctx: None,
     }];
-    let cases: &[(MapType, Option<Vec<u8>>, &[i32])] = &[
-        (Devmap, Some(w(&[1])), &[0, 1, 2, 3, 4, 8, 8 | 16, 16, 32, 0x1_0000]),
+    // (map type, value at key 0 if any, flags to try)
+    type Case = (MapType, Option<Vec<u8>>, &'static [i32]);
+    let cases: &[Case] = &[
+        (
+            Devmap,
+            Some(w(&[1])),
+            &[0, 1, 2, 3, 4, 8, 8 | 16, 16, 32, 0x1_0000],
+        ),
         (DevmapHash, Some(w(&[1])), &[0, 1, 3, 8, 16, 32]),
         (Cpumap, Some(w(&[192])), &[0, 1, 2, 3, 8, 16]),
         (Xskmap, None, &[0, 1, 2, 3, 8]),
@@ -336,11 +378,11 @@ fn local_storage_is_fresh_per_test_run() {
                 i(0, 0, 0, 0, 0),
                 i(MOV64_IMM, 2, 0, 0, 0),
                 i(CALL, 0, 0, 0, 81),
-                i(0x79, 1, 0, 0, 0),     // r1 = *(u64 *)(r0 + 0)
-                i(0x07, 1, 0, 0, 1),     // r1 += 1
-                i(0x7b, 0, 1, 0, 0),     // *(u64 *)(r0 + 0) = r1
+                i(0x79, 1, 0, 0, 0), // r1 = *(u64 *)(r0 + 0)
+                i(0x07, 1, 0, 0, 1), // r1 += 1
+                i(0x7b, 0, 1, 0, 0), // *(u64 *)(r0 + 0) = r1
                 i(MOV64_IMM, 0, 0, 0, 0),
-                i(0x55, 1, 0, 1, 1),     // if r1 != 1 goto +1
+                i(0x55, 1, 0, 1, 1), // if r1 != 1 goto +1
                 i(MOV64_IMM, 0, 0, 0, 1),
                 i(EXIT, 0, 0, 0, 0),
             ],

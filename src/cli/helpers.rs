@@ -12,7 +12,9 @@ use super::{print_json, CliResult};
 
 /// Arguments of `bpfbox helpers`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  bpfbox helpers\n  bpfbox helpers --json | jq '.helpers[] | select(.name == \"bpf_fib_lookup\")'")]
+#[command(
+    after_help = "Examples:\n  bpfbox helpers\n  bpfbox helpers --json | jq '.helpers[] | select(.name == \"bpf_fib_lookup\")'"
+)]
 pub struct HelpersArgs {
     /// Print JSON.
     #[arg(long)]
@@ -126,7 +128,11 @@ pub fn run(a: HelpersArgs) -> CliResult {
         println!("  {:>3}  {}", h.id, h.prototype);
         println!("       program types: {}", h.program_types.join(", "));
     }
-    println!("map types ({}): {}", r.map_types.len(), r.map_types.join(", "));
+    println!(
+        "map types ({}): {}",
+        r.map_types.len(),
+        r.map_types.join(", ")
+    );
     println!("program types ({}):", r.program_types.len());
     for p in &r.program_types {
         println!("  {:>2}  {:<24} {}", p.id, p.name, p.context);
@@ -147,17 +153,29 @@ mod tests {
         assert!(r.helpers.windows(2).all(|w| w[0].id < w[1].id));
         for h in &r.helpers {
             assert_eq!(
-                bpfbox_vm::helper_names::HELPER_NAMES.get(h.id as usize).copied(),
+                bpfbox_vm::helper_names::HELPER_NAMES
+                    .get(h.id as usize)
+                    .copied(),
                 Some(h.name.as_str())
             );
         }
-        let fib = r.helpers.iter().find(|h| h.name == "bpf_fib_lookup").unwrap();
+        let fib = r
+            .helpers
+            .iter()
+            .find(|h| h.name == "bpf_fib_lookup")
+            .unwrap();
         assert_eq!(
             fib.prototype,
             "long bpf_fib_lookup(ARG_PTR_TO_CTX, ARG_PTR_TO_MEM, ARG_CONST_SIZE, ARG_ANYTHING)"
         );
         assert_eq!(fib.program_types, vec!["sched_cls", "sched_act", "xdp"]);
-        for t in ["devmap", "cpumap", "xskmap", "user_ringbuf", "cgroup_storage"] {
+        for t in [
+            "devmap",
+            "cpumap",
+            "xskmap",
+            "user_ringbuf",
+            "cgroup_storage",
+        ] {
             assert!(r.map_types.contains(&t), "{t}");
         }
         assert!(!r.map_types.contains(&"arena"));

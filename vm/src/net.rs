@@ -176,17 +176,27 @@ impl SocketTable {
     /// The handle of the socket a program pointer (to its `bpf_sock` or `bpf_tcp_sock`)
     /// names.
     pub fn handle_of(&self, addr: u64) -> Option<u32> {
-        self.socks.iter().position(|(_, b)| {
-            let start = b.as_ptr() as u64;
-            addr == start || addr == start + TCP_SOCK_OFF
-        }).map(|i| i as u32)
+        self.socks
+            .iter()
+            .position(|(_, b)| {
+                let start = b.as_ptr() as u64;
+                addr == start || addr == start + TCP_SOCK_OFF
+            })
+            .map(|i| i as u32)
     }
 
     /// Read-only regions over every socket's view.
     pub fn regions(&self) -> Vec<Region> {
         self.socks
             .iter()
-            .map(|(_, b)| Region::new(b.as_ptr() as *const u8, SOCK_BUF_SIZE, false, RegionKind::User))
+            .map(|(_, b)| {
+                Region::new(
+                    b.as_ptr() as *const u8,
+                    SOCK_BUF_SIZE,
+                    false,
+                    RegionKind::User,
+                )
+            })
             .collect()
     }
 

@@ -175,9 +175,7 @@ pub fn context_of(t: ProgType) -> &'static str {
         ProgType::Xdp => "struct xdp_md over the packet",
         _ if is_skb(t) => "struct __sk_buff over the packet",
         ProgType::Kprobe => "struct pt_regs from ctx_in",
-        ProgType::RawTracepoint | ProgType::RawTracepointWritable => {
-            "u64 arguments from ctx_in"
-        }
+        ProgType::RawTracepoint | ProgType::RawTracepointWritable => "u64 arguments from ctx_in",
         ProgType::Tracepoint => "the tracepoint record from ctx_in",
         _ => "the ctx_in bytes",
     }

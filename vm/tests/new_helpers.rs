@@ -128,9 +128,8 @@ fn timers_follow_the_kernel_rules_and_fire_on_request() {
     // Bad clock id: EINVAL; init: 0; again: EBUSY; start before a callback: EINVAL;
     // set_callback: 0; unknown start flag: EINVAL; cancel of an armed timer: 1, then 0.
     assert_eq!(got, vec![-22, 0, -16, -22, 0, -22, 1, 0]);
-    let fire = |env: &mut Env| {
-        timer::fire_timers(env, |_| Some(&v), RunOptions::default).expect("fires")
-    };
+    let fire =
+        |env: &mut Env| timer::fire_timers(env, |_| Some(&v), RunOptions::default).expect("fires");
     assert_eq!(fire(&mut env), 1);
     let t = timers.lookup(&0u32.to_ne_bytes()).unwrap();
     // The callback saw key 0 and its value; cancelling its own timer is EDEADLK.
@@ -175,8 +174,14 @@ fn spin_lock_guards_and_a_held_lock_faults() {
     let v = m.lookup(&0u32.to_ne_bytes()).unwrap();
     assert_eq!((u64_at(&v, 0), u64_at(&v, 8)), (0, 2));
     let bad = vm(&body(true), &maps, ProgType::Kprobe);
-    let e = run_context(&bad, ProgType::Kprobe, Context::syscall(&[]), &mut env, &RunSetup::default())
-        .unwrap_err();
+    let e = run_context(
+        &bad,
+        ProgType::Kprobe,
+        Context::syscall(&[]),
+        &mut env,
+        &RunSetup::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("deadlock"), "{e}");
 }
 
@@ -188,7 +193,10 @@ fn user_ringbuf_drain_hands_samples_to_the_callback() {
     rb.user_ringbuf_discard(5).unwrap();
     rb.user_ringbuf_submit(b"xyz!").unwrap();
     // A sample can never exceed the ring; a full ring refuses with ENOSPC.
-    assert_eq!(rb.user_ringbuf_submit(&[0; 4089]).unwrap_err().errno, Errno::E2BIG);
+    assert_eq!(
+        rb.user_ringbuf_submit(&[0; 4089]).unwrap_err().errno,
+        Errno::E2BIG
+    );
     let src = "
         stdw [%r10-8], 0
         lddw %r1, map_idx 0
@@ -222,7 +230,10 @@ fn user_ringbuf_drain_hands_samples_to_the_callback() {
     let r = run(&v, ProgType::Kprobe, &mut env, Context::syscall(&[]));
     // Three samples taken, one discarded: 2; bytes 1 of "abc" and "xyz!".
     assert_eq!(r.r0, 2 << 32 | u64::from(b'b') << 8 | u64::from(b'y'));
-    assert_eq!(run(&v, ProgType::Kprobe, &mut env, Context::syscall(&[])).r0, 0);
+    assert_eq!(
+        run(&v, ProgType::Kprobe, &mut env, Context::syscall(&[])).r0,
+        0
+    );
     // bpf_dynptr_read past the sample is E2BIG; unknown drain flags EINVAL.
     rb.user_ringbuf_submit(b"12345678").unwrap();
     let src = "
@@ -252,7 +263,10 @@ fn user_ringbuf_drain_hands_samples_to_the_callback() {
         mov %r0, 0
         exit";
     let v = vm(src, &maps, ProgType::Kprobe);
-    assert_eq!(run(&v, ProgType::Kprobe, &mut env, Context::syscall(&[])).r0, 1);
+    assert_eq!(
+        run(&v, ProgType::Kprobe, &mut env, Context::syscall(&[])).r0,
+        1
+    );
 }
 
 #[test]
@@ -297,15 +311,27 @@ fn socket_storage_follows_the_socket() {
         maps: maps.clone(),
         ..Env::default()
     };
-    let h = env.net.sockets.add(Socket::tcp_listen_v4([127, 0, 0, 1], 80));
+    let h = env
+        .net
+        .sockets
+        .add(Socket::tcp_listen_v4([127, 0, 0, 1], 80));
     let frame = [0u8; 60];
-    assert_eq!(run(&v, ProgType::SchedCls, &mut env, Context::skb(&frame)).r0, 1);
-    assert_eq!(run(&v, ProgType::SchedCls, &mut env, Context::skb(&frame)).r0, 2);
+    assert_eq!(
+        run(&v, ProgType::SchedCls, &mut env, Context::skb(&frame)).r0,
+        1
+    );
+    assert_eq!(
+        run(&v, ProgType::SchedCls, &mut env, Context::skb(&frame)).r0,
+        2
+    );
     assert_eq!(st.lookup(&h.to_ne_bytes()).unwrap(), 2u64.to_ne_bytes());
     // User space may not walk socket storage (ENOTSUPP) and deletes it per socket.
     assert_eq!(st.get_next_key(None).unwrap_err().errno, Errno::ENOTSUPP);
     st.delete(&h.to_ne_bytes()).unwrap();
-    assert_eq!(st.delete(&h.to_ne_bytes()).unwrap_err().errno, Errno::ENOENT);
+    assert_eq!(
+        st.delete(&h.to_ne_bytes()).unwrap_err().errno,
+        Errno::ENOENT
+    );
 }
 
 #[test]
@@ -333,23 +359,37 @@ fn cgroup_storage_holds_the_last_runs_value() {
         repeat: 3,
         ..RunSetup::default()
     };
-    let r = run_context(&v, ProgType::CgroupSkb, Context::skb(&[0; 60]), &mut env, &setup).unwrap();
+    let r = run_context(
+        &v,
+        ProgType::CgroupSkb,
+        Context::skb(&[0; 60]),
+        &mut env,
+        &setup,
+    )
+    .unwrap();
     assert_eq!(r.r0, 15);
     let mut key = 77u64.to_ne_bytes().to_vec();
     key.extend_from_slice(&[1, 0, 0, 0, 0xee, 0xee, 0xee, 0xee]);
-    assert_eq!(st.lookup_percpu(&key).unwrap(), vec![vec![0; 8], 15u64.to_ne_bytes().to_vec()]);
+    assert_eq!(
+        st.lookup_percpu(&key).unwrap(),
+        vec![vec![0; 8], 15u64.to_ne_bytes().to_vec()]
+    );
     // The next test run starts from fresh storage.
     let r = run(&v, ProgType::CgroupSkb, &mut env, Context::skb(&[0; 60]));
     assert_eq!(r.r0, 5);
     // User space cannot create or delete cgroup storage.
-    assert_eq!(st.update(&[0; 16], &[0; 16], 0).unwrap_err().errno, Errno::ENOENT);
+    assert_eq!(
+        st.update(&[0; 16], &[0; 16], 0).unwrap_err().errno,
+        Errno::ENOENT
+    );
     assert_eq!(st.delete(&key).unwrap_err().errno, Errno::EINVAL);
 }
 
 #[test]
 fn redirect_map_records_its_target() {
     let d = map(MapSpec::new("ports", MapType::DevmapHash, 4, 4, 8));
-    d.update(&9u32.to_ne_bytes(), &3u32.to_ne_bytes(), 0).unwrap();
+    d.update(&9u32.to_ne_bytes(), &3u32.to_ne_bytes(), 0)
+        .unwrap();
     let maps = MapTable::new(vec![d]);
     let prog = |key: i32, flags: i32| {
         format!(
@@ -364,11 +404,24 @@ fn redirect_map_records_its_target() {
         maps: maps.clone(),
         ..Env::default()
     };
-    let r = run(&vm(&prog(9, 0), &maps, ProgType::Xdp), ProgType::Xdp, &mut env, Context::xdp(&[0; 60]));
+    let r = run(
+        &vm(&prog(9, 0), &maps, ProgType::Xdp),
+        ProgType::Xdp,
+        &mut env,
+        Context::xdp(&[0; 60]),
+    );
     assert_eq!(r.action, Some("XDP_REDIRECT"));
     assert_eq!(r.redirects.len(), 1);
-    assert_eq!((r.redirects[0].target, r.redirects[0].map.as_deref()), (9, Some("ports")));
-    let r = run(&vm(&prog(8, 2), &maps, ProgType::Xdp), ProgType::Xdp, &mut env, Context::xdp(&[0; 60]));
+    assert_eq!(
+        (r.redirects[0].target, r.redirects[0].map.as_deref()),
+        (9, Some("ports"))
+    );
+    let r = run(
+        &vm(&prog(8, 2), &maps, ProgType::Xdp),
+        ProgType::Xdp,
+        &mut env,
+        Context::xdp(&[0; 60]),
+    );
     assert_eq!((r.r0, r.redirects.len()), (2, 0));
 }
 
@@ -390,9 +443,16 @@ fn fib() -> Fib {
         metric: 100,
         mtu: 0,
     };
-    f.routes.push(route([10, 0, 0, 0], 8, RouteKind::Unicast, Some([192, 168, 1, 1])));
-    f.routes.push(route([10, 9, 0, 0], 16, RouteKind::Blackhole, None));
-    f.routes.push(route([192, 168, 1, 0], 24, RouteKind::Unicast, None));
+    f.routes.push(route(
+        [10, 0, 0, 0],
+        8,
+        RouteKind::Unicast,
+        Some([192, 168, 1, 1]),
+    ));
+    f.routes
+        .push(route([10, 9, 0, 0], 16, RouteKind::Blackhole, None));
+    f.routes
+        .push(route([192, 168, 1, 0], 24, RouteKind::Unicast, None));
     f.neighbours.push(Neighbour {
         ifindex: 2,
         family: AF_INET,
@@ -430,11 +490,20 @@ fn fib_lookup_over_a_filled_route_table() {
     let mut p = params([192, 168, 1, 7], 0);
     assert_eq!(fib_lookup(&f, &mut p, 0, false), ret::NO_NEIGH);
     let mut p = params([192, 168, 1, 7], 0);
-    assert_eq!(fib_lookup(&f, &mut p, BPF_FIB_LOOKUP_SKIP_NEIGH, false), ret::SUCCESS);
+    assert_eq!(
+        fib_lookup(&f, &mut p, BPF_FIB_LOOKUP_SKIP_NEIGH, false),
+        ret::SUCCESS
+    );
     assert_eq!(p[52..64], [0; 12]);
     // The longer blackhole prefix wins; no route at all is NOT_FWDED.
-    assert_eq!(fib_lookup(&f, &mut params([10, 9, 1, 1], 0), 0, false), ret::BLACKHOLE);
-    assert_eq!(fib_lookup(&f, &mut params([8, 8, 8, 8], 0), 0, false), ret::NOT_FWDED);
+    assert_eq!(
+        fib_lookup(&f, &mut params([10, 9, 1, 1], 0), 0, false),
+        ret::BLACKHOLE
+    );
+    assert_eq!(
+        fib_lookup(&f, &mut params([8, 8, 8, 8], 0), 0, false),
+        ret::NOT_FWDED
+    );
 }
 
 #[test]
@@ -519,7 +588,12 @@ fn output_past_its_bounds_is_dropped_and_flagged() {
         printk_limit: 2,
         ..Env::default()
     };
-    let r = run(&v, ProgType::Kprobe, &mut env, Context::kprobe(Default::default()));
+    let r = run(
+        &v,
+        ProgType::Kprobe,
+        &mut env,
+        Context::kprobe(Default::default()),
+    );
     assert_eq!(r.printk, vec!["ix".to_string(), "ix".to_string()]);
     assert!(r.output_limit_reached);
     let fit = bpfbox_vm::maps::perf::PERF_MAX_PENDING_BYTES / 520;
@@ -527,6 +601,11 @@ fn output_past_its_bounds_is_dropped_and_flagged() {
     assert_eq!(r.r0, fit as u64 + 1);
     // The next run starts unflagged.
     let quiet = vm("mov %r0, 0\nexit", &maps, ProgType::Kprobe);
-    let r = run(&quiet, ProgType::Kprobe, &mut env, Context::kprobe(Default::default()));
+    let r = run(
+        &quiet,
+        ProgType::Kprobe,
+        &mut env,
+        Context::kprobe(Default::default()),
+    );
     assert!(!r.output_limit_reached);
 }

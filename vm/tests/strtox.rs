@@ -90,8 +90,16 @@ const FLAGS: [u64; 7] = [0, 8, 10, 16, 2, 17, 0x20];
 
 fn check(buf: &[u8]) {
     for f in FLAGS {
-        assert_eq!(strtol(buf, f), ref_strtol(buf, f), "strtol {buf:?} flags {f}");
-        assert_eq!(strtoul(buf, f), ref_strtoul(buf, f), "strtoul {buf:?} flags {f}");
+        assert_eq!(
+            strtol(buf, f),
+            ref_strtol(buf, f),
+            "strtol {buf:?} flags {f}"
+        );
+        assert_eq!(
+            strtoul(buf, f),
+            ref_strtoul(buf, f),
+            "strtoul {buf:?} flags {f}"
+        );
     }
 }
 

@@ -85,12 +85,18 @@ const LWT_TC: &[ProgType] = &[SchedCls, SchedAct, LwtXmit];
 /// The program types that may call the helper `name` (with its `bpf_` prefix).
 pub fn program_types(name: &str) -> Availability {
     let t = match name {
-        "bpf_get_current_uid_gid" | "bpf_get_current_comm" | "bpf_probe_read"
+        "bpf_get_current_uid_gid"
+        | "bpf_get_current_comm"
+        | "bpf_probe_read"
         | "bpf_probe_read_str" => TRACING,
         "bpf_perf_event_output" => PERF_OUTPUT,
         "bpf_skb_load_bytes" => LOAD_BYTES,
-        "bpf_skb_store_bytes" | "bpf_l3_csum_replace" | "bpf_l4_csum_replace"
-        | "bpf_skb_pull_data" | "bpf_csum_update" | "bpf_get_hash_recalc" => LWT_TC,
+        "bpf_skb_store_bytes"
+        | "bpf_l3_csum_replace"
+        | "bpf_l4_csum_replace"
+        | "bpf_skb_pull_data"
+        | "bpf_csum_update"
+        | "bpf_get_hash_recalc" => LWT_TC,
         "bpf_get_socket_cookie" => &[
             SocketFilter,
             SchedCls,
@@ -106,7 +112,9 @@ pub fn program_types(name: &str) -> Availability {
         ],
         "bpf_csum_diff" | "bpf_redirect" | "bpf_fib_lookup" | "bpf_check_mtu" => TC_XDP,
         "bpf_get_stack" => TRACING,
-        "bpf_xdp_adjust_head" | "bpf_xdp_adjust_tail" | "bpf_xdp_adjust_meta"
+        "bpf_xdp_adjust_head"
+        | "bpf_xdp_adjust_tail"
+        | "bpf_xdp_adjust_meta"
         | "bpf_redirect_map" => XDP,
         "bpf_sk_lookup_tcp" | "bpf_sk_lookup_udp" | "bpf_skc_lookup_tcp" | "bpf_sk_release" => {
             SK_LOOKUP

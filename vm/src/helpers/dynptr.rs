@@ -97,7 +97,12 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         209,
         "bpf_user_ringbuf_drain",
         R::Integer,
-        &[A::ConstMapPtr, A::PtrToFunc, A::PtrToStackOrNull, A::Anything],
+        &[
+            A::ConstMapPtr,
+            A::PtrToFunc,
+            A::PtrToStackOrNull,
+            A::Anything,
+        ],
         drain,
     );
     // bpf_dynptr_from_mem(data, size, flags, ptr): a local dynptr, or a null one.
@@ -106,7 +111,12 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         197,
         "bpf_dynptr_from_mem",
         R::Integer,
-        &[A::PtrToUninitMem, A::ConstSizeOrZero, A::Anything, A::PtrToStackOrNull],
+        &[
+            A::PtrToUninitMem,
+            A::ConstSizeOrZero,
+            A::Anything,
+            A::PtrToStackOrNull,
+        ],
         |c, a| {
             let size = a[1] & 0xffff_ffff;
             let (bytes, r) = if size > DYNPTR_MAX_SIZE {
@@ -126,7 +136,13 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         201,
         "bpf_dynptr_read",
         R::Integer,
-        &[A::PtrToUninitMem, A::ConstSizeOrZero, A::Anything, A::Anything, A::Anything],
+        &[
+            A::PtrToUninitMem,
+            A::ConstSizeOrZero,
+            A::Anything,
+            A::Anything,
+            A::Anything,
+        ],
         |c, a| {
             let d = load(c, a[2])?;
             let (len, off) = (a[1] & 0xffff_ffff, a[3] & 0xffff_ffff);
@@ -147,7 +163,13 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         202,
         "bpf_dynptr_write",
         R::Integer,
-        &[A::Anything, A::Anything, A::PtrToMem, A::ConstSizeOrZero, A::Anything],
+        &[
+            A::Anything,
+            A::Anything,
+            A::PtrToMem,
+            A::ConstSizeOrZero,
+            A::Anything,
+        ],
         |c, a| {
             let d = load(c, a[0])?;
             let (off, len) = (a[1] & 0xffff_ffff, a[3] & 0xffff_ffff);

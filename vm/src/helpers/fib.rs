@@ -42,7 +42,12 @@ pub mod ret {
 
 /// The lookup on a parameter block; returns the helper's result and updates `p`.
 /// `check_mtu` is the XDP form (and the skb form with `tot_len` set).
-pub fn fib_lookup(fib: &crate::net::Fib, p: &mut [u8; FIB_LOOKUP_SIZE], flags: u64, check_mtu: bool) -> u64 {
+pub fn fib_lookup(
+    fib: &crate::net::Fib,
+    p: &mut [u8; FIB_LOOKUP_SIZE],
+    flags: u64,
+    check_mtu: bool,
+) -> u64 {
     let family = u32::from(p[0]);
     let (n, dst_off) = match family {
         AF_INET => (4, 32),

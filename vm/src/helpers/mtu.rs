@@ -23,8 +23,7 @@ fn check_mtu(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError>
     if xdp && flags != 0 {
         return Ok(-22i64 as u64);
     }
-    if !xdp && (flags & !BPF_MTU_CHK_SEGS != 0 || (flags != 0 && (len_diff != 0 || mtu_len != 0)))
-    {
+    if !xdp && (flags & !BPF_MTU_CHK_SEGS != 0 || (flags != 0 && (len_diff != 0 || mtu_len != 0))) {
         return Ok(-22i64 as u64);
     }
     let ifindex = match a[1] as u32 {
@@ -60,7 +59,13 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         163,
         "bpf_check_mtu",
         R::Integer,
-        &[A::PtrToCtx, A::Anything, A::PtrToLong, A::Anything, A::Anything],
+        &[
+            A::PtrToCtx,
+            A::Anything,
+            A::PtrToLong,
+            A::Anything,
+            A::Anything,
+        ],
         check_mtu,
     );
 }

@@ -52,7 +52,11 @@ fn sock_ptr(c: &mut HelperCtx<'_, '_>, handle: Option<u32>) -> u64 {
         .unwrap_or(0)
 }
 
-fn full_lookup(c: &mut HelperCtx<'_, '_>, a: [u64; 5], proto: u8) -> Result<u64, super::HelperError> {
+fn full_lookup(
+    c: &mut HelperCtx<'_, '_>,
+    a: [u64; 5],
+    proto: u8,
+) -> Result<u64, super::HelperError> {
     let h = lookup(c, a, proto)?;
     // bpf_sk_lookup: a request or time-wait socket is not returned.
     let h = h.filter(|&h| c.env().net.sockets.get(h).is_some_and(|s| s.is_full()));
@@ -91,29 +95,87 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         A::Anything,
         A::Anything,
     ];
-    reg(r, 84, "bpf_sk_lookup_tcp", R::PtrToMemOrNull, lookup_args, |c, a| {
-        full_lookup(c, a, IPPROTO_TCP)
-    });
-    reg(r, 85, "bpf_sk_lookup_udp", R::PtrToMemOrNull, lookup_args, |c, a| {
-        full_lookup(c, a, IPPROTO_UDP)
-    });
-    reg(r, 99, "bpf_skc_lookup_tcp", R::PtrToMemOrNull, lookup_args, |c, a| {
-        let h = lookup(c, a, IPPROTO_TCP)?;
-        Ok(sock_ptr(c, h))
-    });
-    reg(r, 86, "bpf_sk_release", R::Integer, &[A::Anything], |_, _| Ok(0));
-    reg(r, 95, "bpf_sk_fullsock", R::PtrToMemOrNull, &[A::Anything], |c, a| {
-        Ok(filter_sock(c, a[0], |s| s.is_full(), false))
-    });
-    reg(r, 96, "bpf_tcp_sock", R::PtrToMemOrNull, &[A::Anything], |c, a| {
-        Ok(filter_sock(c, a[0], |s| s.is_full() && s.protocol == IPPROTO_TCP, true))
-    });
-    reg(r, 98, "bpf_get_listener_sock", R::PtrToMemOrNull, &[A::Anything], |c, a| {
-        Ok(filter_sock(c, a[0], |s| s.state == TCP_LISTEN, false))
-    });
-    reg(r, 137, "bpf_skc_to_tcp_sock", R::PtrToMemOrNull, &[A::Anything], |c, a| {
-        Ok(filter_sock(c, a[0], |s| s.is_full() && s.protocol == IPPROTO_TCP, false))
-    });
+    reg(
+        r,
+        84,
+        "bpf_sk_lookup_tcp",
+        R::PtrToMemOrNull,
+        lookup_args,
+        |c, a| full_lookup(c, a, IPPROTO_TCP),
+    );
+    reg(
+        r,
+        85,
+        "bpf_sk_lookup_udp",
+        R::PtrToMemOrNull,
+        lookup_args,
+        |c, a| full_lookup(c, a, IPPROTO_UDP),
+    );
+    reg(
+        r,
+        99,
+        "bpf_skc_lookup_tcp",
+        R::PtrToMemOrNull,
+        lookup_args,
+        |c, a| {
+            let h = lookup(c, a, IPPROTO_TCP)?;
+            Ok(sock_ptr(c, h))
+        },
+    );
+    reg(
+        r,
+        86,
+        "bpf_sk_release",
+        R::Integer,
+        &[A::Anything],
+        |_, _| Ok(0),
+    );
+    reg(
+        r,
+        95,
+        "bpf_sk_fullsock",
+        R::PtrToMemOrNull,
+        &[A::Anything],
+        |c, a| Ok(filter_sock(c, a[0], |s| s.is_full(), false)),
+    );
+    reg(
+        r,
+        96,
+        "bpf_tcp_sock",
+        R::PtrToMemOrNull,
+        &[A::Anything],
+        |c, a| {
+            Ok(filter_sock(
+                c,
+                a[0],
+                |s| s.is_full() && s.protocol == IPPROTO_TCP,
+                true,
+            ))
+        },
+    );
+    reg(
+        r,
+        98,
+        "bpf_get_listener_sock",
+        R::PtrToMemOrNull,
+        &[A::Anything],
+        |c, a| Ok(filter_sock(c, a[0], |s| s.state == TCP_LISTEN, false)),
+    );
+    reg(
+        r,
+        137,
+        "bpf_skc_to_tcp_sock",
+        R::PtrToMemOrNull,
+        &[A::Anything],
+        |c, a| {
+            Ok(filter_sock(
+                c,
+                a[0],
+                |s| s.is_full() && s.protocol == IPPROTO_TCP,
+                false,
+            ))
+        },
+    );
     reg(
         r,
         139,
@@ -122,10 +184,20 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         &[A::Anything],
         |c, a| Ok(filter_sock(c, a[0], |s| s.state == TCP_NEW_SYN_RECV, false)),
     );
-    reg(r, 46, "bpf_get_socket_cookie", R::Integer, &[A::PtrToCtx], |c, _| {
-        Ok(c.env().net.ctx_socket_cookie)
-    });
-    reg(r, 122, "bpf_get_netns_cookie", R::Integer, &[A::Anything], |c, _| {
-        Ok(c.env().net.netns_cookie)
-    });
+    reg(
+        r,
+        46,
+        "bpf_get_socket_cookie",
+        R::Integer,
+        &[A::PtrToCtx],
+        |c, _| Ok(c.env().net.ctx_socket_cookie),
+    );
+    reg(
+        r,
+        122,
+        "bpf_get_netns_cookie",
+        R::Integer,
+        &[A::Anything],
+        |c, _| Ok(c.env().net.netns_cookie),
+    );
 }

@@ -21,7 +21,12 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         67,
         "bpf_get_stack",
         R::Integer,
-        &[A::PtrToCtx, A::PtrToUninitMem, A::ConstSizeOrZero, A::Anything],
+        &[
+            A::PtrToCtx,
+            A::PtrToUninitMem,
+            A::ConstSizeOrZero,
+            A::Anything,
+        ],
         |c, a| {
             let (size, flags) = (a[2] & 0xffff_ffff, a[3]);
             let user = flags & USER_STACK != 0;

@@ -84,7 +84,12 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         107,
         "bpf_sk_storage_get",
         R::PtrToMapValueOrNull,
-        &[A::ConstMapPtr, A::Anything, A::PtrToStackOrNull, A::Anything],
+        &[
+            A::ConstMapPtr,
+            A::Anything,
+            A::PtrToStackOrNull,
+            A::Anything,
+        ],
         |c, a| {
             let map = map_arg(c, a[0])?;
             if a[3] > BPF_SK_STORAGE_GET_F_CREATE {
@@ -98,7 +103,13 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             } else {
                 None
             };
-            storage(c, &map, &key, a[3] == BPF_SK_STORAGE_GET_F_CREATE, init.as_deref())
+            storage(
+                c,
+                &map,
+                &key,
+                a[3] == BPF_SK_STORAGE_GET_F_CREATE,
+                init.as_deref(),
+            )
         },
     );
     reg(

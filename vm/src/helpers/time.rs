@@ -62,7 +62,12 @@ pub(crate) fn register(r: &mut HelperRegistry) {
     reg(r, 118, "bpf_jiffies64", R::Integer, &[], |c, _| {
         Ok(c.env().read_clock() / 4_000_000)
     });
-    reg(r, 80, "bpf_get_current_cgroup_id", R::Integer, &[], |c, _| {
-        Ok(c.env().cgroup_id)
-    });
+    reg(
+        r,
+        80,
+        "bpf_get_current_cgroup_id",
+        R::Integer,
+        &[],
+        |c, _| Ok(c.env().cgroup_id),
+    );
 }

@@ -80,10 +80,21 @@ pub fn fire_timers<'a>(
         let key = env.scratch.last().map_or(0, |k| k.as_ptr() as u64);
         let mut regions = env.maps.regions();
         regions.extend(env.net.sockets.regions());
-        regions.push(Region::new(key as *const u8, t.key.len(), false, RegionKind::User));
+        regions.push(Region::new(
+            key as *const u8,
+            t.key.len(),
+            false,
+            RegionKind::User,
+        ));
         env.timers[i].running = true;
         env.current_prog = t.prog;
-        let r = vm.run_function(pc as usize, [t.map, key, t.value, 0, 0], &regions, env, opts());
+        let r = vm.run_function(
+            pc as usize,
+            [t.map, key, t.value, 0, 0],
+            &regions,
+            env,
+            opts(),
+        );
         env.timers[i].running = false;
         r.map_err(|f| (t.prog, f))?;
         fired += 1;

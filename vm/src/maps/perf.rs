@@ -92,7 +92,10 @@ impl PerfEventArray {
         let record = padded + 12;
         if slot.pending + record > PERF_MAX_PENDING_BYTES {
             slot.lost += 1;
-            return err(Errno::ENOSPC, format!("perf buffer at index {index} is full"));
+            return err(
+                Errno::ENOSPC,
+                format!("perf buffer at index {index} is full"),
+            );
         }
         let mut sample = data.to_vec();
         sample.resize(padded, 0);

@@ -52,11 +52,17 @@ pub(crate) fn check(s: &MapSpec) -> MapResult<()> {
                 );
             }
             if s.max_entries > NR_CPUS {
-                return err(Errno::E2BIG, format!("cpumap max_entries above NR_CPUS ({NR_CPUS})"));
+                return err(
+                    Errno::E2BIG,
+                    format!("cpumap max_entries above NR_CPUS ({NR_CPUS})"),
+                );
             }
         }
         MapType::Xskmap => {
-            if s.max_entries == 0 || s.key_size != 4 || s.value_size != 4 || s.map_flags & !dev_flags != 0
+            if s.max_entries == 0
+                || s.key_size != 4
+                || s.value_size != 4
+                || s.map_flags & !dev_flags != 0
             {
                 return einval("needs max_entries > 0, key_size 4, value_size 4, flags NUMA_NODE/RDONLY/WRONLY");
             }
@@ -104,7 +110,10 @@ pub(crate) struct RedirectMap {
 impl RedirectMap {
     pub(crate) fn new(spec: &MapSpec, ncpus: u32) -> MapResult<RedirectMap> {
         let slots = if spec.map_type == MapType::DevmapHash {
-            let n = spec.max_entries.checked_next_power_of_two().unwrap_or(1 << 31);
+            let n = spec
+                .max_entries
+                .checked_next_power_of_two()
+                .unwrap_or(1 << 31);
             Slots::Hash(
                 HashIndex::new(spec.max_entries),
                 Buckets {
@@ -233,7 +242,10 @@ impl MapOps for RedirectMap {
     fn lookup(&self, key: &[u8]) -> MapResult<Vec<u8>> {
         check_len("key", key.len(), 4)?;
         if self.map_type == MapType::Xskmap {
-            return err(Errno::EOPNOTSUPP, "xskmap values cannot be read from user space");
+            return err(
+                Errno::EOPNOTSUPP,
+                "xskmap values cannot be read from user space",
+            );
         }
         match self.slot_of(key) {
             Some(slot) => Ok(self.store.read_cpu(slot, 0)),
@@ -285,9 +297,7 @@ impl MapOps for RedirectMap {
                     return err(Errno::EINVAL, "ifindex 0");
                 };
                 let slot = match h.get(key) {
-                    Some(_) if flags & BPF_NOEXIST != 0 => {
-                        return err(Errno::EEXIST, "key exists")
-                    }
+                    Some(_) if flags & BPF_NOEXIST != 0 => return err(Errno::EEXIST, "key exists"),
                     Some(s) => s,
                     None if h.is_full() => return err(Errno::E2BIG, "map is full"),
                     None => {

@@ -43,7 +43,10 @@ pub(crate) fn check(s: &MapSpec) -> MapResult<()> {
             );
         }
         if s.value_size > LOCAL_STORAGE_MAX_VALUE_SIZE {
-            return err(Errno::E2BIG, "value_size above BPF_LOCAL_STORAGE_MAX_VALUE_SIZE");
+            return err(
+                Errno::E2BIG,
+                "value_size above BPF_LOCAL_STORAGE_MAX_VALUE_SIZE",
+            );
         }
         return Ok(());
     }
@@ -62,7 +65,10 @@ pub(crate) fn check(s: &MapSpec) -> MapResult<()> {
         return err(Errno::E2BIG, format!("value_size above {max}"));
     }
     if s.map_flags & !(BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK) != 0 || !access_ok {
-        return err(Errno::EINVAL, format!("invalid cgroup storage flags {:#x}", s.map_flags));
+        return err(
+            Errno::EINVAL,
+            format!("invalid cgroup storage flags {:#x}", s.map_flags),
+        );
     }
     if s.max_entries != 0 {
         return err(Errno::EINVAL, "cgroup storage max_entries must be 0");
@@ -77,7 +83,9 @@ struct Entry {
 
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entry").field("key", &self.key).finish_non_exhaustive()
+        f.debug_struct("Entry")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -279,7 +287,10 @@ impl MapOps for LocalStorage {
     }
 
     fn regions(&self) -> Vec<Region> {
-        self.entries().iter().map(|e| e.store.region(true)).collect()
+        self.entries()
+            .iter()
+            .map(|e| e.store.region(true))
+            .collect()
     }
 
     fn len(&self) -> usize {
