@@ -90,6 +90,20 @@ pub enum Error {
     /// A helper override names no kernel helper.
     #[error("unknown helper '{0}'")]
     UnknownHelper(String),
+    /// The program calls a helper bpfbox does not implement (only that program is refused).
+    #[error(
+        "program '{program}': insn {insn}: helper {name} (id {id}) is not supported by bpfbox"
+    )]
+    UnsupportedHelper {
+        /// The program.
+        program: String,
+        /// The call instruction.
+        insn: usize,
+        /// Helper id.
+        id: u32,
+        /// Its kernel name (or `helper_<id>`).
+        name: String,
+    },
 }
 
 /// Which engine runs programs. The JITs join this list when they exist.
@@ -258,6 +272,7 @@ impl VmBuilder {
             overrides.override_fn(id as u32, move |c, a| f(c, a));
         }
         let mut engines = Vec::with_capacity(object.programs().len());
+        let mut missing = Vec::with_capacity(object.programs().len());
         let mut table = ProgramTable::new();
         for (handle, prog) in object.programs().iter().enumerate() {
             let mut vm =
@@ -270,6 +285,12 @@ impl VmBuilder {
                 // SAFETY: the caller of `VmBuilder::unchecked` promised in-bounds accesses.
                 unsafe { vm.set_unchecked() };
             }
+            missing.push(vm.helpers().first_missing(&prog.insns).map(|(insn, id)| {
+                let name = bpfbox_vm::helper_names::HELPER_NAMES
+                    .get(id as usize)
+                    .map_or_else(|| format!("helper_{id}"), |n| n.to_string());
+                (insn, id, name)
+            }));
             let vm = Arc::new(vm);
             table.insert(handle as u32, Arc::clone(&vm));
             engines.push(vm);
@@ -281,6 +302,7 @@ impl VmBuilder {
             programs: object.programs().to_vec(),
             errors: object.program_errors().to_vec(),
             engines,
+            missing,
             table,
             maps,
             map_names: (0..object.maps().len())
@@ -309,6 +331,8 @@ pub struct Vm {
     programs: Vec<Program>,
     errors: Vec<ProgramError>,
     engines: Vec<Arc<bpfbox_vm::Vm>>,
+    /// Per program: the first call to a helper bpfbox lacks (insn, id, name).
+    missing: Vec<Option<(usize, u32, String)>>,
     table: ProgramTable,
     maps: MapTable,
     map_names: Vec<String>,
@@ -410,6 +434,15 @@ impl Vm {
             keep_ringbuf: false,
         };
         let prog = &self.programs[i];
+        if let Some(Some((insn, id, name))) = self.missing.get(i) {
+            return Err(Error::UnsupportedHelper {
+                program: prog.name.clone(),
+                insn: *insn,
+                id: *id,
+                name: name.clone(),
+            });
+        }
+        self.env.current_prog = Some(i as u32);
         testrun::run_context(&self.engines[i], prog.prog_type, ctx, &mut self.env, &setup).map_err(
             |e| Error::Run {
                 program: prog.name.clone(),
@@ -488,6 +521,47 @@ impl Vm {
     /// [`RunResult::ringbuf`]).
     pub fn ringbuf(&self, name: &str) -> Result<RingBufReader<'_>, Error> {
         self.view(name, RingBufReader::new)
+    }
+
+    /// Fires every armed timer (`bpf_timer_start`), soonest first, calling each callback as
+    /// the kernel's timer would: the clock moves to the timer's expiry when that is later.
+    /// Timers a callback arms are left for the next call. Returns how many fired.
+    pub fn fire_timers(&mut self) -> Result<usize, Error> {
+        let engines = &self.engines;
+        let (table, overrides) = (&self.table, self.overrides.as_ref());
+        bpfbox_vm::helpers::timer::fire_timers(
+            &mut self.env,
+            |p| p.and_then(|p| engines.get(p as usize)).map(|v| &**v),
+            || bpfbox_vm::interp::RunOptions {
+                overrides,
+                skb: None,
+                programs: Some(table),
+            },
+        )
+        .map_err(|(p, f)| Error::Run {
+            program: p
+                .and_then(|p| self.programs.get(p as usize))
+                .map_or_else(String::new, |p| p.name.clone()),
+            source: TestRunError::Fault(f),
+        })
+    }
+
+    /// Produces `sample` into user ring buffer `map`, as user space does with libbpf's
+    /// `user_ring_buffer__reserve` and `__submit`; programs drain it with
+    /// `bpf_user_ringbuf_drain`.
+    pub fn user_ringbuf_submit(&self, map: &str, sample: &[u8]) -> Result<(), Error> {
+        self.map(map)?
+            .user_ringbuf_submit(sample)
+            .map_err(|e| Error::Map {
+                map: map.to_string(),
+                source: e,
+            })
+    }
+
+    /// The sockets, devices, routes and neighbours runs see (`bpf_sk_lookup_*`,
+    /// `bpf_fib_lookup`), to fill before a run.
+    pub fn net_mut(&mut self) -> &mut bpfbox_vm::net::Net {
+        &mut self.env.net
     }
 
     /// The environment runs see; changes apply to the next run.

@@ -8,6 +8,7 @@ mod compare;
 mod conformance;
 mod disasm;
 mod fuzz_kernel;
+mod helpers;
 mod input;
 mod object;
 mod plugin;
@@ -102,6 +103,8 @@ enum Command {
     FuzzKernel(fuzz_kernel::FuzzKernelArgs),
     /// Run the kernel's verifier selftests against the kernel and bpfbox.
     Selftest(selftest::SelftestArgs),
+    /// List the helpers, map types and program types the interpreter supports.
+    Helpers(helpers::HelpersArgs),
 }
 
 /// Entry point of the binary.
@@ -126,6 +129,7 @@ pub fn main() -> ExitCode {
         Command::Compare(a) => compare::run(a),
         Command::FuzzKernel(a) => fuzz_kernel::run(a),
         Command::Selftest(a) => selftest::run(a),
+        Command::Helpers(a) => helpers::run(a),
     };
     finish(result)
 }

@@ -17,7 +17,8 @@ use super::{print_json, CliError, CliResult};
 packet (XDP, TC, socket filters), --ctx the context bytes (xdp_md, __sk_buff, pt_regs, \
 tracepoint or syscall arguments), with the kernel's input rules. Maps start as the object \
 defines them; --map NAME KEY=VALUE sets an element first (KEY and VALUE are integers in the \
-map's key and value sizes, or hex:BYTES; a program array takes a program name as VALUE).\n\n\
+map's key and value sizes, or hex:BYTES; a program array takes a program name as VALUE; \
+--map NAME =hex:BYTES produces a sample into a user ring buffer).\n\n\
 Raw bytecode, assembly text and conformance files get r1 = a pointer to the memory and \
 r2 = its length.\n\n\
 Examples:\n  bpfbox run tests/fixtures/obj/example_xdp.o --data tests/fixtures/inputs/dns_query.bin\n  \
@@ -211,6 +212,13 @@ fn prefill(vm: &crate::Vm, pairs: &[String]) -> Result<(), CliError> {
                 let key = u32::from_ne_bytes([key[0], key[1], key[2], key[3]]);
                 vm.set_tail_call(name, key, v)
                     .map_err(|e| CliError::usage(format!("--map {name} {kv}: {e}")))?;
+            }
+            // A user ring buffer takes `=hex:BYTES` samples, produced in order.
+            MapType::UserRingbuf if k.is_empty() => {
+                let hex = v.strip_prefix("hex:").ok_or_else(|| {
+                    CliError::usage(format!("--map {name}: a sample is =hex:BYTES"))
+                })?;
+                map.user_ringbuf_submit(&parse_hex(hex)?).map_err(fail)?;
             }
             MapType::Queue | MapType::Stack | MapType::BloomFilter if k.is_empty() => {
                 let value = map_bytes(v, map.value_size() as usize, "value", name)?;
