@@ -50,7 +50,7 @@ pub fn run(a: AsmArgs) -> CliResult {
     }
     if a.output.is_none() {
         for s in &slots {
-            println!("{:#018x}", s.to_u64());
+            crate::outln!("{:#018x}", s.to_u64())?;
         }
     }
     Ok(())

@@ -103,7 +103,9 @@ fn dump(a: DumpArgs) -> CliResult {
             bpfbox_btf::dump::dump_c_with(&btf, &mut out, &opts)
         }
     };
-    res.map_err(|e| CliError::rejected(format!("{}: {e}", a.file.display())))?;
-    out.flush()
-        .map_err(|e| CliError::internal(format!("cannot write output: {e}")))
+    res.map_err(|e| match e {
+        bpfbox_btf::BtfError::Io(io) => super::out::write_error(&io),
+        e => CliError::rejected(format!("{}: {e}", a.file.display())),
+    })?;
+    out.flush().map_err(|e| super::out::write_error(&e))
 }

@@ -95,7 +95,7 @@ pub fn run(a: DisasmArgs) -> CliResult {
             .collect();
         return print_json(&v);
     }
-    print!("{}", format_lines(&lines, syntax, &opts));
+    crate::out!("{}", format_lines(&lines, syntax, &opts))?;
     Ok(())
 }
 
@@ -187,6 +187,6 @@ fn run_object(a: &DisasmArgs) -> CliResult {
     if a.json {
         return print_json(&json);
     }
-    print!("{out}");
+    crate::out!("{out}")?;
     Ok(())
 }

@@ -10,11 +10,13 @@ mod disasm;
 mod fuzz_kernel;
 mod input;
 mod object;
+pub mod out;
 mod plugin;
 mod reloc;
 mod run;
 mod show;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +44,14 @@ impl CliError {
         CliError {
             code: 2,
             message: message.into(),
+        }
+    }
+
+    /// Exit 0 without a message: stdout's reader went away (a closed pipe).
+    pub fn quiet() -> Self {
+        CliError {
+            code: 0,
+            message: String::new(),
         }
     }
 
@@ -137,7 +147,8 @@ fn finish(result: CliResult) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if !e.message.is_empty() {
-                eprintln!("bpfbox: {}", e.message);
+                // Not `eprintln!`: a closed stderr must not panic either.
+                let _ = writeln!(std::io::stderr(), "bpfbox: {}", e.message);
             }
             ExitCode::from(e.code)
         }
@@ -148,6 +159,5 @@ fn finish(result: CliResult) -> ExitCode {
 fn print_json<T: serde::Serialize>(v: &T) -> CliResult {
     let s = serde_json::to_string_pretty(v)
         .map_err(|e| CliError::internal(format!("cannot encode JSON: {e}")))?;
-    println!("{s}");
-    Ok(())
+    crate::outln!("{s}")
 }

@@ -8,7 +8,6 @@ use bpfbox_vm::disasm::{disassemble, DisasmOptions, Syntax};
 use bpfbox_vm::isa::RawInsn;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use super::{CliError, CliResult};
 
@@ -124,11 +123,12 @@ pub fn run(a: RelocArgs) -> CliResult {
             let _ = writeln!(out, "error: {e}");
         }
     }
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    let written = super::out::write_bytes(out.as_bytes());
     // The process ends here: freeing a vmlinux-sized BTF one type at a time would take longer
     // than relocating.
     std::mem::forget(obj);
     std::mem::forget(opts);
+    written?;
     if failed == 0 {
         Ok(())
     } else {

@@ -119,8 +119,8 @@ pub fn run(a: RunArgs) -> CliResult {
                     "mem": hex(&mem),
                 }))
             } else {
-                println!("Return value: {} ({:#x})", out.r0, out.r0);
-                println!("Instructions: {}", out.insns);
+                crate::outln!("Return value: {} ({:#x})", out.r0, out.r0)?;
+                crate::outln!("Instructions: {}", out.insns)?;
                 Ok(())
             }
         }
@@ -356,49 +356,49 @@ fn run_object(a: &RunArgs) -> CliResult {
         }));
     }
     let action = res.action.map(|n| format!(" ({n})")).unwrap_or_default();
-    println!(
+    crate::outln!(
         "Program: {} (section {}, type {})",
         prog.name,
         prog.section,
         prog.prog_type.name()
-    );
-    println!(
+    )?;
+    crate::outln!(
         "Return value: {}{action}, duration{}: {}ns",
         res.retval,
         if a.repeat > 1 { " (average)" } else { "" },
         res.duration_ns
-    );
-    println!("Instructions: {}", res.insns);
+    )?;
+    crate::outln!("Instructions: {}", res.insns)?;
     if a.data_out.is_none() && !res.data_out.is_empty() {
-        println!("data_out:");
-        print!("{}", hexdump(&res.data_out));
+        crate::outln!("data_out:")?;
+        crate::out!("{}", hexdump(&res.data_out))?;
     }
     if a.ctx.is_some() && a.ctx_out.is_none() && !res.ctx_out.is_empty() {
-        println!("ctx_out:");
-        print!("{}", hexdump(&res.ctx_out));
+        crate::outln!("ctx_out:")?;
+        crate::out!("{}", hexdump(&res.ctx_out))?;
     }
     for line in &res.printk {
-        println!("trace_printk: {}", line.trim_end_matches('\n'));
+        crate::outln!("trace_printk: {}", line.trim_end_matches('\n'))?;
     }
     for (m, d) in &res.ringbuf {
-        println!("ringbuf {m}: {} bytes", d.len());
-        print!("{}", hexdump(d));
+        crate::outln!("ringbuf {m}: {} bytes", d.len())?;
+        crate::out!("{}", hexdump(d))?;
     }
     for (m, i, d) in &res.perf {
-        println!("perf {m}[{i}]: {} bytes", d.len());
-        print!("{}", hexdump(d));
+        crate::outln!("perf {m}[{i}]: {} bytes", d.len())?;
+        crate::out!("{}", hexdump(d))?;
     }
     for r in &res.redirects {
-        println!("redirect: {r:?}");
+        crate::outln!("redirect: {r:?}")?;
     }
     for (name, t, entries) in &maps {
-        println!("map {name} ({}): {} entries", t.name(), entries.len());
+        crate::outln!("map {name} ({}): {} entries", t.name(), entries.len())?;
         for e in entries {
-            println!(
+            crate::outln!(
                 "  key {} value {}",
                 e["key"].as_str().unwrap_or(""),
                 e["value"].as_str().unwrap_or("")
-            );
+            )?;
         }
     }
     Ok(())
