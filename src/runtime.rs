@@ -260,11 +260,15 @@ impl VmBuilder {
         let mut engines = Vec::with_capacity(object.programs().len());
         let mut table = ProgramTable::new();
         for (handle, prog) in object.programs().iter().enumerate() {
-            let mut vm =
-                testrun::prepare(&prog.insns, prog.prog_type, &maps).map_err(|e| Error::Isa {
-                    program: prog.name.clone(),
-                    source: e,
-                })?;
+            // A program that fails validation fails when it is run, not the whole object:
+            // the kernel loads an object's programs one by one.
+            let mut vm = match testrun::prepare(&prog.insns, prog.prog_type, &maps) {
+                Ok(vm) => vm,
+                Err(e) => {
+                    engines.push(Err(e));
+                    continue;
+                }
+            };
             vm.set_budget(self.budget);
             if !self.checked {
                 // SAFETY: the caller of `VmBuilder::unchecked` promised in-bounds accesses.
@@ -272,7 +276,7 @@ impl VmBuilder {
             }
             let vm = Arc::new(vm);
             table.insert(handle as u32, Arc::clone(&vm));
-            engines.push(vm);
+            engines.push(Ok(vm));
         }
         let mut env = self.env;
         env.maps = maps.clone();
@@ -308,7 +312,8 @@ pub struct Vm {
     object_name: String,
     programs: Vec<Program>,
     errors: Vec<ProgramError>,
-    engines: Vec<Arc<bpfbox_vm::Vm>>,
+    /// Per program: its engine, or why it failed validation.
+    engines: Vec<Result<Arc<bpfbox_vm::Vm>, IsaError>>,
     table: ProgramTable,
     maps: MapTable,
     map_names: Vec<String>,
@@ -410,7 +415,11 @@ impl Vm {
             keep_ringbuf: false,
         };
         let prog = &self.programs[i];
-        testrun::run_context(&self.engines[i], prog.prog_type, ctx, &mut self.env, &setup).map_err(
+        let engine = self.engines[i].as_ref().map_err(|e| Error::Isa {
+            program: prog.name.clone(),
+            source: e.clone(),
+        })?;
+        testrun::run_context(engine, prog.prog_type, ctx, &mut self.env, &setup).map_err(
             |e| Error::Run {
                 program: prog.name.clone(),
                 source: e,
