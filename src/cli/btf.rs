@@ -60,17 +60,19 @@ pub fn run(a: BtfArgs) -> CliResult {
 }
 
 fn load(path: &std::path::Path) -> Result<Btf, CliError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    let what = |e: &dyn std::fmt::Display| CliError::rejected(format!("{}: {e}", path.display()));
+    let bytes = super::input::read(path)?;
+    // A file that holds no valid BTF is a wrong input file.
+    let what = |e: &dyn std::fmt::Display| CliError::usage(format!("{}: {e}", path.display()));
     if bytes.starts_with(b"\x7fELF") {
         let elf = ElfFile::parse(&bytes).map_err(|e| what(&e))?;
         let sec = elf
             .section_by_name(".BTF")
             .ok_or_else(|| what(&"no .BTF section"))?;
         Btf::parse(sec.data).map_err(|e| what(&e))
-    } else {
+    } else if bytes.starts_with(&[0x9f, 0xeb]) || bytes.starts_with(&[0xeb, 0x9f]) {
         Btf::parse(&bytes).map_err(|e| what(&e))
+    } else {
+        Err(what(&"neither raw BTF nor an ELF object (no BTF or ELF magic)"))
     }
 }
 

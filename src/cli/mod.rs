@@ -1,6 +1,7 @@
 //! The `bpfbox` command line: argument parsing, dispatch and exit codes.
 //!
-//! Exit codes: 0 success, 1 rejected or mismatch, 2 usage error, 3 internal or unsupported.
+//! Exit status: 0 success (or stdout closed by its reader), 1 rejected, faulted or mismatch,
+//! 2 usage error or a wrong input file, 3 unsupported or internal (see [`EXIT_STATUS`]).
 
 mod asm;
 mod btf;
@@ -76,8 +77,35 @@ Examples:
   bpfbox conformance-plugin '01  02  ' < program.hex
   bpfbox btf dump /sys/kernel/btf/vmlinux --format c > vmlinux.h
   bpfbox reloc prog.o --btf /sys/kernel/btf/vmlinux
+";
 
-Exit codes: 0 success, 1 rejected or mismatch, 2 usage error, 3 internal or unsupported.";
+/// The error scheme every command follows, shown in every `--help`.
+const EXIT_STATUS: &str = "\
+Exit status (every command; messages go to stderr as `bpfbox: FILE: what`):
+  0  success, also when the reader closes stdout early (`| head`)
+  1  the program was rejected (decoder errors in the kernel's words) or faulted, or a
+     comparison mismatched
+  2  usage error: bad arguments, or an input file that is missing, unreadable, a directory,
+     empty, or not what the command reads (not an ELF object, a truncated or malformed ELF,
+     text that does not assemble: FILE:LINE:COLUMN: error)
+  3  an unsupported feature, or an internal failure
+
+Input kind is decided from content: the ELF magic makes an object; UTF-8 text without NUL
+bytes is assembly (or a conformance .data file with `-- ` sections); anything else is raw
+bytecode. A file named *.o must be an ELF object.";
+
+/// The command with [`EXIT_STATUS`] after every subcommand's help.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let add = |c: clap::Command| {
+        let text = match c.get_after_help() {
+            Some(h) => format!("{h}\n\n{EXIT_STATUS}"),
+            None => EXIT_STATUS.to_string(),
+        };
+        c.after_help(text)
+    };
+    add(Cli::command().mut_subcommands(|c| add(c.mut_subcommands(add))))
+}
 
 /// Run, check and compile eBPF programs in user space.
 #[derive(Parser, Debug)]
@@ -113,7 +141,11 @@ enum Command {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -6,7 +6,7 @@ use bpfbox_vm::maps::MapType;
 use bpfbox_vm::testrun::TestRun;
 use bpfbox_vm::{FaultKind, Vm};
 
-use super::input::{load_program, parse_hex};
+use super::input::{self, load_program, parse_hex, Content};
 use super::object;
 use super::{print_json, CliError, CliResult};
 
@@ -80,7 +80,8 @@ pub struct RunArgs {
 
 /// Runs `bpfbox run`.
 pub fn run(a: RunArgs) -> CliResult {
-    if object::is_elf(&a.file) {
+    let content = input::classify(&a.file)?;
+    if let Content::Elf = content {
         return run_object(&a);
     }
     if a.prog.is_some()
@@ -95,11 +96,10 @@ pub fn run(a: RunArgs) -> CliResult {
              give raw programs their memory with --mem or --mem-file",
         ));
     }
-    let prog = load_program(&a.file)?;
+    let prog = load_program(&a.file, content)?;
     let mut mem = match (&a.mem, &a.mem_file) {
         (Some(h), _) => parse_hex(h)?,
-        (None, Some(f)) => std::fs::read(f)
-            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?,
+        (None, Some(f)) => std::fs::read(f).map_err(|e| input::cannot_read(f, &e))?,
         (None, None) => prog.mem.clone().unwrap_or_default(),
     };
     let mut vm = Vm::new(&prog.slots)
@@ -145,7 +145,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn read_file(p: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(p).map_err(|e| CliError::usage(format!("cannot read {}: {e}", p.display())))
+    std::fs::read(p).map_err(|e| input::cannot_read(p, &e))
 }
 
 /// `KEY` or `VALUE` of `--map`: an integer in `size` bytes (native order, as the kernel

@@ -26,12 +26,6 @@ pub struct ShowArgs {
 
 /// Runs `bpfbox show`.
 pub fn run(a: ShowArgs) -> CliResult {
-    if !object::is_elf(&a.file) {
-        return Err(super::CliError::usage(format!(
-            "{}: not an ELF object",
-            a.file.display()
-        )));
-    }
     let obj = object::open(&a.file, a.btf.as_deref())?;
     let btf = obj.btf();
     // Named types a reader looks for: functions, structs, unions, enums, typedefs, variables.
