@@ -24,7 +24,7 @@
 
 use std::sync::Arc;
 
-use bpfbox_loader::{LoadError, Object, ProgramError};
+use bpfbox_loader::{LoadError, MapKind, Object, ProgramError};
 use bpfbox_vm::context::Context;
 use bpfbox_vm::helper_names::helper_id;
 use bpfbox_vm::helpers::{HelperError, HelperRegistry, MapTable};
@@ -295,6 +295,19 @@ impl VmBuilder {
                         .unwrap_or_default()
                 })
                 .collect(),
+            data_sections: (0..object.maps().len())
+                .map(|i| {
+                    object
+                        .map_info(i)
+                        .filter(|m| {
+                            matches!(
+                                m.kind,
+                                MapKind::Data | MapKind::Rodata | MapKind::Bss | MapKind::Kconfig
+                            )
+                        })
+                        .map(|m| m.section.clone())
+                })
+                .collect(),
             env,
             overrides: (!self.overrides.is_empty()).then_some(overrides),
             kernel_compat: self.kernel_compat,
@@ -317,6 +330,8 @@ pub struct Vm {
     table: ProgramTable,
     maps: MapTable,
     map_names: Vec<String>,
+    /// Per map: the ELF section of a global data map (`.rodata`, `.data.custom`, ...).
+    data_sections: Vec<Option<String>>,
     env: Env,
     overrides: Option<HelperRegistry>,
     kernel_compat: bool,
@@ -438,16 +453,24 @@ impl Vm {
             })
     }
 
-    /// The map libbpf would call `name` (global data maps are `<obj>.data` and friends).
+    /// The map libbpf would call `name` (global data maps are `<obj>.data` and friends), or
+    /// the global data map of section `name` (`.rodata`, `.bss`, `.data.custom`).
     pub fn map(&self, name: &str) -> Result<&MapRef, Error> {
-        self.map_names
-            .iter()
-            .position(|n| n == name)
+        self.map_index(name)
             .and_then(|i| self.maps.get(i))
             .ok_or_else(|| Error::NoMap {
                 object: self.object_name.clone(),
                 name: name.to_string(),
             })
+    }
+
+    /// The index of map `name`: see [`Vm::map`].
+    pub fn map_index(&self, name: &str) -> Option<usize> {
+        self.map_names.iter().position(|n| n == name).or_else(|| {
+            self.data_sections
+                .iter()
+                .position(|s| s.as_deref() == Some(name))
+        })
     }
 
     /// Names of the object's maps, in index order.

@@ -51,6 +51,30 @@ pub struct RunArgs {
     /// Object: set a map element before the run (repeatable).
     #[arg(long, num_args = 2, value_names = ["NAME", "KEY=VALUE"], action = clap::ArgAction::Append)]
     map: Vec<String>,
+    /// Object: set global variable NAME (`.rodata`, `.data`, `.bss`) before load, as a
+    /// skeleton does (repeatable). VALUE: an integer in the variable's size, hex:BYTES, or
+    /// str:TEXT (zero-padded to the variable's size).
+    #[arg(long, value_name = "NAME=VALUE", action = clap::ArgAction::Append)]
+    global: Vec<String>,
+    /// Object: the current task's process id (`bpf_get_current_pid_tgid`, both halves).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Object: the current task's user id (`bpf_get_current_uid_gid`).
+    #[arg(long)]
+    uid: Option<u32>,
+    /// Object: the current task's group id.
+    #[arg(long)]
+    gid: Option<u32>,
+    /// Object: the current task's name (`bpf_get_current_comm`), cut to 15 bytes.
+    #[arg(long)]
+    comm: Option<String>,
+    /// Object: seed of `bpf_get_prandom_u32`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Object: the clock, `bpf_ktime_get_ns` and friends: START nanoseconds, advancing STEP
+    /// nanoseconds per read (default 0).
+    #[arg(long, value_name = "START[:STEP]")]
+    time: Option<String>,
     /// Object: CO-RE target BTF (raw BTF or an ELF file with .BTF); default: the running
     /// kernel's, when the object needs one.
     #[arg(long)]
@@ -90,10 +114,19 @@ pub fn run(a: RunArgs) -> CliResult {
         || a.data_hex.is_some()
         || a.ctx.is_some()
         || !a.map.is_empty()
+        || !a.global.is_empty()
+        || a.pid.is_some()
+        || a.uid.is_some()
+        || a.gid.is_some()
+        || a.comm.is_some()
+        || a.seed.is_some()
+        || a.time.is_some()
+        || a.dump_maps
     {
         return Err(CliError::usage(
-            "--prog, --section, --data, --data-hex, --ctx and --map apply to ELF objects; \
-             give raw programs their memory with --mem or --mem-file",
+            "--prog, --section, --data, --data-hex, --ctx, --map, --global, --pid, --uid, \
+             --gid, --comm, --seed, --time and --dump-maps apply to ELF objects; give raw \
+             programs their memory with --mem or --mem-file",
         ));
     }
     let prog = load_program(&a.file, content)?;
@@ -233,6 +266,68 @@ fn prefill(vm: &crate::Vm, pairs: &[String]) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `--global NAME=VALUE`: sets each variable before the maps are created.
+fn set_globals(obj: &mut crate::Object, globals: &[String]) -> CliResult {
+    for g in globals {
+        let (name, value) = g
+            .split_once('=')
+            .ok_or_else(|| CliError::usage(format!("--global: expected NAME=VALUE, got `{g}`")))?;
+        let var = obj.global_var(name).ok_or_else(|| {
+            CliError::usage(format!(
+                "--global {name}: no global variable of that name in the object's BTF"
+            ))
+        })?;
+        let bytes = match value.strip_prefix("str:") {
+            Some(text) => {
+                if text.len() > var.size {
+                    return Err(CliError::usage(format!(
+                        "--global {name}: `{text}` has {} bytes, the variable {}",
+                        text.len(),
+                        var.size
+                    )));
+                }
+                let mut b = text.as_bytes().to_vec();
+                b.resize(var.size, 0);
+                b
+            }
+            None => map_bytes(value, var.size, "value", name)
+                .map_err(|e| CliError::usage(e.message.replacen("--map", "--global", 1)))?,
+        };
+        obj.set_global(name, &bytes)
+            .map_err(|e| CliError::usage(format!("--global {name}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// `--pid`, `--uid`, `--gid`, `--comm`, `--seed` and `--time` on the VM's environment.
+fn env_options(mut b: crate::VmBuilder, a: &RunArgs) -> Result<crate::VmBuilder, CliError> {
+    let env = bpfbox_vm::Env::default();
+    if let Some(pid) = a.pid {
+        b = b.pid_tgid(pid, pid);
+    }
+    if a.uid.is_some() || a.gid.is_some() {
+        b = b.uid_gid(a.uid.unwrap_or(env.uid), a.gid.unwrap_or(env.gid));
+    }
+    if let Some(comm) = &a.comm {
+        b = b.comm(comm);
+    }
+    if let Some(seed) = a.seed {
+        b = b.seed(seed);
+    }
+    if let Some(t) = &a.time {
+        let (start, step) = t.split_once(':').unwrap_or((t, "0"));
+        let parse = |s: &str| {
+            s.trim().parse::<u64>().map_err(|_| {
+                CliError::usage(format!(
+                    "--time: expected START[:STEP] in nanoseconds, got `{t}`"
+                ))
+            })
+        };
+        b = b.clock(parse(start)?, parse(step)?);
+    }
+    Ok(b)
+}
+
 /// bpftool's hexdump: offset, 16 bytes in pairs, and their printable characters.
 pub fn hexdump(data: &[u8]) -> String {
     let mut s = String::new();
@@ -270,9 +365,10 @@ fn run_object(a: &RunArgs) -> CliResult {
             "--mem and --mem-file apply to raw programs; give an object's packet with --data",
         ));
     }
-    let obj = object::open(&a.file, a.btf.as_deref())?;
+    let mut obj = object::open(&a.file, a.btf.as_deref())?;
+    set_globals(&mut obj, &a.global)?;
     let prog = object::select(&obj, &a.file, a.prog.as_deref(), a.section.as_deref())?;
-    let mut builder = crate::Vm::builder().budget(a.budget);
+    let mut builder = env_options(crate::Vm::builder().budget(a.budget), a)?;
     if a.unchecked {
         // SAFETY: the user asked for unchecked execution with --unchecked, whose help says it
         // is only for programs that stay in bounds.
