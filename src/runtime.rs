@@ -434,12 +434,12 @@ impl Vm {
             program: prog.name.clone(),
             source: e.clone(),
         })?;
-        testrun::run_context(engine, prog.prog_type, ctx, &mut self.env, &setup).map_err(
-            |e| Error::Run {
+        testrun::run_context(engine, prog.prog_type, ctx, &mut self.env, &setup).map_err(|e| {
+            Error::Run {
                 program: prog.name.clone(),
                 source: e,
-            },
-        )
+            }
+        })
     }
 
     /// Puts program `program` at `key` of program array `map`, for `bpf_tail_call`.

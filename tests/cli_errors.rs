@@ -77,15 +77,27 @@ fn common_rows(cmd: &[&str]) {
         [cmd, &[s(p)]].concat()
     }
     let with = |p| with(cmd, p);
-    expect(&with(&i.missing), 2, &format!("{}: cannot read: no such file", s(&i.missing)));
+    expect(
+        &with(&i.missing),
+        2,
+        &format!("{}: cannot read: no such file", s(&i.missing)),
+    );
     // As root, permissions do not stop a read; a directory is the unreadable file.
-    expect(&with(&i.dir), 2, &format!("{}: cannot read: is a directory", s(&i.dir)));
+    expect(
+        &with(&i.dir),
+        2,
+        &format!("{}: cannot read: is a directory", s(&i.dir)),
+    );
     expect(&with(&i.empty), 2, &format!("{}: empty file", s(&i.empty)));
     expect(&with(&i.not_elf), 2, s(&i.not_elf));
     expect(&with(&i.truncated), 2, &format!("{}: ", s(&i.truncated)));
     // Usage error: an option the command does not have.
     let obj = common::fixture("example_xdp");
-    expect(&[cmd, &[s(&obj), "--no-such-option"]].concat(), 2, "--no-such-option");
+    expect(
+        &[cmd, &[s(&obj), "--no-such-option"]].concat(),
+        2,
+        "--no-such-option",
+    );
 }
 
 #[test]
@@ -95,7 +107,11 @@ fn run_follows_the_error_scheme() {
     expect(&["run", s(&i.not_elf)], 2, "not an ELF object");
     // An option for objects given to a raw program is a usage error.
     let asm = write("ok.asm", b"mov %r0, 1\nexit\n");
-    expect(&["run", s(&asm), "--data-hex", "00"], 2, "apply to ELF objects");
+    expect(
+        &["run", s(&asm), "--data-hex", "00"],
+        2,
+        "apply to ELF objects",
+    );
     // Unsupported: addr_space_cast needs an arena, which the interpreter does not have.
     let mut prog = Vec::new();
     prog.extend_from_slice(&[0xbf, 0x11, 1, 0, 1, 0, 0, 0]);
@@ -103,7 +119,10 @@ fn run_follows_the_error_scheme() {
     let raw = write("arena.bin", &prog);
     expect(&["run", s(&raw)], 3, "unsupported");
     // Rejected: a program the kernel refuses.
-    let bad = write("jump_out.bin", &[0x05, 0, 5, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    let bad = write(
+        "jump_out.bin",
+        &[0x05, 0, 5, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+    );
     expect(&["run", s(&bad)], 1, "jump out of range from insn 0 to 6");
 }
 
@@ -118,7 +137,10 @@ fn show_follows_the_error_scheme() {
 fn disasm_follows_the_error_scheme() {
     common_rows(&["disasm"]);
     // Random-looking bytes are not a program the kernel would take: status 1, no listing.
-    let junk = write("junk.bin", &[0xff, 0xee, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    let junk = write(
+        "junk.bin",
+        &[0xff, 0xee, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+    );
     let out = bpfbox().args(["disasm", s(&junk)]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
@@ -144,7 +166,11 @@ fn asm_follows_the_error_scheme() {
 fn btf_dump_follows_the_error_scheme() {
     common_rows(&["btf", "dump"]);
     let junk = write("junk.btf", b"\x01\x02\x03\x04");
-    expect(&["btf", "dump", s(&junk)], 2, "neither raw BTF nor an ELF object");
+    expect(
+        &["btf", "dump", s(&junk)],
+        2,
+        "neither raw BTF nor an ELF object",
+    );
 }
 
 #[test]
@@ -152,7 +178,12 @@ fn reloc_follows_the_error_scheme() {
     common_rows(&["reloc"]);
     let target = scratch().join("no_such.btf");
     expect(
-        &["reloc", s(&common::fixture("core_prog")), "--btf", s(&target)],
+        &[
+            "reloc",
+            s(&common::fixture("core_prog")),
+            "--btf",
+            s(&target),
+        ],
         2,
         &format!("--btf {}", s(&target)),
     );

@@ -72,7 +72,9 @@ fn load(path: &std::path::Path) -> Result<Btf, CliError> {
     } else if bytes.starts_with(&[0x9f, 0xeb]) || bytes.starts_with(&[0xeb, 0x9f]) {
         Btf::parse(&bytes).map_err(|e| what(&e))
     } else {
-        Err(what(&"neither raw BTF nor an ELF object (no BTF or ELF magic)"))
+        Err(what(
+            &"neither raw BTF nor an ELF object (no BTF or ELF magic)",
+        ))
     }
 }
 

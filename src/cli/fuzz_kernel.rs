@@ -222,7 +222,11 @@ pub fn run(a: FuzzKernelArgs) -> CliResult {
         crate::outln!(
             "{} programs: {} matched, {} explained by known kernel behaviours, {} mismatched, \
              {} rejected by the verifier",
-            t.programs, t.matched, t.explained, t.mismatched, t.rejected
+            t.programs,
+            t.matched,
+            t.explained,
+            t.mismatched,
+            t.rejected
         )?;
     }
     if t.mismatched > 0 || t.rejected > 0 {

@@ -19,7 +19,10 @@ pub fn write_error(e: &io::Error) -> CliError {
 /// Writes formatted text to stdout (use the [`out!`](crate::out) and
 /// [`outln!`](crate::outln) macros).
 pub fn write_fmt(args: fmt::Arguments<'_>) -> CliResult {
-    io::stdout().lock().write_fmt(args).map_err(|e| write_error(&e))
+    io::stdout()
+        .lock()
+        .write_fmt(args)
+        .map_err(|e| write_error(&e))
 }
 
 /// Writes bytes to stdout and flushes them.
