@@ -131,6 +131,9 @@ pub struct Object {
     relocations: Vec<RelocRecord>,
     core_relocations: Vec<CoreRelocation>,
     sections: Vec<SectionSummary>,
+    /// `(section, variable)` → byte offset, from the ELF symbols: clang leaves `.bss`
+    /// variables at offset 0 in their `DATASEC` and libbpf takes the symbols' values.
+    global_offsets: HashMap<(String, String), usize>,
 }
 
 /// libbpf's `is_sec_name_dwarf`.
@@ -518,7 +521,20 @@ impl Object {
 
         let sections = summarize(&elf, maps_sec.map(|s| s.index), text_idx);
         let (maps, map_info) = maps.into_iter().map(|m| (m.spec, m.info)).unzip();
+        let global_offsets = elf
+            .symbols
+            .iter()
+            .filter_map(|s| {
+                let sec = elf.section(s.shndx)?;
+                crate::globals::data_kind(sec)?;
+                Some((
+                    (sec.name.clone(), s.name.clone()),
+                    usize::try_from(s.value).ok()?,
+                ))
+            })
+            .collect();
         Ok(Object {
+            global_offsets,
             name,
             license,
             kern_version,
@@ -618,6 +634,14 @@ impl Object {
         }
         data[var.offset..var.offset + var.size].copy_from_slice(bytes);
         Ok(())
+    }
+
+    /// The byte offset of global variable `var` in data section `section`, from the ELF
+    /// symbol table (as libbpf fills `DATASEC` offsets).
+    pub(crate) fn global_offset(&self, section: &str, var: &str) -> Option<usize> {
+        self.global_offsets
+            .get(&(section.to_string(), var.to_string()))
+            .copied()
     }
 
     /// The object's BTF, if it has a valid `.BTF` section.

@@ -10,6 +10,8 @@ mod conformance;
 mod disasm;
 mod fuzz_kernel;
 mod input;
+mod jsonw;
+mod map_dump;
 mod object;
 pub mod out;
 mod plugin;

@@ -7,6 +7,7 @@ use bpfbox_vm::testrun::TestRun;
 use bpfbox_vm::{FaultKind, Vm};
 
 use super::input::{self, load_program, parse_hex, Content};
+use super::map_dump;
 use super::object;
 use super::{print_json, CliError, CliResult};
 
@@ -65,6 +66,12 @@ pub struct RunArgs {
     /// Object: the current task's group id.
     #[arg(long)]
     gid: Option<u32>,
+    /// Object: the number of possible CPUs (per-CPU maps keep one value each; default 1).
+    #[arg(long)]
+    ncpus: Option<u32>,
+    /// Object: the CPU the program runs on (`bpf_get_smp_processor_id`).
+    #[arg(long)]
+    cpu: Option<u32>,
     /// Object: the current task's name (`bpf_get_current_comm`), cut to 15 bytes.
     #[arg(long)]
     comm: Option<String>,
@@ -82,7 +89,8 @@ pub struct RunArgs {
     /// Object: run this many times (the duration is the mean).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
-    /// Object: print every map's contents after the run.
+    /// Object: print every map after the run as `bpftool map dump` does (decoded with the
+    /// map's BTF; with --json as `bpftool -j map dump`, raw bytes and "formatted").
     #[arg(long)]
     dump_maps: bool,
     /// Input memory as hex bytes (default: the file's `-- mem`, or none).
@@ -121,11 +129,13 @@ pub fn run(a: RunArgs) -> CliResult {
         || a.comm.is_some()
         || a.seed.is_some()
         || a.time.is_some()
+        || a.ncpus.is_some()
+        || a.cpu.is_some()
         || a.dump_maps
     {
         return Err(CliError::usage(
             "--prog, --section, --data, --data-hex, --ctx, --map, --global, --pid, --uid, \
-             --gid, --comm, --seed, --time and --dump-maps apply to ELF objects; give raw \
+             --gid, --comm, --ncpus, --cpu, --seed, --time and --dump-maps apply to ELF objects; give raw \
              programs their memory with --mem or --mem-file",
         ));
     }
@@ -266,6 +276,15 @@ fn prefill(vm: &crate::Vm, pairs: &[String]) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The object's BTF as libbpf hands it to the kernel (DATASEC sizes and offsets from the ELF
+/// symbols), or `None` if that cannot be made.
+fn kernel_btf(path: &Path) -> Option<bpfbox_btf::Btf> {
+    let bytes = std::fs::read(path).ok()?;
+    let elf = bpfbox_loader::elf::ElfFile::parse(&bytes).ok()?;
+    let raw = crate::kernel_compare::btf_fixup::finalize(&elf).ok()??;
+    bpfbox_btf::Btf::parse(&raw).ok()
+}
+
 /// `--global NAME=VALUE`: sets each variable before the maps are created.
 fn set_globals(obj: &mut crate::Object, globals: &[String]) -> CliResult {
     for g in globals {
@@ -307,6 +326,12 @@ fn env_options(mut b: crate::VmBuilder, a: &RunArgs) -> Result<crate::VmBuilder,
     }
     if a.uid.is_some() || a.gid.is_some() {
         b = b.uid_gid(a.uid.unwrap_or(env.uid), a.gid.unwrap_or(env.gid));
+    }
+    if let Some(n) = a.ncpus {
+        b = b.ncpus(n);
+    }
+    if let Some(c) = a.cpu {
+        b = b.cpu(c);
     }
     if let Some(comm) = &a.comm {
         b = b.comm(comm);
@@ -418,15 +443,19 @@ fn run_object(a: &RunArgs) -> CliResult {
         std::fs::write(p, &res.ctx_out)
             .map_err(|e| CliError::internal(format!("cannot write {}: {e}", p.display())))?;
     }
-    let maps: Vec<_> = if a.dump_maps {
+    // Every map as `bpftool map dump` (or `bpftool -j map dump`) prints it, decoded with the
+    // BTF the kernel would hold: the object's, with DATASEC sizes and offsets filled in.
+    let loaded_btf = a.dump_maps.then(|| kernel_btf(&a.file)).flatten();
+    let btf = loaded_btf.as_ref().or(obj.btf());
+    let maps: Vec<(String, &'static str, String)> = if a.dump_maps {
         vm.maps()
             .map(|(name, m)| {
-                let entries: Vec<_> = m
-                    .iter()
-                    .into_iter()
-                    .map(|(k, v)| serde_json::json!({ "key": hex(&k), "value": hex(&v) }))
-                    .collect();
-                (name.to_string(), m.map_type(), entries)
+                let text = if a.json {
+                    map_dump::json(m, btf)
+                } else {
+                    map_dump::plain(m, btf)
+                };
+                (name.to_string(), m.map_type().name(), text)
             })
             .collect()
     } else {
@@ -448,7 +477,11 @@ fn run_object(a: &RunArgs) -> CliResult {
             "ringbuf": res.ringbuf.iter().map(|(m, d)| serde_json::json!({"map": m, "data": hex(d)})).collect::<Vec<_>>(),
             "perf": res.perf.iter().map(|(m, i, d)| serde_json::json!({"map": m, "index": i, "data": hex(d)})).collect::<Vec<_>>(),
             "redirects": res.redirects,
-            "maps": maps.iter().map(|(n, t, e)| serde_json::json!({"name": n, "type": t.name(), "entries": e})).collect::<Vec<_>>(),
+            "maps": maps.iter().map(|(n, t, e)| serde_json::json!({
+                "name": n,
+                "type": t,
+                "elements": serde_json::from_str::<serde_json::Value>(e).unwrap_or_default(),
+            })).collect::<Vec<_>>(),
         }));
     }
     let action = res.action.map(|n| format!(" ({n})")).unwrap_or_default();
@@ -487,15 +520,9 @@ fn run_object(a: &RunArgs) -> CliResult {
     for r in &res.redirects {
         crate::outln!("redirect: {r:?}")?;
     }
-    for (name, t, entries) in &maps {
-        crate::outln!("map {name} ({}): {} entries", t.name(), entries.len())?;
-        for e in entries {
-            crate::outln!(
-                "  key {} value {}",
-                e["key"].as_str().unwrap_or(""),
-                e["value"].as_str().unwrap_or("")
-            )?;
-        }
+    for (name, t, text) in &maps {
+        crate::outln!("map {name} ({t}):")?;
+        crate::out!("{text}")?;
     }
     Ok(())
 }
