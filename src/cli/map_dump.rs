@@ -218,7 +218,7 @@ impl<'a> Dumper<'a> {
 
     fn int(&mut self, info: bpfbox_btf::types::IntInfo, bit_offset: u32, data: &[u8]) -> Dumped {
         let nr_bits = info.nr_bits();
-        if bit_offset != 0 || info.bits_offset() != 0 || nr_bits % 8 != 0 {
+        if bit_offset != 0 || info.bits_offset() != 0 || !nr_bits.is_multiple_of(8) {
             self.int_bits(info, bit_offset, data);
             return Ok(());
         }

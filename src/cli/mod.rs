@@ -124,7 +124,7 @@ enum Command {
     /// Disassemble an ELF object's programs or bytecode (raw, assembly, conformance `.data`).
     Disasm(disasm::DisasmArgs),
     /// Run a program in the interpreter (an ELF object's program as BPF_PROG_TEST_RUN would).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Show an object's programs, maps, data sections, BTF types and relocations.
     Show(show::ShowArgs),
     /// Run the bpf_conformance suite.
@@ -158,7 +158,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Asm(a) => asm::run(a),
         Command::Disasm(a) => disasm::run(a),
-        Command::Run(a) => run::run(a),
+        Command::Run(a) => run::run(*a),
         Command::Show(a) => show::run(a),
         Command::Conformance(a) => conformance::run(a),
         Command::ConformancePlugin(a) => plugin::run(a),
