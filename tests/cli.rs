@@ -421,12 +421,19 @@ fn run_object_reports_like_bpftool_prog_run() {
     assert_eq!(v["retval"], 2);
     assert_eq!(v["action"], "XDP_PASS");
     assert_eq!(v["data_out"], hex(&udp_frame(54)));
-    let entries = v["maps"][0]["entries"].as_array().unwrap();
-    let e17 = entries
+    // Elements as `bpftool -j map dump` gives them: raw bytes and, from BTF, "formatted".
+    let elements = v["maps"][0]["elements"].as_array().unwrap();
+    let e17 = elements
         .iter()
-        .find(|e| e["key"] == hex(&17u32.to_ne_bytes()))
+        .find(|e| e["formatted"]["key"] == 17)
         .unwrap();
-    assert_eq!(e17["value"], hex(&42u64.to_ne_bytes()));
+    assert_eq!(e17["formatted"]["value"], 42);
+    let raw: Vec<String> = 42u64
+        .to_ne_bytes()
+        .iter()
+        .map(|b| format!("0x{b:02x}"))
+        .collect();
+    assert_eq!(e17["value"], serde_json::json!(raw));
 
     // The kernel refuses XDP test runs on frames shorter than an Ethernet header.
     let out = bpfbox()
