@@ -473,3 +473,51 @@ pub fn json(map: &Map, btf: Option<&Btf>) -> String {
     w.end_array();
     w.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{json, plain};
+    use bpfbox_vm::maps::spec::{MapConfig, MapSpec, MapType};
+    use bpfbox_vm::maps::{Map, MapRef};
+
+    fn map(t: MapType, key: u32, value: u32, entries: u32, ncpus: u32) -> MapRef {
+        Map::create(
+            &MapSpec::new("m", t, key, value, entries),
+            &MapConfig { ncpus },
+        )
+        .unwrap()
+    }
+
+    /// Maps without BTF print as bpftool's hex lines. The expected texts are bpftool v7.1's
+    /// output for maps created and filled with `bpftool map create` / `map update`.
+    #[test]
+    fn maps_without_btf_print_as_bpftool_hex_lines() {
+        let h = map(MapType::Hash, 4, 8, 4, 1);
+        h.update(&[1, 0, 0, 0], &[1, 2, 3, 4, 5, 6, 7, 8], 0)
+            .unwrap();
+        assert_eq!(
+            plain(&h, None),
+            "key: 01 00 00 00  value: 01 02 03 04 05 06 07 08\nFound 1 element\n"
+        );
+        assert_eq!(
+            json(&h, None),
+            "[{\"key\":[\"0x01\",\"0x00\",\"0x00\",\"0x00\"],\"value\":[\"0x01\",\"0x02\",\"0x03\",\"0x04\",\"0x05\",\"0x06\",\"0x07\",\"0x08\"]}]\n"
+        );
+        let a = map(MapType::Array, 4, 20, 2, 1);
+        let v: Vec<u8> = (1..=20).collect();
+        a.update(&[1, 0, 0, 0], &v, 0).unwrap();
+        assert_eq!(
+            plain(&a, None),
+            "key:\n00 00 00 00\nvalue:\n00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00\n00 00 00 00\n\
+             key:\n01 00 00 00\nvalue:\n01 02 03 04 05 06 07 08  09 0a 0b 0c 0d 0e 0f 10\n11 12 13 14\n\
+             Found 2 elements\n"
+        );
+        let p = map(MapType::PercpuArray, 4, 4, 1, 2);
+        assert_eq!(
+            plain(&p, None),
+            "key:\n00 00 00 00\nvalue (CPU 00): 00 00 00 00\nvalue (CPU 01): 00 00 00 00\nFound 1 element\n"
+        );
+        let e = map(MapType::Hash, 4, 8, 4, 1);
+        assert_eq!(plain(&e, None), "Found 0 elements\n");
+    }
+}
