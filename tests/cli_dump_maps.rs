@@ -72,6 +72,12 @@ fn cases() -> Vec<Case> {
             ctx: None,
         },
         Case {
+            object: "btf_values",
+            program: "store_shapes",
+            data: Vec::new(),
+            ctx: None,
+        },
+        Case {
             object: "example_xdp",
             program: "xdp_filter_dns",
             data: frame,

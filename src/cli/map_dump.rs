@@ -110,11 +110,11 @@ impl<'a> Dumper<'a> {
             (TypeData::Ptr, _) => {
                 let v = le_bytes::<8>(data).map(u64::from_le_bytes).ok_or(Stop)?;
                 if self.plain {
-                    // glibc's %p.
+                    // glibc's %p, unquoted as bpftool 7.1 prints it (later versions quote it).
                     if v == 0 {
-                        self.w.raw("\"(nil)\"");
+                        self.w.raw("(nil)");
                     } else {
-                        self.w.raw(&format!("\"{v:#x}\""));
+                        self.w.raw(&format!("{v:#x}"));
                     }
                 } else {
                     self.w.raw(&v.to_string());
@@ -247,7 +247,8 @@ impl<'a> Dumper<'a> {
                 };
                 self.w.raw(&text);
             }
-            4 => {
+            // BTF_INT_CHAR.
+            2 => {
                 let c = get(1)?[0];
                 if (0x20..0x7f).contains(&c) {
                     self.w.raw(&format!("\"{}\"", c as char));
@@ -257,7 +258,8 @@ impl<'a> Dumper<'a> {
                     self.w.raw(&format!("\"\\u00{c:02x}\""));
                 }
             }
-            2 => self.w.raw(if get(1)?[0] != 0 { "true" } else { "false" }),
+            // BTF_INT_BOOL.
+            4 => self.w.raw(if get(1)?[0] != 0 { "true" } else { "false" }),
             _ => return Err(Stop),
         }
         Ok(())
