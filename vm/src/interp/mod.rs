@@ -85,6 +85,11 @@ pub enum FaultKind {
     /// An instruction this engine cannot execute in the current setting.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// Control reached an instruction the kernel's verifier refuses when it walks it (a
+    /// write to r10, an invalid register, reserved fields): the kernel would have rejected
+    /// the program; the message is the verifier's.
+    #[error("{0}")]
+    Rejected(#[serde(serialize_with = "display")] crate::isa::IsaErrorKind),
     /// Control reached a slot that holds no instruction.
     #[error("invalid instruction")]
     PcOutOfRange,
@@ -103,6 +108,10 @@ pub enum FaultKind {
         /// The handle stored in the program array.
         handle: u32,
     },
+}
+
+fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 /// A run-time fault at an instruction.
