@@ -150,3 +150,20 @@ fn conformance_ends_quietly_on_a_closed_pipe() {
     closed_before_start(&["conformance", dir.to_str().unwrap()]);
     one_line_then_close(&["conformance", dir.to_str().unwrap()]);
 }
+
+#[test]
+fn helpers_ends_quietly_on_a_closed_pipe() {
+    closed_before_start(&["helpers"]);
+    closed_before_start(&["helpers", "--json"]);
+    one_line_then_close(&["helpers"]);
+}
+
+#[test]
+fn compare_ends_quietly_on_a_closed_pipe() {
+    if let Some(r) = bpfbox::kernel_compare::probe::Probe::run().reason() {
+        return common::skip(&r);
+    }
+    closed_before_start(&["compare", &obj("example_xdp")]);
+    closed_before_start(&["compare", &obj("example_xdp"), "-o", "csv"]);
+    closed_before_start(&["compare", &obj("example_xdp"), "--json"]);
+}

@@ -185,13 +185,13 @@ pub fn run(mut a: CompareArgs) -> CliResult {
                 summary: &summary,
             })?;
         }
-        Output::Csv => print!("{}", report::csv(&reports)),
+        Output::Csv => crate::out!("{}", report::csv(&reports))?,
         Output::Table => {
-            print!("{}", report::table(&reports, a.run));
+            crate::out!("{}", report::table(&reports, a.run))?;
             if a.show_log {
                 for r in reports.iter().flat_map(|r| &r.programs) {
                     if let Some(log) = &r.log {
-                        println!("\n--- {}/{} ---\n{}", r.file, r.program, log.trim_end());
+                        crate::outln!("\n--- {}/{} ---\n{}", r.file, r.program, log.trim_end())?;
                     }
                 }
             }

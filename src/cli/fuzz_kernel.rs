@@ -128,7 +128,7 @@ pub fn run(a: FuzzKernelArgs) -> CliResult {
             .map_or(0, |d| d.as_nanos() as u64)
     });
     if !a.json {
-        eprintln!(
+        crate::errln!(
             "kernel {}: seeds {first}..{}",
             probe.kernel_release,
             first.wrapping_add(a.count)
@@ -166,7 +166,9 @@ pub fn run(a: FuzzKernelArgs) -> CliResult {
                     "interpreter": interp,
                 });
                 let path = write_case(&a.out, &format!("explained-{seed}"), &asm, &json)?;
-                bar.suspend(|| eprintln!("explained seed {seed} ({known}): {}", path.display()));
+                bar.suspend(|| {
+                    crate::errln!("explained seed {seed} ({known}): {}", path.display())
+                });
             }
             Verdict::Mismatch {
                 kernel: kout,
@@ -180,12 +182,12 @@ pub fn run(a: FuzzKernelArgs) -> CliResult {
                     "interpreter": interpreter,
                 });
                 let path = write_case(&a.out, &format!("mismatch-{seed}"), &asm, &json)?;
-                bar.suspend(|| eprintln!("MISMATCH seed {seed}: {}", path.display()));
+                bar.suspend(|| crate::errln!("MISMATCH seed {seed}: {}", path.display()));
                 cases.push(path);
                 if !a.no_shrink {
                     bar.set_message(format!("shrinking seed {seed}"));
                     if let Some(path) = shrink(&kernel, seed, &a.out)? {
-                        bar.suspend(|| eprintln!("  shrunk: {}", path.display()));
+                        bar.suspend(|| crate::errln!("  shrunk: {}", path.display()));
                         cases.push(path);
                     }
                 }
@@ -200,7 +202,7 @@ pub fn run(a: FuzzKernelArgs) -> CliResult {
                 let json =
                     serde_json::json!({ "seed": seed, "program": p, "errno": errno, "log": log });
                 let path = write_case(&a.out, &format!("rejected-{seed}"), &asm, &json)?;
-                bar.suspend(|| eprintln!("REJECTED seed {seed}: {}", path.display()));
+                bar.suspend(|| crate::errln!("REJECTED seed {seed}: {}", path.display()));
                 cases.push(path);
             }
         }

@@ -123,19 +123,19 @@ pub fn run(a: HelpersArgs) -> CliResult {
     if a.json {
         return print_json(&r);
     }
-    println!("helpers ({}):", r.helpers.len());
+    crate::outln!("helpers ({}):", r.helpers.len())?;
     for h in &r.helpers {
-        println!("  {:>3}  {}", h.id, h.prototype);
-        println!("       program types: {}", h.program_types.join(", "));
+        crate::outln!("  {:>3}  {}", h.id, h.prototype)?;
+        crate::outln!("       program types: {}", h.program_types.join(", "))?;
     }
-    println!(
+    crate::outln!(
         "map types ({}): {}",
         r.map_types.len(),
         r.map_types.join(", ")
-    );
-    println!("program types ({}):", r.program_types.len());
+    )?;
+    crate::outln!("program types ({}):", r.program_types.len())?;
     for p in &r.program_types {
-        println!("  {:>2}  {:<24} {}", p.id, p.name, p.context);
+        crate::outln!("  {:>2}  {:<24} {}", p.id, p.name, p.context)?;
     }
     Ok(())
 }

@@ -54,3 +54,15 @@ macro_rules! outln {
         $crate::cli::out::write_fmt(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
+
+/// `eprintln!` for the CLI: a closed or failing stderr is ignored instead of panicking.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        );
+    }};
+}

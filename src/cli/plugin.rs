@@ -66,7 +66,7 @@ pub fn run(a: PluginArgs) -> CliResult {
     let code = if elf { elf_main(&bytes)? } else { bytes };
     let slots = slots_from_bytes(&code).map_err(|e| CliError::rejected(e.to_string()))?;
     if debug {
-        eprintln!(
+        crate::errln!(
             "memory: {} bytes, program: {} slots",
             mem.len(),
             slots.len()

@@ -373,27 +373,27 @@ pub fn run(a: SelftestArgs) -> CliResult {
                 summary: &summary,
             })?;
         }
-        Output::Csv => print!("{}", csv(&rows)),
+        Output::Csv => crate::out!("{}", csv(&rows))?,
         Output::Table => {
-            print!("{}", table(&rows));
+            crate::out!("{}", table(&rows))?;
             if a.show_log {
                 for r in rows.iter().filter(|r| r.status == Status::Disagree) {
-                    println!("\n--- {} ---\n{}", key(r), r.log.trim_end());
+                    crate::outln!("\n--- {} ---\n{}", key(r), r.log.trim_end())?;
                     if !r.xlated_text.is_empty() {
-                        println!(
+                        crate::outln!(
                             "--- {} (translated) ---\n{}",
                             key(r),
                             r.xlated_text.trim_end()
-                        );
+                        )?;
                     }
                 }
             }
-            println!("{}", summary.line());
+            crate::outln!("{}", summary.line())?;
         }
     }
     if output != Output::Json {
         for e in &errors {
-            eprintln!("bpfbox: {e}");
+            crate::errln!("bpfbox: {e}");
         }
     }
     let unexpected = rows
