@@ -92,6 +92,14 @@ pub enum Error {
     /// A helper override names no kernel helper.
     #[error("unknown helper '{0}'")]
     UnknownHelper(String),
+    /// A map the program uses could not be created (only the programs using it are refused).
+    #[error("program '{program}': {reason}")]
+    MapUnavailable {
+        /// The program.
+        program: String,
+        /// The map's creation error.
+        reason: String,
+    },
     /// The program calls a helper bpfbox does not implement (only that program is refused).
     #[error(
         "program '{program}': insn {insn}: helper {name} (id {id}) is not supported by bpfbox"
@@ -276,9 +284,11 @@ impl VmBuilder {
     /// Creates the object's maps (global data filled, `.rodata` frozen, initialisers
     /// applied), validates every loadable program and binds program arrays.
     pub fn build(self, object: &Object) -> Result<Vm, Error> {
-        let maps = object.create_maps(&MapConfig {
+        // A map the engine cannot create fails only the programs that use it, as the kernel
+        // loads an object's programs one by one.
+        let (maps, failed_maps) = object.create_maps_partial(&MapConfig {
             ncpus: self.env.ncpus,
-        })?;
+        });
         let mut overrides = HelperRegistry::kernel();
         for (name, f) in &self.overrides {
             let id = helper_id(name).ok_or_else(|| Error::UnknownHelper(name.to_string()))?;
@@ -288,7 +298,15 @@ impl VmBuilder {
         let mut engines = Vec::with_capacity(object.programs().len());
         let mut missing = Vec::with_capacity(object.programs().len());
         let mut table = ProgramTable::new();
+        let mut unusable = Vec::with_capacity(object.programs().len());
         for (handle, prog) in object.programs().iter().enumerate() {
+            let used = bpfbox_loader::maps_used(prog);
+            unusable.push(
+                failed_maps
+                    .iter()
+                    .find(|(i, _)| used.contains(i))
+                    .map(|(_, e)| e.to_string()),
+            );
             // A program that fails validation fails when it is run, not the whole object:
             // the kernel loads an object's programs one by one.
             let mut vm = match testrun::prepare(&prog.insns, prog.prog_type, &maps) {
@@ -322,6 +340,7 @@ impl VmBuilder {
             errors: object.program_errors().to_vec(),
             engines,
             missing,
+            unusable,
             table,
             maps,
             map_names: (0..object.maps().len())
@@ -366,6 +385,8 @@ pub struct Vm {
     engines: Vec<Result<Arc<bpfbox_vm::Vm>, IsaError>>,
     /// Per program: the first call to a helper bpfbox lacks (insn, id, name).
     missing: Vec<Option<(usize, u32, String)>>,
+    /// Per program: why a map it uses could not be created.
+    unusable: Vec<Option<String>>,
     table: ProgramTable,
     maps: MapTable,
     map_names: Vec<String>,
@@ -486,6 +507,12 @@ impl Vm {
             keep_ringbuf: false,
         };
         let prog = &self.programs[i];
+        if let Some(Some(reason)) = self.unusable.get(i) {
+            return Err(Error::MapUnavailable {
+                program: prog.name.clone(),
+                reason: reason.clone(),
+            });
+        }
         if let Some(Some((insn, id, name))) = self.missing.get(i) {
             return Err(Error::UnsupportedHelper {
                 program: prog.name.clone(),
