@@ -43,7 +43,11 @@ pub(crate) fn pull_l2(ctx: Context, t: ProgType) -> Context {
     use bpfbox_vm::context::{skb_off, SKB_HEADROOM};
     let pulled_types = matches!(
         t,
-        ProgType::SocketFilter | ProgType::CgroupSkb | ProgType::LwtIn | ProgType::LwtOut
+        ProgType::SocketFilter
+            | ProgType::CgroupSkb
+            | ProgType::LwtIn
+            | ProgType::LwtOut
+            | ProgType::LwtXmit
     );
     if ctx.kind() != ContextKind::Skb || !pulled_types {
         return ctx;

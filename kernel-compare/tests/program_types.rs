@@ -114,7 +114,22 @@ fn programs() -> Vec<Program> {
         i(STXW, 1, 2, 4, 0),
         i(EXIT, 0, 0, 0, 0),
     ];
+    // LWT xmit and cgroup skb: r0 = skb->len + data[0], which shows whether the test run
+    // pulled the Ethernet header (only TC programs keep it).
+    let len_and_first = vec![
+        i(LDXW, 0, 1, 0, 0),  // r0 = skb->len
+        i(LDXW, 2, 1, 76, 0), // r2 = data
+        i(LDXW, 3, 1, 80, 0), // r3 = data_end
+        i(MOV64_REG, 4, 2, 0, 0),
+        i(ADD64_IMM, 4, 0, 0, 1),
+        i(JGT_REG, 4, 3, 2, 0), // if data + 1 > data_end: exit
+        i(LDXB, 2, 2, 0, 0),
+        i(0x0f, 0, 2, 0, 0),
+        i(EXIT, 0, 0, 0, 0),
+    ];
     vec![
+        program("kc_lwt_xmit_len", ProgType::LwtXmit, len_and_first.clone()),
+        program("kc_lwt_in_len", ProgType::LwtIn, len_and_first.clone()),
         program("kc_xdp_count", ProgType::Xdp, xdp),
         program("kc_sock_count", ProgType::SocketFilter, sock),
         program("kc_tc_mark", ProgType::SchedCls, tc),

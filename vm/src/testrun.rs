@@ -133,12 +133,10 @@ fn is_skb(t: ProgType) -> bool {
 }
 
 /// Whether the kernel's skb test run leaves the Ethernet header in the packet the program
-/// sees (`is_l2` in `bpf_prog_test_run_skb`).
+/// sees (`is_l2` in `bpf_prog_test_run_skb`: TC programs only; the LWT and cgroup programs
+/// and socket filters see the packet from the network header).
 fn skb_l2(t: ProgType) -> bool {
-    matches!(
-        t,
-        ProgType::SchedCls | ProgType::SchedAct | ProgType::LwtXmit | ProgType::SkSkb
-    )
+    matches!(t, ProgType::SchedCls | ProgType::SchedAct)
 }
 
 fn read_u32(b: &[u8], off: u64) -> u32 {
