@@ -10,13 +10,15 @@
 //!   function becomes global, its unnamed parameters get a name, and its slot points to an
 //!   allocated `int` variable `dummy_ksym` added to the BTF.
 //! - `.kconfig` externs become allocated variables at their offsets in the kconfig map.
+//! - A global subprogram (in `.text`) whose symbol is hidden becomes a static `FUNC`, so
+//!   the verifier checks it in its callers' context (libbpf's `mark_btf_static`).
 //! - The variables of every `DATASEC` are sorted by offset.
 //!
 //! Everything else is passed through untouched.
 
 use std::collections::HashMap;
 
-use bpfbox_loader::elf::{ElfFile, STB_GLOBAL, STB_WEAK, STT_OBJECT};
+use bpfbox_loader::elf::{ElfFile, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_OBJECT};
 
 const BTF_MAGIC: u16 = 0xeb9f;
 const HDR_LEN: usize = 24;
@@ -28,6 +30,7 @@ const KIND_DATASEC: u32 = 15;
 const VAR_STATIC: u32 = 0;
 const VAR_GLOBAL_ALLOCATED: u32 = 1;
 const VAR_GLOBAL_EXTERN: u32 = 2;
+const FUNC_STATIC: u32 = 0;
 const FUNC_GLOBAL: u32 = 1;
 const STV_INTERNAL: u8 = 1;
 const STV_HIDDEN: u8 = 2;
@@ -231,6 +234,7 @@ pub fn finalize(
         }
     }
     fix_datasecs(&mut t, elf)?;
+    hidden_subprogs_static(&mut t, elf)?;
 
     // Reassemble: header, types, strings.
     let mut out = header.to_vec();
@@ -290,6 +294,33 @@ fn fix_ksyms(t: &mut Types) -> Result<(), FixupError> {
         off += 4;
     }
     wr(&mut t.b, t.at[sec] + 8, off);
+    Ok(())
+}
+
+/// libbpf's `mark_btf_static`: the global `FUNC` of each hidden global subprogram becomes
+/// static.
+fn hidden_subprogs_static(t: &mut Types, elf: &ElfFile<'_>) -> Result<(), FixupError> {
+    let Some(text) = elf
+        .sections
+        .iter()
+        .find(|s| s.name == ".text" && s.is_exec())
+    else {
+        return Ok(());
+    };
+    for sym in &elf.symbols {
+        let hidden = matches!(sym.visibility & 3, STV_HIDDEN | STV_INTERNAL);
+        if sym.shndx != text.index || sym.kind != STT_FUNC || sym.bind != STB_GLOBAL || !hidden {
+            continue;
+        }
+        let func = (1..t.at.len()).find(|&id| {
+            t.kind(id).ok() == Some(KIND_FUNC)
+                && t.info(id).is_ok_and(|i| i & 0xffff == FUNC_GLOBAL)
+                && t.name(id).ok() == Some(sym.name.as_str())
+        });
+        if let Some(id) = func {
+            wr(&mut t.b, t.at[id] + 4, (KIND_FUNC << 24) | FUNC_STATIC);
+        }
+    }
     Ok(())
 }
 

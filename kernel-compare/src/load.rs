@@ -368,17 +368,19 @@ impl KernelObject {
         };
         let mut programs = Vec::new();
         for p in obj.programs().iter().filter(|p| is_wanted(&p.name)) {
-            let missing = used_maps(p).into_iter().find_map(|i| match maps.get(i) {
-                Some(m) if m.fd.is_some() => None,
-                Some(m) => Some(format!(
-                    "map `{}` could not be created: {}",
-                    m.spec.name,
-                    m.error.as_deref().unwrap_or("unknown error")
-                )),
-                None => Some(format!(
-                    "refers to map #{i}, which the object does not have"
-                )),
-            });
+            let missing = bpfbox_loader::maps_used(p)
+                .into_iter()
+                .find_map(|i| match maps.get(i) {
+                    Some(m) if m.fd.is_some() => None,
+                    Some(m) => Some(format!(
+                        "map `{}` could not be created: {}",
+                        m.spec.name,
+                        m.error.as_deref().unwrap_or("unknown error")
+                    )),
+                    None => Some(format!(
+                        "refers to map #{i}, which the object does not have"
+                    )),
+                });
             if let Some(reason) = missing {
                 programs.push(not_judged(p, reason));
                 continue;
@@ -521,28 +523,6 @@ fn selection(
     let mut set: HashSet<String> = want.iter().cloned().collect();
     set.extend(obj.program_slots().into_iter().map(|s| s.program));
     Ok(Some(set))
-}
-
-/// Indices of the maps a relocated program refers to (`BPF_PSEUDO_MAP_IDX` and
-/// `BPF_PSEUDO_MAP_IDX_VALUE` in `ld_imm64`).
-fn used_maps(p: &Program) -> BTreeSet<usize> {
-    const LD_IMM64: u8 = 0x18;
-    const PSEUDO_MAP_IDX: u8 = 5;
-    const PSEUDO_MAP_IDX_VALUE: u8 = 6;
-    let mut out = BTreeSet::new();
-    let mut i = 0;
-    while i < p.insns.len() {
-        let insn = &p.insns[i];
-        if insn.code == LD_IMM64 {
-            if matches!(insn.src, PSEUDO_MAP_IDX | PSEUDO_MAP_IDX_VALUE) {
-                out.insert(insn.imm as u32 as usize);
-            }
-            i += 2;
-        } else {
-            i += 1;
-        }
-    }
-    out
 }
 
 /// A program the kernel is not asked about, and why.

@@ -214,6 +214,8 @@ pub struct Session<'a> {
     map_names: Vec<String>,
     kernel: &'a KernelObject,
     ours: Result<MapTable, String>,
+    /// Maps bpfbox could not create (by index), with why: the programs using them do not run.
+    failed_maps: Vec<(usize, String)>,
     /// Our programs by index (the handle our program arrays hold), for tail calls.
     table: ProgramTable,
     env: Env,
@@ -222,16 +224,20 @@ pub struct Session<'a> {
 impl<'a> Session<'a> {
     /// Creates bpfbox's maps for `obj` (sized for `ncpus` possible CPUs, as the kernel's).
     pub fn new(obj: &'a Object, kernel: &'a KernelObject, ncpus: u32) -> Session<'a> {
-        let ours = obj
-            .create_maps(&MapConfig { ncpus })
-            .map_err(|e| e.to_string());
+        let (table, failed) = obj.create_maps_partial(&MapConfig { ncpus });
+        let failed_maps: Vec<(usize, String)> = failed
+            .into_iter()
+            .map(|(i, e)| (i, e.to_string()))
+            .collect();
+        let ours = Ok(table);
         let map_names = (0..obj.maps().len())
             .map(|i| {
                 obj.map_info(i)
                     .map_or_else(|| obj.maps()[i].name.clone(), |m| m.name.clone())
             })
             .collect();
-        let s = Session::with_maps(obj.programs(), map_names, kernel, ours, ncpus);
+        let mut s = Session::with_maps(obj.programs(), map_names, kernel, ours, ncpus);
+        s.failed_maps = failed_maps;
         // Program-array initialisers: the kernel side got program fds; ours get handles.
         if let Ok(maps) = &s.ours {
             for slot in obj.program_slots() {
@@ -287,6 +293,7 @@ impl<'a> Session<'a> {
             map_names,
             kernel,
             ours,
+            failed_maps: Vec::new(),
             table,
             env,
         }
@@ -364,6 +371,10 @@ impl<'a> Session<'a> {
         }
         if let Err(e) = &self.ours {
             return Some(format!("bpfbox cannot create the object's maps: {e}"));
+        }
+        let used = bpfbox_loader::maps_used(p);
+        if let Some((_, e)) = self.failed_maps.iter().find(|(i, _)| used.contains(i)) {
+            return Some(format!("bpfbox cannot create a map it uses: {e}"));
         }
         None
     }

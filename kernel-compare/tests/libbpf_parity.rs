@@ -40,7 +40,7 @@ fn corpus() -> Option<PathBuf> {
         return None;
     }
     let out = root.join("target/selftests");
-    let status = Command::new("bash").arg(&script).arg(&out).status();
+    let status = Command::new("sh").arg(&script).arg(&out).status();
     if !status.is_ok_and(|s| s.success()) {
         common::skip(
             "tests/selftests/build.sh failed (needs clang-19, bpftool, linux-source-6.12)",

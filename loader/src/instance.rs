@@ -51,6 +51,33 @@ pub fn libbpf_create_spec(spec: &MapSpec, cfg: &MapConfig) -> MapSpec {
     s
 }
 
+/// What stands in a table for a map the engine could not create: programs using it are
+/// failed before they run, so it is never reached.
+fn stand_in(cfg: &MapConfig) -> Option<MapRef> {
+    Map::create(&MapSpec::new("stand_in", MapType::Array, 4, 8, 1), cfg).ok()
+}
+
+/// Indices of the maps a relocated program refers to (`BPF_PSEUDO_MAP_IDX` and
+/// `BPF_PSEUDO_MAP_IDX_VALUE` in `ld_imm64`), to know which programs a map that could not
+/// be created fails.
+pub fn maps_used(p: &bpfbox_vm::Program) -> std::collections::BTreeSet<usize> {
+    use bpfbox_vm::isa::pseudo;
+    let mut out = std::collections::BTreeSet::new();
+    let mut i = 0;
+    while i < p.insns.len() {
+        let insn = &p.insns[i];
+        if insn.code == crate::reloc::LD_IMM64 {
+            if matches!(insn.src, pseudo::MAP_IDX | pseudo::MAP_IDX_VALUE) {
+                out.insert(insn.imm as u32 as usize);
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 fn without_btf(mut s: MapSpec) -> MapSpec {
     s.btf_key_type_id = None;
     s.btf_value_type_id = None;
@@ -70,13 +97,27 @@ pub struct GlobalVar {
 
 impl Object {
     /// Creates every map of the object, fills global data (and freezes `.rodata` and
-    /// `.kconfig` as libbpf does) and fills map-in-map initialisers.
+    /// `.kconfig` as libbpf does) and fills map-in-map initialisers; the first map that
+    /// fails fails the whole table (see [`Object::create_maps_partial`] to keep going).
     ///
     /// The table's indices are the map indices the programs' `ld_imm64` references use.
     /// Program-array initialisers need the engine's program handles; they are returned by
     /// [`Object::program_slots`] for the caller to bind.
     pub fn create_maps(&self, cfg: &MapConfig) -> Result<MapTable, LoadError> {
+        let (table, failed) = self.create_maps_partial(cfg);
+        match failed.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(table),
+        }
+    }
+
+    /// [`Object::create_maps`] that does not stop at a map the engine cannot create (a map
+    /// type it does not run, a bad initialiser): such a map's place in the table holds an
+    /// inert stand-in, and it is listed with its error, so that only the programs using it
+    /// (see [`maps_used`]) fail and the others run.
+    pub fn create_maps_partial(&self, cfg: &MapConfig) -> (MapTable, Vec<(usize, LoadError)>) {
         let mut maps: Vec<MapRef> = Vec::with_capacity(self.maps().len());
+        let mut failed = Vec::new();
         for (i, spec) in self.maps().iter().enumerate() {
             let info = self.map_info(i);
             let fail = |msg: String| LoadError::Map {
@@ -86,49 +127,75 @@ impl Object {
                 msg,
             };
             let spec = libbpf_create_spec(spec, cfg);
-            let map = match Map::create(&spec, cfg) {
-                Ok(m) => m,
+            let created = match Map::create(&spec, cfg) {
+                Ok(m) => Ok(m),
                 // libbpf retries without BTF when the kernel refuses the map's BTF ids
                 // ("Retrying without BTF"), e.g. a prog array with a key type and
                 // `__array(values, ...)`.
                 Err(_) if spec.btf_key_type_id.is_some() || spec.btf_value_type_id.is_some() => {
-                    Map::create(&without_btf(spec), cfg).map_err(|e| fail(e.to_string()))?
+                    Map::create(&without_btf(spec), cfg).map_err(|e| fail(e.to_string()))
                 }
-                Err(e) => return Err(fail(e.to_string())),
+                Err(e) => Err(fail(e.to_string())),
             };
-            if let Some(data) = info.and_then(|m| m.data.as_deref()) {
-                map.update(&0u32.to_ne_bytes(), data, 0)
-                    .map_err(|e| fail(format!("initial data: {e}")))?;
+            let map = created.and_then(|map| {
+                if let Some(data) = info.and_then(|m| m.data.as_deref()) {
+                    map.update(&0u32.to_ne_bytes(), data, 0)
+                        .map_err(|e| fail(format!("initial data: {e}")))?;
+                }
+                if info.is_some_and(|m| m.frozen) {
+                    map.freeze();
+                }
+                Ok(map)
+            });
+            match map {
+                Ok(m) => maps.push(m),
+                Err(e) => match stand_in(cfg) {
+                    Some(m) => {
+                        maps.push(m);
+                        failed.push((i, e));
+                    }
+                    // Cannot happen (a one-slot array always exists); keep indices aligned
+                    // by failing every later map too.
+                    None => {
+                        failed.push((i, e));
+                        break;
+                    }
+                },
             }
-            if info.is_some_and(|m| m.frozen) {
-                map.freeze();
-            }
-            maps.push(map);
         }
         for (i, outer) in maps.iter().enumerate() {
             let Some(info) = self.map_info(i) else {
                 continue;
             };
+            if failed.iter().any(|(f, _)| *f == i) {
+                continue;
+            }
             for (key, slot) in info.slots.iter().enumerate() {
-                if let Some(MapSlot::Map(j)) = slot {
-                    let inner = maps.get(*j).ok_or_else(|| LoadError::Map {
-                        map: info.name.clone(),
-                        section: info.section.clone(),
-                        offset: 0,
-                        msg: format!("slot {key} refers to missing map #{j}"),
-                    })?;
-                    outer
+                let Some(MapSlot::Map(j)) = slot else {
+                    continue;
+                };
+                let err = |msg: String| LoadError::Map {
+                    map: info.name.clone(),
+                    section: info.section.clone(),
+                    offset: 0,
+                    msg,
+                };
+                let res = match maps.get(*j) {
+                    _ if failed.iter().any(|(f, _)| f == j) => {
+                        Err(err(format!("slot {key}: inner map #{j} was not created")))
+                    }
+                    Some(inner) => outer
                         .update_inner(&(key as u32).to_ne_bytes(), inner, 0)
-                        .map_err(|e| LoadError::Map {
-                            map: info.name.clone(),
-                            section: info.section.clone(),
-                            offset: 0,
-                            msg: format!("slot {key}: {e}"),
-                        })?;
+                        .map_err(|e| err(format!("slot {key}: {e}"))),
+                    None => Err(err(format!("slot {key} refers to missing map #{j}"))),
+                };
+                if let Err(e) = res {
+                    failed.push((i, e));
+                    break;
                 }
             }
         }
-        Ok(MapTable::new(maps))
+        (MapTable::new(maps), failed)
     }
 
     /// Where global variable `name` lives: a `.data`, `.rodata`, `.bss` (or custom data

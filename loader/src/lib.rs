@@ -39,7 +39,7 @@ pub use crate::core::{
     load_btf_file, load_host_btf, parse_target_btf, CoreOutcome, CoreRelocation, VMLINUX_BTF_PATH,
 };
 pub use error::{LoadError, ProgramError};
-pub use instance::{libbpf_create_spec, GlobalVar, ProgramSlot};
+pub use instance::{libbpf_create_spec, maps_used, GlobalVar, ProgramSlot};
 pub use link::{RelocKind, RelocRecord};
 pub use maps::{MapInfo, MapKind, MapSlot};
 pub use object::{LoadOptions, Object, ProgramMeta, SectionKind, SectionSummary};

@@ -343,3 +343,35 @@ fn a_bad_relocation_fails_only_its_program() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A map the engine cannot create fails only the programs that use it: the table keeps its
+/// indices, the map is listed with its error, and `maps_used` tells which programs use it.
+#[test]
+fn a_map_we_cannot_create_fails_only_its_programs() {
+    let Some(path) = compile("arena_maps", ARENA) else {
+        return;
+    };
+    let obj = Object::from_file(&path).unwrap();
+    let arena = obj.map_index("arena").unwrap();
+    let cfg = bpfbox_vm::maps::MapConfig { ncpus: 2 };
+    let direct = bpfbox_vm::maps::Map::create(&obj.maps()[arena], &cfg);
+    let (table, failed) = obj.create_maps_partial(&cfg);
+    assert_eq!(table.len(), obj.maps().len());
+    let used = |name: &str| bpfbox_loader::maps_used(obj.program(name).unwrap());
+    assert!(used("use_arena").contains(&arena));
+    assert!(used("plain").is_empty());
+    match direct {
+        Err(e) => {
+            // The engine does not run arena maps: that map, and only it, is listed.
+            assert_eq!(failed.len(), 1, "{failed:?}");
+            assert_eq!(failed[0].0, arena);
+            assert!(
+                failed[0].1.to_string().contains(&e.to_string()),
+                "{}",
+                failed[0].1
+            );
+            assert!(obj.create_maps(&cfg).is_err());
+        }
+        Ok(_) => assert!(failed.is_empty(), "{failed:?}"),
+    }
+}

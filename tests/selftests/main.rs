@@ -278,7 +278,10 @@ fn kernel_agrees_with_annotations_except_known() {
     }
     // The translated-program checks ran (and, outside the list, matched).
     let xlated = all.iter().filter_map(|r| r.xlated.as_ref());
-    assert!(xlated.filter(|m| m.ok()).count() >= 40, "__xlated patterns checked");
+    assert!(
+        xlated.filter(|m| m.ok()).count() >= 40,
+        "__xlated patterns checked"
+    );
     // Expected failures the kernel refused, and expected successes it accepted, each
     // checked by the verdict it reports (not by our reading of the log).
     assert!(all

@@ -50,3 +50,45 @@ pub fn real_objects() -> Option<Vec<PathBuf>> {
     }
     Some(out)
 }
+
+/// Compiles BPF C `src` with clang into an object under the target directory; `None` after
+/// reporting a skip.
+pub fn compile_bpf(name: &str, src: &str) -> Option<PathBuf> {
+    use std::process::Command;
+    if !std::path::Path::new("/usr/include/bpf/bpf_helpers.h").exists() {
+        skip("libbpf-dev headers (bpf/bpf_helpers.h) not installed");
+        return None;
+    }
+    let clang = ["clang-19", "clang"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok());
+    let Some(clang) = clang else {
+        skip("clang not found");
+        return None;
+    };
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kc-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let c = dir.join(format!("{name}.c"));
+    let o = dir.join(format!("{name}.o"));
+    std::fs::write(&c, src).expect("write C source");
+    let out = Command::new(clang)
+        .args([
+            "-g",
+            "-O2",
+            "--target=bpf",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(&c)
+        .arg("-o")
+        .arg(&o)
+        .output()
+        .expect("run clang");
+    assert!(
+        out.status.success(),
+        "clang failed on {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(o)
+}
