@@ -24,8 +24,8 @@
 
 use std::sync::Arc;
 
-use bpfbox_loader::{LoadError, Object, ProgramError};
-use bpfbox_vm::context::Context;
+use bpfbox_loader::{LoadError, MapKind, Object, ProgramError};
+use bpfbox_vm::context::{Context, ContextKind};
 use bpfbox_vm::helper_names::helper_id;
 use bpfbox_vm::helpers::{HelperError, HelperRegistry, MapTable};
 use bpfbox_vm::interp::HelperCtx;
@@ -34,7 +34,7 @@ use bpfbox_vm::isa::IsaError;
 use bpfbox_vm::maps::view::{ArrayView, HashMapView, PerCpuView, QueueView, RingBufReader};
 use bpfbox_vm::maps::{MapConfig, MapError, MapRef};
 use bpfbox_vm::testrun::{self, RunResult, RunSetup, TestRun, TestRunError};
-use bpfbox_vm::{Env, Program};
+use bpfbox_vm::{Env, ProgType, Program};
 
 /// What went wrong loading, building or running.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +90,106 @@ pub enum Error {
     /// A helper override names no kernel helper.
     #[error("unknown helper '{0}'")]
     UnknownHelper(String),
+    /// The program calls a helper bpfbox does not implement (only that program is refused).
+    #[error(
+        "program '{program}': insn {insn}: helper {name} (id {id}) is not supported by bpfbox"
+    )]
+    UnsupportedHelper {
+        /// The program.
+        program: String,
+        /// The call instruction.
+        insn: usize,
+        /// Helper id.
+        id: u32,
+        /// Its kernel name (or `helper_<id>`).
+        name: String,
+    },
+    /// The context given is not the kind the program takes.
+    #[error("program '{program}' is a {prog_type} program and takes {expected}; the context given is {given}")]
+    WrongContext {
+        /// The program.
+        program: String,
+        /// Its type.
+        prog_type: &'static str,
+        /// The context it takes.
+        expected: &'static str,
+        /// The context given.
+        given: &'static str,
+    },
 }
+
+/// The context kind a program type's runs take, as the kernel's test run builds it; `None`
+/// where more than one fits (tracing and perf-event programs).
+fn context_kind(t: ProgType) -> Option<ContextKind> {
+    use ProgType::*;
+    Some(match t {
+        Xdp => ContextKind::Xdp,
+        SocketFilter | SchedCls | SchedAct | CgroupSkb | LwtIn | LwtOut | LwtXmit | SkSkb => {
+            ContextKind::Skb
+        }
+        Kprobe => ContextKind::Kprobe,
+        RawTracepoint | RawTracepointWritable => ContextKind::RawTracepoint,
+        Tracepoint => ContextKind::Tracepoint,
+        Syscall => ContextKind::Syscall,
+        _ => return None,
+    })
+}
+
+/// How a context kind is named in errors: the constructor that makes it.
+fn context_name(k: ContextKind) -> &'static str {
+    match k {
+        ContextKind::Xdp => "an XDP context (Context::xdp, struct xdp_md)",
+        ContextKind::Skb => "a socket-buffer context (Context::skb, struct __sk_buff)",
+        ContextKind::Kprobe => "a kprobe context (Context::kprobe, struct pt_regs)",
+        ContextKind::RawTracepoint => {
+            "a raw tracepoint context (Context::raw_tracepoint, u64 arguments)"
+        }
+        ContextKind::Tracepoint => "a tracepoint context (Context::tracepoint, the record)",
+        ContextKind::Syscall => "a syscall context (Context::syscall, user bytes)",
+    }
+}
+
+/// A socket-buffer context at the MAC header ([`Context::skb`]) for a program whose kernel
+/// test run sees the packet from the network header (socket filters, cgroup skb, LWT in and
+/// out): `bpf_prog_test_run_skb` pulls the Ethernet header for every program type but TC's
+/// (`is_l2`), so the run does the same, keeping the `__sk_buff` fields a test may set.
+fn pull_l2(ctx: Context, t: ProgType) -> Context {
+    use bpfbox_vm::context::{skb_off, SKB_HEADROOM};
+    let pulled_types = matches!(
+        t,
+        ProgType::SocketFilter | ProgType::CgroupSkb | ProgType::LwtIn | ProgType::LwtOut
+    );
+    if ctx.kind() != ContextKind::Skb || !pulled_types {
+        return ctx;
+    }
+    let (Some(frame), Some(bounds)) = (ctx.regions().get(1).copied(), ctx.skb_bounds()) else {
+        return ctx;
+    };
+    let packet = ctx.packet();
+    // Built with the Ethernet header already pulled (Context::skb_at(.., false)), or too
+    // short to hold one.
+    if bounds.data != frame.start + SKB_HEADROOM as u64 || packet.len() < ETH_HLEN {
+        return ctx;
+    }
+    let mut out = Context::skb_at(packet, false);
+    let keep: [(u64, u64); 7] = [
+        (skb_off::MARK, 4),
+        (skb_off::PRIORITY, 4),
+        (skb_off::INGRESS_IFINDEX, 4),
+        (skb_off::IFINDEX, 4),
+        (skb_off::CB, 20),
+        (skb_off::TSTAMP, 8),
+        (skb_off::WIRE_LEN, 4),
+    ];
+    for (off, len) in keep {
+        let (o, n) = (off as usize, len as usize);
+        let bytes = ctx.ctx_bytes()[o..o + n].to_vec();
+        out.ctx_bytes_mut()[o..o + n].copy_from_slice(&bytes);
+    }
+    out
+}
+
+const ETH_HLEN: usize = 14;
 
 /// Which engine runs programs. The JITs join this list when they exist.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -258,21 +357,33 @@ impl VmBuilder {
             overrides.override_fn(id as u32, move |c, a| f(c, a));
         }
         let mut engines = Vec::with_capacity(object.programs().len());
+        let mut missing = Vec::with_capacity(object.programs().len());
         let mut table = ProgramTable::new();
         for (handle, prog) in object.programs().iter().enumerate() {
-            let mut vm =
-                testrun::prepare(&prog.insns, prog.prog_type, &maps).map_err(|e| Error::Isa {
-                    program: prog.name.clone(),
-                    source: e,
-                })?;
+            // A program that fails validation fails when it is run, not the whole object:
+            // the kernel loads an object's programs one by one.
+            let mut vm = match testrun::prepare(&prog.insns, prog.prog_type, &maps) {
+                Ok(vm) => vm,
+                Err(e) => {
+                    engines.push(Err(e));
+                    missing.push(None);
+                    continue;
+                }
+            };
             vm.set_budget(self.budget);
             if !self.checked {
                 // SAFETY: the caller of `VmBuilder::unchecked` promised in-bounds accesses.
                 unsafe { vm.set_unchecked() };
             }
+            missing.push(vm.helpers().first_missing(&prog.insns).map(|(insn, id)| {
+                let name = bpfbox_vm::helper_names::HELPER_NAMES
+                    .get(id as usize)
+                    .map_or_else(|| format!("helper_{id}"), |n| n.to_string());
+                (insn, id, name)
+            }));
             let vm = Arc::new(vm);
             table.insert(handle as u32, Arc::clone(&vm));
-            engines.push(vm);
+            engines.push(Ok(vm));
         }
         let mut env = self.env;
         env.maps = maps.clone();
@@ -281,6 +392,7 @@ impl VmBuilder {
             programs: object.programs().to_vec(),
             errors: object.program_errors().to_vec(),
             engines,
+            missing,
             table,
             maps,
             map_names: (0..object.maps().len())
@@ -289,6 +401,19 @@ impl VmBuilder {
                         .map_info(i)
                         .map(|m| m.name.clone())
                         .unwrap_or_default()
+                })
+                .collect(),
+            data_sections: (0..object.maps().len())
+                .map(|i| {
+                    object
+                        .map_info(i)
+                        .filter(|m| {
+                            matches!(
+                                m.kind,
+                                MapKind::Data | MapKind::Rodata | MapKind::Bss | MapKind::Kconfig
+                            )
+                        })
+                        .map(|m| m.section.clone())
                 })
                 .collect(),
             env,
@@ -308,10 +433,15 @@ pub struct Vm {
     object_name: String,
     programs: Vec<Program>,
     errors: Vec<ProgramError>,
-    engines: Vec<Arc<bpfbox_vm::Vm>>,
+    /// Per program: its engine, or why it failed validation.
+    engines: Vec<Result<Arc<bpfbox_vm::Vm>, IsaError>>,
+    /// Per program: the first call to a helper bpfbox lacks (insn, id, name).
+    missing: Vec<Option<(usize, u32, String)>>,
     table: ProgramTable,
     maps: MapTable,
     map_names: Vec<String>,
+    /// Per map: the ELF section of a global data map (`.rodata`, `.data.custom`, ...).
+    data_sections: Vec<Option<String>>,
     env: Env,
     overrides: Option<HelperRegistry>,
     kernel_compat: bool,
@@ -372,6 +502,11 @@ impl Vm {
     }
 
     /// Runs `name` `repeat` times on `ctx` (state carries over, as in the kernel's repeat).
+    ///
+    /// The context must be the kind the program takes ([`Error::WrongContext`] otherwise).
+    /// A [`Context::skb`] frame given to a program whose kernel test run starts at the
+    /// network header (a socket filter) is presented as that test run presents it: from the
+    /// network header, `len` without the Ethernet header.
     pub fn run_repeat(
         &mut self,
         name: &str,
@@ -379,6 +514,18 @@ impl Vm {
         repeat: u32,
     ) -> Result<RunResult, Error> {
         let i = self.index(name)?;
+        let prog = &self.programs[i];
+        if let Some(expected) = context_kind(prog.prog_type) {
+            if expected != ctx.kind() {
+                return Err(Error::WrongContext {
+                    program: prog.name.clone(),
+                    prog_type: prog.prog_type.name(),
+                    expected: context_name(expected),
+                    given: context_name(ctx.kind()),
+                });
+            }
+        }
+        let ctx = pull_l2(ctx, prog.prog_type);
         self.run_at(i, ctx, repeat, &[])
     }
 
@@ -410,12 +557,25 @@ impl Vm {
             keep_ringbuf: false,
         };
         let prog = &self.programs[i];
-        testrun::run_context(&self.engines[i], prog.prog_type, ctx, &mut self.env, &setup).map_err(
-            |e| Error::Run {
+        if let Some(Some((insn, id, name))) = self.missing.get(i) {
+            return Err(Error::UnsupportedHelper {
+                program: prog.name.clone(),
+                insn: *insn,
+                id: *id,
+                name: name.clone(),
+            });
+        }
+        let engine = self.engines[i].as_ref().map_err(|e| Error::Isa {
+            program: prog.name.clone(),
+            source: e.clone(),
+        })?;
+        self.env.current_prog = Some(i as u32);
+        testrun::run_context(engine, prog.prog_type, ctx, &mut self.env, &setup).map_err(|e| {
+            Error::Run {
                 program: prog.name.clone(),
                 source: e,
-            },
-        )
+            }
+        })
     }
 
     /// Puts program `program` at `key` of program array `map`, for `bpf_tail_call`.
@@ -429,16 +589,24 @@ impl Vm {
             })
     }
 
-    /// The map libbpf would call `name` (global data maps are `<obj>.data` and friends).
+    /// The map libbpf would call `name` (global data maps are `<obj>.data` and friends), or
+    /// the global data map of section `name` (`.rodata`, `.bss`, `.data.custom`).
     pub fn map(&self, name: &str) -> Result<&MapRef, Error> {
-        self.map_names
-            .iter()
-            .position(|n| n == name)
+        self.map_index(name)
             .and_then(|i| self.maps.get(i))
             .ok_or_else(|| Error::NoMap {
                 object: self.object_name.clone(),
                 name: name.to_string(),
             })
+    }
+
+    /// The index of map `name`: see [`Vm::map`].
+    pub fn map_index(&self, name: &str) -> Option<usize> {
+        self.map_names.iter().position(|n| n == name).or_else(|| {
+            self.data_sections
+                .iter()
+                .position(|s| s.as_deref() == Some(name))
+        })
     }
 
     /// Names of the object's maps, in index order.
@@ -488,6 +656,51 @@ impl Vm {
     /// [`RunResult::ringbuf`]).
     pub fn ringbuf(&self, name: &str) -> Result<RingBufReader<'_>, Error> {
         self.view(name, RingBufReader::new)
+    }
+
+    /// Fires every armed timer (`bpf_timer_start`), soonest first, calling each callback as
+    /// the kernel's timer would: the clock moves to the timer's expiry when that is later.
+    /// Timers a callback arms are left for the next call. Returns how many fired.
+    pub fn fire_timers(&mut self) -> Result<usize, Error> {
+        let engines = &self.engines;
+        let (table, overrides) = (&self.table, self.overrides.as_ref());
+        bpfbox_vm::helpers::timer::fire_timers(
+            &mut self.env,
+            |p| {
+                p.and_then(|p| engines.get(p as usize))
+                    .and_then(|r| r.as_ref().ok())
+                    .map(|v| &**v)
+            },
+            || bpfbox_vm::interp::RunOptions {
+                overrides,
+                skb: None,
+                programs: Some(table),
+            },
+        )
+        .map_err(|(p, f)| Error::Run {
+            program: p
+                .and_then(|p| self.programs.get(p as usize))
+                .map_or_else(String::new, |p| p.name.clone()),
+            source: TestRunError::Fault(f),
+        })
+    }
+
+    /// Produces `sample` into user ring buffer `map`, as user space does with libbpf's
+    /// `user_ring_buffer__reserve` and `__submit`; programs drain it with
+    /// `bpf_user_ringbuf_drain`.
+    pub fn user_ringbuf_submit(&self, map: &str, sample: &[u8]) -> Result<(), Error> {
+        self.map(map)?
+            .user_ringbuf_submit(sample)
+            .map_err(|e| Error::Map {
+                map: map.to_string(),
+                source: e,
+            })
+    }
+
+    /// The sockets, devices, routes and neighbours runs see (`bpf_sk_lookup_*`,
+    /// `bpf_fib_lookup`), to fill before a run.
+    pub fn net_mut(&mut self) -> &mut bpfbox_vm::net::Net {
+        &mut self.env.net
     }
 
     /// The environment runs see; changes apply to the next run.

@@ -21,7 +21,12 @@ fn skip(reason: &str) {
     if std::env::var_os("BPFBOX_REQUIRE_ALL").is_some_and(|v| v == "1") {
         panic!("required test skipped: {reason}");
     }
-    eprintln!("skipped: {reason}");
+    // Not `eprintln!`: the test harness captures that and shows it only for failures, so a
+    // skip would be invisible in a plain `cargo test`. The stderr handle is not captured.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {reason}\n").as_bytes(),
+    );
 }
 
 /// Bytes as the upstream runner writes them: two hex digits and two spaces each.
@@ -416,12 +421,19 @@ fn run_object_reports_like_bpftool_prog_run() {
     assert_eq!(v["retval"], 2);
     assert_eq!(v["action"], "XDP_PASS");
     assert_eq!(v["data_out"], hex(&udp_frame(54)));
-    let entries = v["maps"][0]["entries"].as_array().unwrap();
-    let e17 = entries
+    // Elements as `bpftool -j map dump` gives them: raw bytes and, from BTF, "formatted".
+    let elements = v["maps"][0]["elements"].as_array().unwrap();
+    let e17 = elements
         .iter()
-        .find(|e| e["key"] == hex(&17u32.to_ne_bytes()))
+        .find(|e| e["formatted"]["key"] == 17)
         .unwrap();
-    assert_eq!(e17["value"], hex(&42u64.to_ne_bytes()));
+    assert_eq!(e17["formatted"]["value"], 42);
+    let raw: Vec<String> = 42u64
+        .to_ne_bytes()
+        .iter()
+        .map(|b| format!("0x{b:02x}"))
+        .collect();
+    assert_eq!(e17["value"], serde_json::json!(raw));
 
     // The kernel refuses XDP test runs on frames shorter than an Ethernet header.
     let out = bpfbox()
@@ -606,4 +618,28 @@ fn object_commands_relocate_core_by_default() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The README's command table names every subcommand `bpfbox --help` lists.
+#[test]
+fn readme_command_table_is_complete() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let out = bpfbox().arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 8, "{help}");
+    for c in commands {
+        assert!(
+            readme.contains(&format!("| `bpfbox {c} ")),
+            "README's command table lacks `bpfbox {c}`"
+        );
+    }
 }

@@ -13,7 +13,12 @@ fn skip(reason: &str) {
     if std::env::var("BPFBOX_REQUIRE_ALL").as_deref() == Ok("1") {
         panic!("required test cannot run: {reason}");
     }
-    eprintln!("skipped: {reason}");
+    // Not `eprintln!`: the test harness captures that and shows it only for failures, so a
+    // skip would be invisible in a plain `cargo test`. The stderr handle is not captured.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {reason}\n").as_bytes(),
+    );
 }
 
 /// The command exited 0 (its stderr is the message otherwise).

@@ -14,7 +14,12 @@ fn skip(reason: &str) {
     if std::env::var_os("BPFBOX_REQUIRE_ALL").is_some_and(|v| v == "1") {
         panic!("required test skipped: {reason}");
     }
-    eprintln!("skipped: {reason}");
+    // Not `eprintln!`: the test harness captures that and shows it only for failures, so a
+    // skip would be invisible in a plain `cargo test`. The stderr handle is not captured.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {reason}\n").as_bytes(),
+    );
 }
 
 #[test]

@@ -1125,8 +1125,28 @@ const COVERED: &[(&str, &[&str])] = &[
         ],
     ),
     ("map_in_map", &["mim_add"]),
+    ("btf_values", &["store_shapes"]),
     ("queue_stack_bloom", &["qsb_run"]),
 ];
+
+/// `store_shapes` copies the initialised `.data` variable into `by_key` under one key (its
+/// decoding is compared with bpftool's in tests/cli_dump_maps.rs).
+#[test]
+fn btf_values_copies_data_into_the_hash() {
+    let mut vm = vm("btf_values");
+    let (ret, _) = syscall(&mut vm, "store_shapes", &[]);
+    assert_eq!(ret, 0);
+    let data = vm
+        .map(".data")
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes())
+        .unwrap();
+    let entries = vm.map("by_key").unwrap().iter();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].1, data);
+    // `.f.a = 5` in the low 3 bits, `.f.b = 4097` in the next 13.
+    assert_eq!(u32_at(&data, 0) & 0xffff, 5 | (4097 << 3));
+}
 
 /// Every program of every fixture object is exercised by a test above, and loads without
 /// program errors.

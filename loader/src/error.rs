@@ -111,7 +111,7 @@ pub enum LoadError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProgramError {
     /// The program (or a subprogram it calls) carries CO-RE relocation records.
-    #[error("program '{program}' needs CO-RE relocation ({count} relocations); CO-RE is not supported yet")]
+    #[error("program '{program}' needs CO-RE relocation ({count} relocations) and has no target BTF: none was given and the running kernel publishes none at /sys/kernel/btf/vmlinux (give one as LoadOptions::target_btf, or --btf FILE)")]
     NeedsCore {
         /// Program name.
         program: String,

@@ -215,7 +215,9 @@ impl Object {
             let v = vars.iter().find(|v| btf.name(v.type_id) == Some(name))?;
             Some(GlobalVar {
                 map: i,
-                offset: v.offset as usize,
+                offset: self
+                    .global_offset(&info.section, name)
+                    .unwrap_or(v.offset as usize),
                 size: v.size as usize,
             })
         })

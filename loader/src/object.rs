@@ -132,6 +132,9 @@ pub struct Object {
     core_relocations: Vec<CoreRelocation>,
     sections: Vec<SectionSummary>,
     kconfig_layout: Vec<(String, u32)>,
+    /// `(section, variable)` → byte offset, from the ELF symbols: clang leaves `.bss`
+    /// variables at offset 0 in their `DATASEC` and libbpf takes the symbols' values.
+    global_offsets: HashMap<(String, String), usize>,
 }
 
 /// libbpf's `is_sec_name_dwarf`.
@@ -167,6 +170,27 @@ fn section_err(sec: &Section<'_>, offset: u64, msg: impl Into<String>) -> LoadEr
     }
 }
 
+/// The running kernel as a CO-RE and `.ksyms` target.
+struct HostTarget {
+    btf: Arc<Btf>,
+    kallsyms: HashMap<String, u64>,
+}
+
+/// The host's BTF and symbols, read and parsed on first use and shared by every later load
+/// in the process (parsing vmlinux BTF takes far longer than relocating an object). `None`
+/// when the kernel publishes no BTF.
+fn host_target() -> Option<&'static HostTarget> {
+    static HOST: std::sync::OnceLock<Option<HostTarget>> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let btf = crate::core::load_host_btf().ok()?;
+        let kallsyms = std::fs::read_to_string("/proc/kallsyms")
+            .map(|text| crate::ksyms::parse_kallsyms(&text))
+            .unwrap_or_default();
+        Some(HostTarget { btf, kallsyms })
+    })
+    .as_ref()
+}
+
 impl Object {
     /// Parses an object with default options (no object name, empty kconfig, kernel
     /// version 0).
@@ -174,25 +198,21 @@ impl Object {
         Self::parse_with(bytes, &LoadOptions::default())
     }
 
-    /// Reads and parses an object file; the object name comes from the file name.
+    /// Reads and parses an object file as libbpf opens and prepares it; the object name
+    /// comes from the file name. CO-RE relocations and `.ksyms` resolve against the running
+    /// kernel's BTF when the object needs it, as [`Object::from_file_relocated`] with no
+    /// target does; without one (no `/sys/kernel/btf/vmlinux`), the programs that need it
+    /// say so in [`Object::program_errors`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Object> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let opts = LoadOptions {
-            name: Some(name_from_path(path)),
-            ..LoadOptions::default()
-        };
-        Self::parse_with(&bytes, &opts)
+        Self::from_file_relocated(path, None)
     }
 
     /// Parses the object at `path` as libbpf opens and prepares it: CO-RE relocations and
     /// `.ksyms` resolve against `target`, or — when the object needs a kernel's BTF and no
     /// target is given — against the running kernel's (`/sys/kernel/btf/vmlinux`, with
     /// `/proc/kallsyms` for typeless ksyms). Where no kernel BTF exists, the programs that
-    /// need it report so in [`Object::program_errors`] and the rest load.
+    /// need it report so in [`Object::program_errors`] and the rest load. The host's BTF and
+    /// symbols are read and parsed once per process.
     pub fn from_file_relocated(path: impl AsRef<Path>, target: Option<Arc<Btf>>) -> Result<Object> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
@@ -214,13 +234,11 @@ impl Object {
         if opts.target_btf.is_some() || !needs_kernel {
             return Ok(obj);
         }
-        let Ok(host) = crate::core::load_host_btf() else {
+        let Some(host) = host_target() else {
             return Ok(obj);
         };
-        opts.target_btf = Some(host);
-        if let Ok(text) = std::fs::read_to_string("/proc/kallsyms") {
-            opts.kallsyms = crate::ksyms::parse_kallsyms(&text);
-        }
+        opts.target_btf = Some(Arc::clone(&host.btf));
+        opts.kallsyms = host.kallsyms.clone();
         Self::parse_with(&bytes, &opts)
     }
 
@@ -524,7 +542,20 @@ impl Object {
 
         let sections = summarize(&elf, maps_sec.map(|s| s.index), text_idx);
         let (maps, map_info) = maps.into_iter().map(|m| (m.spec, m.info)).unzip();
+        let global_offsets = elf
+            .symbols
+            .iter()
+            .filter_map(|s| {
+                let sec = elf.section(s.shndx)?;
+                crate::globals::data_kind(sec)?;
+                Some((
+                    (sec.name.clone(), s.name.clone()),
+                    usize::try_from(s.value).ok()?,
+                ))
+            })
+            .collect();
         Ok(Object {
+            global_offsets,
             name,
             license,
             kern_version,
@@ -625,6 +656,14 @@ impl Object {
         }
         data[var.offset..var.offset + var.size].copy_from_slice(bytes);
         Ok(())
+    }
+
+    /// The byte offset of global variable `var` in data section `section`, from the ELF
+    /// symbol table (as libbpf fills `DATASEC` offsets).
+    pub(crate) fn global_offset(&self, section: &str, var: &str) -> Option<usize> {
+        self.global_offsets
+            .get(&(section.to_string(), var.to_string()))
+            .copied()
     }
 
     /// The object's BTF, if it has a valid `.BTF` section.

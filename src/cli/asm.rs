@@ -6,6 +6,7 @@ use bpfbox_vm::asm::assemble;
 use bpfbox_vm::conformance_file::ConformanceFile;
 use bpfbox_vm::isa::slots_to_bytes;
 
+use super::input::{self, Content};
 use super::{print_json, CliError, CliResult};
 
 /// Arguments of `bpfbox asm`.
@@ -27,19 +28,38 @@ pub struct AsmArgs {
 
 /// Runs `bpfbox asm`.
 pub fn run(a: AsmArgs) -> CliResult {
-    let text = std::fs::read_to_string(&a.file)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", a.file.display())))?;
-    let slots = if text.lines().any(|l| l.trim_start().starts_with("--")) {
+    let text = match input::classify(&a.file)? {
+        Content::Text(t) => t,
+        Content::Elf => {
+            return Err(CliError::usage(format!(
+                "{}: an ELF object, not assembly text",
+                a.file.display()
+            )))
+        }
+        Content::Binary(_) => {
+            return Err(CliError::usage(format!(
+                "{}: binary content, not assembly text",
+                a.file.display()
+            )))
+        }
+    };
+    let slots = if input::is_conformance(&text) {
         let f = ConformanceFile::parse(&text)
             .map_err(|e| CliError::usage(format!("{}: {e}", a.file.display())))?;
         f.assemble_asm()
     } else {
         assemble(&text)
     }
-    .map_err(|e| CliError::rejected(format!("{}: {e}", a.file.display())))?;
+    .map_err(|e| input::asm_error(&a.file, &text, &e))?;
+    if slots.is_empty() {
+        return Err(CliError::usage(format!(
+            "{}: no instructions in the assembly text",
+            a.file.display()
+        )));
+    }
     if let Some(out) = &a.output {
         std::fs::write(out, slots_to_bytes(&slots))
-            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", out.display())))?;
+            .map_err(|e| CliError::usage(format!("{}: cannot write: {e}", out.display())))?;
     }
     if a.json {
         let words: Vec<String> = slots
@@ -50,7 +70,7 @@ pub fn run(a: AsmArgs) -> CliResult {
     }
     if a.output.is_none() {
         for s in &slots {
-            println!("{:#018x}", s.to_u64());
+            crate::outln!("{:#018x}", s.to_u64())?;
         }
     }
     Ok(())

@@ -60,17 +60,21 @@ pub fn run(a: BtfArgs) -> CliResult {
 }
 
 fn load(path: &std::path::Path) -> Result<Btf, CliError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
-    let what = |e: &dyn std::fmt::Display| CliError::rejected(format!("{}: {e}", path.display()));
+    let bytes = super::input::read(path)?;
+    // A file that holds no valid BTF is a wrong input file.
+    let what = |e: &dyn std::fmt::Display| CliError::usage(format!("{}: {e}", path.display()));
     if bytes.starts_with(b"\x7fELF") {
         let elf = ElfFile::parse(&bytes).map_err(|e| what(&e))?;
         let sec = elf
             .section_by_name(".BTF")
             .ok_or_else(|| what(&"no .BTF section"))?;
         Btf::parse(sec.data).map_err(|e| what(&e))
-    } else {
+    } else if bytes.starts_with(&[0x9f, 0xeb]) || bytes.starts_with(&[0xeb, 0x9f]) {
         Btf::parse(&bytes).map_err(|e| what(&e))
+    } else {
+        Err(what(
+            &"neither raw BTF nor an ELF object (no BTF or ELF magic)",
+        ))
     }
 }
 
@@ -103,7 +107,9 @@ fn dump(a: DumpArgs) -> CliResult {
             bpfbox_btf::dump::dump_c_with(&btf, &mut out, &opts)
         }
     };
-    res.map_err(|e| CliError::rejected(format!("{}: {e}", a.file.display())))?;
-    out.flush()
-        .map_err(|e| CliError::internal(format!("cannot write output: {e}")))
+    res.map_err(|e| match e {
+        bpfbox_btf::BtfError::Io(io) => super::out::write_error(&io),
+        e => CliError::rejected(format!("{}: {e}", a.file.display())),
+    })?;
+    out.flush().map_err(|e| super::out::write_error(&e))
 }

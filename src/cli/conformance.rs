@@ -93,7 +93,7 @@ fn run_interpreter(files: &[PathBuf], json: bool) -> CliResult {
         let r = run_file(f, &InterpreterEngine);
         summary.add(&r);
         if !json {
-            bar.suspend(|| println!("{r}"));
+            bar.suspend(|| crate::outln!("{r}"))?;
         }
         bar.inc(1);
         results.push(r);
@@ -104,7 +104,7 @@ fn run_interpreter(files: &[PathBuf], json: bool) -> CliResult {
             &serde_json::json!({ "engine": "interpreter", "results": results, "summary": summary }),
         )?;
     } else {
-        println!("{summary}");
+        crate::outln!("{summary}")?;
     }
     if summary.failed > 0 {
         return Err(CliError::rejected(""));
@@ -128,7 +128,7 @@ fn run_kernel(files: &[PathBuf], json: bool) -> CliResult {
         let r = kconf::run_file(f, &engine);
         summary.add(&r);
         if !json {
-            bar.suspend(|| println!("{r}"));
+            bar.suspend(|| crate::outln!("{r}"))?;
         }
         bar.inc(1);
         results.push(r);
@@ -142,7 +142,7 @@ fn run_kernel(files: &[PathBuf], json: bool) -> CliResult {
             "summary": summary,
         }))?;
     } else {
-        println!("kernel {}: {summary}", probe.kernel_release);
+        crate::outln!("kernel {}: {summary}", probe.kernel_release)?;
     }
     if summary.failed > 0 || summary.errors > 0 {
         return Err(CliError::rejected(""));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use bpfbox_vm::disasm::{disassemble, format_lines, DisasmOptions, Syntax};
 use bpfbox_vm::Program;
 
-use super::input::load_program;
+use super::input::{self, load_program, Content};
 use super::object::{self, ObjectSymbols};
 use super::{print_json, CliResult};
 
@@ -66,7 +66,8 @@ fn syntax_of(a: &DisasmArgs) -> Syntax {
 
 /// Runs `bpfbox disasm`.
 pub fn run(a: DisasmArgs) -> CliResult {
-    if object::is_elf(&a.file) {
+    let content = input::classify(&a.file)?;
+    if let Content::Elf = content {
         return run_object(&a);
     }
     if a.prog.is_some() || a.section.is_some() {
@@ -74,7 +75,15 @@ pub fn run(a: DisasmArgs) -> CliResult {
             "--prog and --section apply to ELF objects only",
         ));
     }
-    let prog = load_program(&a.file)?;
+    let prog = load_program(&a.file, content)?;
+    // Bytes the kernel would refuse before looking at any path (unknown opcodes, a broken
+    // ld_imm64, jumps out of the program) are not a program: say so instead of listing them.
+    if let Err(e) = bpfbox_vm::isa::decode_program(&prog.slots) {
+        return Err(super::CliError::rejected(format!(
+            "{}: not a valid BPF program: {e}",
+            a.file.display()
+        )));
+    }
     let syntax = syntax_of(&a);
     let opts = DisasmOptions {
         opcodes: a.opcodes,
@@ -95,7 +104,7 @@ pub fn run(a: DisasmArgs) -> CliResult {
             .collect();
         return print_json(&v);
     }
-    print!("{}", format_lines(&lines, syntax, &opts));
+    crate::out!("{}", format_lines(&lines, syntax, &opts))?;
     Ok(())
 }
 
@@ -187,6 +196,6 @@ fn run_object(a: &DisasmArgs) -> CliResult {
     if a.json {
         return print_json(&json);
     }
-    print!("{out}");
+    crate::out!("{out}")?;
     Ok(())
 }

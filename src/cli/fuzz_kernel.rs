@@ -219,11 +219,15 @@ pub fn run(a: FuzzKernelArgs) -> CliResult {
             "reproducers": cases,
         }))?;
     } else {
-        println!(
+        crate::outln!(
             "{} programs: {} matched, {} explained by known kernel behaviours, {} mismatched, \
              {} rejected by the verifier",
-            t.programs, t.matched, t.explained, t.mismatched, t.rejected
-        );
+            t.programs,
+            t.matched,
+            t.explained,
+            t.mismatched,
+            t.rejected
+        )?;
     }
     if t.mismatched > 0 || t.rejected > 0 {
         return Err(CliError::rejected(""));

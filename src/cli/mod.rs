@@ -1,6 +1,7 @@
 //! The `bpfbox` command line: argument parsing, dispatch and exit codes.
 //!
-//! Exit codes: 0 success, 1 rejected or mismatch, 2 usage error, 3 internal or unsupported.
+//! Exit status: 0 success (or stdout closed by its reader), 1 rejected, faulted or mismatch,
+//! 2 usage error or a wrong input file, 3 unsupported or internal (see [`EXIT_STATUS`]).
 
 mod asm;
 mod btf;
@@ -8,14 +9,19 @@ mod compare;
 mod conformance;
 mod disasm;
 mod fuzz_kernel;
+mod helpers;
 mod input;
+mod jsonw;
+mod map_dump;
 mod object;
+pub mod out;
 mod plugin;
 mod reloc;
 mod run;
 mod selftest;
 mod show;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +52,14 @@ impl CliError {
         }
     }
 
+    /// Exit 0 without a message: stdout's reader went away (a closed pipe).
+    pub fn quiet() -> Self {
+        CliError {
+            code: 0,
+            message: String::new(),
+        }
+    }
+
     /// Exit 3: something we do not support, or an internal failure.
     pub fn internal(message: impl Into<String>) -> Self {
         CliError {
@@ -67,8 +81,35 @@ Examples:
   bpfbox conformance-plugin '01  02  ' < program.hex
   bpfbox btf dump /sys/kernel/btf/vmlinux --format c > vmlinux.h
   bpfbox reloc prog.o --btf /sys/kernel/btf/vmlinux
+";
 
-Exit codes: 0 success, 1 rejected or mismatch, 2 usage error, 3 internal or unsupported.";
+/// The error scheme every command follows, shown in every `--help`.
+const EXIT_STATUS: &str = "\
+Exit status (every command; messages go to stderr as `bpfbox: FILE: what`):
+  0  success, also when the reader closes stdout early (`| head`)
+  1  the program was rejected (decoder errors in the kernel's words) or faulted, or a
+     comparison mismatched
+  2  usage error: bad arguments, or an input file that is missing, unreadable, a directory,
+     empty, or not what the command reads (not an ELF object, a truncated or malformed ELF,
+     text that does not assemble: FILE:LINE:COLUMN: error)
+  3  an unsupported feature, or an internal failure
+
+Input kind is decided from content: the ELF magic makes an object; UTF-8 text without NUL
+bytes is assembly (or a conformance .data file with `-- ` sections); anything else is raw
+bytecode. A file named *.o must be an ELF object.";
+
+/// The command with [`EXIT_STATUS`] after every subcommand's help.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let add = |c: clap::Command| {
+        let text = match c.get_after_help() {
+            Some(h) => format!("{h}\n\n{EXIT_STATUS}"),
+            None => EXIT_STATUS.to_string(),
+        };
+        c.after_help(text)
+    };
+    add(Cli::command().mut_subcommands(|c| add(c.mut_subcommands(add))))
+}
 
 /// Run, check and compile eBPF programs in user space.
 #[derive(Parser, Debug)]
@@ -85,7 +126,7 @@ enum Command {
     /// Disassemble an ELF object's programs or bytecode (raw, assembly, conformance `.data`).
     Disasm(disasm::DisasmArgs),
     /// Run a program in the interpreter (an ELF object's program as BPF_PROG_TEST_RUN would).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Show an object's programs, maps, data sections, BTF types and relocations.
     Show(show::ShowArgs),
     /// Run the bpf_conformance suite.
@@ -102,11 +143,17 @@ enum Command {
     FuzzKernel(fuzz_kernel::FuzzKernelArgs),
     /// Run the kernel's verifier selftests against the kernel and bpfbox.
     Selftest(selftest::SelftestArgs),
+    /// List the helpers, map types and program types the interpreter supports.
+    Helpers(helpers::HelpersArgs),
 }
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -117,7 +164,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Asm(a) => asm::run(a),
         Command::Disasm(a) => disasm::run(a),
-        Command::Run(a) => run::run(a),
+        Command::Run(a) => run::run(*a),
         Command::Show(a) => show::run(a),
         Command::Conformance(a) => conformance::run(a),
         Command::ConformancePlugin(a) => plugin::run(a),
@@ -126,6 +173,7 @@ pub fn main() -> ExitCode {
         Command::Compare(a) => compare::run(a),
         Command::FuzzKernel(a) => fuzz_kernel::run(a),
         Command::Selftest(a) => selftest::run(a),
+        Command::Helpers(a) => helpers::run(a),
     };
     finish(result)
 }
@@ -141,7 +189,8 @@ fn finish(result: CliResult) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if !e.message.is_empty() {
-                eprintln!("bpfbox: {}", e.message);
+                // Not `eprintln!`: a closed stderr must not panic either.
+                let _ = writeln!(std::io::stderr(), "bpfbox: {}", e.message);
             }
             ExitCode::from(e.code)
         }
@@ -152,6 +201,5 @@ fn finish(result: CliResult) -> ExitCode {
 fn print_json<T: serde::Serialize>(v: &T) -> CliResult {
     let s = serde_json::to_string_pretty(v)
         .map_err(|e| CliError::internal(format!("cannot encode JSON: {e}")))?;
-    println!("{s}");
-    Ok(())
+    crate::outln!("{s}")
 }

@@ -13,26 +13,11 @@ use bpfbox_vm::Program;
 
 use super::CliError;
 
-/// Whether `path` starts with the ELF magic.
-pub fn is_elf(path: &Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && magic == *b"\x7fELF"
-}
-
 /// Parses the object at `path` with libbpf's defaults for the object name, relocating
 /// CO-RE records and resolving `.ksyms` against `btf` — or, when the object needs it and no
 /// file is given, against the running kernel's BTF, as libbpf does by default.
 pub fn open(path: &Path, btf: Option<&Path>) -> Result<Object, CliError> {
-    if let Err(e) = std::fs::metadata(path) {
-        return Err(CliError::usage(format!(
-            "cannot read {}: {e}",
-            path.display()
-        )));
-    }
+    super::input::check_object(path)?;
     let target = btf
         .map(|b| {
             bpfbox_loader::load_btf_file(b)

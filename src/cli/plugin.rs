@@ -76,7 +76,7 @@ pub fn run(a: PluginArgs) -> CliResult {
     let out = vm
         .run_mem(&mut mem)
         .map_err(|f| CliError::rejected(f.to_string()))?;
-    println!("{:x}", out.r0);
+    crate::outln!("{:x}", out.r0)?;
     Ok(())
 }
 

@@ -8,7 +8,6 @@ use bpfbox_vm::disasm::{disassemble, DisasmOptions, Syntax};
 use bpfbox_vm::isa::RawInsn;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use super::{CliError, CliResult};
 
@@ -17,7 +16,8 @@ use super::{CliError, CliResult};
 #[command(after_help = "Examples:\n  bpfbox reloc prog.o\n  \
 bpfbox reloc prog.o --btf /sys/kernel/btf/vmlinux\n  bpfbox reloc prog.o --btf other-kernel.btf --json\n\n\
 Exit codes: 0 every relocation applied (patched or poisoned), 1 a relocation failed where \
-libbpf fails the load, 2 usage error, 3 unreadable object or target BTF.")]
+libbpf fails the load, 2 usage error or a missing, unreadable or malformed object or target \
+BTF, 3 no target BTF on this host.")]
 pub struct RelocArgs {
     /// The BPF object file.
     object: PathBuf,
@@ -46,15 +46,11 @@ fn insn_text(slots: &[RawInsn]) -> String {
 
 /// Runs `bpfbox reloc`.
 pub fn run(a: RelocArgs) -> CliResult {
-    if !a.object.exists() {
-        return Err(CliError::usage(format!(
-            "{}: no such file",
-            a.object.display()
-        )));
-    }
+    super::input::check_object(&a.object)?;
     let (target, target_name) = match &a.btf {
         Some(p) => (
-            bpfbox_loader::load_btf_file(p).map_err(|e| CliError::internal(e.to_string()))?,
+            bpfbox_loader::load_btf_file(p)
+                .map_err(|e| CliError::usage(format!("--btf {}: {e}", p.display())))?,
             p.display().to_string(),
         ),
         None => (
@@ -63,8 +59,7 @@ pub fn run(a: RelocArgs) -> CliResult {
             bpfbox_loader::VMLINUX_BTF_PATH.to_string(),
         ),
     };
-    let bytes = std::fs::read(&a.object)
-        .map_err(|e| CliError::usage(format!("{}: {e}", a.object.display())))?;
+    let bytes = super::input::read(&a.object)?;
     let name = a
         .object
         .file_name()
@@ -77,7 +72,7 @@ pub fn run(a: RelocArgs) -> CliResult {
         ..LoadOptions::default()
     };
     let obj = Object::parse_with(&bytes, &opts)
-        .map_err(|e| CliError::internal(format!("{}: {e}", a.object.display())))?;
+        .map_err(|e| CliError::usage(format!("{}: {e}", a.object.display())))?;
     let relocs = obj.core_relocations();
     let failed = obj
         .program_errors()
@@ -124,11 +119,12 @@ pub fn run(a: RelocArgs) -> CliResult {
             let _ = writeln!(out, "error: {e}");
         }
     }
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    let written = super::out::write_bytes(out.as_bytes());
     // The process ends here: freeing a vmlinux-sized BTF one type at a time would take longer
     // than relocating.
     std::mem::forget(obj);
     std::mem::forget(opts);
+    written?;
     if failed == 0 {
         Ok(())
     } else {

@@ -6,7 +6,8 @@ use bpfbox_vm::maps::MapType;
 use bpfbox_vm::testrun::TestRun;
 use bpfbox_vm::{FaultKind, Vm};
 
-use super::input::{load_program, parse_hex};
+use super::input::{self, load_program, parse_hex, Content};
+use super::map_dump;
 use super::object;
 use super::{print_json, CliError, CliResult};
 
@@ -17,7 +18,8 @@ use super::{print_json, CliError, CliResult};
 packet (XDP, TC, socket filters), --ctx the context bytes (xdp_md, __sk_buff, pt_regs, \
 tracepoint or syscall arguments), with the kernel's input rules. Maps start as the object \
 defines them; --map NAME KEY=VALUE sets an element first (KEY and VALUE are integers in the \
-map's key and value sizes, or hex:BYTES; a program array takes a program name as VALUE).\n\n\
+map's key and value sizes, or hex:BYTES; a program array takes a program name as VALUE; \
+--map NAME =hex:BYTES produces a sample into a user ring buffer).\n\n\
 Raw bytecode, assembly text and conformance files get r1 = a pointer to the memory and \
 r2 = its length.\n\n\
 Examples:\n  bpfbox run tests/fixtures/obj/example_xdp.o --data tests/fixtures/inputs/dns_query.bin\n  \
@@ -51,6 +53,36 @@ pub struct RunArgs {
     /// Object: set a map element before the run (repeatable).
     #[arg(long, num_args = 2, value_names = ["NAME", "KEY=VALUE"], action = clap::ArgAction::Append)]
     map: Vec<String>,
+    /// Object: set global variable NAME (`.rodata`, `.data`, `.bss`) before load, as a
+    /// skeleton does (repeatable). VALUE: an integer in the variable's size, hex:BYTES, or
+    /// str:TEXT (zero-padded to the variable's size).
+    #[arg(long, value_name = "NAME=VALUE", action = clap::ArgAction::Append)]
+    global: Vec<String>,
+    /// Object: the current task's process id (`bpf_get_current_pid_tgid`, both halves).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Object: the current task's user id (`bpf_get_current_uid_gid`).
+    #[arg(long)]
+    uid: Option<u32>,
+    /// Object: the current task's group id.
+    #[arg(long)]
+    gid: Option<u32>,
+    /// Object: the number of possible CPUs (per-CPU maps keep one value each; default 1).
+    #[arg(long)]
+    ncpus: Option<u32>,
+    /// Object: the CPU the program runs on (`bpf_get_smp_processor_id`).
+    #[arg(long)]
+    cpu: Option<u32>,
+    /// Object: the current task's name (`bpf_get_current_comm`), cut to 15 bytes.
+    #[arg(long)]
+    comm: Option<String>,
+    /// Object: seed of `bpf_get_prandom_u32`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Object: the clock, `bpf_ktime_get_ns` and friends: START nanoseconds, advancing STEP
+    /// nanoseconds per read (default 0).
+    #[arg(long, value_name = "START[:STEP]")]
+    time: Option<String>,
     /// Object: CO-RE target BTF (raw BTF or an ELF file with .BTF); default: the running
     /// kernel's, when the object needs one.
     #[arg(long)]
@@ -58,7 +90,8 @@ pub struct RunArgs {
     /// Object: run this many times (the duration is the mean).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
-    /// Object: print every map's contents after the run.
+    /// Object: print every map after the run as `bpftool map dump` does (decoded with the
+    /// map's BTF; with --json as `bpftool -j map dump`, raw bytes and "formatted").
     #[arg(long)]
     dump_maps: bool,
     /// Input memory as hex bytes (default: the file's `-- mem`, or none).
@@ -80,7 +113,8 @@ pub struct RunArgs {
 
 /// Runs `bpfbox run`.
 pub fn run(a: RunArgs) -> CliResult {
-    if object::is_elf(&a.file) {
+    let content = input::classify(&a.file)?;
+    if let Content::Elf = content {
         return run_object(&a);
     }
     if a.prog.is_some()
@@ -89,17 +123,27 @@ pub fn run(a: RunArgs) -> CliResult {
         || a.data_hex.is_some()
         || a.ctx.is_some()
         || !a.map.is_empty()
+        || !a.global.is_empty()
+        || a.pid.is_some()
+        || a.uid.is_some()
+        || a.gid.is_some()
+        || a.comm.is_some()
+        || a.seed.is_some()
+        || a.time.is_some()
+        || a.ncpus.is_some()
+        || a.cpu.is_some()
+        || a.dump_maps
     {
         return Err(CliError::usage(
-            "--prog, --section, --data, --data-hex, --ctx and --map apply to ELF objects; \
-             give raw programs their memory with --mem or --mem-file",
+            "--prog, --section, --data, --data-hex, --ctx, --map, --global, --pid, --uid, \
+             --gid, --comm, --ncpus, --cpu, --seed, --time and --dump-maps apply to ELF objects; give raw \
+             programs their memory with --mem or --mem-file",
         ));
     }
-    let prog = load_program(&a.file)?;
+    let prog = load_program(&a.file, content)?;
     let mut mem = match (&a.mem, &a.mem_file) {
         (Some(h), _) => parse_hex(h)?,
-        (None, Some(f)) => std::fs::read(f)
-            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?,
+        (None, Some(f)) => std::fs::read(f).map_err(|e| input::cannot_read(f, &e))?,
         (None, None) => prog.mem.clone().unwrap_or_default(),
     };
     let mut vm = Vm::new(&prog.slots)
@@ -119,8 +163,8 @@ pub fn run(a: RunArgs) -> CliResult {
                     "mem": hex(&mem),
                 }))
             } else {
-                println!("Return value: {} ({:#x})", out.r0, out.r0);
-                println!("Instructions: {}", out.insns);
+                crate::outln!("Return value: {} ({:#x})", out.r0, out.r0)?;
+                crate::outln!("Instructions: {}", out.insns)?;
                 Ok(())
             }
         }
@@ -145,7 +189,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn read_file(p: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(p).map_err(|e| CliError::usage(format!("cannot read {}: {e}", p.display())))
+    std::fs::read(p).map_err(|e| input::cannot_read(p, &e))
 }
 
 /// `KEY` or `VALUE` of `--map`: an integer in `size` bytes (native order, as the kernel
@@ -212,6 +256,13 @@ fn prefill(vm: &crate::Vm, pairs: &[String]) -> Result<(), CliError> {
                 vm.set_tail_call(name, key, v)
                     .map_err(|e| CliError::usage(format!("--map {name} {kv}: {e}")))?;
             }
+            // A user ring buffer takes `=hex:BYTES` samples, produced in order.
+            MapType::UserRingbuf if k.is_empty() => {
+                let hex = v.strip_prefix("hex:").ok_or_else(|| {
+                    CliError::usage(format!("--map {name}: a sample is =hex:BYTES"))
+                })?;
+                map.user_ringbuf_submit(&parse_hex(hex)?).map_err(fail)?;
+            }
             MapType::Queue | MapType::Stack | MapType::BloomFilter if k.is_empty() => {
                 let value = map_bytes(v, map.value_size() as usize, "value", name)?;
                 map.push(&value, 0).map_err(fail)?;
@@ -231,6 +282,84 @@ fn prefill(vm: &crate::Vm, pairs: &[String]) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The object's BTF as libbpf hands it to the kernel (DATASEC sizes and offsets from the ELF
+/// symbols), or `None` if that cannot be made.
+fn kernel_btf(path: &Path, obj: &crate::Object) -> Option<bpfbox_btf::Btf> {
+    let bytes = std::fs::read(path).ok()?;
+    let elf = bpfbox_loader::elf::ElfFile::parse(&bytes).ok()?;
+    let (kconfig, kconfig_size) = obj.kconfig_layout();
+    let raw = crate::kernel_compare::btf_fixup::finalize(&elf, kconfig, kconfig_size).ok()??;
+    bpfbox_btf::Btf::parse(&raw).ok()
+}
+
+/// `--global NAME=VALUE`: sets each variable before the maps are created.
+fn set_globals(obj: &mut crate::Object, globals: &[String]) -> CliResult {
+    for g in globals {
+        let (name, value) = g
+            .split_once('=')
+            .ok_or_else(|| CliError::usage(format!("--global: expected NAME=VALUE, got `{g}`")))?;
+        let var = obj.global_var(name).ok_or_else(|| {
+            CliError::usage(format!(
+                "--global {name}: no global variable of that name in the object's BTF"
+            ))
+        })?;
+        let bytes = match value.strip_prefix("str:") {
+            Some(text) => {
+                if text.len() > var.size {
+                    return Err(CliError::usage(format!(
+                        "--global {name}: `{text}` has {} bytes, the variable {}",
+                        text.len(),
+                        var.size
+                    )));
+                }
+                let mut b = text.as_bytes().to_vec();
+                b.resize(var.size, 0);
+                b
+            }
+            None => map_bytes(value, var.size, "value", name)
+                .map_err(|e| CliError::usage(e.message.replacen("--map", "--global", 1)))?,
+        };
+        obj.set_global(name, &bytes)
+            .map_err(|e| CliError::usage(format!("--global {name}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// `--pid`, `--uid`, `--gid`, `--comm`, `--seed` and `--time` on the VM's environment.
+fn env_options(mut b: crate::VmBuilder, a: &RunArgs) -> Result<crate::VmBuilder, CliError> {
+    let env = bpfbox_vm::Env::default();
+    if let Some(pid) = a.pid {
+        b = b.pid_tgid(pid, pid);
+    }
+    if a.uid.is_some() || a.gid.is_some() {
+        b = b.uid_gid(a.uid.unwrap_or(env.uid), a.gid.unwrap_or(env.gid));
+    }
+    if let Some(n) = a.ncpus {
+        b = b.ncpus(n);
+    }
+    if let Some(c) = a.cpu {
+        b = b.cpu(c);
+    }
+    if let Some(comm) = &a.comm {
+        b = b.comm(comm);
+    }
+    if let Some(seed) = a.seed {
+        b = b.seed(seed);
+    }
+    if let Some(t) = &a.time {
+        let (start, step) = t.split_once(':').unwrap_or((t, "0"));
+        let parse = |s: &str| {
+            s.trim().parse::<u64>().map_err(|_| {
+                CliError::usage(format!(
+                    "--time: expected START[:STEP] in nanoseconds, got `{t}`"
+                ))
+            })
+        };
+        b = b.clock(parse(start)?, parse(step)?);
+    }
+    Ok(b)
 }
 
 /// bpftool's hexdump: offset, 16 bytes in pairs, and their printable characters.
@@ -270,9 +399,10 @@ fn run_object(a: &RunArgs) -> CliResult {
             "--mem and --mem-file apply to raw programs; give an object's packet with --data",
         ));
     }
-    let obj = object::open(&a.file, a.btf.as_deref())?;
+    let mut obj = object::open(&a.file, a.btf.as_deref())?;
+    set_globals(&mut obj, &a.global)?;
     let prog = object::select(&obj, &a.file, a.prog.as_deref(), a.section.as_deref())?;
-    let mut builder = crate::Vm::builder().budget(a.budget);
+    let mut builder = env_options(crate::Vm::builder().budget(a.budget), a)?;
     if a.unchecked {
         // SAFETY: the user asked for unchecked execution with --unchecked, whose help says it
         // is only for programs that stay in bounds.
@@ -322,15 +452,19 @@ fn run_object(a: &RunArgs) -> CliResult {
         std::fs::write(p, &res.ctx_out)
             .map_err(|e| CliError::internal(format!("cannot write {}: {e}", p.display())))?;
     }
-    let maps: Vec<_> = if a.dump_maps {
+    // Every map as `bpftool map dump` (or `bpftool -j map dump`) prints it, decoded with the
+    // BTF the kernel would hold: the object's, with DATASEC sizes and offsets filled in.
+    let loaded_btf = a.dump_maps.then(|| kernel_btf(&a.file, &obj)).flatten();
+    let btf = loaded_btf.as_ref().or(obj.btf());
+    let maps: Vec<(String, &'static str, String)> = if a.dump_maps {
         vm.maps()
             .map(|(name, m)| {
-                let entries: Vec<_> = m
-                    .iter()
-                    .into_iter()
-                    .map(|(k, v)| serde_json::json!({ "key": hex(&k), "value": hex(&v) }))
-                    .collect();
-                (name.to_string(), m.map_type(), entries)
+                let text = if a.json {
+                    map_dump::json(m, btf)
+                } else {
+                    map_dump::plain(m, btf)
+                };
+                (name.to_string(), m.map_type().name(), text)
             })
             .collect()
     } else {
@@ -352,54 +486,52 @@ fn run_object(a: &RunArgs) -> CliResult {
             "ringbuf": res.ringbuf.iter().map(|(m, d)| serde_json::json!({"map": m, "data": hex(d)})).collect::<Vec<_>>(),
             "perf": res.perf.iter().map(|(m, i, d)| serde_json::json!({"map": m, "index": i, "data": hex(d)})).collect::<Vec<_>>(),
             "redirects": res.redirects,
-            "maps": maps.iter().map(|(n, t, e)| serde_json::json!({"name": n, "type": t.name(), "entries": e})).collect::<Vec<_>>(),
+            "maps": maps.iter().map(|(n, t, e)| serde_json::json!({
+                "name": n,
+                "type": t,
+                "elements": serde_json::from_str::<serde_json::Value>(e).unwrap_or_default(),
+            })).collect::<Vec<_>>(),
         }));
     }
     let action = res.action.map(|n| format!(" ({n})")).unwrap_or_default();
-    println!(
+    crate::outln!(
         "Program: {} (section {}, type {})",
         prog.name,
         prog.section,
         prog.prog_type.name()
-    );
-    println!(
+    )?;
+    crate::outln!(
         "Return value: {}{action}, duration{}: {}ns",
         res.retval,
         if a.repeat > 1 { " (average)" } else { "" },
         res.duration_ns
-    );
-    println!("Instructions: {}", res.insns);
+    )?;
+    crate::outln!("Instructions: {}", res.insns)?;
     if a.data_out.is_none() && !res.data_out.is_empty() {
-        println!("data_out:");
-        print!("{}", hexdump(&res.data_out));
+        crate::outln!("data_out:")?;
+        crate::out!("{}", hexdump(&res.data_out))?;
     }
     if a.ctx.is_some() && a.ctx_out.is_none() && !res.ctx_out.is_empty() {
-        println!("ctx_out:");
-        print!("{}", hexdump(&res.ctx_out));
+        crate::outln!("ctx_out:")?;
+        crate::out!("{}", hexdump(&res.ctx_out))?;
     }
     for line in &res.printk {
-        println!("trace_printk: {}", line.trim_end_matches('\n'));
+        crate::outln!("trace_printk: {}", line.trim_end_matches('\n'))?;
     }
     for (m, d) in &res.ringbuf {
-        println!("ringbuf {m}: {} bytes", d.len());
-        print!("{}", hexdump(d));
+        crate::outln!("ringbuf {m}: {} bytes", d.len())?;
+        crate::out!("{}", hexdump(d))?;
     }
     for (m, i, d) in &res.perf {
-        println!("perf {m}[{i}]: {} bytes", d.len());
-        print!("{}", hexdump(d));
+        crate::outln!("perf {m}[{i}]: {} bytes", d.len())?;
+        crate::out!("{}", hexdump(d))?;
     }
     for r in &res.redirects {
-        println!("redirect: {r:?}");
+        crate::outln!("redirect: {r:?}")?;
     }
-    for (name, t, entries) in &maps {
-        println!("map {name} ({}): {} entries", t.name(), entries.len());
-        for e in entries {
-            println!(
-                "  key {} value {}",
-                e["key"].as_str().unwrap_or(""),
-                e["value"].as_str().unwrap_or("")
-            );
-        }
+    for (name, t, text) in &maps {
+        crate::outln!("map {name} ({t}):")?;
+        crate::out!("{text}")?;
     }
     Ok(())
 }

@@ -26,12 +26,6 @@ pub struct ShowArgs {
 
 /// Runs `bpfbox show`.
 pub fn run(a: ShowArgs) -> CliResult {
-    if !object::is_elf(&a.file) {
-        return Err(super::CliError::usage(format!(
-            "{}: not an ELF object",
-            a.file.display()
-        )));
-    }
     let obj = object::open(&a.file, a.btf.as_deref())?;
     let btf = obj.btf();
     // Named types a reader looks for: functions, structs, unions, enums, typedefs, variables.
@@ -106,37 +100,37 @@ pub fn run(a: ShowArgs) -> CliResult {
             "relocations": obj.relocations(),
         }));
     }
-    println!(
+    crate::outln!(
         "object {}: license \"{}\", {} programs, {} maps, {} BTF types",
         obj.name(),
         obj.license(),
         obj.programs().len(),
         obj.maps().len(),
         btf.map_or(0, |b| b.len())
-    );
-    println!("\nprograms:");
+    )?;
+    crate::outln!("\nprograms:")?;
     for p in obj.programs() {
         let target = p
             .attach_target
             .as_deref()
             .map(|t| format!(" target {t}"))
             .unwrap_or_default();
-        println!(
+        crate::outln!(
             "  {:<24} section {:<24} type {:<16} {:>5} insns {:>3} functions{target}",
             p.name,
             p.section,
             p.prog_type.name(),
             p.insns.len(),
             p.func_info.len().max(1)
-        );
+        )?;
     }
     for e in obj.program_errors() {
-        println!("  {:<24} not loadable: {e}", e.program());
+        crate::outln!("  {:<24} not loadable: {e}", e.program())?;
     }
-    println!("\nmaps:");
+    crate::outln!("\nmaps:")?;
     for (i, spec) in obj.maps().iter().enumerate() {
         let info = obj.map_info(i);
-        println!(
+        crate::outln!(
             "  {:>2} {:<24} {:<20} key {:>3} value {:>5} max_entries {:>7} flags {:#x}{}  ({})",
             i,
             info.map_or(spec.name.as_str(), |m| m.name.as_str()),
@@ -151,26 +145,26 @@ pub fn run(a: ShowArgs) -> CliResult {
                 ""
             },
             info.map_or("", |m| m.section.as_str())
-        );
+        )?;
     }
-    println!("\ndata sections:");
+    crate::outln!("\ndata sections:")?;
     for s in &data_sections {
-        println!("  {:<24} {:>6} bytes", s.name, s.size);
+        crate::outln!("  {:<24} {:>6} bytes", s.name, s.size)?;
     }
-    println!("\ntypes:");
+    crate::outln!("\ntypes:")?;
     for (id, kind, text) in &types {
-        println!("  [{id}] {kind} {text}");
+        crate::outln!("  [{id}] {kind} {text}")?;
     }
-    println!("\nrelocations:");
+    crate::outln!("\nrelocations:")?;
     for r in obj.relocations() {
-        println!(
+        crate::outln!(
             "  {:<24} insn {:>5} {:<10} {} -> {}",
             r.program,
             r.insn,
             format!("{:?}", r.kind),
             r.symbol,
             r.target
-        );
+        )?;
     }
     Ok(())
 }

@@ -10,7 +10,12 @@ pub fn skip(reason: &str) {
     if std::env::var("BPFBOX_REQUIRE_ALL").as_deref() == Ok("1") {
         panic!("required test cannot run: {reason}");
     }
-    eprintln!("skipped: {reason}");
+    // Not `eprintln!`: the test harness captures that and shows it only for failures, so a
+    // skip would be invisible in a plain `cargo test`. The stderr handle is not captured.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {reason}\n").as_bytes(),
+    );
 }
 
 /// `tests/fixtures/obj/NAME.o`.

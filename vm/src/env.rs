@@ -1,6 +1,9 @@
 //! The deterministic world a run sees: clock, task identity, CPU, random seed, and what the
 //! program leaves behind (printk lines).
 
+/// Printk lines a run keeps by default.
+pub const DEFAULT_PRINTK_LIMIT: usize = 65536;
+
 /// Per-run environment. Every default is fixed so that a run is reproducible; tests change
 /// the fields they care about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +39,23 @@ pub struct Env {
     /// Memory helpers hand to callbacks (e.g. keys for `bpf_for_each_map_elem`); kept for
     /// the rest of the run so the regions pointing into it stay valid.
     pub scratch: Vec<Box<[u8]>>,
+    /// Sockets, devices, routes and neighbours (`bpf_sk_lookup_*`, `bpf_fib_lookup`).
+    pub net: crate::net::Net,
+    /// Timers programs initialised with `bpf_timer_init`; they fire only when the embedder
+    /// fires them.
+    pub timers: Vec<crate::helpers::timer::Timer>,
+    /// The cgroup the program runs in (`bpf_get_current_cgroup_id`, and the cgroup whose
+    /// storage `bpf_get_local_storage` returns).
+    pub cgroup_id: u64,
+    /// The attach type keyed into 16-byte cgroup storage keys.
+    pub cgroup_attach_type: u32,
+    /// Which of the embedder's programs runs now (recorded by timers to fire later).
+    pub current_prog: Option<u32>,
+    /// The most printk lines kept; later lines are dropped and flagged.
+    pub printk_limit: usize,
+    /// Set when output was dropped: printk lines past `printk_limit`, perf samples past a
+    /// full buffer. Test runs report and clear it.
+    pub output_limit_reached: bool,
 }
 
 impl Default for Env {
@@ -58,6 +78,18 @@ impl Default for Env {
             redirects: Vec::new(),
             prog_type: crate::program::ProgType::Unspec,
             scratch: Vec::new(),
+            // The initial namespace's cookie, which is what a test run in it reports.
+            net: crate::net::Net {
+                netns_cookie: 1,
+                ctx_socket_cookie: 1,
+                ..crate::net::Net::default()
+            },
+            timers: Vec::new(),
+            cgroup_id: 1,
+            cgroup_attach_type: 0,
+            current_prog: None,
+            printk_limit: DEFAULT_PRINTK_LIMIT,
+            output_limit_reached: false,
         }
     }
 }

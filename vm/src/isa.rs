@@ -840,6 +840,29 @@ pub enum IsaErrorKind {
     LastInsnNotExit,
 }
 
+impl IsaErrorKind {
+    /// Whether the kernel finds this fault only on a path its verifier walks (`do_check`:
+    /// register numbers, `r10` writes, most reserved fields) rather than in its passes over
+    /// every instruction before the walk (`resolve_pseudo_ldimm64`, `check_subprogs`,
+    /// `check_cfg`: opcodes, `BPF_LDX` fields, the `ld_imm64` shape, jump ranges). Code the
+    /// walk never reaches may hold the first kind and the program still loads.
+    pub fn checked_when_walked(&self) -> bool {
+        match self {
+            IsaErrorKind::InvalidReg(_)
+            | IsaErrorKind::FramePointerWrite
+            | IsaErrorKind::InvalidAluOp(_)
+            | IsaErrorKind::InvalidJmpOp(_)
+            | IsaErrorKind::InvalidMayGoto { .. }
+            | IsaErrorKind::AddrSpaceCast
+            | IsaErrorKind::InvalidAtomicOp(_)
+            | IsaErrorKind::InvalidAtomicSize
+            | IsaErrorKind::InvalidLdImm => true,
+            IsaErrorKind::Reserved(what) => *what != "BPF_LDX",
+            _ => false,
+        }
+    }
+}
+
 /// A decoding or validation error at an instruction index (in slots).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("insn {pc}: {kind}")]
@@ -1453,6 +1476,10 @@ pub struct Decoded {
     pub len: usize,
     /// Slot indices where subprograms start (always includes 0), sorted.
     pub subprogs: Vec<usize>,
+    /// Instructions the kernel refuses only when its verifier walks them
+    /// ([`IsaErrorKind::checked_when_walked`]), by slot index, in slot order. They are not in
+    /// `insns`; executing one is a fault with the kernel's words.
+    pub rejected: Vec<(usize, IsaErrorKind)>,
 }
 
 /// Whether `code` is in the kernel's instruction table (`bpf_opcode_in_insntable`), extended
@@ -1499,7 +1526,9 @@ pub fn in_insn_table(code: u8) -> bool {
 /// 2. per subprogram, every jump stays inside it and its last instruction is `exit` or `ja`;
 /// 3. the `ld_imm64` shape, `BPF_LDX` reserved fields and the opcode table;
 /// 4. no jump lands on the second slot of an `ld_imm64`;
-/// 5. every instruction's fields, in slot order (the kernel goes in execution order).
+/// 5. every instruction's fields, in slot order. The kernel checks these only on the paths
+///    its verifier walks, so an instruction that fails them lands in [`Decoded::rejected`]
+///    instead of failing the program.
 pub fn decode_program(slots: &[RawInsn]) -> Result<Decoded, IsaError> {
     if slots.is_empty() {
         return Err(IsaError::new(0, IsaErrorKind::Empty));
@@ -1611,16 +1640,31 @@ pub fn decode_program(slots: &[RawInsn]) -> Result<Decoded, IsaError> {
     }
     // 5. Every instruction's fields.
     let mut insns = Vec::with_capacity(slots.len());
+    let mut rejected = Vec::new();
     let mut pc = 0;
     while pc < slots.len() {
-        let insn = Insn::decode(slots, pc)?;
-        insns.push((pc, insn));
-        pc += insn.slots();
+        match Insn::decode(slots, pc) {
+            Ok(insn) => {
+                insns.push((pc, insn));
+                pc += insn.slots();
+            }
+            Err(e) if e.kind.checked_when_walked() => {
+                rejected.push((pc, e.kind));
+                // Step 3 checked the shape of every ld_imm64, so its second slot is there.
+                pc += if slots[pc].code == op::LD | op::IMM | op::DW {
+                    2
+                } else {
+                    1
+                };
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(Decoded {
         insns,
         len: slots.len(),
         subprogs,
+        rejected,
     })
 }
 

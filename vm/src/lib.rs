@@ -12,6 +12,7 @@ pub mod interp;
 pub mod isa;
 pub mod maps;
 pub mod memory;
+pub mod net;
 pub mod program;
 pub mod semantics;
 

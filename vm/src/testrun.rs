@@ -50,6 +50,9 @@ pub struct RunResult {
     pub perf: Vec<(String, u32, Vec<u8>)>,
     /// Redirects requested.
     pub redirects: Vec<crate::helpers::Redirect>,
+    /// Whether output was dropped: printk lines past the environment's limit, or perf
+    /// samples that found their buffer full.
+    pub output_limit_reached: bool,
     /// Instructions executed in the last run.
     pub insns: u64,
     /// Average duration of one run.
@@ -145,6 +148,39 @@ fn read_u32(b: &[u8], off: u64) -> u32 {
         .map_or(0, u32::from_ne_bytes)
 }
 
+/// `xdp_convert_md_to_buff`: a queue without a device is `EINVAL`; a device other than the
+/// loopback device (the only one a test run here has) is `ENODEV`; a queue the loopback
+/// device lacks (it has one) is `EINVAL`.
+fn check_xdp_rxq(ingress: u32, rxq: u32) -> Result<(), TestRunError> {
+    if ingress == 0 && rxq != 0 {
+        return Err(invalid("xdp_md.rx_queue_index set without ingress_ifindex"));
+    }
+    if ingress != 0 && ingress != crate::context::LOOPBACK_IFINDEX {
+        return Err(TestRunError::Invalid {
+            errno: 19,
+            msg: format!("no network device with ifindex {ingress} (ENODEV)"),
+        });
+    }
+    if ingress != 0 && rxq != 0 {
+        return Err(invalid(format!(
+            "the loopback device has no receive queue {rxq}"
+        )));
+    }
+    Ok(())
+}
+
+/// What a test run gives a `t` program as its context (see [`build_context`]).
+pub fn context_of(t: ProgType) -> &'static str {
+    match t {
+        ProgType::Xdp => "struct xdp_md over the packet",
+        _ if is_skb(t) => "struct __sk_buff over the packet",
+        ProgType::Kprobe => "struct pt_regs from ctx_in",
+        ProgType::RawTracepoint | ProgType::RawTracepointWritable => "u64 arguments from ctx_in",
+        ProgType::Tracepoint => "the tracepoint record from ctx_in",
+        _ => "the ctx_in bytes",
+    }
+}
+
 /// The context a test run of a `t` program gets from `run`'s data and context input,
 /// enforcing the kernel's input rules when `run.kernel_compat` is set.
 pub fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError> {
@@ -177,9 +213,17 @@ pub fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError
         if run.kernel_compat && run.data_in.len().saturating_sub(meta) < ETH_HLEN {
             return Err(invalid("packet shorter than ETH_HLEN"));
         }
+        if run.kernel_compat {
+            check_xdp_rxq(ingress, rxq)?;
+        }
         let mut c = Context::xdp_with_meta(&run.data_in, meta);
-        c.set_u32(xdp_off::INGRESS_IFINDEX, ingress);
-        c.set_u32(xdp_off::RX_QUEUE_INDEX, rxq);
+        // The input's fields come back unchanged as context out; the program reads the
+        // receive queue the run uses (the loopback device's unless the input names one).
+        c.put_u32_raw(xdp_off::INGRESS_IFINDEX, ingress);
+        c.put_u32_raw(xdp_off::RX_QUEUE_INDEX, rxq);
+        if ingress != 0 {
+            c.set_xdp_rxq(ingress, rxq);
+        }
         return Ok(c);
     }
     if is_skb(t) {
@@ -319,7 +363,21 @@ pub fn run_context(
     env.prog_type = prog_type;
     let mut regions = ctx.regions();
     regions.extend(env.maps.regions());
+    regions.extend(env.net.sockets.regions());
     regions.extend_from_slice(setup.regions);
+    // BPF_PROG_TEST_RUN gives each run fresh cgroup storage; it stays in the map here so
+    // that tests can read it afterwards.
+    for m in env.maps.iter() {
+        if matches!(
+            m.map_type(),
+            MapType::CgroupStorage | MapType::PercpuCgroupStorage
+        ) {
+            m.reset_local_storage(&crate::helpers::storage::cgroup_key(env, m.key_size()));
+        }
+    }
+    env.output_limit_reached = false;
+    let perf_lost = |env: &Env| env.maps.iter().map(|m| m.perf_lost()).sum::<u64>();
+    let lost_before = perf_lost(env);
     let repeat = setup.repeat.max(1);
     let start = Instant::now();
     let mut last = None;
@@ -376,6 +434,8 @@ pub fn run_context(
         }
         ctx_out = out;
     }
+    let output_limit_reached =
+        std::mem::take(&mut env.output_limit_reached) || perf_lost(env) != lost_before;
     let mut ringbuf = Vec::new();
     let mut perf = Vec::new();
     for m in env.maps.iter() {
@@ -405,6 +465,7 @@ pub fn run_context(
         ringbuf,
         perf,
         redirects: std::mem::take(&mut env.redirects),
+        output_limit_reached,
         insns: out.insns,
         duration_ns,
     })

@@ -18,7 +18,12 @@ fn require_all() -> bool {
 
 fn skip(reason: &str) {
     assert!(!require_all(), "BPFBOX_REQUIRE_ALL=1 but {reason}");
-    println!("skipped: {reason}");
+    // Not `eprintln!`: the test harness captures that and shows it only for failures, so a
+    // skip would be invisible in a plain `cargo test`. The stderr handle is not captured.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {reason}\n").as_bytes(),
+    );
 }
 
 fn conformance_dir() -> PathBuf {

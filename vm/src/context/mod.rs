@@ -25,6 +25,8 @@ pub const PAGE_SIZE: usize = 4096;
 pub const SKB_HEADROOM: usize = 64;
 /// `ETH_HLEN`.
 pub const ETH_HLEN: usize = 14;
+/// The loopback device's interface index, the device XDP test runs receive on.
+pub const LOOPBACK_IFINDEX: u32 = 1;
 
 /// Offsets in the XDP context buffer (`struct xdp_md` then the private tail).
 pub mod xdp_off {
@@ -40,8 +42,13 @@ pub mod xdp_off {
     pub const HARD_START: u64 = 48;
     /// Frame size (`frame_sz`).
     pub const FRAME_SZ: u64 = 56;
+    /// The receive queue's device index, which loads of `ingress_ifindex` read (the kernel
+    /// reads `rxq->dev->ifindex`, not the `xdp_md` given as input).
+    pub const RXQ_IFINDEX: u64 = 64;
+    /// The receive queue's index, which loads of `rx_queue_index` read.
+    pub const RXQ_INDEX: u64 = 68;
     /// Size of the whole buffer.
-    pub const SIZE: u64 = 64;
+    pub const SIZE: u64 = 72;
     /// `ingress_ifindex` in `struct xdp_md`.
     pub const INGRESS_IFINDEX: u64 = 12;
     /// `rx_queue_index` in `struct xdp_md`.
@@ -222,7 +229,16 @@ impl Context {
         c.set_ptr(8, xdp_off::DATA_META, meta);
         c.put(xdp_off::HARD_START, &base.to_ne_bytes());
         c.put(xdp_off::FRAME_SZ, &(frame_sz as u64).to_ne_bytes());
+        // A test run receives on the loopback device's queue 0.
+        c.set_xdp_rxq(LOOPBACK_IFINDEX, 0);
         c
+    }
+
+    /// Sets the receive queue an XDP program sees (`ingress_ifindex`, `rx_queue_index`)
+    /// without changing the `xdp_md` bytes reported as context out.
+    pub(crate) fn set_xdp_rxq(&mut self, ifindex: u32, queue: u32) {
+        self.put(xdp_off::RXQ_IFINDEX, &ifindex.to_ne_bytes());
+        self.put(xdp_off::RXQ_INDEX, &queue.to_ne_bytes());
     }
 
     /// A socket-buffer context over an Ethernet frame, data at the MAC header (as for TC).
@@ -344,8 +360,21 @@ impl Context {
             .map_or(0, u32::from_ne_bytes)
     }
 
-    /// Sets a `u32` field of the context buffer (ignored when outside).
+    /// Sets a `u32` field of the context buffer (ignored when outside). Setting an XDP
+    /// context's `ingress_ifindex` or `rx_queue_index` also sets what the program reads.
     pub fn set_u32(&mut self, off: u64, v: u32) {
+        self.put(off, &v.to_ne_bytes());
+        if self.kind == ContextKind::Xdp {
+            match off {
+                xdp_off::INGRESS_IFINDEX => self.put(xdp_off::RXQ_IFINDEX, &v.to_ne_bytes()),
+                xdp_off::RX_QUEUE_INDEX => self.put(xdp_off::RXQ_INDEX, &v.to_ne_bytes()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Sets a `u32` of the context buffer only (no private copy).
+    pub(crate) fn put_u32_raw(&mut self, off: u64, v: u32) {
         self.put(off, &v.to_ne_bytes());
     }
 
@@ -393,11 +422,19 @@ impl Context {
         self.frame.get(s..e).unwrap_or(&[])
     }
 
-    /// `(data, len)` for legacy `LD_ABS`/`LD_IND` loads (socket buffers only).
-    pub fn skb_bounds(&self) -> Option<(u64, u64)> {
+    /// The socket buffer legacy `LD_ABS`/`LD_IND` loads read (socket buffers only): the MAC
+    /// header at the frame's start, the network header after the Ethernet header, as
+    /// `bpf_prog_test_run_skb` sets them whether or not the program sees layer 2.
+    pub fn skb_bounds(&self) -> Option<crate::interp::SkbBounds> {
         (self.kind == ContextKind::Skb).then(|| {
             let d = self.get_u64(skb_off::DATA);
-            (d, self.get_u64(skb_off::DATA_END).saturating_sub(d))
+            let mac = self.frame.as_ptr() as u64 + SKB_HEADROOM as u64;
+            crate::interp::SkbBounds {
+                data: d,
+                len: self.get_u64(skb_off::DATA_END).saturating_sub(d),
+                mac,
+                network: mac + ETH_HLEN as u64,
+            }
         })
     }
 

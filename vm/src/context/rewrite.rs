@@ -4,6 +4,18 @@ use super::{skb_off, xdp_off};
 use crate::isa::RawInsn;
 use crate::program::ProgType;
 
+/// `(uapi offset, private offset)` of the 32-bit fields whose loads read a private copy
+/// (XDP's receive queue: the kernel reads it from `xdp->rxq`, not from the input `xdp_md`).
+fn redirected_fields(t: ProgType) -> &'static [(i16, i16)] {
+    match t {
+        ProgType::Xdp => &[
+            (xdp_off::INGRESS_IFINDEX as i16, xdp_off::RXQ_IFINDEX as i16),
+            (xdp_off::RX_QUEUE_INDEX as i16, xdp_off::RXQ_INDEX as i16),
+        ],
+        _ => &[],
+    }
+}
+
 /// `(uapi offset, private offset)` of the pointer fields of a program type's context.
 fn pointer_fields(t: ProgType) -> &'static [(i16, i16)] {
     use ProgType::*;
@@ -26,7 +38,8 @@ fn pointer_fields(t: ProgType) -> &'static [(i16, i16)] {
 
 /// Rewrites `LDX W dst, [ctx + f]` of the context's pointer fields (`data`, `data_end`,
 /// `data_meta` of `xdp_md` and `__sk_buff`) into `LDX DW dst, [ctx + private]`, so the
-/// program gets the full 64-bit pointer.
+/// program gets the full 64-bit pointer, and loads of XDP's receive queue fields into loads
+/// of their private copies.
 ///
 /// Which registers hold the context is tracked along the instruction stream: r1 at entry and
 /// any register copied from one (`mov64 rX, rY`); a register loses it when written otherwise,
@@ -36,6 +49,7 @@ fn pointer_fields(t: ProgType) -> &'static [(i16, i16)] {
 /// that saves the context once at entry.
 pub fn rewrite_ctx_access(prog_type: ProgType, insns: &[RawInsn]) -> Vec<RawInsn> {
     let fields = pointer_fields(prog_type);
+    let redirected = redirected_fields(prog_type);
     let mut out = insns.to_vec();
     if fields.is_empty() {
         return out;
@@ -55,6 +69,8 @@ pub fn rewrite_ctx_access(prog_type: ProgType, insns: &[RawInsn]) -> Vec<RawInsn
             0x61 if ctx[src] => {
                 if let Some(&(_, private)) = fields.iter().find(|f| f.0 == insn.off) {
                     insn.code = 0x79;
+                    insn.off = private;
+                } else if let Some(&(_, private)) = redirected.iter().find(|f| f.0 == insn.off) {
                     insn.off = private;
                 }
                 ctx[dst] = false;

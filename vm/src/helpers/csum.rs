@@ -2,7 +2,8 @@
 //!
 //! Ones'-complement arithmetic is done on the values as they sit in memory (network order
 //! loaded natively), as the kernel's `__wsum`/`__sum16` code does. `bpf_csum_diff` returns the
-//! x86-64 `csum_partial` value (32-bit end-around-carry sum of native words plus the seed).
+//! x86-64 `csum_partial` value (32-bit end-around-carry sum of native words plus the seed)
+//! folded to 16 bits, as Linux 6.18 returns it.
 
 use super::maps::{EFAULT, EINVAL};
 use super::packet::{skb_bounds, skb_ptr_checked};
@@ -13,6 +14,14 @@ pub fn csum_fold(sum: u32) -> u16 {
     let s = (sum & 0xffff) + (sum >> 16);
     let s = (s & 0xffff) + (s >> 16);
     !(s as u16)
+}
+
+/// Folds a 32-bit partial checksum to 16 bits with end-around carry, uncomplemented: what
+/// `bpf_csum_diff` returns on the kernels we compare against (6.18 folds on every
+/// architecture; 6.12 returned x86-64's unfolded 32-bit sum).
+pub fn csum_from32to16(sum: u32) -> u16 {
+    let s = (sum & 0xffff) + (sum >> 16);
+    ((s & 0xffff) + (s >> 16)) as u16
 }
 
 /// Ones'-complement 32-bit addition (`csum_add`).
@@ -116,7 +125,7 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             let to = c.read(a[2], ts as usize)?;
             let mut diff: Vec<u8> = from.iter().map(|b| !b).collect();
             diff.extend_from_slice(&to);
-            Ok(u64::from(csum_partial(&diff, a[4] as u32)))
+            Ok(u64::from(csum_from32to16(csum_partial(&diff, a[4] as u32))))
         },
     );
     let args = &[

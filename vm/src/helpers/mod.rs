@@ -7,14 +7,24 @@ use std::sync::Arc;
 
 use crate::interp::HelperCtx;
 
+pub mod availability;
 pub mod csum;
+pub mod dynptr;
+pub mod fib;
 pub mod loops;
 pub mod maps;
+mod mtu;
 pub mod packet;
 pub mod printk;
 mod probe;
 mod ringbuf;
+mod socket;
+mod stack;
+pub mod storage;
+pub mod strings;
+mod sync;
 mod time;
+pub mod timer;
 
 pub use maps::MapTable;
 pub use packet::Redirect;
@@ -180,6 +190,15 @@ impl HelperRegistry {
         packet::register(&mut r);
         csum::register(&mut r);
         loops::register(&mut r);
+        storage::register(&mut r);
+        dynptr::register(&mut r);
+        sync::register(&mut r);
+        timer::register(&mut r);
+        socket::register(&mut r);
+        fib::register(&mut r);
+        strings::register(&mut r);
+        mtu::register(&mut r);
+        stack::register(&mut r);
         r
     }
 
@@ -238,6 +257,29 @@ impl HelperRegistry {
             None => *self.by_name.get(&format!("bpf_{name}"))?,
         };
         self.get(id as u64)
+    }
+
+    /// The first helper call in `insns` that this registry cannot serve: `(slot, id)`.
+    /// `bpf_tail_call`, which the interpreter performs itself, always counts as present.
+    pub fn first_missing(&self, insns: &[crate::isa::RawInsn]) -> Option<(usize, u32)> {
+        let mut skip = false;
+        for (pc, i) in insns.iter().enumerate() {
+            if std::mem::take(&mut skip) {
+                continue;
+            }
+            if i.code == 0x18 {
+                skip = true;
+            }
+            let id = i.imm as u32;
+            if i.code == 0x85
+                && i.src == 0
+                && u64::from(id) != crate::interp::BPF_FUNC_TAIL_CALL
+                && self.get(u64::from(id)).is_none()
+            {
+                return Some((pc, id));
+            }
+        }
+        None
     }
 
     /// All registered helpers in id order.

@@ -7,6 +7,7 @@ use super::maps::{map_arg, EFAULT, EINVAL};
 use super::{reg, ArgKind as A, HelperError, HelperRegistry, RetKind as R};
 use crate::context::{skb_off, xdp_off, SKB_SHINFO_SIZE, XDP_FRAME_SIZE};
 use crate::interp::HelperCtx;
+use crate::maps::MapType;
 use crate::program::ProgType;
 
 /// `ETH_HLEN`.
@@ -206,6 +207,51 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             Ok(0)
         },
     );
+    // bpf_skb_pull_data(skb, len): test-run packets are linear, so a pull within the packet
+    // succeeds and one past it is -ENOMEM (pskb_may_pull).
+    reg(
+        r,
+        39,
+        "bpf_skb_pull_data",
+        R::Integer,
+        &[A::PtrToCtx, A::Anything],
+        |c, a| {
+            let (data, end) = skb_bounds(c, a[0])?;
+            Ok(if a[1] & 0xffff_ffff <= end.saturating_sub(data) {
+                0
+            } else {
+                -12i64 as u64
+            })
+        },
+    );
+    // bpf_get_hash_recalc(skb): the flow hash. The kernel seeds it randomly at boot, so no
+    // value is the kernel's; this one is a fixed-seed jhash of the packet's bytes after the
+    // Ethernet header (up to 40), never 0 as in the kernel.
+    reg(
+        r,
+        34,
+        "bpf_get_hash_recalc",
+        R::Integer,
+        &[A::PtrToCtx],
+        |c, a| {
+            let (data, end) = skb_bounds(c, a[0])?;
+            let len = end.saturating_sub(data);
+            let start = data + 14.min(len);
+            let n = (end - start).min(40) as usize;
+            let bytes = c.read(start, n)?;
+            let h = crate::maps::hash::jhash(&bytes, 0);
+            Ok(u64::from(h.max(1)))
+        },
+    );
+    // bpf_csum_update(skb, csum): test-run socket buffers carry no CHECKSUM_COMPLETE sum.
+    reg(
+        r,
+        40,
+        "bpf_csum_update",
+        R::Integer,
+        &[A::PtrToCtx, A::Anything],
+        |_, _| Ok(-524i64 as u64),
+    );
     // bpf_redirect(ifindex, flags): XDP_REDIRECT (4) / TC_ACT_REDIRECT (7); bad flags give
     // XDP_ABORTED / TC_ACT_SHOT.
     reg(
@@ -228,29 +274,51 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             Ok(if xdp { 4 } else { 7 })
         },
     );
-    // bpf_redirect_map(map, key, flags): XDP_REDIRECT, or the action in the low two flag bits
-    // when the key is out of range.
+    // bpf_redirect_map(map, key, flags): XDP_REDIRECT when the map holds a target at the
+    // key (or for a devmap broadcast); otherwise the action in the low two flag bits.
     reg(
         r,
         51,
         "bpf_redirect_map",
         R::Integer,
         &[A::ConstMapPtr, A::Anything, A::Anything],
-        |c, a| {
-            let map = map_arg(c, a[0])?;
-            let key = a[1] & 0xffff_ffff;
-            if a[2] & !0xf != 0 {
-                return Ok(0);
-            }
-            if key >= u64::from(map.max_entries()) {
-                return Ok(a[2] & 3);
-            }
-            c.env().redirects.push(Redirect {
-                target: key,
-                map: Some(map.name().to_string()),
-                flags: a[2],
-            });
-            Ok(4)
-        },
+        redirect_map,
     );
+}
+
+/// `BPF_F_BROADCAST`.
+pub const BPF_F_BROADCAST: u64 = 1 << 3;
+/// `BPF_F_EXCLUDE_INGRESS`.
+pub const BPF_F_EXCLUDE_INGRESS: u64 = 1 << 4;
+
+/// `__bpf_xdp_redirect_map` with each map type's flag mask.
+fn redirect_map(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let map = map_arg(c, a[0])?;
+    const ACTIONS: u64 = 3;
+    let extra = match map.map_type() {
+        MapType::Devmap | MapType::DevmapHash => BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS,
+        MapType::Cpumap | MapType::Xskmap => 0,
+        other => {
+            return Err(HelperError::Message(format!(
+                "bpf_redirect_map on {} map {}, which is not a redirect target map",
+                other,
+                map.name()
+            )))
+        }
+    };
+    let flags = a[2];
+    if flags & !(ACTIONS | extra) != 0 {
+        return Ok(0);
+    }
+    let key = a[1] as u32;
+    let found = map.redirect_target(key).unwrap_or(false);
+    if !found && flags & BPF_F_BROADCAST == 0 {
+        return Ok(flags & ACTIONS);
+    }
+    c.env().redirects.push(Redirect {
+        target: u64::from(key),
+        map: Some(map.name().to_string()),
+        flags,
+    });
+    Ok(4)
 }

@@ -212,7 +212,12 @@ pub(crate) fn register(r: &mut HelperRegistry) {
                     if s.ends_with('\n') {
                         s.pop();
                     }
-                    c.env().printk.push(s);
+                    let env = c.env();
+                    if env.printk.len() < env.printk_limit {
+                        env.printk.push(s);
+                    } else {
+                        env.output_limit_reached = true;
+                    }
                     Ok(len)
                 }
                 Err(e) => Ok(e as u64),

@@ -114,6 +114,19 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         (115, "bpf_probe_read_kernel_str", Space::Kernel, true),
         (114, "bpf_probe_read_user_str", Space::User, true),
     ];
+    // bpf_copy_from_user(dst, size, user_ptr): the sleepable copy; a fault clears dst and
+    // is -EFAULT whatever the address.
+    reg(r, 148, "bpf_copy_from_user", R::Integer, args, |c, a| {
+        let mut buf = vec![0u8; size_arg(a[1])];
+        let r = if c.read_into(a[2], &mut buf).is_ok() {
+            0
+        } else {
+            buf.fill(0);
+            -14i64 as u64
+        };
+        c.write(a[0], &buf)?;
+        Ok(r)
+    });
     for (id, name, space, string) in helpers {
         if string {
             reg(r, id, name, R::Integer, args, move |c, a| {

@@ -58,4 +58,16 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             Ok(0)
         },
     );
+    // bpf_jiffies64: the clock at Debian's HZ of 250 (4 ms per jiffy).
+    reg(r, 118, "bpf_jiffies64", R::Integer, &[], |c, _| {
+        Ok(c.env().read_clock() / 4_000_000)
+    });
+    reg(
+        r,
+        80,
+        "bpf_get_current_cgroup_id",
+        R::Integer,
+        &[],
+        |c, _| Ok(c.env().cgroup_id),
+    );
 }

@@ -156,6 +156,9 @@ pub(crate) enum K {
     AddrSpaceCast,
     /// The second slot of `ld_imm64`: never executed.
     Invalid,
+    /// An instruction the kernel's verifier refuses when it walks it; `imm` indexes
+    /// [`isa::Decoded::rejected`].
+    Rejected,
 }
 
 /// One pre-decoded slot. Jump and call targets are absolute slot indices in `off`/`imm`.
@@ -469,6 +472,9 @@ pub(crate) fn compile(
             }
         };
         ops[pc] = op;
+    }
+    for (i, &(pc, _)) in decoded.rejected.iter().enumerate() {
+        ops[pc] = Op::new(K::Rejected, 0, 0, 0, i as u64);
     }
     Ok(Compiled { ops, decoded })
 }

@@ -510,6 +510,16 @@ pub(crate) fn run<const CHECKED: bool>(
                 FaultKind::Unsupported("addr_space_cast without an arena".into())
             ),
             K::Invalid => fault!(at, FaultKind::PcOutOfRange),
+            K::Rejected => {
+                let kind = code
+                    .decoded
+                    .rejected
+                    .get(op.imm as usize)
+                    .map_or(FaultKind::PcOutOfRange, |(_, k)| {
+                        FaultKind::Rejected(k.clone())
+                    });
+                fault!(at, kind)
+            }
         }
     }
 }

@@ -8,12 +8,14 @@
 
 mod compile;
 mod exec;
+mod helper_ctx;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 pub use compile::LdImm64Binder;
+pub use helper_ctx::HelperCtx;
 
 use crate::env::Env;
 use crate::helpers::{HelperError, HelperRegistry};
@@ -83,6 +85,11 @@ pub enum FaultKind {
     /// An instruction this engine cannot execute in the current setting.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// Control reached an instruction the kernel's verifier refuses when it walks it (a
+    /// write to r10, an invalid register, reserved fields): the kernel would have rejected
+    /// the program; the message is the verifier's.
+    #[error("{0}")]
+    Rejected(#[serde(serialize_with = "display")] crate::isa::IsaErrorKind),
     /// Control reached a slot that holds no instruction.
     #[error("invalid instruction")]
     PcOutOfRange,
@@ -101,6 +108,10 @@ pub enum FaultKind {
         /// The handle stored in the program array.
         handle: u32,
     },
+}
+
+fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 /// A run-time fault at an instruction.
@@ -154,7 +165,7 @@ pub(crate) struct Machine<'r> {
     pub programs: Option<&'r ProgramTable>,
     pub checked: bool,
     /// Packet bounds for legacy `LD_ABS`/`LD_IND` loads.
-    pub skb: Option<(u64, u64)>,
+    pub skb: Option<SkbBounds>,
 }
 
 impl Machine<'_> {
@@ -205,28 +216,29 @@ impl Machine<'_> {
         }
     }
 
-    /// Loads `size` bytes big-endian at packet offset `off`; `None` when out of the packet.
+    /// Loads `size` bytes big-endian at packet offset `off` (a signed 32-bit offset, as
+    /// the kernel's `bpf_skb_load_helper_*` take it); `None` when the load fails, which ends
+    /// the program with r0 = 0.
     pub(crate) fn ld_packet(
         &mut self,
         off: u32,
         size: u8,
         pc: usize,
     ) -> Result<Option<u64>, Fault> {
-        let Some((data, len)) = self.skb else {
+        let Some(skb) = self.skb else {
             return Err(Fault {
                 pc,
                 kind: FaultKind::Unsupported("LD_ABS/LD_IND without a socket buffer".into()),
             });
         };
-        let (off, size) = (off as u64, size as u64);
-        if off.checked_add(size).is_none_or(|end| end > len) {
+        let Some(addr) = skb.load_addr(off as i32, size) else {
             return Ok(None);
-        }
+        };
         let mut v = 0u64;
-        for i in 0..size {
-            // SAFETY: `data..data+len` is the packet the caller registered for this run and
-            // `off + i < len` was checked above.
-            let b = unsafe { std::ptr::read((data + off + i) as usize as *const u8) };
+        for i in 0..u64::from(size) {
+            // SAFETY: `load_addr` returned an address whose `size` bytes lie inside the
+            // socket buffer the caller registered for this run.
+            let b = unsafe { std::ptr::read((addr + i) as usize as *const u8) };
             v = (v << 8) | b as u64;
         }
         Ok(Some(v))
@@ -287,131 +299,43 @@ impl Machine<'_> {
     }
 }
 
-/// What a helper implementation sees: the run's memory (checked), its environment, and a way
-/// to call back into the program.
-pub struct HelperCtx<'a, 'r> {
-    m: &'a mut Machine<'r>,
+/// `SKF_NET_OFF`: legacy packet loads at offsets from here on read from the network header.
+pub const SKF_NET_OFF: i32 = -0x100000;
+/// `SKF_LL_OFF`: legacy packet loads at offsets from here on read from the MAC header.
+pub const SKF_LL_OFF: i32 = -0x200000;
+
+/// The socket buffer legacy `LD_ABS`/`LD_IND` loads read: linear data, and the MAC and
+/// network headers that the negative `SKF_LL_OFF`/`SKF_NET_OFF` bases address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SkbBounds {
+    /// `skb->data`.
+    pub data: u64,
+    /// Bytes of linear data from `data`.
+    pub len: u64,
+    /// The MAC header (`skb_mac_header`).
+    pub mac: u64,
+    /// The network header (`skb_network_header`).
+    pub network: u64,
 }
 
-impl HelperCtx<'_, '_> {
-    /// The run's environment.
-    pub fn env(&mut self) -> &mut Env {
-        self.m.env
-    }
-
-    /// The slot index of the call instruction.
-    pub fn pc(&self) -> usize {
-        self.m.pc
-    }
-
-    /// The live memory regions.
-    pub fn regions(&self) -> &[Region] {
-        &self.m.regions
-    }
-
-    /// Makes more memory visible to the program for the rest of the run.
-    pub fn add_region(&mut self, region: Region) {
-        self.m.regions.push(region);
-    }
-
-    fn check(&self, addr: u64, len: usize, write: bool) -> Result<(), HelperError> {
-        if len == 0 {
-            return Ok(());
-        }
-        exec::check_access(&self.m.regions, addr, len as u64, write).map_err(|kind| {
-            HelperError::Fault(Box::new(Fault {
-                pc: self.m.pc,
-                kind,
-            }))
-        })
-    }
-
-    /// Copies `buf.len()` bytes of program memory at `addr` into `buf`.
-    pub fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<(), HelperError> {
-        self.check(addr, buf.len(), false)?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        // SAFETY: the whole range lies in a live region (checked above), and `buf` is a
-        // distinct Rust-owned buffer.
-        unsafe {
-            std::ptr::copy_nonoverlapping(addr as usize as *const u8, buf.as_mut_ptr(), buf.len())
+impl SkbBounds {
+    /// The address of a `size`-byte load at signed offset `off`, as the kernel resolves it
+    /// (`bpf_skb_load_helper_*` and `bpf_internal_load_pointer_neg_helper`): from `data`
+    /// when non-negative, from the network header at `SKF_NET_OFF + k`, from the MAC header
+    /// at `SKF_LL_OFF + k`; the bytes must end at or before the packet's tail.
+    pub fn load_addr(&self, off: i32, size: u8) -> Option<u64> {
+        let tail = self.data.checked_add(self.len)?;
+        let ptr = if off >= 0 {
+            self.data + off as u64
+        } else if off >= SKF_NET_OFF {
+            self.network + (off - SKF_NET_OFF) as u64
+        } else if off >= SKF_LL_OFF {
+            self.mac + (off - SKF_LL_OFF) as u64
+        } else {
+            return None;
         };
-        Ok(())
-    }
-
-    /// Reads `len` bytes of program memory at `addr`.
-    pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, HelperError> {
-        let mut v = vec![0u8; len];
-        self.read_into(addr, &mut v)?;
-        Ok(v)
-    }
-
-    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
-    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, HelperError> {
-        let mut out = Vec::new();
-        for i in 0..max as u64 {
-            let mut b = [0u8];
-            self.read_into(addr.wrapping_add(i), &mut b)?;
-            if b[0] == 0 {
-                return Ok(out);
-            }
-            out.push(b[0]);
-        }
-        Ok(out)
-    }
-
-    /// Whether `[addr, addr + len)` is readable (or writable) program memory.
-    pub fn is_accessible(&self, addr: u64, len: usize, write: bool) -> bool {
-        self.check(addr, len, write).is_ok()
-    }
-
-    /// Writes `data` into program memory at `addr`.
-    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), HelperError> {
-        self.check(addr, data.len(), true)?;
-        if data.is_empty() {
-            return Ok(());
-        }
-        // SAFETY: the whole range lies in a live writable region (checked above); `data` is
-        // Rust-owned and may alias program memory only if the caller read it from there, which
-        // `copy` (not `copy_nonoverlapping`) tolerates.
-        unsafe { std::ptr::copy(data.as_ptr(), addr as usize as *mut u8, data.len()) };
-        Ok(())
-    }
-
-    /// Calls the BPF function at slot `target` with r1..r5 = `args` and returns its r0, as the
-    /// kernel does for callbacks of `bpf_loop` and `bpf_for_each_map_elem`.
-    pub fn call_function(&mut self, target: u64, args: [u64; 5]) -> Result<u64, HelperError> {
-        let m = &mut *self.m;
-        let fault = |kind| HelperError::Fault(Box::new(Fault { pc: m.pc, kind }));
-        let target = usize::try_from(target).map_err(|_| fault(FaultKind::PcOutOfRange))?;
-        if !m.code().decoded.subprogs.contains(&target) {
-            return Err(fault(FaultKind::PcOutOfRange));
-        }
-        if m.frames.len() + 1 >= MAX_CALL_FRAMES {
-            return Err(fault(FaultKind::CallDepth {
-                max: MAX_CALL_FRAMES,
-            }));
-        }
-        let saved_regs = m.regs;
-        let saved_pc = m.pc;
-        let depth = m.frames.len();
-        m.frames.push(Frame {
-            ret_pc: usize::MAX,
-            code: m.current,
-            saved: [m.regs[6], m.regs[7], m.regs[8], m.regs[9], m.regs[10]],
-            may_goto: exec::MAY_GOTO_BUDGET,
-        });
-        m.regs[1..6].copy_from_slice(&args);
-        m.regs[10] = m.regs[10].wrapping_sub(STACK_FRAME_SIZE as u64);
-        let result = m.run_from(target, depth + 1);
-        // The callee's `exit` at depth+1 left its frame on the stack; drop it.
-        m.frames.truncate(depth);
-        let count = m.count;
-        m.regs = saved_regs;
-        m.count = count;
-        m.pc = saved_pc;
-        result.map_err(|f| HelperError::Fault(Box::new(f)))
+        let end = ptr.checked_add(u64::from(size))?;
+        (ptr >= self.mac.min(self.data) && end <= tail).then_some(ptr)
     }
 }
 
@@ -420,8 +344,8 @@ impl HelperCtx<'_, '_> {
 pub struct RunOptions<'a> {
     /// Helpers that replace the VM's for this run only.
     pub overrides: Option<&'a HelperRegistry>,
-    /// Packet bytes for legacy `LD_ABS`/`LD_IND` (`skb->data`, `skb->len`).
-    pub skb: Option<(u64, u64)>,
+    /// The packet legacy `LD_ABS`/`LD_IND` loads read.
+    pub skb: Option<SkbBounds>,
     /// Programs that `bpf_tail_call` may enter, by the handles program arrays hold.
     pub programs: Option<&'a ProgramTable>,
 }
@@ -578,12 +502,42 @@ impl Vm {
         )
     }
 
+    /// Runs the BPF function starting at slot `pc` (a subprogram, as callbacks are) with
+    /// r1..r5 = `args`: how timers and other deferred callbacks are fired outside a run.
+    pub fn run_function(
+        &self,
+        pc: usize,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<RunOutcome, Fault> {
+        if pc != 0 && !self.code.decoded.subprogs.contains(&pc) {
+            return Err(Fault {
+                pc,
+                kind: FaultKind::PcOutOfRange,
+            });
+        }
+        self.run_at(pc, args, regions, env, opts)
+    }
+
     /// Runs with r1..r5 = `args`, the given regions (besides the stack) and environment.
     ///
     /// The caller keeps every region's memory alive and otherwise untouched for the duration
     /// of the call; the program may write to the writable ones.
     pub fn run(
         &self,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<RunOutcome, Fault> {
+        self.run_at(0, args, regions, env, opts)
+    }
+
+    fn run_at(
+        &self,
+        start: usize,
         args: [u64; 5],
         regions: &[Region],
         env: &mut Env,
@@ -617,7 +571,7 @@ impl Vm {
             checked: self.checked,
             skb: opts.skb,
         };
-        let result = m.run_from(0, 0);
+        let result = m.run_from(start, 0);
         let insns = m.count;
         drop(m);
         drop(stack);

@@ -19,12 +19,18 @@ pub enum Errno {
     EAGAIN = 11,
     /// Out of memory (allocation failed, LPM/LRU node allocation failed).
     ENOMEM = 12,
+    /// Device or resource busy (a user ring buffer already being drained).
+    EBUSY = 16,
     /// The element already exists (`BPF_NOEXIST`).
     EEXIST = 17,
+    /// No such device (a cpumap entry for a CPU that is not possible).
+    ENODEV = 19,
     /// Invalid argument (bad flags, bad sizes, unsupported operation for this map type).
     EINVAL = 22,
-    /// No space left (LPM trie full).
+    /// No space left (LPM trie full, user ring buffer full).
     ENOSPC = 28,
+    /// Value too large for its type (cpumap queue size).
+    EOVERFLOW = 75,
     /// Operation not supported (user-visible `EOPNOTSUPP`).
     EOPNOTSUPP = 95,
     /// The kernel-internal `ENOTSUPP` (524) that leaks to user space from some map ops.
@@ -45,7 +51,10 @@ impl Errno {
             Errno::E2BIG => "E2BIG",
             Errno::EAGAIN => "EAGAIN",
             Errno::ENOMEM => "ENOMEM",
+            Errno::EBUSY => "EBUSY",
             Errno::EEXIST => "EEXIST",
+            Errno::ENODEV => "ENODEV",
+            Errno::EOVERFLOW => "EOVERFLOW",
             Errno::EINVAL => "EINVAL",
             Errno::ENOSPC => "ENOSPC",
             Errno::EOPNOTSUPP => "EOPNOTSUPP",

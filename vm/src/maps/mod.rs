@@ -35,8 +35,12 @@ mod map_in_map;
 pub mod perf;
 mod prog_array;
 mod queue;
+mod redirect;
+mod redirect_storage_ops;
 pub mod ringbuf;
 pub mod spec;
+pub mod storage;
+pub mod user_ringbuf;
 mod values;
 pub mod view;
 
@@ -206,6 +210,9 @@ enum Kind {
     Bloom(bloom::Bloom),
     ArrayOfMaps(map_in_map::ArrayOfMaps),
     HashOfMaps(map_in_map::HashOfMaps),
+    Redirect(redirect::RedirectMap),
+    Storage(storage::LocalStorage),
+    UserRingBuf(user_ringbuf::UserRingBuf),
 }
 
 /// A map: its spec, id and storage.
@@ -263,6 +270,13 @@ impl Map {
                     Kind::HashOfMaps(map_in_map::HashOfMaps::new(&spec, template))
                 }
             }
+            MapType::Devmap | MapType::DevmapHash | MapType::Cpumap | MapType::Xskmap => {
+                Kind::Redirect(redirect::RedirectMap::new(&spec, cfg.ncpus)?)
+            }
+            MapType::CgroupStorage | MapType::PercpuCgroupStorage | MapType::SkStorage => {
+                Kind::Storage(storage::LocalStorage::new(&spec, cfg.ncpus))
+            }
+            MapType::UserRingbuf => Kind::UserRingBuf(user_ringbuf::UserRingBuf::new(&spec)),
             other => {
                 return err(
                     Errno::EOPNOTSUPP,
@@ -305,6 +319,9 @@ impl Map {
             Kind::Bloom(m) => m,
             Kind::ArrayOfMaps(m) => m,
             Kind::HashOfMaps(m) => m,
+            Kind::Redirect(m) => m,
+            Kind::Storage(m) => m,
+            Kind::UserRingBuf(m) => m,
         }
     }
 
@@ -665,6 +682,14 @@ impl Map {
     /// Installs a perf event bound to `cpu` at `index` (`PERF_ANY_CPU` for any CPU).
     pub fn perf_open(&self, index: u32, cpu: u32) -> MapResult<()> {
         self.update(&index.to_ne_bytes(), &cpu.to_ne_bytes(), BPF_ANY)
+    }
+
+    /// Samples a perf event array dropped because a buffer was full (0 for other maps).
+    pub fn perf_lost(&self) -> u64 {
+        match &self.kind {
+            Kind::Perf(p) => p.lost(),
+            _ => 0,
+        }
     }
 
     /// Drains the samples written to perf event array `index`.

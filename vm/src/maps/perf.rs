@@ -6,9 +6,11 @@
 //! sample to the entry's buffer, which tests read back with [`super::Map::perf_read`].
 //!
 //! Samples are stored the way a perf ring delivers `PERF_SAMPLE_RAW` data to libbpf's
-//! `perf_buffer` callbacks: zero-padded so that `size + 4` is a multiple of 8. bpfbox buffers
-//! are unbounded, so no sample is ever lost (the kernel drops samples when the mmapped ring
-//! is full and counts them as lost).
+//! `perf_buffer` callbacks: zero-padded so that `size + 4` is a multiple of 8. Each index
+//! buffers at most [`PERF_MAX_PENDING_BYTES`] of unread sample records (data, size word and
+//! record header); past that a sample is
+//! dropped, counted as lost and the output fails with `ENOSPC`, as the kernel's does when the
+//! mmapped ring is full.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -18,6 +20,9 @@ use super::error::{check_len, err, Errno, MapResult};
 use super::spec::{MapSpec, BPF_ANY, BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK};
 use super::{MapContents, MapOps, PerfBuffer};
 
+/// Unread sample bytes one index holds before samples are lost (a 64-page perf ring).
+pub const PERF_MAX_PENDING_BYTES: usize = 64 * 4096;
+
 /// Entry value meaning "event not bound to a CPU": output from any CPU is accepted.
 pub const PERF_ANY_CPU: u32 = u32::MAX;
 
@@ -25,6 +30,10 @@ pub const PERF_ANY_CPU: u32 = u32::MAX;
 struct Slot {
     event_cpu: Option<u32>,
     samples: VecDeque<Vec<u8>>,
+    /// Bytes in `samples`.
+    pending: usize,
+    /// Samples dropped because the buffer was full.
+    lost: u64,
 }
 
 /// A perf event array.
@@ -79,8 +88,18 @@ impl PerfEventArray {
         }
         // perf_prepare_sample: raw size rounded so the u32 size field plus data is 8-aligned.
         let padded = ((data.len() + 4 + 7) & !7) - 4;
+        // A PERF_RECORD_SAMPLE takes its 8-byte header and the raw size word besides.
+        let record = padded + 12;
+        if slot.pending + record > PERF_MAX_PENDING_BYTES {
+            slot.lost += 1;
+            return err(
+                Errno::ENOSPC,
+                format!("perf buffer at index {index} is full"),
+            );
+        }
         let mut sample = data.to_vec();
         sample.resize(padded, 0);
+        slot.pending += record;
         slot.samples.push_back(sample);
         Ok(())
     }
@@ -89,9 +108,17 @@ impl PerfEventArray {
     pub(crate) fn read(&self, index: u32) -> Vec<Vec<u8>> {
         let mut slots = self.lock();
         match slots.get_mut(index as usize) {
-            Some(s) => s.samples.drain(..).collect(),
+            Some(s) => {
+                s.pending = 0;
+                s.samples.drain(..).collect()
+            }
             None => vec![],
         }
+    }
+
+    /// Samples lost so far, over every index.
+    pub(crate) fn lost(&self) -> u64 {
+        self.lock().iter().map(|s| s.lost).sum()
     }
 }
 

@@ -245,6 +245,14 @@ impl MapType {
                 | MapType::Stack
                 | MapType::Ringbuf
                 | MapType::BloomFilter
+                | MapType::Devmap
+                | MapType::DevmapHash
+                | MapType::Cpumap
+                | MapType::Xskmap
+                | MapType::CgroupStorage
+                | MapType::PercpuCgroupStorage
+                | MapType::SkStorage
+                | MapType::UserRingbuf
         )
     }
 }
@@ -481,7 +489,17 @@ fn check_type(s: &mut MapSpec, cfg: &MapConfig) -> MapResult<()> {
         MapType::LpmTrie => check_lpm(s),
         MapType::Queue | MapType::Stack => check_queue_stack(s),
         MapType::BloomFilter => check_bloom(s),
-        MapType::Ringbuf => check_ringbuf(s),
+        MapType::Ringbuf | MapType::UserRingbuf => check_ringbuf(s),
+        MapType::Devmap | MapType::DevmapHash => {
+            super::redirect::check(s)?;
+            // dev_map_init_map: lookups return the device's ifindex, read-only to programs.
+            s.map_flags |= BPF_F_RDONLY_PROG;
+            Ok(())
+        }
+        MapType::Cpumap | MapType::Xskmap => super::redirect::check(s),
+        MapType::CgroupStorage | MapType::PercpuCgroupStorage | MapType::SkStorage => {
+            super::storage::check(s)
+        }
         other => err(
             Errno::EOPNOTSUPP,
             format!("map type {} is not supported by bpfbox", other.name()),
