@@ -9,6 +9,7 @@ pub use bpfbox_loader as loader;
 pub use bpfbox_vm as vm;
 
 pub mod cli;
+mod run_context;
 mod runtime;
 
 pub use bpfbox_loader::{LoadOptions, Object};

@@ -25,7 +25,9 @@
 use std::sync::Arc;
 
 use bpfbox_loader::{LoadError, MapKind, Object, ProgramError};
-use bpfbox_vm::context::{Context, ContextKind};
+use bpfbox_vm::context::Context;
+
+use crate::run_context::{context_kind, context_name, pull_l2};
 use bpfbox_vm::helper_names::helper_id;
 use bpfbox_vm::helpers::{HelperError, HelperRegistry, MapTable};
 use bpfbox_vm::interp::HelperCtx;
@@ -34,7 +36,7 @@ use bpfbox_vm::isa::IsaError;
 use bpfbox_vm::maps::view::{ArrayView, HashMapView, PerCpuView, QueueView, RingBufReader};
 use bpfbox_vm::maps::{MapConfig, MapError, MapRef};
 use bpfbox_vm::testrun::{self, RunResult, RunSetup, TestRun, TestRunError};
-use bpfbox_vm::{Env, ProgType, Program};
+use bpfbox_vm::{Env, Program};
 
 /// What went wrong loading, building or running.
 #[derive(Debug, thiserror::Error)]
@@ -117,79 +119,6 @@ pub enum Error {
         given: &'static str,
     },
 }
-
-/// The context kind a program type's runs take, as the kernel's test run builds it; `None`
-/// where more than one fits (tracing and perf-event programs).
-fn context_kind(t: ProgType) -> Option<ContextKind> {
-    use ProgType::*;
-    Some(match t {
-        Xdp => ContextKind::Xdp,
-        SocketFilter | SchedCls | SchedAct | CgroupSkb | LwtIn | LwtOut | LwtXmit | SkSkb => {
-            ContextKind::Skb
-        }
-        Kprobe => ContextKind::Kprobe,
-        RawTracepoint | RawTracepointWritable => ContextKind::RawTracepoint,
-        Tracepoint => ContextKind::Tracepoint,
-        Syscall => ContextKind::Syscall,
-        _ => return None,
-    })
-}
-
-/// How a context kind is named in errors: the constructor that makes it.
-fn context_name(k: ContextKind) -> &'static str {
-    match k {
-        ContextKind::Xdp => "an XDP context (Context::xdp, struct xdp_md)",
-        ContextKind::Skb => "a socket-buffer context (Context::skb, struct __sk_buff)",
-        ContextKind::Kprobe => "a kprobe context (Context::kprobe, struct pt_regs)",
-        ContextKind::RawTracepoint => {
-            "a raw tracepoint context (Context::raw_tracepoint, u64 arguments)"
-        }
-        ContextKind::Tracepoint => "a tracepoint context (Context::tracepoint, the record)",
-        ContextKind::Syscall => "a syscall context (Context::syscall, user bytes)",
-    }
-}
-
-/// A socket-buffer context at the MAC header ([`Context::skb`]) for a program whose kernel
-/// test run sees the packet from the network header (socket filters, cgroup skb, LWT in and
-/// out): `bpf_prog_test_run_skb` pulls the Ethernet header for every program type but TC's
-/// (`is_l2`), so the run does the same, keeping the `__sk_buff` fields a test may set.
-fn pull_l2(ctx: Context, t: ProgType) -> Context {
-    use bpfbox_vm::context::{skb_off, SKB_HEADROOM};
-    let pulled_types = matches!(
-        t,
-        ProgType::SocketFilter | ProgType::CgroupSkb | ProgType::LwtIn | ProgType::LwtOut
-    );
-    if ctx.kind() != ContextKind::Skb || !pulled_types {
-        return ctx;
-    }
-    let (Some(frame), Some(bounds)) = (ctx.regions().get(1).copied(), ctx.skb_bounds()) else {
-        return ctx;
-    };
-    let packet = ctx.packet();
-    // Built with the Ethernet header already pulled (Context::skb_at(.., false)), or too
-    // short to hold one.
-    if bounds.data != frame.start + SKB_HEADROOM as u64 || packet.len() < ETH_HLEN {
-        return ctx;
-    }
-    let mut out = Context::skb_at(packet, false);
-    let keep: [(u64, u64); 7] = [
-        (skb_off::MARK, 4),
-        (skb_off::PRIORITY, 4),
-        (skb_off::INGRESS_IFINDEX, 4),
-        (skb_off::IFINDEX, 4),
-        (skb_off::CB, 20),
-        (skb_off::TSTAMP, 8),
-        (skb_off::WIRE_LEN, 4),
-    ];
-    for (off, len) in keep {
-        let (o, n) = (off as usize, len as usize);
-        let bytes = ctx.ctx_bytes()[o..o + n].to_vec();
-        out.ctx_bytes_mut()[o..o + n].copy_from_slice(&bytes);
-    }
-    out
-}
-
-const ETH_HLEN: usize = 14;
 
 /// Which engine runs programs. The JITs join this list when they exist.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

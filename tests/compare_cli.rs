@@ -120,8 +120,49 @@ fn data_files_and_usage_errors() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["files"][0]["programs"][0]["runs"], 1);
 
+    // An unknown program is a usage error that lists the object's programs.
     let out = bpfbox()
         .args(["compare", PASS, "--prog", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no program named `nope`") && err.contains("xdp_pass"),
+        "{err}"
+    );
+    // Over several objects `--prog` picks the ones that have it.
+    let out = bpfbox()
+        .args(["compare", PASS, DROP, "--prog", "xdp_drop", "--json"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["programs"], 1);
+    assert_eq!(v["files"][0]["programs"][0]["program"], "xdp_drop");
+    // Flags by name reach the kernel (a bit it does not know is refused), bad ones are a
+    // usage error.
+    let out = bpfbox()
+        .args([
+            "compare",
+            PASS,
+            "--flags",
+            "BPF_F_TEST_RND_HI32|test_reg_invariants",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let out = bpfbox()
+        .args(["compare", PASS, "--flags", "0x100000", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = &v["files"][0]["programs"][0];
+    assert_eq!(row["kernel_verdict"], "rejected");
+    assert_eq!(row["kernel_errno"], 22);
+    let out = bpfbox()
+        .args(["compare", PASS, "--flags", "BPF_F_BOGUS"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
