@@ -48,7 +48,6 @@ fn stem(p: &Path) -> String {
     p.file_stem().unwrap().to_string_lossy().into_owned()
 }
 
-/// Objects that cannot run as a whole, and why (a substring of the error).
 /// Crafted frames: Ethernet + IPv4/IPv6 with TCP/UDP/ICMP, ARP, VLAN-tagged, runt.
 fn frames() -> Vec<(&'static str, Vec<u8>)> {
     vec![

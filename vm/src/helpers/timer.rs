@@ -213,6 +213,9 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             if t.running {
                 return Ok(EDEADLK);
             }
+            // Linux 6.18 (the kernel compared against) drops the callback on every cancel,
+            // armed or not: a later start is -EINVAL until a callback is set again.
+            t.callback = None;
             Ok(u64::from(t.expires.take().is_some()))
         },
     );
