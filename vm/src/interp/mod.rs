@@ -8,6 +8,7 @@
 
 mod compile;
 mod exec;
+pub mod host;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,0 +1,226 @@
+//! Loads, stores and atomics. In checked mode an access not proven at compile time computes
+//! its address into r11 and tests it inline against the stack; anything else goes out of
+//! line (the first caller region, then the interpreter's full rule in Rust).
+
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+
+use bpfbox_vm::isa::{AtomicOp, Insn};
+
+use super::{x, Backend, Stub, CTX};
+use crate::frontend::{Plan, Site, SiteKind};
+use crate::layout::{CTX_STACK_START, FRAME_CTX, FRAME_SCRATCH, STACK_BYTES};
+
+/// A memory operand `[base + disp]`.
+#[derive(Clone, Copy)]
+struct Mem {
+    base: u8,
+    disp: i32,
+}
+
+impl Backend<'_> {
+    pub(super) fn memory(&mut self, pc: usize, insn: &Insn) {
+        let site = match *insn {
+            Insn::Ldx {
+                size,
+                dst,
+                src,
+                off,
+            } => Site {
+                pc,
+                kind: SiteKind::Load { signed: false },
+                dst,
+                src,
+                off,
+                size: size.bytes(),
+            },
+            Insn::LdxSx {
+                size,
+                dst,
+                src,
+                off,
+            } => Site {
+                pc,
+                kind: SiteKind::Load { signed: true },
+                dst,
+                src,
+                off,
+                size: size.bytes(),
+            },
+            Insn::St {
+                size,
+                dst,
+                off,
+                imm,
+            } => Site {
+                pc,
+                kind: SiteKind::Store {
+                    imm: Some(imm as i64 as u64),
+                },
+                dst,
+                src: 0,
+                off,
+                size: size.bytes(),
+            },
+            Insn::Stx {
+                size,
+                dst,
+                src,
+                off,
+            } => Site {
+                pc,
+                kind: SiteKind::Store { imm: None },
+                dst,
+                src,
+                off,
+                size: size.bytes(),
+            },
+            Insn::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            } => Site {
+                pc,
+                kind: SiteKind::Atomic(op),
+                dst,
+                src,
+                off,
+                size: size.bytes(),
+            },
+            _ => return,
+        };
+        let base = site.base();
+        if !self.checked || Plan::stack_proven(base, site.off, site.size) {
+            self.access(
+                &site,
+                Mem {
+                    base: x(base),
+                    disp: site.off as i32,
+                },
+            );
+            return;
+        }
+        let label = self.ops.new_dynamic_label();
+        let ok = self.ops.new_dynamic_label();
+        let done = self.ops.new_dynamic_label();
+        let limit = (STACK_BYTES as u32 - site.size + 1) as i32;
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea r11, [Rq(x(base)) + site.off as i32]
+            ; mov r10, r11
+            ; sub r10, [Rq(CTX) + CTX_STACK_START]
+            ; cmp r10, limit
+            ; jae =>label
+            ; =>ok
+        );
+        self.access(&site, Mem { base: 11, disp: 0 });
+        dynasm!(self.ops ; .arch x64 ; =>done);
+        self.sites.push(site);
+        self.stubs.push(Stub::Mem {
+            label,
+            site: self.sites.len() - 1,
+            ok,
+            done,
+        });
+    }
+
+    fn access(&mut self, site: &Site, m: Mem) {
+        let d = x(site.dst);
+        let s = x(site.src);
+        let (b, o) = (m.base, m.disp);
+        match site.kind {
+            SiteKind::Load { signed: false } | SiteKind::Atomic(AtomicOp::LoadAcquire) => {
+                match site.size {
+                    1 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), BYTE [Rq(b) + o]),
+                    2 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), WORD [Rq(b) + o]),
+                    4 => dynasm!(self.ops ; .arch x64 ; mov Rd(d), DWORD [Rq(b) + o]),
+                    _ => dynasm!(self.ops ; .arch x64 ; mov Rq(d), QWORD [Rq(b) + o]),
+                }
+            }
+            SiteKind::Load { signed: true } => match site.size {
+                1 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), BYTE [Rq(b) + o]),
+                2 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), WORD [Rq(b) + o]),
+                _ => dynasm!(self.ops ; .arch x64 ; movsxd Rq(d), DWORD [Rq(b) + o]),
+            },
+            SiteKind::Store { imm: Some(v) } => match site.size {
+                1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [Rq(b) + o], v as i8),
+                2 => dynasm!(self.ops ; .arch x64 ; mov WORD [Rq(b) + o], v as i16),
+                4 => dynasm!(self.ops ; .arch x64 ; mov DWORD [Rq(b) + o], v as i32),
+                _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [Rq(b) + o], v as i32),
+            },
+            SiteKind::Store { imm: None } | SiteKind::Atomic(AtomicOp::StoreRelease) => {
+                match site.size {
+                    1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [Rq(b) + o], Rb(s)),
+                    2 => dynasm!(self.ops ; .arch x64 ; mov WORD [Rq(b) + o], Rw(s)),
+                    4 => dynasm!(self.ops ; .arch x64 ; mov DWORD [Rq(b) + o], Rd(s)),
+                    _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [Rq(b) + o], Rq(s)),
+                }
+            }
+            SiteKind::Atomic(op) => self.atomic(op, site.size == 8, d, s, m),
+        }
+    }
+
+    fn atomic(&mut self, op: AtomicOp, w64: bool, d: u8, s: u8, m: Mem) {
+        let _ = d;
+        let (b, o) = (m.base, m.disp);
+        macro_rules! both {
+            ($($t:tt)*) => {
+                if w64 {
+                    dynasm!(self.ops ; .arch x64 ; $($t)* QWORD [Rq(b) + o], Rq(s));
+                } else {
+                    dynasm!(self.ops ; .arch x64 ; $($t)* DWORD [Rq(b) + o], Rd(s));
+                }
+            };
+        }
+        match op {
+            AtomicOp::Add { fetch: false } => both!(lock add),
+            AtomicOp::Or { fetch: false } => both!(lock or),
+            AtomicOp::And { fetch: false } => both!(lock and),
+            AtomicOp::Xor { fetch: false } => both!(lock xor),
+            AtomicOp::Add { fetch: true } => both!(lock xadd),
+            AtomicOp::Xchg => both!(xchg),
+            AtomicOp::Cmpxchg => {
+                both!(lock cmpxchg);
+                if !w64 {
+                    // A 32-bit cmpxchg that matched leaves rax's upper half alone.
+                    dynasm!(self.ops ; .arch x64 ; mov eax, eax);
+                }
+            }
+            AtomicOp::Or { fetch: true }
+            | AtomicOp::And { fetch: true }
+            | AtomicOp::Xor { fetch: true } => {
+                // A compare-and-swap loop in rax with the new value in r9 (the context
+                // pointer, reloaded from the frame afterwards).
+                dynasm!(self.ops
+                    ; .arch x64
+                    ; lea r10, [Rq(b) + o]
+                    ; mov r11, Rq(s)
+                    ; mov [rsp + FRAME_SCRATCH], rax
+                );
+                if w64 {
+                    dynasm!(self.ops ; .arch x64 ; mov rax, QWORD [r10] ; retry: ; mov r9, rax);
+                    match op {
+                        AtomicOp::Or { .. } => dynasm!(self.ops ; .arch x64 ; or r9, r11),
+                        AtomicOp::And { .. } => dynasm!(self.ops ; .arch x64 ; and r9, r11),
+                        _ => dynasm!(self.ops ; .arch x64 ; xor r9, r11),
+                    }
+                    dynasm!(self.ops ; .arch x64 ; lock cmpxchg QWORD [r10], r9 ; jne <retry ; mov Rq(s), rax);
+                } else {
+                    dynasm!(self.ops ; .arch x64 ; mov eax, DWORD [r10] ; retry: ; mov r9d, eax);
+                    match op {
+                        AtomicOp::Or { .. } => dynasm!(self.ops ; .arch x64 ; or r9d, r11d),
+                        AtomicOp::And { .. } => dynasm!(self.ops ; .arch x64 ; and r9d, r11d),
+                        _ => dynasm!(self.ops ; .arch x64 ; xor r9d, r11d),
+                    }
+                    dynasm!(self.ops ; .arch x64 ; lock cmpxchg DWORD [r10], r9d ; jne <retry ; mov Rd(s), eax);
+                }
+                if s != 0 {
+                    dynasm!(self.ops ; .arch x64 ; mov rax, [rsp + FRAME_SCRATCH]);
+                }
+                dynasm!(self.ops ; .arch x64 ; mov Rq(CTX), [rsp + FRAME_CTX]);
+            }
+            AtomicOp::LoadAcquire | AtomicOp::StoreRelease => unreachable!("handled as plain accesses"),
+        }
+    }
+}
