@@ -407,6 +407,7 @@ impl Vm {
             regions,
             programs: Some(&self.table),
             overrides: self.overrides.as_ref(),
+            runner: None,
             keep_ringbuf: false,
         };
         let prog = &self.programs[i];

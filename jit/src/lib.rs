@@ -11,7 +11,7 @@
 //! use bpfbox_jit::JitProgram;
 //! use bpfbox_vm::{asm, Vm};
 //!
-//! let slots = asm::assemble("mov r0, 6\nmul r0, 7\nexit").unwrap();
+//! let slots = asm::assemble("mov %r0, 6\nmul %r0, 7\nexit").unwrap();
 //! let jit = JitProgram::compile(Arc::new(Vm::new(&slots).unwrap())).unwrap();
 //! assert_eq!(jit.run_mem(&mut []).unwrap().r0, 42);
 //! ```
@@ -346,5 +346,17 @@ impl bpfbox_vm::conformance::Engine for JitEngine {
         }
         .map_err(|e| e.to_string())?;
         jit.run_mem(mem).map(|o| o.r0).map_err(|f| f.to_string())
+    }
+}
+
+impl bpfbox_vm::testrun::Runner for JitProgram {
+    fn run(
+        &self,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<RunOutcome, Fault> {
+        JitProgram::run(self, args, regions, env, opts)
     }
 }
