@@ -7,6 +7,7 @@ mod btf;
 mod compare;
 mod conformance;
 mod disasm;
+mod engine;
 mod fuzz_kernel;
 mod input;
 mod object;
