@@ -10,6 +10,7 @@ mod disasm;
 mod engine;
 mod fuzz_kernel;
 mod input;
+mod jit_dump;
 mod object;
 mod plugin;
 mod reloc;
@@ -100,6 +101,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Compare generated programs between the kernel and the interpreter.
     FuzzKernel(fuzz_kernel::FuzzKernelArgs),
+    /// Show the native code the JIT makes of a program.
+    JitDump(jit_dump::JitDumpArgs),
 }
 
 /// Entry point of the binary.
@@ -123,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Reloc(a) => reloc::run(a),
         Command::Compare(a) => compare::run(a),
         Command::FuzzKernel(a) => fuzz_kernel::run(a),
+        Command::JitDump(a) => jit_dump::run(a),
     };
     finish(result)
 }
