@@ -6,7 +6,7 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 use bpfbox_vm::isa::{AtomicOp, Insn};
 
-use super::{x, Backend, Stub, CTX};
+use super::{enc, x, Backend, Stub, CTX};
 use crate::frontend::{Plan, Site, SiteKind};
 use crate::layout::{CTX_STACK_START, FRAME_CTX, FRAME_SCRATCH, STACK_BYTES};
 
@@ -105,11 +105,11 @@ impl Backend<'_> {
         let ok = self.ops.new_dynamic_label();
         let done = self.ops.new_dynamic_label();
         let limit = (STACK_BYTES as u32 - site.size + 1) as i32;
+        enc::lea(&mut self.ops, 11, x(base), site.off as i32);
+        dynasm!(self.ops ; .arch x64 ; mov r10, r11);
+        enc::sub_mem(&mut self.ops, 10, CTX, CTX_STACK_START);
         dynasm!(self.ops
             ; .arch x64
-            ; lea r11, [Rq(x(base)) + site.off as i32]
-            ; mov r10, r11
-            ; sub r10, [Rq(CTX) + CTX_STACK_START]
             ; cmp r10, limit
             ; jae =>label
             ; =>ok
@@ -129,33 +129,15 @@ impl Backend<'_> {
         let d = x(site.dst);
         let s = x(site.src);
         let (b, o) = (m.base, m.disp);
+        let w = enc::W::of(site.size);
         match site.kind {
             SiteKind::Load { signed: false } | SiteKind::Atomic(AtomicOp::LoadAcquire) => {
-                match site.size {
-                    1 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), BYTE [Rq(b) + o]),
-                    2 => dynasm!(self.ops ; .arch x64 ; movzx Rd(d), WORD [Rq(b) + o]),
-                    4 => dynasm!(self.ops ; .arch x64 ; mov Rd(d), DWORD [Rq(b) + o]),
-                    _ => dynasm!(self.ops ; .arch x64 ; mov Rq(d), QWORD [Rq(b) + o]),
-                }
+                enc::load(&mut self.ops, w, d, b, o)
             }
-            SiteKind::Load { signed: true } => match site.size {
-                1 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), BYTE [Rq(b) + o]),
-                2 => dynasm!(self.ops ; .arch x64 ; movsx Rq(d), WORD [Rq(b) + o]),
-                _ => dynasm!(self.ops ; .arch x64 ; movsxd Rq(d), DWORD [Rq(b) + o]),
-            },
-            SiteKind::Store { imm: Some(v) } => match site.size {
-                1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [Rq(b) + o], v as i8),
-                2 => dynasm!(self.ops ; .arch x64 ; mov WORD [Rq(b) + o], v as i16),
-                4 => dynasm!(self.ops ; .arch x64 ; mov DWORD [Rq(b) + o], v as i32),
-                _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [Rq(b) + o], v as i32),
-            },
+            SiteKind::Load { signed: true } => enc::load_sx(&mut self.ops, w, d, b, o),
+            SiteKind::Store { imm: Some(v) } => enc::store_imm(&mut self.ops, w, v as i32, b, o),
             SiteKind::Store { imm: None } | SiteKind::Atomic(AtomicOp::StoreRelease) => {
-                match site.size {
-                    1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [Rq(b) + o], Rb(s)),
-                    2 => dynasm!(self.ops ; .arch x64 ; mov WORD [Rq(b) + o], Rw(s)),
-                    4 => dynasm!(self.ops ; .arch x64 ; mov DWORD [Rq(b) + o], Rd(s)),
-                    _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [Rq(b) + o], Rq(s)),
-                }
+                enc::store(&mut self.ops, w, s, b, o)
             }
             SiteKind::Atomic(op) => self.atomic(op, site.size == 8, d, s, m),
         }

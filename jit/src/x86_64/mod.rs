@@ -3,6 +3,7 @@
 //! the body so the straight-line code stays dense.
 
 mod alu;
+mod enc;
 mod mem;
 
 use dynasmrt::x64::X64Relocation;
