@@ -82,6 +82,62 @@ impl KernelProg {
     }
 }
 
+/// `slots` with a `may_goto` before every backward jump, exiting at an `exit` appended at
+/// the end: the same computation (the budget of 8M per frame is never reached here) in a
+/// form the kernel's verifier accepts for loops whose trip count it cannot bound.
+fn with_may_goto(slots: &[RawInsn]) -> Vec<RawInsn> {
+    use bpfbox_vm::isa::Insn;
+    let decoded = isa::decode_program(slots).expect("valid program");
+    let back = |pc: usize, i: &Insn| {
+        matches!(i, Insn::Ja { .. } | Insn::Jmp { .. })
+            && i.jump_target(pc).is_some_and(|t| t <= pc as i64)
+    };
+    // New slot of every old slot, with one more slot before each backward jump.
+    let mut new_pc = vec![0i64; slots.len() + 1];
+    let mut at = 0i64;
+    for &(pc, insn) in &decoded.insns {
+        if back(pc, &insn) {
+            at += 1;
+        }
+        new_pc[pc] = at;
+        at += insn.slots() as i64;
+    }
+    new_pc[slots.len()] = at;
+    let exit_at = at;
+    let mut out = Vec::with_capacity(slots.len() + 8);
+    for &(pc, insn) in &decoded.insns {
+        let here = new_pc[pc];
+        if back(pc, &insn) {
+            let off = exit_at - here;
+            Insn::MayGoto { off: off as i16 }.encode_into(&mut out);
+        }
+        let rel = |t: Option<i64>| new_pc[t.unwrap_or(0) as usize] - (here + 1);
+        let insn = match insn {
+            Insn::Ja { long, .. } => Insn::Ja {
+                off: rel(insn.jump_target(pc)) as i32,
+                long,
+            },
+            Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                ..
+            } => Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                off: rel(insn.jump_target(pc)) as i16,
+            },
+            other => other,
+        };
+        insn.encode_into(&mut out);
+    }
+    Insn::Exit.encode_into(&mut out);
+    out
+}
+
 fn rbpf_run(vm: &rbpf::EbpfVmRaw<'_>, mem: &mut [u8]) -> u64 {
     // SAFETY: as in benches/interpreter.rs: the reborrow lives only for this call. The JIT'd
     // program only touches its stack and this buffer (tests/bench_programs.rs).
@@ -89,8 +145,36 @@ fn rbpf_run(vm: &rbpf::EbpfVmRaw<'_>, mem: &mut [u8]) -> u64 {
     unsafe { vm.execute_program_jit(mem) }.expect("rbpf jit run")
 }
 
+/// Micro-programs whose may_goto form the kernel's verifier accepts: a loop over fixed stack
+/// slots (the `stack_loop` program indexes the stack by register, which it refuses).
+const MICRO: &[inputs::Program] = &[inputs::Program {
+    name: "stack_slots",
+    asm: "
+    ldxdw %r2, [%r1]
+    mov %r0, 0
+    mov %r3, 0
+loop:
+    jge %r3, %r2, done
+    stxdw [%r10-8], %r3
+    ldxdw %r4, [%r10-8]
+    add %r0, %r4
+    stxw [%r10-16], %r0
+    ldxw %r5, [%r10-16]
+    add %r0, %r5
+    stxb [%r10-17], %r3
+    ldxb %r5, [%r10-17]
+    xor %r0, %r5
+    add %r3, 1
+    ja loop
+done:
+    exit
+",
+    mutates: false,
+    input: || 20_000u64.to_le_bytes().to_vec(),
+}];
+
 fn jit(c: &mut Criterion) {
-    for p in PROGRAMS {
+    for p in PROGRAMS.iter().chain(MICRO) {
         let slots = asm::assemble(p.asm).unwrap_or_else(|e| panic!("{}: {e}", p.name));
         let bytes = isa::slots_to_bytes(&slots);
         let input = (p.input)();
@@ -108,11 +192,23 @@ fn jit(c: &mut Criterion) {
         let t = Instant::now();
         rbpf_vm.jit_compile().expect("rbpf jit");
         let rbpf_compile = t.elapsed();
+        // The kernel runs the may_goto form; our JITs run it too, beside it.
+        let kslots = with_may_goto(&slots);
+        let kvm = Arc::new(Vm::new(&kslots).expect("valid program"));
+        let kchecked = JitProgram::compile(Arc::clone(&kvm)).expect("compile");
+        // SAFETY: as above: the same program with a loop bound that is never reached.
+        let ktrusted = unsafe { JitProgram::compile_trusted(Arc::clone(&kvm)) }.expect("compile");
         let kernel = if unsafe { libc::geteuid() } == 0 {
-            KernelProg::load(&slots, &input)
+            KernelProg::load(&kslots, &input)
         } else {
             Err("not root".to_string())
         };
+        assert_eq!(
+            kvm.run_mem(&mut input.clone()).expect("run").r0,
+            vm.run_mem(&mut input.clone()).expect("run").r0,
+            "{}: the may_goto form computes the same",
+            p.name
+        );
 
         let insns = vm.run_mem(&mut input.clone()).expect("run").insns;
         println!(
@@ -154,14 +250,31 @@ fn jit(c: &mut Criterion) {
             fresh(&|m| vm.run_mem(m).unwrap().r0, b)
         });
         group.bench_function("rbpf/jit", |b| fresh(&|m| rbpf_run(&rbpf_vm, m), b));
-        if let Ok(k) = &kernel {
-            group.bench_function("kernel/jit", |b| {
-                b.iter_custom(|iters| {
-                    let repeat = u32::try_from(iters).unwrap_or(u32::MAX).max(1);
-                    k.run(repeat) * repeat
-                })
-            });
-        }
+        group.finish();
+        let Ok(k) = &kernel else { continue };
+        let kinsns = kvm.run_mem(&mut input.clone()).expect("run").insns;
+        println!(
+            "{} (may_goto form): {} insns per run; code: ours trusted {} B (body {} B), kernel {} B",
+            p.name,
+            kinsns,
+            ktrusted.image().code().len(),
+            ktrusted.image().body_end() - ktrusted.image().body_start(),
+            k.jited_len
+        );
+        let mut group = c.benchmark_group(format!("kernel/{}", p.name));
+        group.throughput(Throughput::Elements(kinsns));
+        group.bench_function("kernel/jit", |b| {
+            b.iter_custom(|iters| {
+                let repeat = u32::try_from(iters).unwrap_or(u32::MAX).max(1);
+                k.run(repeat) * repeat
+            })
+        });
+        group.bench_function("bpfbox-jit/trusted", |b| {
+            fresh(&|m| ktrusted.run_mem(m).unwrap().r0, b)
+        });
+        group.bench_function("bpfbox-jit/checked", |b| {
+            fresh(&|m| kchecked.run_mem(m).unwrap().r0, b)
+        });
         group.finish();
     }
 }

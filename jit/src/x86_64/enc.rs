@@ -113,3 +113,8 @@ pub(super) fn lea(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
 pub(super) fn sub_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
     emit(ops, false, true, &[0x2b], dst, base, disp, false);
 }
+
+/// `cmp dst, [base + disp]` (64-bit).
+pub(super) fn cmp_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
+    emit(ops, false, true, &[0x3b], dst, base, disp, false);
+}

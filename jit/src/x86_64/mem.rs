@@ -8,7 +8,9 @@ use bpfbox_vm::isa::{AtomicOp, Insn};
 
 use super::{enc, x, Backend, Stub, CTX};
 use crate::frontend::{Plan, Site, SiteKind};
-use crate::layout::{CTX_STACK_START, FRAME_CTX, FRAME_SCRATCH, STACK_BYTES};
+use crate::layout::{
+    size_index, CTX_R1_LIM, CTX_R1_START, CTX_STACK_START, FRAME_CTX, FRAME_SCRATCH, STACK_BYTES,
+};
 
 /// A memory operand `[base + disp]`.
 #[derive(Clone, Copy)]
@@ -91,6 +93,7 @@ impl Backend<'_> {
             _ => return,
         };
         let base = site.base();
+        self.pending_size = site.size;
         if !self.checked || Plan::stack_proven(base, site.off, site.size) {
             self.access(
                 &site,
@@ -104,13 +107,19 @@ impl Backend<'_> {
         let label = self.ops.new_dynamic_label();
         let ok = self.ops.new_dynamic_label();
         let done = self.ops.new_dynamic_label();
-        let limit = (STACK_BYTES as u32 - site.size + 1) as i32;
+        // The inline check tests the region the base most likely points into: the stack
+        // for r10, the first caller region (context, packet, memory) for anything else; the
+        // out-of-line path tests the other one, then the interpreter's full rule.
+        let stack_first = base == 10;
         enc::lea(&mut self.ops, 11, x(base), site.off as i32);
         dynasm!(self.ops ; .arch x64 ; mov r10, r11);
-        enc::sub_mem(&mut self.ops, 10, CTX, CTX_STACK_START);
+        if stack_first {
+            self.stack_check();
+        } else {
+            self.region1_check(&site);
+        }
         dynasm!(self.ops
             ; .arch x64
-            ; cmp r10, limit
             ; jae =>label
             ; =>ok
         );
@@ -122,7 +131,23 @@ impl Backend<'_> {
             site: self.sites.len() - 1,
             ok,
             done,
+            stack_first,
         });
+    }
+
+    /// Flags `below` when r10 = r11 - stack start is a valid offset for the access.
+    pub(super) fn stack_check(&mut self) {
+        let size = self.pending_size;
+        let limit = (STACK_BYTES as u32 - size + 1) as i32;
+        enc::sub_mem(&mut self.ops, 10, CTX, CTX_STACK_START);
+        dynasm!(self.ops ; .arch x64 ; cmp r10, limit);
+    }
+
+    /// Flags `below` when r10 = r11 - first caller region's start is a valid offset.
+    pub(super) fn region1_check(&mut self, site: &Site) {
+        let idx = size_index(site.size) + if site.read_only() { 0 } else { 4 };
+        enc::sub_mem(&mut self.ops, 10, CTX, CTX_R1_START);
+        enc::cmp_mem(&mut self.ops, 10, CTX, CTX_R1_LIM + 8 * idx as i32);
     }
 
     fn access(&mut self, site: &Site, m: Mem) {

@@ -54,6 +54,8 @@ enum Stub {
         site: usize,
         ok: DynamicLabel,
         done: DynamicLabel,
+        /// Whether the inline check was the stack's (else the first caller region's).
+        stack_first: bool,
     },
     /// The meter ran out at the block starting at `pc` charging `charge`.
     Budget {
@@ -80,6 +82,8 @@ pub(crate) struct Backend<'a> {
     stubs: Vec<Stub>,
     pub sites: Vec<Site>,
     pub faults: Vec<Fault>,
+    /// Access size of the memory check being emitted.
+    pending_size: u32,
 }
 
 impl<'a> Backend<'a> {
@@ -113,6 +117,7 @@ impl<'a> Backend<'a> {
             stubs: Vec::new(),
             sites: Vec::new(),
             faults: Vec::new(),
+            pending_size: 1,
         }
     }
 
@@ -543,17 +548,17 @@ impl<'a> Backend<'a> {
                     site,
                     ok,
                     done,
+                    stack_first,
                 } => {
                     let s = self.sites[site];
-                    let idx = size_index(s.size) + if s.read_only() { 0 } else { 4 };
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; =>label
-                        ; mov r10, r11
-                        ; sub r10, [Rq(CTX) + CTX_R1_START]
-                        ; cmp r10, [Rq(CTX) + CTX_R1_LIM + 8 * idx as i32]
-                        ; jb =>ok
-                    );
+                    dynasm!(self.ops ; .arch x64 ; =>label ; mov r10, r11);
+                    if stack_first {
+                        self.region1_check(&s);
+                    } else {
+                        self.pending_size = s.size;
+                        self.stack_check();
+                    }
+                    dynasm!(self.ops ; .arch x64 ; jb =>ok);
                     self.save_regs(0..11);
                     dynasm!(self.ops ; .arch x64 ; mov QWORD [Rq(CTX) + CTX_SITE], site as i32);
                     self.note_call_out(s.pc);
