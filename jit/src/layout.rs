@@ -60,6 +60,8 @@ pub struct RunCtx {
     pub fault_ret: u64,
     /// The memory site (or static fault) of the call-out.
     pub site: u64,
+    /// Address of the entry function (slot 0's prologue) the entry stub calls.
+    pub entry_fn: u64,
     /// Rust side only: the run's host state (`*mut Host`).
     pub host: *mut (),
     /// Rust side only: the program (`*const JitProgram`).
@@ -91,6 +93,7 @@ off!(CTX_ID, id);
 off!(CTX_STATUS, status);
 off!(CTX_FAULT_RET, fault_ret);
 off!(CTX_SITE, site);
+off!(CTX_ENTRY_FN, entry_fn);
 
 /// Index of an access size in [`RunCtx::r1_lim`] (add 4 for stores).
 pub fn size_index(size: u32) -> usize {

@@ -131,7 +131,7 @@ impl Image {
         &self.offsets
     }
 
-    /// Offset where the body (the instructions) starts, after the entry stub.
+    /// Offset where the body (the instructions) starts, after slot 0's prologue.
     pub fn body_start(&self) -> usize {
         self.offsets.first().copied().unwrap_or(0) as usize
     }
@@ -154,6 +154,24 @@ impl Image {
     pub(crate) fn body0_addr(&self) -> u64 {
         (self.code.addr() + self.body0) as u64
     }
+}
+
+/// The entry stub shared by every image, assembled and mapped once.
+fn entry_stub() -> Result<&'static code::Code, Fault> {
+    static STUB: std::sync::OnceLock<Result<code::Code, String>> = std::sync::OnceLock::new();
+    #[cfg(target_arch = "x86_64")]
+    let made = STUB.get_or_init(|| {
+        x86_64::entry_stub()
+            .map_err(|e| e.to_string())
+            .and_then(|b| code::Code::new(&b).map_err(|e| e.to_string()))
+    });
+    #[cfg(not(target_arch = "x86_64"))]
+    let made: &Result<code::Code, String> =
+        STUB.get_or_init(|| Err(format!("no JIT backend for {}", std::env::consts::ARCH)));
+    made.as_ref().map_err(|e| Fault {
+        pc: 0,
+        kind: FaultKind::Unsupported(format!("JIT entry stub: {e}")),
+    })
 }
 
 /// A program compiled for one mode, with the images of tail call targets compiled on first
@@ -287,15 +305,17 @@ impl JitProgram {
             status: STATUS_OK,
             fault_ret: 0,
             site: 0,
+            entry_fn: (self.image.code.addr() + self.image.entry) as u64,
             host: &mut host as *mut Host<'_> as *mut (),
             prog: self as *const JitProgram as *const (),
             fault: None,
             entered: Vec::new(),
         };
-        let entry = self.image.code.addr() + self.image.entry;
-        // SAFETY: `entry` is the entry stub of an image compiled for this program, in a
-        // read-execute mapping the image owns; it follows the C ABI taking the context, which
-        // lives (with the stack and host it points to) until the call returns.
+        let entry = entry_stub()?.addr();
+        // SAFETY: `entry` is the shared entry stub, in a read-execute mapping that lives for
+        // the process; it follows the C ABI taking the context, which lives (with the stack,
+        // host and image it points to) until the call returns, and calls `ctx.entry_fn`, the
+        // entry function of an image compiled for this program.
         let r0 = unsafe {
             let f: extern "C" fn(*mut RunCtx) -> u64 = std::mem::transmute(entry);
             f(&mut ctx)

@@ -174,7 +174,7 @@ pub fn run(a: JitDumpArgs) -> CliResult {
             println!("{:5x}:\t{}", n.offset, n.asm);
         }
     };
-    println!("; entry");
+    println!("; prologue");
     entry.iter().for_each(print);
     for (pc, text, native) in &rows {
         println!("; {pc}: {text}");

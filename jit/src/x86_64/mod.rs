@@ -36,7 +36,7 @@ pub(crate) fn x(r: u8) -> u8 {
 /// What the backend produced for one program.
 pub(crate) struct Emitted {
     pub code: Vec<u8>,
-    /// Offset of the entry stub (`extern "C" fn(*mut RunCtx) -> u64`).
+    /// Offset of slot 0's function (with its prologue): what the shared entry stub calls.
     pub entry: usize,
     /// Offset of slot 0's body after its prologue (where tail calls enter).
     pub body0: usize,
@@ -187,52 +187,6 @@ impl<'a> Backend<'a> {
         }
     }
 
-    /// The entry stub: saves the host's callee-saved registers, sets up the BPF registers
-    /// from the context and calls slot 0's function.
-    fn entry(&mut self) {
-        let f0 = self.func[0].expect("slot 0 is a function");
-        dynasm!(self.ops
-            ; .arch x64
-            ; push rbx
-            ; push rbp
-            ; push r12
-            ; push r13
-            ; push r14
-            ; push r15
-            ; sub rsp, 8
-            ; mov r9, rdi
-            ; mov [rsp], r9
-            ; mov [r9 + CTX_SAVED_RSP], rsp
-            ; lea rax, [>fault_ret]
-            ; mov [r9 + CTX_FAULT_RET], rax
-            ; mov r12, [r9 + CTX_LEFT]
-            ; mov rbp, [r9 + CTX_R10]
-            ; mov r10, rbp
-            ; mov rdi, [r9 + CTX_ARGS]
-            ; mov rsi, [r9 + CTX_ARGS + 8]
-            ; mov rdx, [r9 + CTX_ARGS + 16]
-            ; mov rcx, [r9 + CTX_ARGS + 24]
-            ; mov r8, [r9 + CTX_ARGS + 32]
-            ; xor eax, eax
-            ; xor ebx, ebx
-            ; xor r13d, r13d
-            ; xor r14d, r14d
-            ; xor r15d, r15d
-            ; call =>f0
-            ; mov r9, [rsp]
-            ; mov [r9 + CTX_LEFT], r12
-            ; fault_ret:
-            ; add rsp, 8
-            ; pop r15
-            ; pop r14
-            ; pop r13
-            ; pop r12
-            ; pop rbp
-            ; pop rbx
-            ; ret
-        );
-    }
-
     /// A BPF function's prologue: saves the caller's r6..r9 and r10 (which the call site
     /// left in r10), a fresh `may_goto` budget, the context pointer.
     fn prologue(&mut self) {
@@ -273,17 +227,19 @@ impl<'a> Backend<'a> {
 
     /// Compiles the whole program.
     pub(crate) fn compile(mut self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
-        let entry = self.ops.offset().0;
-        self.entry();
         let len = self.plan.slots.len();
         let mut offsets = vec![u32::MAX; len];
         let mut body0 = 0;
+        let mut entry = 0;
         for pc in 0..len {
             let slot = self.plan.slots[pc];
             if let Some(f) = self.func[pc] {
                 if slot.fallthrough_in {
                     let b = self.label(pc);
                     dynasm!(self.ops ; .arch x64 ; jmp =>b);
+                }
+                if pc == 0 {
+                    entry = self.ops.offset().0;
                 }
                 dynasm!(self.ops ; .arch x64 ; =>f);
                 self.prologue();
@@ -516,18 +472,17 @@ impl<'a> Backend<'a> {
     fn stubs_out(&mut self) {
         let stubs = std::mem::take(&mut self.stubs);
         let fault_exit = self.fault_exit;
+        // Static faults share one tail that records them; each passes its index in r11.
+        let mut static_common: Option<DynamicLabel> = None;
         for stub in stubs {
             match stub {
                 Stub::Static { label, fault } => {
-                    let meta = self.meta as i64;
+                    let common = *static_common.get_or_insert_with(|| self.ops.new_dynamic_label());
                     dynasm!(self.ops
                         ; .arch x64
                         ; =>label
-                        ; mov rax, QWORD meta
-                        ; mov [Rq(CTX) + CTX_IMAGE], rax
-                        ; mov QWORD [Rq(CTX) + CTX_SITE], fault as i32
-                        ; mov QWORD [Rq(CTX) + CTX_STATUS], STATUS_STATIC_FAULT as i32
-                        ; jmp =>fault_exit
+                        ; mov r11d, fault as i32
+                        ; jmp =>common
                     );
                 }
                 Stub::Budget { label, pc, charge } => {
@@ -570,5 +525,69 @@ impl<'a> Backend<'a> {
                 }
             }
         }
+        if let Some(common) = static_common {
+            let meta = self.meta as i64;
+            dynasm!(self.ops
+                ; .arch x64
+                ; =>common
+                ; mov rax, QWORD meta
+                ; mov [Rq(CTX) + CTX_IMAGE], rax
+                ; mov [Rq(CTX) + CTX_SITE], r11
+                ; mov QWORD [Rq(CTX) + CTX_STATUS], STATUS_STATIC_FAULT as i32
+                ; jmp =>fault_exit
+            );
+        }
     }
+}
+
+/// The entry stub every image is entered through (`extern "C" fn(*mut RunCtx) -> u64`):
+/// saves the host's callee-saved registers, sets up the BPF registers from the context and
+/// calls the function at `RunCtx::entry_fn`. A fault anywhere returns through its second
+/// half with the stack pointer it saved.
+pub(crate) fn entry_stub() -> Result<Vec<u8>, JitError> {
+    let mut ops = Asm::new(0);
+    dynasm!(ops
+        ; .arch x64
+        ; push rbx
+        ; push rbp
+        ; push r12
+        ; push r13
+        ; push r14
+        ; push r15
+        ; sub rsp, 8
+        ; mov r9, rdi
+        ; mov [rsp], r9
+        ; mov [r9 + CTX_SAVED_RSP], rsp
+        ; lea rax, [>fault_ret]
+        ; mov [r9 + CTX_FAULT_RET], rax
+        ; mov r12, [r9 + CTX_LEFT]
+        ; mov rbp, [r9 + CTX_R10]
+        ; mov r10, rbp
+        ; mov rdi, [r9 + CTX_ARGS]
+        ; mov rsi, [r9 + CTX_ARGS + 8]
+        ; mov rdx, [r9 + CTX_ARGS + 16]
+        ; mov rcx, [r9 + CTX_ARGS + 24]
+        ; mov r8, [r9 + CTX_ARGS + 32]
+        ; xor eax, eax
+        ; xor ebx, ebx
+        ; xor r13d, r13d
+        ; xor r14d, r14d
+        ; xor r15d, r15d
+        ; call QWORD [r9 + CTX_ENTRY_FN]
+        ; mov r9, [rsp]
+        ; mov [r9 + CTX_LEFT], r12
+        ; fault_ret:
+        ; add rsp, 8
+        ; pop r15
+        ; pop r14
+        ; pop r13
+        ; pop r12
+        ; pop rbp
+        ; pop rbx
+        ; ret
+    );
+    ops.finalize().map_err(|e| JitError::Assemble(e.to_string()))
+}
+
+impl Backend<'_> {
 }
