@@ -51,12 +51,17 @@ impl KernelProg {
             Ok(p) => p,
             Err(_) => {
                 load.log_level = sys::BPF_LOG_LEVEL1;
-                let log = sys::prog_load(&load).err().map(|e| e.log).unwrap_or_default();
+                let log = sys::prog_load(&load)
+                    .err()
+                    .map(|e| e.log)
+                    .unwrap_or_default();
                 let why = bpfbox_kernel_compare::conformance::verifier_message(&log);
                 return Err(format!("verifier: {why}"));
             }
         };
-        let jited_len = sys::prog_info(&prog.fd).map(|i| i.jited.len() as u32).unwrap_or(0);
+        let jited_len = sys::prog_info(&prog.fd)
+            .map(|i| i.jited.len() as u32)
+            .unwrap_or(0);
         let mut packet = mem.to_vec();
         packet.resize(packet.len().max(MIN_PACKET), 0);
         Ok(KernelProg {

@@ -447,9 +447,7 @@ impl Vm {
             regions,
             programs: Some(&self.table),
             overrides: self.overrides.as_ref(),
-            runner: self.jits[i]
-                .as_deref()
-                .map(|j| j as &dyn testrun::Runner),
+            runner: self.jits[i].as_deref().map(|j| j as &dyn testrun::Runner),
             keep_ringbuf: false,
         };
         let prog = &self.programs[i];

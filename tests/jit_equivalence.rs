@@ -53,9 +53,12 @@ fn inputs(t: ProgType) -> Vec<TestRun> {
     }
 }
 
+/// A map's `(key, value)` pairs.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Every map's entries, in name order (map-in-map values are map handles, which differ
 /// between two builds of one object, so only their keys count).
-fn map_state(vm: &Vm) -> Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn map_state(vm: &Vm) -> Vec<(String, Entries)> {
     vm.map_names()
         .iter()
         .filter_map(|n| {
@@ -79,10 +82,8 @@ fn map_state(vm: &Vm) -> Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
 fn compare(path: &Path, jit: VmBuilder, trusted: bool) -> usize {
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
     let obj = Object::from_file(path).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let (Ok(mut a), Ok(mut b)) = (
-        Vm::builder().ncpus(2).build(&obj),
-        jit.ncpus(2).build(&obj),
-    ) else {
+    let (Ok(mut a), Ok(mut b)) = (Vm::builder().ncpus(2).build(&obj), jit.ncpus(2).build(&obj))
+    else {
         return 0;
     };
     let progs: Vec<(String, ProgType)> = a
@@ -132,7 +133,13 @@ fn compare(path: &Path, jit: VmBuilder, trusted: bool) -> usize {
 /// buffers at different places.
 fn without_addresses(text: &str) -> String {
     text.split(' ')
-        .map(|w| if w.starts_with("0x7") && w.len() > 10 { "ADDR" } else { w })
+        .map(|w| {
+            if w.starts_with("0x7") && w.len() > 10 {
+                "ADDR"
+            } else {
+                w
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -180,7 +187,9 @@ fn checked_jit_equals_the_interpreter_on_xdp_tools_objects() {
         }
     }
     if found.is_empty() {
-        return skip("no xdp-tools BPF objects installed (apt install xdp-tools xdp-tests libxdp1)");
+        return skip(
+            "no xdp-tools BPF objects installed (apt install xdp-tools xdp-tests libxdp1)",
+        );
     }
     found.sort();
     let n: usize = found

@@ -123,7 +123,9 @@ fn emulate(c: &mut RunCtx, host: &Host<'_>, site: &crate::frontend::Site) -> Res
         host.check(addr, size, true).map_err(fault)?;
         let b = v.to_le_bytes();
         // SAFETY: `check` found the range inside a live writable region of the run.
-        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), addr as usize as *mut u8, size as usize) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(b.as_ptr(), addr as usize as *mut u8, size as usize)
+        };
         Ok(())
     };
     let sz = match size {

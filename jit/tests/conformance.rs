@@ -9,8 +9,7 @@ use bpfbox_vm::conformance::{prepare, run_file, test_files, Outcome, Summary};
 use bpfbox_vm::Vm;
 
 fn suite_dir() -> Option<PathBuf> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bpf_conformance/tests");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bpf_conformance/tests");
     dir.is_dir().then_some(dir)
 }
 

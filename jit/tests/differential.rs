@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use bpfbox_jit::JitProgram;
 use bpfbox_vm::helpers::HelperRegistry;
-use bpfbox_vm::isa::{AluOp, AtomicOp, CallTarget, EndKind, Insn, JmpCond, LdImm64Kind, Size, Src, Width};
+use bpfbox_vm::isa::{
+    AluOp, AtomicOp, CallTarget, EndKind, Insn, JmpCond, LdImm64Kind, Size, Src, Width,
+};
 use bpfbox_vm::{RawInsn, Vm};
 
 struct Rng(u64);
@@ -61,7 +63,11 @@ fn addr(rng: &mut Rng) -> (u8, i16) {
 }
 
 fn insn(rng: &mut Rng, len_left: usize) -> Insn {
-    let width = if rng.chance(50) { Width::W64 } else { Width::W32 };
+    let width = if rng.chance(50) {
+        Width::W64
+    } else {
+        Width::W32
+    };
     let jump_off = |rng: &mut Rng| -> i16 {
         let back = rng.below(6) as i16;
         let fwd = (rng.below(6) as usize).min(len_left) as i16;
@@ -233,8 +239,7 @@ fn program(rng: &mut Rng) -> Vec<RawInsn> {
                 // And a recursive call inside, for the call depth limit.
                 let self_at = start + 1;
                 if self_at < out.len() - 1 && !is_ld_imm64_half(&out, self_at) {
-                    out[self_at] =
-                        RawInsn::new(0x85, 0, 1, 0, start as i32 - self_at as i32 - 1);
+                    out[self_at] = RawInsn::new(0x85, 0, 1, 0, start as i32 - self_at as i32 - 1);
                 }
             }
         }
@@ -258,15 +263,16 @@ fn fix_jumps(f: &mut [Insn], rng: &mut Rng) {
             Insn::Ja { off, .. } => next + off as i64,
             _ => continue,
         };
-        let target = if starts.contains(&want) && !(matches!(f[k], Insn::MayGoto { .. }) && want == next) {
-            want
-        } else {
-            let mut t = starts[rng.below(starts.len() as u64) as usize];
-            if matches!(f[k], Insn::MayGoto { .. }) && t == next {
-                t = starts[0];
-            }
-            t
-        };
+        let target =
+            if starts.contains(&want) && !(matches!(f[k], Insn::MayGoto { .. }) && want == next) {
+                want
+            } else {
+                let mut t = starts[rng.below(starts.len() as u64) as usize];
+                if matches!(f[k], Insn::MayGoto { .. }) && t == next {
+                    t = starts[0];
+                }
+                t
+            };
         let off = target - next;
         match &mut f[k] {
             Insn::Jmp { off: o, .. } | Insn::MayGoto { off: o } => *o = off as i16,
@@ -308,7 +314,8 @@ fn checked_jit_equals_the_interpreter_on_random_programs() {
         mem.copy_from_slice(&init);
         let got = jit.run_mem(&mut mem);
         assert_eq!(
-            got, want,
+            got,
+            want,
             "case {case}: program {:?}",
             bpfbox_vm::isa::slots_to_bytes(&slots)
         );
@@ -323,7 +330,10 @@ fn checked_jit_equals_the_interpreter_on_random_programs() {
     }
     eprintln!("{ran} programs, {faults} faults, {budget_faults} budget faults");
     assert!(ran > 2000, "only {ran} programs were valid");
-    assert!(faults > 200 && budget_faults > 50, "{faults} faults, {budget_faults} budget");
+    assert!(
+        faults > 200 && budget_faults > 50,
+        "{faults} faults, {budget_faults} budget"
+    );
 }
 
 /// What the `jit_diff` fuzz target checks, on random programs with random bits flipped:
@@ -355,7 +365,8 @@ fn checked_jit_equals_the_interpreter_on_mutated_programs() {
         mem.copy_from_slice(&init);
         let got = jit.run_mem(&mut mem);
         assert_eq!(
-            got, want,
+            got,
+            want,
             "case {case}: program {:?}",
             bpfbox_vm::isa::slots_to_bytes(&slots)
         );

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use bpfbox_jit::{JitProgram, Mode};
 use bpfbox_kernel_compare::gen::{
-    from_seed, map_specs, GenConfig, GenProgram, MAP_ARRAY, MAP_ENTRIES, MAP_HASH, MAP_IN,
-    MAP_OUT, PACKET_LEN,
+    from_seed, map_specs, GenConfig, GenProgram, MAP_ARRAY, MAP_ENTRIES, MAP_HASH, MAP_IN, MAP_OUT,
+    PACKET_LEN,
 };
 use bpfbox_vm::helpers::MapTable;
 use bpfbox_vm::maps::{Map, MapConfig, MapRef};
@@ -24,10 +24,8 @@ fn run(p: &GenProgram, insns: &[RawInsn], mode: Option<Mode>) -> Outcome {
         .iter()
         .map(|s| Map::create(s, &cfg).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
-    let set = |m: &MapRef, k: u32, v: &[u8]| {
-        m.update(&k.to_le_bytes(), v, 0)
-            .map_err(|e| e.to_string())
-    };
+    let set =
+        |m: &MapRef, k: u32, v: &[u8]| m.update(&k.to_le_bytes(), v, 0).map_err(|e| e.to_string());
     set(&maps[MAP_IN as usize], 0, &p.input_value())?;
     for (i, v) in p.array_values().iter().enumerate() {
         set(&maps[MAP_ARRAY as usize], i as u32, v)?;
@@ -72,7 +70,11 @@ fn run(p: &GenProgram, insns: &[RawInsn], mode: Option<Mode>) -> Outcome {
     let mut contents = Vec::new();
     for m in [MAP_OUT, MAP_ARRAY] {
         for k in 0..MAP_ENTRIES.min(maps[m as usize].max_entries()) {
-            contents.push(maps[m as usize].lookup(&k.to_le_bytes()).unwrap_or_default());
+            contents.push(
+                maps[m as usize]
+                    .lookup(&k.to_le_bytes())
+                    .unwrap_or_default(),
+            );
         }
     }
     let mut hash: Vec<(Vec<u8>, Vec<u8>)> = maps[MAP_HASH as usize].iter().into_iter().collect();

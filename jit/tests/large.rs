@@ -26,7 +26,11 @@ fn a_million_instructions_compile_and_run() {
     });
     while insns.len() < n - 1 {
         insns.push(Insn::Alu {
-            width: if insns.len() % 2 == 0 { Width::W64 } else { Width::W32 },
+            width: if insns.len() % 2 == 0 {
+                Width::W64
+            } else {
+                Width::W32
+            },
             op: AluOp::Add,
             dst: 0,
             src: Src::Imm(1),

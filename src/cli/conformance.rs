@@ -122,9 +122,7 @@ fn run_engine(
     }
     bar.finish_and_clear();
     if json {
-        print_json(
-            &serde_json::json!({ "engine": name, "results": results, "summary": summary }),
-        )?;
+        print_json(&serde_json::json!({ "engine": name, "results": results, "summary": summary }))?;
     } else {
         println!("{summary}");
     }

@@ -28,6 +28,9 @@ impl From<RunEngine> for crate::Engine {
     }
 }
 
+/// One run of a prepared program on its memory.
+type RunFn = dyn Fn(&mut [u8]) -> Result<RunOutcome, Fault>;
+
 /// Runs a raw program `repeat` times on `mem` (state carries over, as bpftool's repeat does)
 /// and returns the last outcome with the mean duration in nanoseconds.
 pub fn run_raw(
@@ -37,7 +40,7 @@ pub fn run_raw(
     repeat: u32,
 ) -> Result<Result<(RunOutcome, u64), Fault>, CliError> {
     let repeat = repeat.max(1);
-    let run: Box<dyn Fn(&mut [u8]) -> Result<RunOutcome, Fault>> = match engine {
+    let run: Box<RunFn> = match engine {
         RunEngine::Interp => Box::new(move |m| vm.run_mem(m)),
         RunEngine::Jit => {
             let checked = vm.is_checked();

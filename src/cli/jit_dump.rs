@@ -37,9 +37,11 @@ pub enum DumpMode {
 
 /// Arguments of `bpfbox jit-dump`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  bpfbox jit-dump tests/fixtures/obj/example_xdp.o\n  \
+#[command(
+    after_help = "Examples:\n  bpfbox jit-dump tests/fixtures/obj/example_xdp.o\n  \
 bpfbox jit-dump benches/programs/sum_loop.asm --mode trusted --opcodes\n  \
-bpfbox jit-dump prog.o --prog xdp_main --json")]
+bpfbox jit-dump prog.o --prog xdp_main --json"
+)]
 pub struct JitDumpArgs {
     /// A BPF ELF object, raw bytecode, assembly text or a conformance `.data` file.
     file: PathBuf,
@@ -84,8 +86,8 @@ pub fn run(a: JitDumpArgs) -> CliResult {
         (prog.name.clone(), vm)
     } else {
         let p = load_program(&a.file)?;
-        let vm =
-            Vm::new(&p.slots).map_err(|e| CliError::rejected(format!("{}: {e}", a.file.display())))?;
+        let vm = Vm::new(&p.slots)
+            .map_err(|e| CliError::rejected(format!("{}: {e}", a.file.display())))?;
         (a.file.display().to_string(), vm)
     };
     let vm = Arc::new(vm);
@@ -112,7 +114,12 @@ pub fn run(a: JitDumpArgs) -> CliResult {
                 .iter()
                 .map(|i| Native {
                     offset: i.address(),
-                    bytes: i.bytes().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
+                    bytes: i
+                        .bytes()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     asm: format!(
                         "{} {}",
                         i.mnemonic().unwrap_or(""),
@@ -137,7 +144,11 @@ pub fn run(a: JitDumpArgs) -> CliResult {
             .map(|&(p, _)| offsets[p] as usize)
             .find(|&o| o != u32::MAX as usize)
             .unwrap_or(image.body_end());
-        rows.push((pc, insn_text(&insn, pc, Syntax::Kernel, &opts), disasm(start, end)));
+        rows.push((
+            pc,
+            insn_text(&insn, pc, Syntax::Kernel, &opts),
+            disasm(start, end),
+        ));
     }
     let entry = disasm(0, image.body_start());
     let tail = disasm(image.body_end(), code.len());

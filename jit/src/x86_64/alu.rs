@@ -145,8 +145,16 @@ impl Backend<'_> {
         let modulo = matches!(op, AluOp::Mod | AluOp::SMod);
         // Constant divisors that need no division.
         if let Src::Imm(i) = src {
-            let divisor = if w64 { i as i64 as u64 } else { i as u32 as u64 };
-            let minus_one = if w64 { divisor == u64::MAX } else { divisor == u32::MAX as u64 };
+            let divisor = if w64 {
+                i as i64 as u64
+            } else {
+                i as u32 as u64
+            };
+            let minus_one = if w64 {
+                divisor == u64::MAX
+            } else {
+                divisor == u32::MAX as u64
+            };
             if divisor == 0 {
                 self.div_by_zero(w64, modulo, d);
                 return;
@@ -182,9 +190,13 @@ impl Backend<'_> {
             dynasm!(self.ops ; .arch x64 ; mov [rsp + FRAME_SCRATCH], rdx);
         }
         match (w64, signed) {
-            (true, false) => dynasm!(self.ops ; .arch x64 ; mov rax, Rq(d) ; xor edx, edx ; div r11),
+            (true, false) => {
+                dynasm!(self.ops ; .arch x64 ; mov rax, Rq(d) ; xor edx, edx ; div r11)
+            }
             (true, true) => dynasm!(self.ops ; .arch x64 ; mov rax, Rq(d) ; cqo ; idiv r11),
-            (false, false) => dynasm!(self.ops ; .arch x64 ; mov eax, Rd(d) ; xor edx, edx ; div r11d),
+            (false, false) => {
+                dynasm!(self.ops ; .arch x64 ; mov eax, Rd(d) ; xor edx, edx ; div r11d)
+            }
             (false, true) => dynasm!(self.ops ; .arch x64 ; mov eax, Rd(d) ; cdq ; idiv r11d),
         }
         let result = if modulo { RDX } else { RAX };

@@ -227,7 +227,9 @@ impl Backend<'_> {
                 }
                 dynasm!(self.ops ; .arch x64 ; mov Rq(CTX), [rsp + FRAME_CTX]);
             }
-            AtomicOp::LoadAcquire | AtomicOp::StoreRelease => unreachable!("handled as plain accesses"),
+            AtomicOp::LoadAcquire | AtomicOp::StoreRelease => {
+                unreachable!("handled as plain accesses")
+            }
         }
     }
 }

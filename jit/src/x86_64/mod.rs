@@ -231,7 +231,7 @@ impl<'a> Backend<'a> {
         let mut offsets = vec![u32::MAX; len];
         let mut body0 = 0;
         let mut entry = 0;
-        for pc in 0..len {
+        for (pc, offset) in offsets.iter_mut().enumerate() {
             let slot = self.plan.slots[pc];
             if let Some(f) = self.func[pc] {
                 if slot.fallthrough_in {
@@ -250,7 +250,7 @@ impl<'a> Backend<'a> {
             if pc == 0 {
                 body0 = self.ops.offset().0;
             }
-            offsets[pc] = self.ops.offset().0 as u32;
+            *offset = self.ops.offset().0 as u32;
             if self.checked && slot.charge > 0 {
                 let label = self.ops.new_dynamic_label();
                 let charge = slot.charge;
@@ -586,8 +586,8 @@ pub(crate) fn entry_stub() -> Result<Vec<u8>, JitError> {
         ; pop rbx
         ; ret
     );
-    ops.finalize().map_err(|e| JitError::Assemble(e.to_string()))
+    ops.finalize()
+        .map_err(|e| JitError::Assemble(e.to_string()))
 }
 
-impl Backend<'_> {
-}
+impl Backend<'_> {}
