@@ -292,7 +292,12 @@ fn checked_jit_equals_the_interpreter_on_random_programs() {
     let mut ran = 0;
     let mut faults = 0;
     let mut budget_faults = 0;
-    for case in 0..6000 {
+    // `BPFBOX_JIT_CAMPAIGN=N` runs N programs instead of a few thousand.
+    let cases = std::env::var("BPFBOX_JIT_CAMPAIGN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6000u64);
+    for case in 0..cases {
         let slots = program(&mut rng);
         let mut vm = match Vm::new(&slots) {
             Ok(vm) => vm,
