@@ -172,26 +172,36 @@ pub fn run(a: JitDumpArgs) -> CliResult {
             "out_of_line": tail,
         }));
     }
-    println!(
+    // Built whole, then written once: a closed pipe (`| head`) ends the output quietly.
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{name}: {} bytes of x86-64 code ({} in the body), {mode}, compiled in {:.1} µs",
         code.len(),
         image.body_end() - image.body_start(),
         compile_ns as f64 / 1000.0
     );
-    let print = |n: &Native| {
-        if a.opcodes {
-            println!("{:5x}:\t{:<30}\t{}", n.offset, n.bytes, n.asm);
+    let print = |out: &mut String, n: &Native| {
+        let _ = if a.opcodes {
+            writeln!(out, "{:5x}:\t{:<30}\t{}", n.offset, n.bytes, n.asm)
         } else {
-            println!("{:5x}:\t{}", n.offset, n.asm);
-        }
+            writeln!(out, "{:5x}:\t{}", n.offset, n.asm)
+        };
     };
-    println!("; prologue");
-    entry.iter().for_each(print);
+    out.push_str("; prologue\n");
+    entry.iter().for_each(|n| print(&mut out, n));
     for (pc, text, native) in &rows {
-        println!("; {pc}: {text}");
-        native.iter().for_each(print);
+        let _ = writeln!(out, "; {pc}: {text}");
+        native.iter().for_each(|n| print(&mut out, n));
     }
-    println!("; epilogue and out-of-line paths");
-    tail.iter().for_each(print);
-    Ok(())
+    out.push_str("; epilogue and out-of-line paths\n");
+    tail.iter().for_each(|n| print(&mut out, n));
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::internal(format!("cannot write: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
