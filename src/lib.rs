@@ -4,6 +4,7 @@
 //! [`Vm`], [`Context`], [`RunResult`]) and hosts the `bpfbox` command ([`cli`]).
 
 pub use bpfbox_btf as btf;
+pub use bpfbox_jit as jit;
 pub use bpfbox_kernel_compare as kernel_compare;
 pub use bpfbox_loader as loader;
 pub use bpfbox_vm as vm;

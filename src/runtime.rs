@@ -89,6 +89,14 @@ pub enum Error {
         /// Why.
         source: MapError,
     },
+    /// The JIT could not compile a program.
+    #[error("program '{program}': {source}")]
+    Jit {
+        /// The program.
+        program: String,
+        /// Why.
+        source: bpfbox_jit::JitError,
+    },
     /// A helper override names no kernel helper.
     #[error("unknown helper '{0}'")]
     UnknownHelper(String),
@@ -128,13 +136,16 @@ pub enum Error {
     },
 }
 
-/// Which engine runs programs. The JITs join this list when they exist.
+/// Which engine runs programs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Engine {
     /// The interpreter.
     #[default]
     Interpreter,
+    /// The native JIT (`bpfbox-jit`): checked by default, trusted (no checks, no meter)
+    /// after [`VmBuilder::unchecked`].
+    Jit,
 }
 
 type OverrideFn =
@@ -182,7 +193,7 @@ impl Default for VmBuilder {
 }
 
 impl VmBuilder {
-    /// The engine (the interpreter today).
+    /// The engine: the interpreter (the default) or the JIT.
     pub fn engine(mut self, engine: Engine) -> Self {
         self.engine = engine;
         self
@@ -297,6 +308,7 @@ impl VmBuilder {
         }
         let mut engines = Vec::with_capacity(object.programs().len());
         let mut missing = Vec::with_capacity(object.programs().len());
+        let mut jits = Vec::with_capacity(object.programs().len());
         let mut table = ProgramTable::new();
         let mut unusable = Vec::with_capacity(object.programs().len());
         for (handle, prog) in object.programs().iter().enumerate() {
@@ -314,6 +326,7 @@ impl VmBuilder {
                 Err(e) => {
                     engines.push(Err(e));
                     missing.push(None);
+                    jits.push(None);
                     continue;
                 }
             };
@@ -330,6 +343,16 @@ impl VmBuilder {
             }));
             let vm = Arc::new(vm);
             table.insert(handle as u32, Arc::clone(&vm));
+            if self.engine == Engine::Jit {
+                jits.push(Some(Arc::new(compile_jit(&vm, self.checked).map_err(
+                    |e| Error::Jit {
+                        program: prog.name.clone(),
+                        source: e,
+                    },
+                )?)));
+            } else {
+                jits.push(None);
+            }
             engines.push(Ok(vm));
         }
         let mut env = self.env;
@@ -341,6 +364,7 @@ impl VmBuilder {
             engines,
             missing,
             unusable,
+            jits,
             table,
             maps,
             map_names: (0..object.maps().len())
@@ -376,6 +400,21 @@ impl VmBuilder {
     }
 }
 
+/// Compiles `vm` for [`Engine::Jit`]: checked, or trusted when the builder was made
+/// unchecked.
+fn compile_jit(
+    vm: &Arc<bpfbox_vm::Vm>,
+    checked: bool,
+) -> Result<bpfbox_jit::JitProgram, bpfbox_jit::JitError> {
+    if checked {
+        bpfbox_jit::JitProgram::compile(Arc::clone(vm))
+    } else {
+        // SAFETY: the caller of `VmBuilder::unchecked` promised in-bounds accesses (and the
+        // programs' termination), which is what trusted code relies on.
+        unsafe { bpfbox_jit::JitProgram::compile_trusted(Arc::clone(vm)) }
+    }
+}
+
 /// An object's programs and live maps, ready to run.
 pub struct Vm {
     object_name: String,
@@ -387,6 +426,8 @@ pub struct Vm {
     missing: Vec<Option<(usize, u32, String)>>,
     /// Per program: why a map it uses could not be created.
     unusable: Vec<Option<String>>,
+    /// The compiled form of each program, with [`Engine::Jit`].
+    jits: Vec<Option<Arc<bpfbox_jit::JitProgram>>>,
     table: ProgramTable,
     maps: MapTable,
     map_names: Vec<String>,
@@ -504,6 +545,7 @@ impl Vm {
             regions,
             programs: Some(&self.table),
             overrides: self.overrides.as_ref(),
+            runner: self.jits[i].as_deref().map(|j| j as &dyn testrun::Runner),
             keep_ringbuf: false,
         };
         let prog = &self.programs[i];

@@ -30,6 +30,11 @@ fn object(name: &str) -> Object {
 }
 
 fn vm_with(name: &str, b: VmBuilder) -> Vm {
+    // `BPFBOX_TEST_ENGINE=jit` runs the whole suite through the JIT.
+    let b = match std::env::var("BPFBOX_TEST_ENGINE").as_deref() {
+        Ok("jit") => b.engine(bpfbox::Engine::Jit),
+        _ => b,
+    };
     b.build(&object(name))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }

@@ -1,4 +1,5 @@
-//! `bpfbox conformance`: the bpf_conformance suite through the interpreter or the kernel.
+//! `bpfbox conformance`: the bpf_conformance suite through the interpreter, the JIT or the
+//! kernel.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,10 @@ pub enum EngineArg {
     /// Our interpreter (checked mode).
     #[default]
     Interpreter,
+    /// The JIT in checked mode.
+    Jit,
+    /// The JIT in trusted mode (no checks, no meter).
+    JitTrusted,
     /// The running kernel: each program wrapped as XDP and run with `BPF_PROG_TEST_RUN`, as
     /// the upstream kernel plugin does (needs root or CAP_BPF).
     Kernel,
@@ -80,17 +85,34 @@ fn files(dir: &Path, filter: Option<&str>) -> Result<Vec<PathBuf>, CliError> {
 pub fn run(a: ConformanceArgs) -> CliResult {
     let files = files(&a.dir, a.filter.as_deref())?;
     match a.engine {
-        EngineArg::Interpreter => run_interpreter(&files, a.json),
+        EngineArg::Interpreter => run_engine(&files, &InterpreterEngine, "interpreter", a.json),
+        EngineArg::Jit => run_engine(
+            &files,
+            &bpfbox_jit::JitEngine(bpfbox_jit::Mode::Checked),
+            "jit",
+            a.json,
+        ),
+        EngineArg::JitTrusted => run_engine(
+            &files,
+            &bpfbox_jit::JitEngine(bpfbox_jit::Mode::Trusted),
+            "jit-trusted",
+            a.json,
+        ),
         EngineArg::Kernel => run_kernel(&files, a.json),
     }
 }
 
-fn run_interpreter(files: &[PathBuf], json: bool) -> CliResult {
+fn run_engine(
+    files: &[PathBuf],
+    engine: &dyn bpfbox_vm::conformance::Engine,
+    name: &str,
+    json: bool,
+) -> CliResult {
     let bar = bar(files.len());
     let mut summary = Summary::default();
     let mut results = Vec::with_capacity(files.len());
     for f in files {
-        let r = run_file(f, &InterpreterEngine);
+        let r = run_file(f, engine);
         summary.add(&r);
         if !json {
             bar.suspend(|| crate::outln!("{r}"))?;
@@ -100,9 +122,7 @@ fn run_interpreter(files: &[PathBuf], json: bool) -> CliResult {
     }
     bar.finish_and_clear();
     if json {
-        print_json(
-            &serde_json::json!({ "engine": "interpreter", "results": results, "summary": summary }),
-        )?;
+        print_json(&serde_json::json!({ "engine": name, "results": results, "summary": summary }))?;
     } else {
         crate::outln!("{summary}")?;
     }

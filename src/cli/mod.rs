@@ -8,9 +8,11 @@ mod btf;
 mod compare;
 mod conformance;
 mod disasm;
+mod engine;
 mod fuzz_kernel;
 mod helpers;
 mod input;
+mod jit_dump;
 mod jsonw;
 mod map_dump;
 mod object;
@@ -145,6 +147,8 @@ enum Command {
     Selftest(selftest::SelftestArgs),
     /// List the helpers, map types and program types the interpreter supports.
     Helpers(helpers::HelpersArgs),
+    /// Show the native code the JIT makes of a program.
+    JitDump(jit_dump::JitDumpArgs),
 }
 
 /// Entry point of the binary.
@@ -174,6 +178,7 @@ pub fn main() -> ExitCode {
         Command::FuzzKernel(a) => fuzz_kernel::run(a),
         Command::Selftest(a) => selftest::run(a),
         Command::Helpers(a) => helpers::run(a),
+        Command::JitDump(a) => jit_dump::run(a),
     };
     finish(result)
 }

@@ -19,7 +19,8 @@ use super::{CliError, CliResult};
 #[command(after_help = "Example (as the upstream runner calls it):\n  \
 echo 'b7  00  00  00  2a  00  00  00  95  00  00  00  00  00  00  00' | bpfbox conformance-plugin")]
 pub struct PluginArgs {
-    /// Memory hex, then any runner options (`--debug`, `--program HEX`, `--elf`).
+    /// Memory hex, then any runner options (`--debug`, `--program HEX`, `--elf`,
+    /// `--engine interp|jit`).
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     pub args: Vec<String>,
 }
@@ -30,6 +31,7 @@ pub fn run(a: PluginArgs) -> CliResult {
     let mut program_hex = None;
     let mut debug = false;
     let mut elf = false;
+    let mut engine = super::engine::RunEngine::Interp;
     let mut args = a.args.iter().peekable();
     if let Some(first) = args.peek() {
         if !first.starts_with("--") {
@@ -48,6 +50,18 @@ pub fn run(a: PluginArgs) -> CliResult {
                 )
             }
             "--elf" => elf = true,
+            "--engine" => {
+                engine = match args.next().map(String::as_str) {
+                    Some("interp") => super::engine::RunEngine::Interp,
+                    Some("jit") => super::engine::RunEngine::Jit,
+                    other => {
+                        return Err(CliError::usage(format!(
+                            "--engine takes interp or jit, not {}",
+                            other.unwrap_or("nothing")
+                        )))
+                    }
+                }
+            }
             // The runner forwards options meant for other plugins; ignore them like upstream.
             _ => {}
         }
@@ -73,8 +87,7 @@ pub fn run(a: PluginArgs) -> CliResult {
         );
     }
     let vm = Vm::new(&slots).map_err(|e| CliError::rejected(e.to_string()))?;
-    let out = vm
-        .run_mem(&mut mem)
+    let (out, _) = super::engine::run_raw(vm, engine, &mut mem, 1)?
         .map_err(|f| CliError::rejected(f.to_string()))?;
     crate::outln!("{:x}", out.r0)?;
     Ok(())

@@ -87,9 +87,12 @@ pub struct RunArgs {
     /// kernel's, when the object needs one.
     #[arg(long)]
     btf: Option<PathBuf>,
-    /// Object: run this many times (the duration is the mean).
+    /// Run this many times (the duration is the mean).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
+    /// The engine: the interpreter or the JIT.
+    #[arg(long, value_enum, default_value_t)]
+    engine: super::engine::RunEngine,
     /// Object: print every map after the run as `bpftool map dump` does (decoded with the
     /// map's BTF; with --json as `bpftool -j map dump`, raw bytes and "formatted").
     #[arg(long)]
@@ -154,17 +157,21 @@ pub fn run(a: RunArgs) -> CliResult {
         // is only for programs that stay in bounds.
         unsafe { vm.set_unchecked() };
     }
-    match vm.run_mem(&mut mem) {
-        Ok(out) => {
+    match super::engine::run_raw(vm, a.engine, &mut mem, a.repeat)? {
+        Ok((out, ns)) => {
             if a.json {
                 print_json(&serde_json::json!({
                     "retval": out.r0,
                     "insns": out.insns,
+                    "duration": ns,
                     "mem": hex(&mem),
                 }))
             } else {
                 crate::outln!("Return value: {} ({:#x})", out.r0, out.r0)?;
                 crate::outln!("Instructions: {}", out.insns)?;
+                if a.repeat > 1 {
+                    crate::outln!("duration: {ns}ns")?;
+                }
                 Ok(())
             }
         }
@@ -402,7 +409,12 @@ fn run_object(a: &RunArgs) -> CliResult {
     let mut obj = object::open(&a.file, a.btf.as_deref())?;
     set_globals(&mut obj, &a.global)?;
     let prog = object::select(&obj, &a.file, a.prog.as_deref(), a.section.as_deref())?;
-    let mut builder = env_options(crate::Vm::builder().budget(a.budget), a)?;
+    let mut builder = env_options(
+        crate::Vm::builder()
+            .budget(a.budget)
+            .engine(a.engine.into()),
+        a,
+    )?;
     if a.unchecked {
         // SAFETY: the user asked for unchecked execution with --unchecked, whose help says it
         // is only for programs that stay in bounds.

@@ -341,10 +341,38 @@ pub struct RunSetup<'a> {
     pub programs: Option<&'a ProgramTable>,
     /// Helpers replacing the VM's for these runs.
     pub overrides: Option<&'a HelperRegistry>,
+    /// The engine that runs the program instead of the interpreter (a JIT of the same
+    /// program), if any.
+    pub runner: Option<&'a dyn Runner>,
     /// Leave ring buffer records where they are instead of consuming them into the result.
     /// The kernel's test run has no consumer: records accumulate across runs until the
     /// buffer is full, which a harness comparing run after run with the kernel must mirror.
     pub keep_ringbuf: bool,
+}
+
+/// An engine that runs one prepared program: the interpreter ([`Vm`]) or a compiled form of
+/// the same program, with [`Vm::run`]'s contract.
+pub trait Runner: std::fmt::Debug {
+    /// Runs with r1..r5 = `args`, the given regions (besides the stack) and environment.
+    fn run(
+        &self,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<crate::interp::RunOutcome, crate::interp::Fault>;
+}
+
+impl Runner for Vm {
+    fn run(
+        &self,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<crate::interp::RunOutcome, crate::interp::Fault> {
+        Vm::run(self, args, regions, env, opts)
+    }
 }
 
 /// Runs a prepared program (see [`prepare`]) on `ctx`, bound to the maps in `env.maps`.
@@ -385,7 +413,8 @@ pub fn run_context(
             skb: ctx.skb_bounds(),
             programs: setup.programs,
         };
-        last = Some(vm.run([ctx.ptr(), 0, 0, 0, 0], &regions, env, opts)?);
+        let runner: &dyn Runner = setup.runner.unwrap_or(vm);
+        last = Some(runner.run([ctx.ptr(), 0, 0, 0, 0], &regions, env, opts)?);
     }
     let duration_ns = (start.elapsed().as_nanos() / u128::from(repeat)) as u64;
     let out = last.unwrap_or(crate::interp::RunOutcome { r0: 0, insns: 0 });

@@ -68,7 +68,10 @@ fn adjust_head(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErro
     let x = xdp(c, a[0])?;
     let off = i64::from(a[1] as i32);
     let metalen = x.data.wrapping_sub(x.meta);
-    let data_start = x.hard_start + XDP_FRAME_SIZE + metalen;
+    let data_start = x
+        .hard_start
+        .wrapping_add(XDP_FRAME_SIZE)
+        .wrapping_add(metalen);
     let data = x.data.wrapping_add(off as u64);
     if (off < 0 && data > x.data)
         || (off > 0 && data < x.data)
@@ -90,9 +93,13 @@ fn adjust_head(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErro
 fn adjust_tail(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let x = xdp(c, a[0])?;
     let off = i64::from(a[1] as i32);
-    let hard_end = x.hard_start + x.frame_sz - SKB_SHINFO_SIZE;
+    // The context may be any memory the program passed: no arithmetic on it may panic.
+    let hard_end = x
+        .hard_start
+        .wrapping_add(x.frame_sz)
+        .wrapping_sub(SKB_SHINFO_SIZE);
     let end = x.end.wrapping_add(off as u64);
-    if (off < 0 && end > x.end) || end > hard_end || end < x.data + ETH_HLEN {
+    if (off < 0 && end > x.end) || end > hard_end || end < x.data.wrapping_add(ETH_HLEN) {
         return Ok(EINVAL);
     }
     if off > 0 {
@@ -106,7 +113,10 @@ fn adjust_meta(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErro
     let x = xdp(c, a[0])?;
     let off = i64::from(a[1] as i32);
     let meta = x.meta.wrapping_add(off as u64);
-    if (off < 0 && meta > x.meta) || meta < x.hard_start + XDP_FRAME_SIZE || meta > x.data {
+    if (off < 0 && meta > x.meta)
+        || meta < x.hard_start.wrapping_add(XDP_FRAME_SIZE)
+        || meta > x.data
+    {
         return Ok(EINVAL);
     }
     let metalen = x.data - meta;

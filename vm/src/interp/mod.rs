@@ -9,6 +9,7 @@
 mod compile;
 mod exec;
 mod helper_ctx;
+pub mod host;
 
 use std::collections::HashMap;
 use std::fmt;

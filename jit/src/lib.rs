@@ -1,0 +1,382 @@
+//! bpfbox-jit: compiles eBPF to native code with exactly the interpreter's meaning.
+//!
+//! A shared [`frontend`] finds blocks, functions and the accesses it can prove in bounds;
+//! a thin per-architecture backend ([`x86_64`] here) emits code with `dynasmrt`. Helpers,
+//! memory slow paths, budget replays and tail calls call back into the interpreter's own
+//! run state ([`bpfbox_vm::interp::host::Host`]), so the JIT and the interpreter share one
+//! definition of every operation that is not plain arithmetic.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use bpfbox_jit::JitProgram;
+//! use bpfbox_vm::{asm, Vm};
+//!
+//! let slots = asm::assemble("mov %r0, 6\nmul %r0, 7\nexit").unwrap();
+//! let jit = JitProgram::compile(Arc::new(Vm::new(&slots).unwrap())).unwrap();
+//! assert_eq!(jit.run_mem(&mut []).unwrap().r0, 42);
+//! ```
+
+pub mod code;
+pub mod frontend;
+pub mod layout;
+mod runtime;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bpfbox_vm::interp::host::Host;
+use bpfbox_vm::interp::{FaultKind, RunOptions};
+use bpfbox_vm::memory::{Region, RegionKind};
+use bpfbox_vm::{Env, Fault, RunOutcome, Vm};
+
+pub use frontend::Mode;
+use frontend::{Plan, Site};
+use layout::*;
+
+/// Why a program could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum JitError {
+    /// The target architecture has no backend yet.
+    #[error("no JIT backend for {0}")]
+    UnsupportedArch(&'static str),
+    /// The assembler refused the code (a bug).
+    #[error("assembler: {0}")]
+    Assemble(String),
+    /// A call at `pc` targets a slot that is not a function.
+    #[error("insn {pc}: call target {target} is not a function")]
+    BadCall {
+        /// The call.
+        pc: usize,
+        /// Its target.
+        target: usize,
+    },
+    /// The executable mapping could not be created.
+    #[error("mapping code: {0}")]
+    Map(#[from] std::io::Error),
+}
+
+/// What native code finds through [`RunCtx::image`]: the program and the compile-time
+/// descriptions its call-outs refer to by index.
+pub(crate) struct ImageMeta {
+    pub vm: Arc<Vm>,
+    pub sites: Vec<Site>,
+    pub faults: Vec<Fault>,
+}
+
+/// One compiled program: native code, its slot-to-native offset table and metadata.
+pub struct Image {
+    // Boxed so the address baked into the code stays put.
+    meta: Box<ImageMeta>,
+    code: code::Code,
+    entry: usize,
+    body0: usize,
+    body_end: usize,
+    offsets: Vec<u32>,
+    mode: Mode,
+    compile_time: Duration,
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Image")
+            .field("bytes", &self.code.bytes().len())
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Image {
+    fn compile(vm: Arc<Vm>, mode: Mode) -> Result<Image, JitError> {
+        let start = Instant::now();
+        let plan = Plan::new(&vm, mode);
+        let mut meta = Box::new(ImageMeta {
+            vm: Arc::clone(&vm),
+            sites: Vec::new(),
+            faults: Vec::new(),
+        });
+        let meta_addr = &*meta as *const ImageMeta as u64;
+        #[cfg(target_arch = "x86_64")]
+        let (emitted, sites, faults) = x86_64::Backend::new(&vm, &plan, meta_addr).compile()?;
+        #[cfg(not(target_arch = "x86_64"))]
+        return Err(JitError::UnsupportedArch(std::env::consts::ARCH));
+        meta.sites = sites;
+        meta.faults = faults;
+        let code = code::Code::new(&emitted.code)?;
+        Ok(Image {
+            meta,
+            code,
+            entry: emitted.entry,
+            body0: emitted.body0,
+            body_end: emitted.body_end,
+            offsets: emitted.offsets,
+            mode,
+            compile_time: start.elapsed(),
+        })
+    }
+
+    /// The native code (entry stub, body, epilogue, out-of-line paths).
+    pub fn code(&self) -> &[u8] {
+        self.code.bytes()
+    }
+
+    /// Address of the code in memory.
+    pub fn addr(&self) -> usize {
+        self.code.addr()
+    }
+
+    /// Native offset of each slot's code (`u32::MAX` where a slot has none).
+    pub fn offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
+    /// Offset where the body (the instructions) starts, after slot 0's prologue.
+    pub fn body_start(&self) -> usize {
+        self.offsets.first().copied().unwrap_or(0) as usize
+    }
+
+    /// Offset where the body ends and the shared epilogue and out-of-line paths begin.
+    pub fn body_end(&self) -> usize {
+        self.body_end
+    }
+
+    /// Time the compilation took.
+    pub fn compile_time(&self) -> Duration {
+        self.compile_time
+    }
+
+    /// The mode it was compiled for.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub(crate) fn body0_addr(&self) -> u64 {
+        (self.code.addr() + self.body0) as u64
+    }
+}
+
+/// The entry stub shared by every image, assembled and mapped once.
+fn entry_stub() -> Result<&'static code::Code, Fault> {
+    static STUB: std::sync::OnceLock<Result<code::Code, String>> = std::sync::OnceLock::new();
+    #[cfg(target_arch = "x86_64")]
+    let made = STUB.get_or_init(|| {
+        x86_64::entry_stub()
+            .map_err(|e| e.to_string())
+            .and_then(|b| code::Code::new(&b).map_err(|e| e.to_string()))
+    });
+    #[cfg(not(target_arch = "x86_64"))]
+    let made: &Result<code::Code, String> =
+        STUB.get_or_init(|| Err(format!("no JIT backend for {}", std::env::consts::ARCH)));
+    made.as_ref().map_err(|e| Fault {
+        pc: 0,
+        kind: FaultKind::Unsupported(format!("JIT entry stub: {e}")),
+    })
+}
+
+/// A program compiled for one mode, with the images of tail call targets compiled on first
+/// use.
+pub struct JitProgram {
+    vm: Arc<Vm>,
+    image: Arc<Image>,
+    others: Mutex<Vec<(Arc<Vm>, Arc<Image>)>>,
+}
+
+impl std::fmt::Debug for JitProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JitProgram")
+            .field("image", &self.image)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JitProgram {
+    /// Compiles `vm`'s program in checked mode: every access checked, the budget metered.
+    pub fn compile(vm: Arc<Vm>) -> Result<JitProgram, JitError> {
+        Self::with_mode(vm, Mode::Checked)
+    }
+
+    /// Compiles `vm`'s program without checks or meter.
+    ///
+    /// # Safety
+    /// As for [`Vm::set_unchecked`]: every access the program makes on every input it will
+    /// be run with stays in live memory of the run, and it terminates (what the verifier
+    /// proves for programs it accepts).
+    pub unsafe fn compile_trusted(vm: Arc<Vm>) -> Result<JitProgram, JitError> {
+        Self::with_mode(vm, Mode::Trusted)
+    }
+
+    fn with_mode(vm: Arc<Vm>, mode: Mode) -> Result<JitProgram, JitError> {
+        let image = Arc::new(Image::compile(Arc::clone(&vm), mode)?);
+        Ok(JitProgram {
+            vm,
+            image,
+            others: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The compiled entry program.
+    pub fn image(&self) -> &Image {
+        &self.image
+    }
+
+    /// The program this was compiled from.
+    pub fn vm(&self) -> &Arc<Vm> {
+        &self.vm
+    }
+
+    /// The image of a tail call target, compiled in this program's mode on first use.
+    pub(crate) fn image_for(&self, vm: &Arc<Vm>) -> Result<Arc<Image>, JitError> {
+        if Vm::same_code(vm, &self.vm) {
+            return Ok(Arc::clone(&self.image));
+        }
+        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, img)) = others.iter().find(|(v, _)| Vm::same_code(v, vm)) {
+            return Ok(Arc::clone(img));
+        }
+        let img = Arc::new(Image::compile(Arc::clone(vm), self.image.mode)?);
+        others.push((Arc::clone(vm), Arc::clone(&img)));
+        Ok(img)
+    }
+
+    /// Runs with the uBPF/conformance contract: r1 = `mem` (writable), r2 = its length.
+    pub fn run_mem(&self, mem: &mut [u8]) -> Result<RunOutcome, Fault> {
+        let mut env = Env::default();
+        let ptr = mem.as_mut_ptr();
+        let len = mem.len();
+        let regions = [Region::new(ptr, len, true, RegionKind::Memory)];
+        let r1 = if len == 0 { 0 } else { ptr as u64 };
+        self.run(
+            [r1, len as u64, 0, 0, 0],
+            &regions,
+            &mut env,
+            RunOptions::default(),
+        )
+    }
+
+    /// Runs with r1..r5 = `args`, the given regions (besides the stack) and environment, as
+    /// [`Vm::run`] does. In trusted mode the instruction count is 0 (nothing meters it).
+    pub fn run(
+        &self,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<RunOutcome, Fault> {
+        let checked = self.image.mode == Mode::Checked;
+        let mut stack = vec![0u64; STACK_BYTES / 8];
+        let stack_ptr = stack.as_mut_ptr() as *mut u8;
+        let mut host = Host::new(
+            &self.vm,
+            stack_ptr,
+            STACK_BYTES,
+            regions,
+            env,
+            opts,
+            checked,
+        );
+        let budget = host.budget();
+        let mut r1_lim = [0u64; 8];
+        let mut r1_start = stack_ptr as u64;
+        if let Some(r) = regions.first() {
+            r1_start = r.start;
+            for (i, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
+                if r.len >= size {
+                    r1_lim[i] = r.len - size + 1;
+                    if r.writable {
+                        r1_lim[4 + i] = r1_lim[i];
+                    }
+                }
+            }
+        }
+        let mut ctx = RunCtx {
+            left: budget,
+            saved_rsp: 0,
+            depth: 0,
+            pc: 0,
+            image: &*self.image.meta as *const ImageMeta as u64,
+            r10: stack_ptr as u64 + STACK_BYTES as u64,
+            stack_start: stack_ptr as u64,
+            r1_start,
+            r1_lim,
+            regs: [0; 11],
+            args,
+            id: 0,
+            status: STATUS_OK,
+            fault_ret: 0,
+            site: 0,
+            entry_fn: (self.image.code.addr() + self.image.entry) as u64,
+            host: &mut host as *mut Host<'_> as *mut (),
+            prog: self as *const JitProgram as *const (),
+            fault: None,
+            entered: Vec::new(),
+        };
+        let entry = entry_stub()?.addr();
+        // SAFETY: `entry` is the shared entry stub, in a read-execute mapping that lives for
+        // the process; it follows the C ABI taking the context, which lives (with the stack,
+        // host and image it points to) until the call returns, and calls `ctx.entry_fn`, the
+        // entry function of an image compiled for this program.
+        let r0 = unsafe {
+            let f: extern "C" fn(*mut RunCtx) -> u64 = std::mem::transmute(entry);
+            f(&mut ctx)
+        };
+        let insns = if checked {
+            budget.saturating_sub(ctx.left)
+        } else {
+            0
+        };
+        let result = match ctx.status {
+            STATUS_OK => Ok(RunOutcome { r0, insns }),
+            STATUS_STATIC_FAULT => {
+                // SAFETY: static faults store the metadata of the image that raised them,
+                // which `self` or `ctx.entered` keeps alive.
+                let meta = unsafe { &*(ctx.image as *const ImageMeta) };
+                Err(meta.faults[ctx.site as usize].clone())
+            }
+            _ => Err(ctx.fault.take().unwrap_or(Fault {
+                pc: ctx.pc as usize,
+                kind: FaultKind::Unsupported("fault without detail".into()),
+            })),
+        };
+        drop(ctx);
+        drop(host);
+        drop(stack);
+        match result {
+            Err(Fault {
+                kind: FaultKind::LdAbsExit,
+                ..
+            }) => Ok(RunOutcome { r0: 0, insns }),
+            other => other,
+        }
+    }
+}
+
+/// The JIT as a bpf_conformance engine, in either mode.
+#[derive(Clone, Copy, Debug)]
+pub struct JitEngine(pub Mode);
+
+impl bpfbox_vm::conformance::Engine for JitEngine {
+    fn run(&self, prog: &[bpfbox_vm::RawInsn], mem: &mut [u8]) -> Result<u64, String> {
+        let vm = Arc::new(Vm::new(prog).map_err(|e| e.to_string())?);
+        let jit = match self.0 {
+            Mode::Checked => JitProgram::compile(vm),
+            // SAFETY: the conformance programs are the suite's fixed, terminating tests,
+            // each given the memory block it was written for.
+            Mode::Trusted => unsafe { JitProgram::compile_trusted(vm) },
+        }
+        .map_err(|e| e.to_string())?;
+        jit.run_mem(mem).map(|o| o.r0).map_err(|f| f.to_string())
+    }
+}
+
+impl bpfbox_vm::testrun::Runner for JitProgram {
+    fn run(
+        &self,
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<RunOutcome, Fault> {
+        JitProgram::run(self, args, regions, env, opts)
+    }
+}

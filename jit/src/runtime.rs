@@ -1,0 +1,245 @@
+//! The Rust side of a run: the `extern "C"` call-outs native code makes (helpers, memory
+//! slow paths, budget replays, legacy packet loads, tail calls), each a thin shim over the
+//! interpreter's [`Host`], so every one has the interpreter's meaning.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use bpfbox_vm::interp::host::Host;
+use bpfbox_vm::interp::FaultKind;
+use bpfbox_vm::isa::AtomicOp;
+use bpfbox_vm::semantics::{self, AtomicLoadReg};
+use bpfbox_vm::Fault;
+
+use crate::frontend::SiteKind;
+use crate::layout::{RunCtx, STATUS_FAULT};
+use crate::{ImageMeta, JitProgram};
+
+/// The `may_goto` budget of each frame (`BPF_MAX_LOOPS` in the kernel).
+pub(crate) const MAY_GOTO_BUDGET: u64 = 8 * 1024 * 1024;
+
+/// The context, host and image of a call-out.
+///
+/// # Safety
+/// `ctx` is the pointer the entry stub received: a live `RunCtx` whose `host` points at the
+/// run's `Host` and whose `image` at the metadata of an image alive for the run.
+unsafe fn parts<'a>(ctx: *mut RunCtx) -> (&'a mut RunCtx, &'a mut Host<'a>, &'a ImageMeta) {
+    // SAFETY: per the function's contract; the three are distinct objects.
+    unsafe {
+        let c = &mut *ctx;
+        let host = &mut *(c.host as *mut Host<'a>);
+        let meta = &*(c.image as *const ImageMeta);
+        (c, host, meta)
+    }
+}
+
+fn fail(c: &mut RunCtx, f: Fault) {
+    c.fault = Some(f);
+    c.status = STATUS_FAULT;
+}
+
+/// Runs a call-out body, turning a panic into a fault instead of unwinding into native code.
+fn guarded(ctx: *mut RunCtx, what: &str, f: impl FnOnce() -> u64) -> u64 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => {
+            // SAFETY: as for `parts`.
+            let c = unsafe { &mut *ctx };
+            let pc = c.pc as usize;
+            fail(
+                c,
+                Fault {
+                    pc,
+                    kind: FaultKind::Unsupported(format!("{what} panicked")),
+                },
+            );
+            0
+        }
+    }
+}
+
+/// `call helper`: r1..r5 in the argument registers, the context sixth; the helper id, slot,
+/// frame pointer and meter are in the context.
+pub(crate) extern "C" fn jit_helper(
+    r1: u64,
+    r2: u64,
+    r3: u64,
+    r4: u64,
+    r5: u64,
+    ctx: *mut RunCtx,
+) -> u64 {
+    guarded(ctx, "helper", || {
+        // SAFETY: native code passes the run's context.
+        let (c, host, meta) = unsafe { parts(ctx) };
+        host.set_current(&meta.vm);
+        let budget = host.budget();
+        host.set_count(budget.saturating_sub(c.left));
+        let r = host.call_helper(
+            c.id,
+            [r1, r2, r3, r4, r5],
+            c.r10,
+            c.depth as usize,
+            c.pc as usize,
+        );
+        c.left = budget.saturating_sub(host.count());
+        match r {
+            Ok(v) => v,
+            Err(f) => {
+                fail(c, f);
+                0
+            }
+        }
+    })
+}
+
+/// A memory access whose inline check failed: performed (or refused) here exactly as the
+/// interpreter does, on the registers spilled to the context.
+pub(crate) extern "C" fn jit_mem(ctx: *mut RunCtx) -> u64 {
+    guarded(ctx, "memory access", || {
+        // SAFETY: native code passes the run's context.
+        let (c, host, meta) = unsafe { parts(ctx) };
+        let site = meta.sites[c.site as usize];
+        if let Err(f) = emulate(c, host, &site) {
+            fail(c, f);
+        }
+        0
+    })
+}
+
+fn emulate(c: &mut RunCtx, host: &Host<'_>, site: &crate::frontend::Site) -> Result<(), Fault> {
+    let regs = &mut c.regs;
+    let size = site.size as u64;
+    let addr = regs[site.base() as usize].wrapping_add(site.off as i64 as u64);
+    let fault = |kind| Fault { pc: site.pc, kind };
+    let load = |host: &Host<'_>| -> Result<u64, Fault> {
+        host.check(addr, size, false).map_err(fault)?;
+        let mut b = [0u8; 8];
+        // SAFETY: `check` found the range inside a live region of the run.
+        unsafe {
+            std::ptr::copy_nonoverlapping(addr as usize as *const u8, b.as_mut_ptr(), size as usize)
+        };
+        Ok(u64::from_le_bytes(b))
+    };
+    let store = |host: &Host<'_>, v: u64| -> Result<(), Fault> {
+        host.check(addr, size, true).map_err(fault)?;
+        let b = v.to_le_bytes();
+        // SAFETY: `check` found the range inside a live writable region of the run.
+        unsafe {
+            std::ptr::copy_nonoverlapping(b.as_ptr(), addr as usize as *mut u8, size as usize)
+        };
+        Ok(())
+    };
+    let sz = match size {
+        1 => bpfbox_vm::isa::Size::B,
+        2 => bpfbox_vm::isa::Size::H,
+        4 => bpfbox_vm::isa::Size::W,
+        _ => bpfbox_vm::isa::Size::DW,
+    };
+    match site.kind {
+        SiteKind::Load { signed } => {
+            let raw = load(host)?;
+            regs[site.dst as usize] = if signed {
+                semantics::load_sext(sz, raw)
+            } else {
+                semantics::load_zext(sz, raw)
+            };
+        }
+        SiteKind::Store { imm } => {
+            let v = imm.unwrap_or(regs[site.src as usize]);
+            store(host, v)?;
+        }
+        SiteKind::Atomic(op) => {
+            let old = load(host)?;
+            let res = semantics::atomic(op, sz, old, regs[site.src as usize], regs[0]);
+            if let Some(v) = res.store {
+                store(host, v)?;
+            }
+            if let Some((which, v)) = res.load {
+                let r = match which {
+                    AtomicLoadReg::Src => site.src,
+                    AtomicLoadReg::R0 => 0,
+                    AtomicLoadReg::Dst => site.dst,
+                };
+                regs[r as usize] = v;
+            }
+            debug_assert!(op != AtomicOp::LoadAcquire || res.store.is_none());
+        }
+    }
+    Ok(())
+}
+
+/// The meter ran out inside a block: replay its first instructions in the interpreter to
+/// stop exactly where it stops.
+pub(crate) extern "C" fn jit_budget(ctx: *mut RunCtx) -> u64 {
+    guarded(ctx, "budget replay", || {
+        // SAFETY: native code passes the run's context.
+        let (c, host, meta) = unsafe { parts(ctx) };
+        host.set_current(&meta.vm);
+        let f = host.replay_until_budget(c.regs, c.pc as usize, c.left, c.depth as usize);
+        fail(c, f);
+        0
+    })
+}
+
+/// `LD_ABS` / `LD_IND` of `size` bytes at packet offset `off`.
+pub(crate) extern "C" fn jit_ld_packet(ctx: *mut RunCtx, off: u64, size: u64) -> u64 {
+    guarded(ctx, "packet load", || {
+        // SAFETY: native code passes the run's context.
+        let (c, host, _) = unsafe { parts(ctx) };
+        let pc = c.pc as usize;
+        match host.ld_packet(off as u32, size as u8, pc) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                fail(
+                    c,
+                    Fault {
+                        pc,
+                        kind: FaultKind::LdAbsExit,
+                    },
+                );
+                0
+            }
+            Err(f) => {
+                fail(c, f);
+                0
+            }
+        }
+    })
+}
+
+/// `bpf_tail_call(ctx, map, index)`: the native address to continue at, or 0 to fall
+/// through.
+pub(crate) extern "C" fn jit_tail_call(ctx: *mut RunCtx, map: u64, index: u64) -> u64 {
+    guarded(ctx, "tail call", || {
+        // SAFETY: native code passes the run's context.
+        let (c, host, meta) = unsafe { parts(ctx) };
+        host.set_current(&meta.vm);
+        let pc = c.pc as usize;
+        let target = match host.tail_call(map, index as u32, pc) {
+            Ok(Some(t)) => t,
+            Ok(None) => return 0,
+            Err(f) => {
+                fail(c, f);
+                return 0;
+            }
+        };
+        // SAFETY: `prog` is the program whose `run` set up this context.
+        let prog = unsafe { &*(c.prog as *const JitProgram) };
+        match prog.image_for(&target) {
+            Ok(image) => {
+                let at = image.body0_addr();
+                c.entered.push(image);
+                at
+            }
+            Err(e) => {
+                fail(
+                    c,
+                    Fault {
+                        pc,
+                        kind: FaultKind::Unsupported(format!("tail call target: {e}")),
+                    },
+                );
+                0
+            }
+        }
+    })
+}

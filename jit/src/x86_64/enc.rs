@@ -1,0 +1,157 @@
+//! Hand encoding of the memory-operand instructions the body uses most. `dynasm` encodes a
+//! memory operand with a run-time base register as SIB plus a 32-bit displacement (it cannot
+//! tell rsp or r12 from the others at macro time); these pick the short forms the kernel's
+//! JIT uses: no SIB unless the base needs one, and an 8-bit displacement when it fits.
+
+use dynasmrt::DynasmApi;
+
+use super::Asm;
+
+/// Operand size of a memory access.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum W {
+    B,
+    H,
+    D,
+    Q,
+}
+
+impl W {
+    pub(super) fn of(bytes: u32) -> W {
+        match bytes {
+            1 => W::B,
+            2 => W::H,
+            4 => W::D,
+            _ => W::Q,
+        }
+    }
+}
+
+/// Prefixes of one encoding: operand-size override (16-bit), REX.W (64-bit), and whether
+/// the reg field names a byte register.
+#[derive(Clone, Copy)]
+struct Form {
+    p66: bool,
+    w: bool,
+    byte_reg: bool,
+}
+
+const F32: Form = Form {
+    p66: false,
+    w: false,
+    byte_reg: false,
+};
+const F64: Form = Form {
+    p66: false,
+    w: true,
+    byte_reg: false,
+};
+const F16: Form = Form {
+    p66: true,
+    w: false,
+    byte_reg: false,
+};
+const F8: Form = Form {
+    p66: false,
+    w: false,
+    byte_reg: true,
+};
+
+/// Emits `[prefix] [REX] opcode ModRM [SIB] [disp]` for `reg` (the ModRM reg field, or an
+/// opcode extension) and the memory operand `[base + disp]`. `byte_reg` forces a REX prefix
+/// so registers 4..7 name spl/bpl/sil/dil rather than ah/ch/dh/bh.
+fn emit(ops: &mut Asm, f: Form, opcode: &[u8], reg: u8, base: u8, disp: i32) {
+    if f.p66 {
+        ops.push(0x66);
+    }
+    let rex = 0x40 | (u8::from(f.w) << 3) | ((reg >> 3) & 1) << 2 | ((base >> 3) & 1);
+    if rex != 0x40 || (f.byte_reg && (4..8).contains(&reg)) {
+        ops.push(rex);
+    }
+    ops.extend(opcode.iter().copied());
+    let (md, short) = if disp == 0 && base & 7 != 5 {
+        (0u8, None)
+    } else if (-128..128).contains(&disp) {
+        (1, Some(disp as i8))
+    } else {
+        (2, None)
+    };
+    ops.push((md << 6) | ((reg & 7) << 3) | (base & 7));
+    if base & 7 == 4 {
+        ops.push(0x24);
+    }
+    match (md, short) {
+        (1, Some(d)) => ops.push(d as u8),
+        (2, _) => ops.extend(disp.to_le_bytes()),
+        _ => {}
+    }
+}
+
+/// `dst = zero-extended load of w at [base + disp]`.
+pub(super) fn load(ops: &mut Asm, w: W, dst: u8, base: u8, disp: i32) {
+    match w {
+        W::B => emit(ops, F32, &[0x0f, 0xb6], dst, base, disp),
+        W::H => emit(ops, F32, &[0x0f, 0xb7], dst, base, disp),
+        W::D => emit(ops, F32, &[0x8b], dst, base, disp),
+        W::Q => emit(ops, F64, &[0x8b], dst, base, disp),
+    }
+}
+
+/// `dst = sign-extended load of w at [base + disp]` (64-bit result).
+pub(super) fn load_sx(ops: &mut Asm, w: W, dst: u8, base: u8, disp: i32) {
+    match w {
+        W::B => emit(ops, F64, &[0x0f, 0xbe], dst, base, disp),
+        W::H => emit(ops, F64, &[0x0f, 0xbf], dst, base, disp),
+        _ => emit(ops, F64, &[0x63], dst, base, disp),
+    }
+}
+
+/// `[base + disp] = low w of src`.
+pub(super) fn store(ops: &mut Asm, w: W, src: u8, base: u8, disp: i32) {
+    match w {
+        W::B => emit(ops, F8, &[0x88], src, base, disp),
+        W::H => emit(ops, F16, &[0x89], src, base, disp),
+        W::D => emit(ops, F32, &[0x89], src, base, disp),
+        W::Q => emit(ops, F64, &[0x89], src, base, disp),
+    }
+}
+
+/// `[base + disp] = imm` truncated to w (sign-extended from 32 bits for Q).
+pub(super) fn store_imm(ops: &mut Asm, w: W, imm: i32, base: u8, disp: i32) {
+    match w {
+        W::B => {
+            emit(ops, F32, &[0xc6], 0, base, disp);
+            ops.push(imm as u8);
+        }
+        W::H => {
+            emit(ops, F16, &[0xc7], 0, base, disp);
+            ops.extend((imm as i16).to_le_bytes());
+        }
+        W::D | W::Q => {
+            emit(
+                ops,
+                if w == W::Q { F64 } else { F32 },
+                &[0xc7],
+                0,
+                base,
+                disp,
+            );
+            ops.extend(imm.to_le_bytes());
+        }
+    }
+}
+
+/// `dst = base + disp` (64-bit `lea`).
+pub(super) fn lea(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
+    emit(ops, F64, &[0x8d], dst, base, disp);
+}
+
+/// `sub dst, [base + disp]` (64-bit).
+pub(super) fn sub_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
+    emit(ops, F64, &[0x2b], dst, base, disp);
+}
+
+/// `cmp dst, [base + disp]` (64-bit).
+pub(super) fn cmp_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
+    emit(ops, F64, &[0x3b], dst, base, disp);
+}
