@@ -295,13 +295,14 @@ fn resolve_ldimm64(inp: &CfgInput<'_>) -> Result<()> {
                             format!("direct value offset of {off} is not allowed"),
                         ));
                     }
-                    if !direct_value_access(map.map_type) {
+                    if !direct_value_access(map.map_type) && map.map_type != MapType::Array {
                         return Err(Reject::at(
                             pc,
                             "no direct value access support for this map type",
                         ));
                     }
-                    if off >= map.value_size {
+                    // Only single-element arrays have one value to point at.
+                    if off >= map.value_size || map.max_entries != 1 {
                         return Err(Reject::at(
                             pc,
                             format!(

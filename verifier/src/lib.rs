@@ -10,9 +10,13 @@
 #![warn(missing_docs)]
 
 pub mod cfg;
+pub mod check;
+pub mod ctx;
 pub mod domain;
 pub mod error;
+pub mod explore;
 pub mod options;
+pub mod state;
 
 pub use error::Reject;
 pub use options::{Options, Stats, Verdict};
@@ -22,6 +26,7 @@ use bpfbox_vm::Program;
 /// Verifies `prog` as the kernel would load it with `opts`.
 pub fn verify(prog: &Program, opts: &Options) -> Verdict {
     let mut log = String::new();
+    let mut stats = Stats::default();
     let input = cfg::CfgInput {
         insns: &prog.insns,
         func_info: &prog.func_info,
@@ -38,13 +43,25 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
                 log.push_str(l);
                 log.push('\n');
             }
-            Err(Reject::unsupported(0, "the path-exploring walk"))
+            explore::run(prog, opts, &c, &mut stats, &mut log)
         })
     };
-    finish(result, log, Stats::default())
+    finish(result, log, stats)
 }
 
 fn finish(result: Result<(), Reject>, mut log: String, stats: Stats) -> Verdict {
+    let processed = format!(
+        "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read {}\n",
+        stats.processed_insns,
+        explore::INSN_LIMIT,
+        stats.max_states_per_insn,
+        stats.total_states,
+        stats.peak_states,
+        stats.mark_read
+    );
+    let result = result.map(|()| {
+        log.push_str(&processed);
+    });
     match result {
         Ok(()) => Verdict {
             accepted: true,
@@ -57,6 +74,7 @@ fn finish(result: Result<(), Reject>, mut log: String, stats: Stats) -> Verdict 
         Err(r) => {
             log.push_str(&r.message);
             log.push('\n');
+            log.push_str(&processed);
             Verdict {
                 accepted: false,
                 insn: r.insn,

@@ -96,6 +96,6 @@ fn program_level_errors_match_the_kernel() {
             ),
         ),
     ];
-    let n = common::assert_cases(&cases, &[], false);
+    let n = common::assert_cases(&cases, &[]);
     assert_eq!(n, cases.len());
 }
