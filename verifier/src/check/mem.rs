@@ -181,15 +181,23 @@ fn access(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, off: i16, siz
                     return Err(Reject::at(pc, format!("R{r} leaks addr into packet")));
                 }
             }
-            let res = region(pc, regno, &reg, off, size, reg.range.max(0) as u32, |o| {
-                format!(
-                    "invalid access to packet, off={o} size={size}, R{regno}(id={},off={o},r={})",
-                    reg.id, reg.range
-                )
-            });
-            if let Err(mut e) = res {
-                e.message.push_str(&format!("\nR{regno} offset is outside of the packet"));
-                return Err(e);
+            // The variable part is covered by the range learnt for this id; only the
+            // fixed offset is checked against it.
+            if reg.val.bounds().smin < 0 {
+                return Err(Reject::at(
+                    pc,
+                    format!("R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."),
+                ));
+            }
+            let ok = reg.range >= 0 && off >= 0 && off as i64 + size as i64 <= reg.range as i64;
+            if !ok {
+                return Err(Reject::at(
+                    pc,
+                    format!(
+                        "invalid access to packet, off={off} size={size}, R{regno}(id={},off={off},r={})\nR{regno} offset is outside of the packet",
+                        reg.id, reg.range
+                    ),
+                ));
             }
             Ok(match acc {
                 Access::Read => Some(Reg::unknown()),

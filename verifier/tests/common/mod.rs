@@ -121,6 +121,9 @@ pub fn compare(prog: &Program, maps: &[MapSpec]) -> (Outcome, String) {
     };
     let kernel = match k {
         Said::Accepted => "accepted".to_string(),
+        Said::Rejected(log) if outcome == Outcome::OtherWords => {
+            format!("rejected:\n{}\n", tail(&log, 4))
+        }
         Said::Rejected(log) => format!("rejected: {}", error_line(&log)),
     };
     (outcome, format!("kernel {kernel}; ours {:?}", v.error))
@@ -137,6 +140,15 @@ pub fn error_line(log: &str) -> String {
         .and_then(|i| lines.get(i))
         .map(|s| s.to_string())
         .unwrap_or_default()
+}
+
+/// The last `n` lines of a kernel log before the statistics.
+pub fn tail(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log
+        .lines()
+        .take_while(|l| !l.starts_with("processed ") && !l.starts_with("verification time"))
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Compares every case, prints every difference, fails on any false acceptance, and
