@@ -11,9 +11,16 @@ use std::fmt;
 
 use bpfbox_vm::isa::{AluOp, EndKind, JmpCond, Width};
 
+pub mod alu;
+pub mod branch;
+pub mod parse;
+pub mod print;
 pub mod scalar;
+pub mod sync;
 pub mod tnum;
 
+pub use parse::{parse_scalar, ParseError, ParsedScalar};
+pub use print::fmt_scalar;
 pub use scalar::Scalar;
 pub use tnum::Tnum;
 
@@ -81,4 +88,10 @@ pub trait ScalarDomain: Clone + PartialEq + fmt::Debug {
     ) -> Result<(), Infeasible>;
     /// Every value of `self` is a value of `old` (pruning's `range_within` and `tnum_in`).
     fn within(&self, old: &Self) -> bool;
+
+    /// The register's text in the verifier log (`P` when `precise`, `id=` when `id` is not
+    /// 0, `+off` when linked by an added constant).
+    fn log_text(&self, precise: bool, id: u32, add_const: Option<i32>) -> String {
+        print::fmt_scalar(&self.bounds(), precise, id, add_const)
+    }
 }

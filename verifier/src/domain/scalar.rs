@@ -1,12 +1,14 @@
-//! The kernel's scalar domain: a tnum plus signed and unsigned bounds in both widths.
-//!
-//! PLACEHOLDER: sound but imprecise (constants are folded exactly, everything else becomes
-//! unknown). It is replaced by the kernel's transfer functions and reduction.
+//! The kernel's scalar domain: a tnum plus signed and unsigned bounds in both widths, with
+//! the kernel's transfer functions ([`super::alu`]), branch logic ([`super::branch`]) and
+//! reduction ([`super::sync`]).
+
+use std::fmt;
 
 use bpfbox_vm::isa::{AluOp, EndKind, JmpCond, Width};
-use bpfbox_vm::semantics;
 
-use super::{Bounds, Infeasible, ScalarDomain, Tnum};
+use super::alu::{self, UNKNOWN};
+use super::sync::{self, known, reg_bounds_sync};
+use super::{branch, print, Bounds, Infeasible, ScalarDomain, Tnum};
 
 /// A scalar as the kernel tracks it in `struct bpf_reg_state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -14,17 +16,58 @@ pub struct Scalar {
     b: Bounds,
 }
 
-const UNKNOWN: Bounds = Bounds {
-    var_off: Tnum::UNKNOWN,
-    smin: i64::MIN,
-    smax: i64::MAX,
-    umin: 0,
-    umax: u64::MAX,
-    s32_min: i32::MIN,
-    s32_max: i32::MAX,
-    u32_min: 0,
-    u32_max: u32::MAX,
-};
+impl Scalar {
+    /// A scalar with exactly these numbers, not reduced (as the kernel holds a register
+    /// between a transfer function and `reg_bounds_sync`, or as a log printed it).
+    pub const fn from_bounds(b: Bounds) -> Scalar {
+        Scalar { b }
+    }
+
+    /// The values of a tnum, reduced.
+    pub fn from_tnum(t: Tnum) -> Scalar {
+        let mut b = UNKNOWN;
+        b.var_off = t;
+        reg_bounds_sync(&mut b);
+        Scalar { b }
+    }
+
+    /// `reg_bounds_sync`: every view tightened from the others.
+    pub fn sync(&mut self) {
+        reg_bounds_sync(&mut self.b);
+    }
+
+    /// Truncation to `size` bytes (1, 2 or 4), as a zero-extending narrow load does.
+    pub fn coerce_to_size(&mut self, size: u32) {
+        sync::coerce_to_size(&mut self.b, size);
+    }
+
+    /// Sign extension of the low `size` bytes (1, 2 or 4), as a sign-extending load does.
+    pub fn coerce_to_size_sx(&mut self, size: u32) {
+        sync::coerce_to_size_sx(&mut self.b, size);
+    }
+
+    /// Whether the kernel's invariants hold (ordered ranges, constant tnums matching).
+    pub fn is_consistent(&self) -> bool {
+        branch::is_consistent(&self.b)
+    }
+
+    /// Whether the concrete value `v` is described by every view.
+    pub fn contains(&self, v: u64) -> bool {
+        let b = &self.b;
+        b.var_off.contains(v)
+            && (b.umin..=b.umax).contains(&v)
+            && (b.smin..=b.smax).contains(&(v as i64))
+            && (b.u32_min..=b.u32_max).contains(&(v as u32))
+            && (b.s32_min..=b.s32_max).contains(&(v as i32))
+    }
+}
+
+impl fmt::Display for Scalar {
+    /// The kernel's text for the register (not precise, no id).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&print::fmt_scalar(&self.b, false, 0, None))
+    }
+}
 
 impl ScalarDomain for Scalar {
     fn unknown() -> Self {
@@ -32,19 +75,7 @@ impl ScalarDomain for Scalar {
     }
 
     fn constant(v: u64) -> Self {
-        Scalar {
-            b: Bounds {
-                var_off: Tnum::constant(v),
-                smin: v as i64,
-                smax: v as i64,
-                umin: v,
-                umax: v,
-                s32_min: v as u32 as i32,
-                s32_max: v as u32 as i32,
-                u32_min: v as u32,
-                u32_max: v as u32,
-            },
-        }
+        Scalar { b: known(v) }
     }
 
     fn as_const(&self) -> Option<u64> {
@@ -56,49 +87,33 @@ impl ScalarDomain for Scalar {
     }
 
     fn from_urange(umin: u64, umax: u64) -> Self {
-        if umin == umax {
-            Self::constant(umin)
-        } else {
-            Self::unknown()
-        }
+        let mut b = UNKNOWN;
+        b.umin = umin;
+        b.umax = umax;
+        reg_bounds_sync(&mut b);
+        Scalar { b }
     }
 
     fn alu(&mut self, op: AluOp, width: Width, src: &Self) {
-        *self = match (self.as_const(), src.as_const()) {
-            (Some(a), Some(b)) => Self::constant(semantics::alu(width, op, a, b)),
-            (_, Some(b)) if matches!(op, AluOp::Mov) => {
-                Self::constant(semantics::alu(width, op, 0, b))
-            }
-            _ => Self::unknown(),
-        };
+        alu::alu(&mut self.b, op, width, &src.b);
     }
 
     fn neg(&mut self, width: Width) {
-        *self = match self.as_const() {
-            Some(v) => Self::constant(semantics::neg(width, v)),
-            None => Self::unknown(),
-        };
+        alu::neg(&mut self.b, width);
     }
 
-    fn end(&mut self, kind: EndKind, bits: u8) {
-        *self = match self.as_const() {
-            Some(v) => Self::constant(semantics::end(kind, bits, v)),
-            None => Self::unknown(),
-        };
+    fn end(&mut self, _kind: EndKind, _bits: u8) {
+        // The kernel does not track byte swaps: the result is unknown.
+        self.b = UNKNOWN;
     }
 
     fn zext32(&mut self) {
-        *self = match self.as_const() {
-            Some(v) => Self::constant(v as u32 as u64),
-            None => Self::unknown(),
-        };
+        sync::zext_32_to_64(&mut self.b);
+        reg_bounds_sync(&mut self.b);
     }
 
     fn branch_taken(&self, other: &Self, cond: JmpCond, width: Width) -> Option<bool> {
-        match (self.as_const(), other.as_const()) {
-            (Some(a), Some(b)) => Some(semantics::jmp_taken(cond, width, a, b)),
-            _ => None,
-        }
+        branch::is_branch_taken(&self.b, &other.b, cond, width)
     }
 
     fn refine(
@@ -108,13 +123,19 @@ impl ScalarDomain for Scalar {
         width: Width,
         taken: bool,
     ) -> Result<(), Infeasible> {
-        match self.branch_taken(other, cond, width) {
-            Some(t) if t != taken => Err(Infeasible),
-            _ => Ok(()),
-        }
+        branch::refine(&mut self.b, &mut other.b, cond, width, taken)
     }
 
     fn within(&self, old: &Self) -> bool {
-        *old == Self::unknown() || self == old
+        let (o, c) = (&old.b, &self.b);
+        o.umin <= c.umin
+            && o.umax >= c.umax
+            && o.smin <= c.smin
+            && o.smax >= c.smax
+            && o.u32_min <= c.u32_min
+            && o.u32_max >= c.u32_max
+            && o.s32_min <= c.s32_min
+            && o.s32_max >= c.s32_max
+            && o.var_off.includes(c.var_off)
     }
 }
