@@ -170,6 +170,14 @@ impl Walker {
         let level = env.opts.log_level;
         loop {
             let mut ended = false;
+            // Counted before the prune check, as the kernel counts it.
+            self.processed += 1;
+            if self.processed > INSN_LIMIT {
+                return Err(Reject::at(
+                    pc,
+                    format!("BPF program is too large. Processed {} insn", self.processed),
+                ));
+            }
             if env.cfg.prune_point.get(pc).copied().unwrap_or(false)
                 && self.visited(env, pc, &st, &mut parent)?
             {
@@ -179,13 +187,6 @@ impl Walker {
                 ended = true;
             }
             if !ended {
-                self.processed += 1;
-                if self.processed > INSN_LIMIT {
-                    return Err(Reject::at(
-                        pc,
-                        format!("BPF program is too large. Processed {} insn", self.processed),
-                    ));
-                }
                 let insn = Insn::decode(&env.prog.insns, pc).map_err(|e| {
                     let msg = match e.kind {
                         IsaErrorKind::InvalidReg(r) => format!("R{r} is invalid"),

@@ -16,6 +16,8 @@ const MAX_PACKET_OFF: u64 = 0xffff;
 /// `if dst cond src goto pc+1+off`.
 #[allow(clippy::too_many_arguments)]
 pub fn cond(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, cond: JmpCond, dst: u8, src: Src, off: i16) -> Result<Flow> {
+    // The kernel reads the destination operand first.
+    let d = read(st, pc, dst)?.clone();
     let s = match src {
         Src::Reg(r) => {
             let s = read(st, pc, r)?.clone();
@@ -29,7 +31,6 @@ pub fn cond(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, cond: Jm
             Width::W32 => imm as u32 as u64,
         }),
     };
-    let d = read(st, pc, dst)?.clone();
     let target = (pc as i64 + 1 + off as i64) as usize;
     let fall = pc + 1;
     match taken(&d, &s, cond, width) {
@@ -78,7 +79,10 @@ fn taken(d: &Reg, s: &Reg, cond: JmpCond, width: Width) -> Option<bool> {
         Width::W64 => k.val.as_const() == Some(0),
         Width::W32 => k.val.as_const().is_some_and(|v| v as u32 == 0),
     };
-    if !zero || p.maybe_null {
+    // Only these types are known not to be NULL (`reg_not_null`): a context or stack
+    // pointer compared with 0 still explores both sides.
+    let not_null = matches!(p.ty, RegType::MapValue | RegType::MapKey | RegType::Mem | RegType::RdonlyMem);
+    if !zero || p.maybe_null || !not_null {
         return None;
     }
     match cond {

@@ -93,7 +93,8 @@ fn aligned(value: u64, mask: u64, size: u32) -> bool {
 
 /// `check_mem_access`: register `regno` plus `off`, `size` bytes. A read returns the loaded
 /// value (before narrowing).
-fn access(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, off: i16, size: u32, acc: Access) -> Result<Option<Reg>> {
+#[allow(clippy::too_many_arguments)]
+fn access(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, off: i16, size: u32, acc: Access, signed: bool) -> Result<Option<Reg>> {
     let reg = st.reg(regno).clone();
     alignment(env, pc, &reg, off as i32, size)?;
     let off = off as i32 + reg.off;
@@ -149,12 +150,25 @@ fn access(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, off: i16, siz
             })
         }
         RegType::Ctx => {
-            if reg.off != 0 || reg.val.as_const() != Some(0) {
-                let o = if reg.val.as_const() == Some(0) { reg.off } else { off };
-                return Err(Reject::at(pc, format!("dereference of modified ctx ptr R{regno} off={o} disallowed")));
+            if let Access::Write(Value::Reg(r, v)) = &acc {
+                if v.is_pointer() && !env.privileged() {
+                    return Err(Reject::at(pc, format!("R{r} leaks addr into ctx")));
+                }
+            }
+            if reg.off < 0 {
+                return Err(Reject::at(pc, format!("negative offset ctx ptr R{regno} off={} disallowed", reg.off)));
+            }
+            if reg.off != 0 {
+                return Err(Reject::at(pc, format!("dereference of modified ctx ptr R{regno} off={} disallowed", reg.off)));
+            }
+            if reg.val.as_const() != Some(0) {
+                return Err(Reject::at(
+                    pc,
+                    format!("variable ctx access var_off={} disallowed", tnum_str(&reg.val)),
+                ));
             }
             let write = matches!(acc, Access::Write(_));
-            let kind = ctx::access(env.prog, off, size, write)
+            let kind = ctx::access(env.prog, off, size, write, signed)
                 .map_err(|e| e.at(pc))?;
             if write {
                 return Ok(None);
@@ -401,7 +415,7 @@ fn narrow(r: Reg, size: u32, signed: bool) -> Reg {
 #[allow(clippy::too_many_arguments)]
 pub fn load(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, dst: u8, src: u8, off: i16, signed: bool) -> Result<()> {
     read(st, pc, src)?;
-    let v = access(env, st, pc, src, off, size.bytes(), Access::Read)?.unwrap_or_else(Reg::unknown);
+    let v = access(env, st, pc, src, off, size.bytes(), Access::Read, signed)?.unwrap_or_else(Reg::unknown);
     *st.reg_mut(dst) = narrow(v, size.bytes(), signed);
     Ok(())
 }
@@ -409,7 +423,7 @@ pub fn load(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, dst: u8, s
 /// `*(size *)(dst + off) = imm`.
 pub fn store_imm(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, dst: u8, off: i16, imm: i32) -> Result<()> {
     read(st, pc, dst)?;
-    access(env, st, pc, dst, off, size.bytes(), Access::Write(Value::Imm(imm)))?;
+    access(env, st, pc, dst, off, size.bytes(), Access::Write(Value::Imm(imm)), false)?;
     Ok(())
 }
 
@@ -417,7 +431,7 @@ pub fn store_imm(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, dst: 
 pub fn store_reg(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, dst: u8, src: u8, off: i16) -> Result<()> {
     let v = read(st, pc, src)?.clone();
     read(st, pc, dst)?;
-    access(env, st, pc, dst, off, size.bytes(), Access::Write(Value::Reg(src, v)))?;
+    access(env, st, pc, dst, off, size.bytes(), Access::Write(Value::Reg(src, v)), false)?;
     Ok(())
 }
 
@@ -447,11 +461,11 @@ pub fn atomic(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, op: Atom
         _ => return Err(Reject::unsupported(pc, format!("atomics on {}", base.type_name()))),
     }
     let n = size.bytes();
-    let old = access(env, st, pc, dst, off, n, Access::Read)?.unwrap_or_else(Reg::unknown);
+    let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
     if old.is_pointer() {
         return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));
     }
-    access(env, st, pc, dst, off, n, Access::Write(Value::Unknown))?;
+    access(env, st, pc, dst, off, n, Access::Write(Value::Unknown), false)?;
     if op.fetches() {
         let r = if op == AtomicOp::Cmpxchg { 0 } else { src };
         *st.reg_mut(r) = narrow(Reg::unknown(), n, false);

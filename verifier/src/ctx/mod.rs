@@ -2,6 +2,7 @@
 //! and sizes may be read or written, and which fields load as packet pointers. One module per
 //! program type; a type without one is not supported yet (fail closed).
 
+mod skb;
 mod xdp;
 
 use bpfbox_vm::{ProgType, Program};
@@ -47,9 +48,12 @@ impl CtxError {
 }
 
 /// Decides an access of `size` bytes at `off` into the context of `prog`.
-pub fn access(prog: &Program, off: i32, size: u32, write: bool) -> Result<Field, CtxError> {
+/// `signed` for sign-extending loads.
+pub fn access(prog: &Program, off: i32, size: u32, write: bool, signed: bool) -> Result<Field, CtxError> {
     match prog.prog_type {
         ProgType::Xdp => xdp::access(prog.expected_attach_type, off, size, write),
+        ProgType::SocketFilter => skb::access(skb::Flavor::SocketFilter, off, size, write, signed),
+        ProgType::SchedCls | ProgType::SchedAct => skb::access(skb::Flavor::Tc, off, size, write, signed),
         t => Err(CtxError::Unsupported(t)),
     }
 }
