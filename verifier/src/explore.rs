@@ -55,6 +55,10 @@ struct Checkpoint {
     parent: Option<usize>,
     /// Paths through this checkpoint still being explored.
     branches: u32,
+    /// Later arrivals it pruned.
+    hits: u32,
+    /// Later arrivals it did not prune (counted when a new state was due).
+    misses: u32,
 }
 
 struct Pending {
@@ -92,6 +96,7 @@ struct Walker {
     prev_jmps: u64,
     peak: u64,
     live: u64,
+    max_per_insn: u64,
 }
 
 impl Walker {
@@ -106,6 +111,7 @@ impl Walker {
             prev_jmps: 0,
             peak: 0,
             live: 0,
+            max_per_insn: 0,
         }
     }
 
@@ -124,16 +130,43 @@ impl Walker {
     /// The kernel's `is_state_visited`: `Ok(true)` to prune this path.
     fn visited(&mut self, env: &Env<'_>, pc: usize, st: &State, parent: &mut Option<usize>) -> Result<bool> {
         let force = env.cfg.force_checkpoint[pc];
-        let add = force
+        let mut add = force
             || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
-        for &k in &self.at[pc] {
-            let c = &self.checkpoints[k];
-            if c.state != *st {
+        let mut list = std::mem::take(&mut self.at[pc]);
+        let scanned = list.len() as u64;
+        let mut i = 0;
+        let mut pruned = false;
+        while i < list.len() {
+            let k = list[i];
+            let c = &mut self.checkpoints[k];
+            if c.branches > 0 {
+                if c.state == *st {
+                    self.at[pc] = list;
+                    return Err(Reject::at(pc, format!("infinite loop detected at insn {pc}")));
+                }
+                // Inside a loop, save states sparingly.
+                if !force && self.jmps - self.prev_jmps < 20 && self.processed - self.prev_processed < 100 {
+                    add = false;
+                }
+            } else if c.state == *st {
+                c.hits += 1;
+                pruned = true;
+                break;
+            }
+            if add {
+                c.misses += 1;
+            }
+            let n = if force && c.branches > 0 { 64 } else { 3 };
+            if c.misses > c.hits * n + n {
+                // A state that keeps missing is dropped from the comparisons.
+                list.remove(i);
                 continue;
             }
-            if c.branches > 0 {
-                return Err(Reject::at(pc, format!("infinite loop detected at insn {pc}")));
-            }
+            i += 1;
+        }
+        self.at[pc] = list;
+        self.max_per_insn = self.max_per_insn.max(scanned);
+        if pruned {
             return Ok(true);
         }
         if !add {
@@ -146,6 +179,8 @@ impl Walker {
             state: st.clone(),
             parent: *parent,
             branches: 1,
+            hits: 0,
+            misses: 0,
         });
         self.at[pc].push(k);
         self.live += 1;
@@ -159,7 +194,7 @@ impl Walker {
         stats.processed_insns = self.processed;
         stats.total_states = self.checkpoints.len() as u64;
         stats.peak_states = self.peak;
-        stats.max_states_per_insn = self.at.iter().map(|v| v.len() as u64).max().unwrap_or(0);
+        stats.max_states_per_insn = self.max_per_insn;
         r
     }
 

@@ -130,9 +130,16 @@ fn random_programs_never_accepted_where_the_kernel_rejects() {
     let n = std::env::var("BPFBOX_RANDOM_N").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
     let mut counts = std::collections::BTreeMap::new();
     let mut false_accepts = Vec::new();
-    for seed in 0..n {
+    let first: u64 = std::env::var("BPFBOX_RANDOM_FIRST").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    for seed in first..first + n {
         let t = if seed % 3 == 0 { ProgType::Xdp } else { ProgType::SocketFilter };
         let p = program(t, random_program(seed));
+        if std::env::var("BPFBOX_SHOW").is_ok() && seed % 10 == 0 {
+            eprintln!("at seed {seed}");
+        }
+        if std::env::var("BPFBOX_RANDOM_DUMP").is_ok() {
+            eprintln!("{}", bpfbox_vm::disasm::disassemble_conformance(&p.insns).unwrap_or_default());
+        }
         let started = std::time::Instant::now();
         let (o, detail) = compare(&p, &maps);
         if std::env::var("BPFBOX_SHOW").is_ok() && started.elapsed().as_millis() > 200 {
