@@ -74,16 +74,20 @@ fn single_value(b: &mut Bounds) {
     let t = b.var_off;
     let tmax = t.value | t.mask;
     let umin_in = t.contains(b.umin);
-    let next = if b.umin < tmax {
-        t.next_above(b.umin)
+    // The next value of the tnum above `z`, or its largest value when there is none.
+    let step = |z: u64| t.next_above(z).unwrap_or(tmax);
+    let next = step(b.umin);
+    let v = if umin_in && next > b.umax {
+        // The range meets the tnum only at umin.
+        b.umin
+    } else if !umin_in && next == tmax {
+        // ... only at the tnum's largest value.
+        tmax
+    } else if !umin_in && next <= b.umax && step(next) > b.umax {
+        // ... only at one value inside the range.
+        next
     } else {
-        None
-    };
-    let v = match next {
-        _ if umin_in && next.is_none_or(|n| n > b.umax) => b.umin,
-        Some(n) if !umin_in && n == tmax => tmax,
-        Some(n) if !umin_in && n <= b.umax && t.next_above(n).is_none_or(|m| m > b.umax) => n,
-        _ => return,
+        return;
     };
     *b = known(v);
 }
