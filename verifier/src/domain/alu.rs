@@ -2,11 +2,12 @@
 //! `scalar(32)_min_max_*` family): each computes the tnum and both widths' bounds
 //! independently, then the result is reduced once.
 
-use bpfbox_vm::isa::{AluOp, Width};
+use bpfbox_vm::isa::{AluOp, EndKind, Width};
 
 use super::sync::{
-    coerce_subreg_to_size_sx, coerce_to_size_sx, known, mark32_known, mark32_unbounded,
-    mark64_unbounded, reg_bounds_sync, update_bounds, update_bounds32, zext_32_to_64,
+    coerce_subreg_to_size_sx, coerce_to_size, coerce_to_size_sx, known, mark32_known,
+    mark32_unbounded, mark64_unbounded, mark_unbounded, reg_bounds_sync, update_bounds,
+    update_bounds32, zext_32_to_64,
 };
 use super::{Bounds, Tnum};
 
@@ -130,6 +131,39 @@ pub fn neg(dst: &mut Bounds, width: Width) {
         zext_32_to_64(dst);
     }
     reg_bounds_sync(dst);
+}
+
+/// Byte swap or conversion of the low `bits` bits on a little-endian machine: the swapped
+/// tnum with the bounds rederived from it, narrowed to `bits`.
+pub fn end(dst: &mut Bounds, kind: EndKind, bits: u8) {
+    if kind != EndKind::ToLe {
+        dst.var_off = match bits {
+            16 => dst.var_off.bswap16(),
+            32 => dst.var_off.bswap32(),
+            _ => dst.var_off.bswap64(),
+        };
+        mark_unbounded(dst);
+    }
+    if bits == 16 || bits == 32 {
+        coerce_to_size(dst, bits as u32 / 8);
+    }
+    reg_bounds_sync(dst);
+}
+
+/// Whether the kernel splits the state before `dst op src` (`maybe_fork_scalars`): an
+/// `and`/`or` with a constant on a value known to be 0 or -1 (at 64 bits, else at 32 bits)
+/// is verified once for 0 and once for -1. Returns the width at which the value is 0 or -1.
+pub fn sign_mask_fork(dst: &Bounds, op: AluOp, src: &Bounds) -> Option<Width> {
+    if !matches!(op, AluOp::And | AluOp::Or) || !src.var_off.is_const() {
+        return None;
+    }
+    if dst.smin == -1 && dst.smax == 0 {
+        Some(Width::W64)
+    } else if dst.s32_min == -1 && dst.s32_max == 0 {
+        Some(Width::W32)
+    } else {
+        None
+    }
 }
 
 fn add32(dst: &mut Bounds, src: &Bounds) {

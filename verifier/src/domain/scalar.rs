@@ -102,9 +102,8 @@ impl ScalarDomain for Scalar {
         alu::neg(&mut self.b, width);
     }
 
-    fn end(&mut self, _kind: EndKind, _bits: u8) {
-        // The kernel does not track byte swaps: the result is unknown.
-        self.b = UNKNOWN;
+    fn end(&mut self, kind: EndKind, bits: u8) {
+        alu::end(&mut self.b, kind, bits);
     }
 
     fn zext32(&mut self) {

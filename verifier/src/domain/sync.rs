@@ -66,6 +66,30 @@ pub(crate) fn update_bounds64(b: &mut Bounds) {
     b.smax = b.smax.min((v | (m & i64::MAX as u64)) as i64);
     b.umin = b.umin.max(v);
     b.umax = b.umax.min(v | m);
+    single_value(b);
+}
+
+/// The unsigned range and the tnum sharing a single value make the register that constant.
+fn single_value(b: &mut Bounds) {
+    let t = b.var_off;
+    let tmax = t.value | t.mask;
+    let umin_in = t.contains(b.umin);
+    // The next value of the tnum above `z`, or its largest value when there is none.
+    let step = |z: u64| t.next_above(z).unwrap_or(tmax);
+    let next = step(b.umin);
+    let v = if umin_in && next > b.umax {
+        // The range meets the tnum only at umin.
+        b.umin
+    } else if !umin_in && next == tmax {
+        // ... only at the tnum's largest value.
+        tmax
+    } else if !umin_in && next <= b.umax && step(next) > b.umax {
+        // ... only at one value inside the range.
+        next
+    } else {
+        return;
+    };
+    *b = known(v);
 }
 
 /// Bounds from the tnum, both halves (`__update_reg_bounds`).
@@ -264,6 +288,18 @@ pub fn coerce_to_size_sx(b: &mut Bounds, size: u32) {
         return;
     }
     let bits = size * 8;
+    let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+    if b.s32_min as i64 >= lo && b.s32_max as i64 <= hi {
+        // The low 32 bits are their own sign extension from `bits`, so they are
+        // unchanged and the result is them sign-extended: the signed 32-bit range.
+        b.smin = b.s32_min as i64;
+        b.smax = b.s32_max as i64;
+        b.umin = 0;
+        b.umax = u64::MAX;
+        b.var_off = Tnum::UNKNOWN;
+        reg_bounds_sync(b);
+        return;
+    }
     let top_smax = ((b.smax as u64) >> bits) << bits;
     let top_smin = ((b.smin as u64) >> bits) << bits;
     if top_smax == top_smin {

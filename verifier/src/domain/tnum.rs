@@ -205,3 +205,65 @@ impl Tnum {
         self.mask as u32 == 0
     }
 }
+
+impl Tnum {
+    /// The bytes of the low 16 bits swapped, the rest known zero.
+    pub const fn bswap16(self) -> Tnum {
+        Tnum::new(
+            (self.value as u16).swap_bytes() as u64,
+            (self.mask as u16).swap_bytes() as u64,
+        )
+    }
+
+    /// The bytes of the low 32 bits swapped, the rest known zero.
+    pub const fn bswap32(self) -> Tnum {
+        Tnum::new(
+            (self.value as u32).swap_bytes() as u64,
+            (self.mask as u32).swap_bytes() as u64,
+        )
+    }
+
+    /// The eight bytes swapped.
+    pub const fn bswap64(self) -> Tnum {
+        Tnum::new(self.value.swap_bytes(), self.mask.swap_bytes())
+    }
+}
+
+impl Tnum {
+    /// The smallest value of `self` strictly above `z`, if any.
+    pub fn next_above(self, z: u64) -> Option<u64> {
+        let r = z.checked_add(1)?;
+        self.next_at_least(r)
+    }
+
+    /// The smallest value of `self` at least `r`, if any: follow `r` bit by bit from the
+    /// top; where `r` has a 0 at an unknown bit, setting that bit instead is a way above.
+    pub fn next_at_least(self, r: u64) -> Option<u64> {
+        let mut bump: Option<u32> = None;
+        for i in (0..64).rev() {
+            let bit = 1u64 << i;
+            let rb = r & bit != 0;
+            if self.mask & bit != 0 {
+                if !rb {
+                    bump = Some(i);
+                }
+                continue;
+            }
+            let fb = self.value & bit != 0;
+            if fb == rb {
+                continue;
+            }
+            let low = bit - 1;
+            if fb {
+                // Above `r` from here: the rest as small as the tnum allows.
+                return Some((r & !low & !bit) | bit | (self.value & low));
+            }
+            // Below `r`: go back to the last unknown bit where `r` has a 0.
+            let p = bump?;
+            let pb = 1u64 << p;
+            let below = pb - 1;
+            return Some((r & !below & !pb) | pb | (self.value & below));
+        }
+        Some(r)
+    }
+}
