@@ -39,7 +39,9 @@ pub struct Cfg {
 impl Cfg {
     /// The index of the subprogram containing `pc`.
     pub fn subprog_of(&self, pc: usize) -> usize {
-        self.subprogs.partition_point(|&s| s <= pc).saturating_sub(1)
+        self.subprogs
+            .partition_point(|&s| s <= pc)
+            .saturating_sub(1)
     }
 
     /// The end (exclusive) of subprogram `i`.
@@ -267,7 +269,10 @@ fn resolve_ldimm64(inp: &CfgInput<'_>) -> Result<()> {
         match i.src {
             0 | pseudo::FUNC => {}
             pseudo::BTF_ID => {
-                return Err(Reject::unsupported(pc, "ld_imm64 of a kernel variable (BTF id)"))
+                return Err(Reject::unsupported(
+                    pc,
+                    "ld_imm64 of a kernel variable (BTF id)",
+                ))
             }
             pseudo::MAP_VALUE | pseudo::MAP_IDX_VALUE | pseudo::MAP_FD | pseudo::MAP_IDX => {
                 let is_value = matches!(i.src, pseudo::MAP_VALUE | pseudo::MAP_IDX_VALUE);
@@ -346,7 +351,10 @@ impl Walk<'_> {
             return Ok(Step::Done);
         }
         if w < 0 || w >= self.insns.len() as i64 {
-            return Err(Reject::at(t, format!("jump out of range from insn {t} to {w}")));
+            return Err(Reject::at(
+                t,
+                format!("jump out of range from insn {t} to {w}"),
+            ));
         }
         let w = w as usize;
         if e == BRANCH {
@@ -410,7 +418,11 @@ impl Walk<'_> {
                 self.call(cfg, t, i.src == pseudo::CALL)
             }
             op::JA => {
-                let off = if class == op::JMP { i.off as i64 } else { i.imm as i64 };
+                let off = if class == op::JMP {
+                    i.off as i64
+                } else {
+                    i.imm as i64
+                };
                 let w = t as i64 + off + 1;
                 let step = self.push(cfg, t, w, FALLTHROUGH)?;
                 // In range: push checked it.

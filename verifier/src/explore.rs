@@ -69,7 +69,13 @@ struct Pending {
 }
 
 /// Walks every path of the program; `Ok` when every path reaches a valid exit.
-pub fn run(prog: &Program, opts: &Options, cfg: &Cfg, stats: &mut Stats, log: &mut String) -> Result<()> {
+pub fn run(
+    prog: &Program,
+    opts: &Options,
+    cfg: &Cfg,
+    stats: &mut Stats,
+    log: &mut String,
+) -> Result<()> {
     let flags = prog.prog_flags | opts.flags;
     let mut env = Env {
         prog,
@@ -128,10 +134,16 @@ impl Walker {
     }
 
     /// The kernel's `is_state_visited`: `Ok(true)` to prune this path.
-    fn visited(&mut self, env: &Env<'_>, pc: usize, st: &State, parent: &mut Option<usize>) -> Result<bool> {
+    fn visited(
+        &mut self,
+        env: &Env<'_>,
+        pc: usize,
+        st: &State,
+        parent: &mut Option<usize>,
+    ) -> Result<bool> {
         let force = env.cfg.force_checkpoint[pc];
-        let mut add = force
-            || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
+        let mut add =
+            force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
         let mut list = std::mem::take(&mut self.at[pc]);
         let scanned = list.len() as u64;
         let mut i = 0;
@@ -142,10 +154,16 @@ impl Walker {
             if c.branches > 0 {
                 if c.state == *st {
                     self.at[pc] = list;
-                    return Err(Reject::at(pc, format!("infinite loop detected at insn {pc}")));
+                    return Err(Reject::at(
+                        pc,
+                        format!("infinite loop detected at insn {pc}"),
+                    ));
                 }
                 // Inside a loop, save states sparingly.
-                if !force && self.jmps - self.prev_jmps < 20 && self.processed - self.prev_processed < 100 {
+                if !force
+                    && self.jmps - self.prev_jmps < 20
+                    && self.processed - self.prev_processed < 100
+                {
                     add = false;
                 }
             } else if c.state == *st {
@@ -210,7 +228,10 @@ impl Walker {
             if self.processed > INSN_LIMIT {
                 return Err(Reject::at(
                     pc,
-                    format!("BPF program is too large. Processed {} insn", self.processed),
+                    format!(
+                        "BPF program is too large. Processed {} insn",
+                        self.processed
+                    ),
                 ));
             }
             if env.cfg.prune_point.get(pc).copied().unwrap_or(false)
@@ -232,14 +253,26 @@ impl Walker {
                 if level >= 1 {
                     let raw = env.prog.insns[pc];
                     let text = insn_text(&insn, pc, Syntax::Kernel, &DisasmOptions::default());
-                    env.log.push_str(&format!("{pc}: ({:02x}) {text}\n", raw.code));
+                    env.log
+                        .push_str(&format!("{pc}: ({:02x}) {text}\n", raw.code));
                 }
-                if matches!(insn, Insn::Jmp { .. } | Insn::Ja { .. } | Insn::Call(_) | Insn::Exit | Insn::MayGoto { .. }) {
+                if matches!(
+                    insn,
+                    Insn::Jmp { .. }
+                        | Insn::Ja { .. }
+                        | Insn::Call(_)
+                        | Insn::Exit
+                        | Insn::MayGoto { .. }
+                ) {
                     self.jmps += 1;
                 }
                 match check::step(env, &mut st, pc, &insn)? {
                     Flow::Next(n) => pc = n,
-                    Flow::Branch { taken, target, fall } => {
+                    Flow::Branch {
+                        taken,
+                        target,
+                        fall,
+                    } => {
                         if self.pending.len() >= JMP_SEQ_LIMIT {
                             return Err(Reject::at(
                                 pc,
@@ -269,7 +302,8 @@ impl Walker {
                     return Ok(());
                 };
                 if level >= 1 {
-                    env.log.push_str(&format!("\nfrom {} to {}:\n", p.prev, p.pc));
+                    env.log
+                        .push_str(&format!("\nfrom {} to {}:\n", p.prev, p.pc));
                 }
                 st = p.state;
                 pc = p.pc;

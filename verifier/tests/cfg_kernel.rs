@@ -20,9 +20,18 @@ fn program_level_errors_match_the_kernel() {
     let mov0 = raw(0xb7, 0, 0, 0, 0);
     let sf = ProgType::SocketFilter;
     let cases = vec![
-        ("jump past end", program(sf, vec![mov0, raw(0x05, 0, 0, 5, 0), exit])),
-        ("jump before start", program(sf, vec![mov0, raw(0x05, 0, 0, -3, 0), exit])),
-        ("gotol out of range", program(sf, vec![mov0, raw(0x06, 0, 0, 0, 9), exit])),
+        (
+            "jump past end",
+            program(sf, vec![mov0, raw(0x05, 0, 0, 5, 0), exit]),
+        ),
+        (
+            "jump before start",
+            program(sf, vec![mov0, raw(0x05, 0, 0, -3, 0), exit]),
+        ),
+        (
+            "gotol out of range",
+            program(sf, vec![mov0, raw(0x06, 0, 0, 0, 9), exit]),
+        ),
         ("last not exit", program(sf, vec![mov0, exit, mov0])),
         ("unreachable", program(sf, vec![mov0, exit, mov0, exit])),
         (
@@ -56,11 +65,17 @@ fn program_level_errors_match_the_kernel() {
         ),
         (
             "ldimm64 bad second slot",
-            program(sf, vec![raw(0x18, 1, 0, 0, 1), raw(0, 1, 0, 0, 0), mov0, exit]),
+            program(
+                sf,
+                vec![raw(0x18, 1, 0, 0, 1), raw(0, 1, 0, 0, 0), mov0, exit],
+            ),
         ),
         (
             "ldimm64 bad pseudo",
-            program(sf, vec![raw(0x18, 1, 9, 0, 1), raw(0, 0, 0, 0, 0), mov0, exit]),
+            program(
+                sf,
+                vec![raw(0x18, 1, 9, 0, 1), raw(0, 0, 0, 0, 0), mov0, exit],
+            ),
         ),
         (
             "jump into ldimm64",
@@ -79,14 +94,20 @@ fn program_level_errors_match_the_kernel() {
             "unknown opcode",
             program(sf, vec![mov0, raw(0xff, 0, 0, 0, 0), exit]),
         ),
-        ("callx", program(sf, vec![mov0, raw(0x8d, 1, 0, 0, 0), exit])),
+        (
+            "callx",
+            program(sf, vec![mov0, raw(0x8d, 1, 0, 0, 0), exit]),
+        ),
         (
             "ldx reserved",
             program(sf, vec![mov0, raw(0x61, 0, 10, -4, 1), exit]),
         ),
         (
             "map fd not a map",
-            program(sf, vec![raw(0x18, 1, 1, 0, 1000), raw(0, 0, 0, 0, 0), mov0, exit]),
+            program(
+                sf,
+                vec![raw(0x18, 1, 1, 0, 1000), raw(0, 0, 0, 0, 0), mov0, exit],
+            ),
         ),
         (
             "unreachable in subprogram",

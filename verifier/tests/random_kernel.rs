@@ -34,8 +34,12 @@ impl Rng {
 const REGS: [u8; 6] = [0, 1, 2, 3, 6, 10];
 const DST: [u8; 5] = [0, 1, 2, 3, 6];
 const SIZES: [u8; 4] = [0x00, 0x08, 0x10, 0x18];
-const ALU: [u8; 12] = [0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90, 0xa0, 0xb0, 0xc0];
-const JMP: [u8; 11] = [0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0];
+const ALU: [u8; 12] = [
+    0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90, 0xa0, 0xb0, 0xc0,
+];
+const JMP: [u8; 11] = [
+    0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0,
+];
 
 fn offset(rng: &mut Rng) -> i16 {
     match rng.below(4) {
@@ -81,7 +85,13 @@ fn insn(rng: &mut Rng, out: &mut Vec<RawInsn>) {
             // Mostly forward; sometimes backward (loops) or out of the program.
             let off = rng.below(10) as i16 - 3;
             if rng.below(2) == 0 {
-                out.push(RawInsn::new(class | op, d(rng), 0, off, rng.below(8) as i32));
+                out.push(RawInsn::new(
+                    class | op,
+                    d(rng),
+                    0,
+                    off,
+                    rng.below(8) as i32,
+                ));
             } else {
                 out.push(RawInsn::new(class | op | 0x08, d(rng), r(rng), off, 0));
             }
@@ -96,7 +106,13 @@ fn insn(rng: &mut Rng, out: &mut Vec<RawInsn>) {
         }
         _ => {
             let size = rng.pick(&SIZES);
-            out.push(RawInsn::new(0x61 | size, d(rng), 0, rng.below(20) as i16, 0));
+            out.push(RawInsn::new(
+                0x61 | size,
+                d(rng),
+                0,
+                rng.below(20) as i16,
+                0,
+            ));
         }
     }
 }
@@ -127,18 +143,31 @@ fn random_programs_never_accepted_where_the_kernel_rejects() {
         MapSpec::new("arr", MapType::Array, 4, 16, 4),
         MapSpec::new("hash", MapType::Hash, 8, 8, 16),
     ];
-    let n = std::env::var("BPFBOX_RANDOM_N").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    let n = std::env::var("BPFBOX_RANDOM_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
     let mut counts = std::collections::BTreeMap::new();
     let mut false_accepts = Vec::new();
-    let first: u64 = std::env::var("BPFBOX_RANDOM_FIRST").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let first: u64 = std::env::var("BPFBOX_RANDOM_FIRST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     for seed in first..first + n {
-        let t = if seed % 3 == 0 { ProgType::Xdp } else { ProgType::SocketFilter };
+        let t = if seed % 3 == 0 {
+            ProgType::Xdp
+        } else {
+            ProgType::SocketFilter
+        };
         let p = program(t, random_program(seed));
         if std::env::var("BPFBOX_SHOW").is_ok() && seed % 10 == 0 {
             eprintln!("at seed {seed}");
         }
         if std::env::var("BPFBOX_RANDOM_DUMP").is_ok() {
-            eprintln!("{}", bpfbox_vm::disasm::disassemble_conformance(&p.insns).unwrap_or_default());
+            eprintln!(
+                "{}",
+                bpfbox_vm::disasm::disassemble_conformance(&p.insns).unwrap_or_default()
+            );
         }
         let started = std::time::Instant::now();
         let (o, detail) = compare(&p, &maps);

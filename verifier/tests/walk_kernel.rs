@@ -155,5 +155,9 @@ fn walk_matches_the_kernel() {
     let cases = cases();
     let matched = common::assert_cases(&cases, &maps());
     eprintln!("{matched} of {} cases identical to the kernel", cases.len());
-    assert!(matched * 100 >= cases.len() * 95, "only {matched} of {} identical", cases.len());
+    assert!(
+        matched * 100 >= cases.len() * 95,
+        "only {matched} of {} identical",
+        cases.len()
+    );
 }

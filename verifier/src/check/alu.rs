@@ -31,7 +31,15 @@ fn op_str(op: AluOp) -> &'static str {
 }
 
 /// `dst op= src`.
-pub fn alu(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, op: AluOp, dst: u8, src: Src) -> Result<()> {
+pub fn alu(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    width: Width,
+    op: AluOp,
+    dst: u8,
+    src: Src,
+) -> Result<()> {
     if let AluOp::Mov | AluOp::MovSx(_) = op {
         return mov(env, st, pc, width, op, dst, src);
     }
@@ -78,35 +86,62 @@ pub fn alu(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, op: AluOp
 /// `adjust_ptr_min_max_vals`: `ptr op off`, where the pointer was the source operand when
 /// `swapped` (`scalar += pointer`).
 #[allow(clippy::too_many_arguments)]
-fn ptr_arith(env: &mut Env<'_>, pc: usize, width: Width, op: AluOp, dst: u8, ptr: &Reg, off: &Reg, swapped: bool) -> Result<Reg> {
+fn ptr_arith(
+    env: &mut Env<'_>,
+    pc: usize,
+    width: Width,
+    op: AluOp,
+    dst: u8,
+    ptr: &Reg,
+    off: &Reg,
+    swapped: bool,
+) -> Result<Reg> {
     let b = off.val.bounds();
     let known = off.val.as_const().is_some();
     if width == Width::W32 {
         if op == AluOp::Sub && env.privileged() {
             return Ok(Reg::unknown());
         }
-        return Err(Reject::at(pc, format!("R{dst} 32-bit pointer arithmetic prohibited")));
+        return Err(Reject::at(
+            pc,
+            format!("R{dst} 32-bit pointer arithmetic prohibited"),
+        ));
     }
     if ptr.maybe_null {
         return Err(Reject::at(
             pc,
-            format!("R{dst} pointer arithmetic on {} prohibited, null-check it first", ptr.type_name()),
+            format!(
+                "R{dst} pointer arithmetic on {} prohibited, null-check it first",
+                ptr.type_name()
+            ),
         ));
     }
     let allowed = match ptr.ty {
-        RegType::Ctx | RegType::MapValue | RegType::MapKey | RegType::Stack | RegType::Packet
-        | RegType::PacketMeta | RegType::Mem | RegType::RdonlyMem => true,
+        RegType::Ctx
+        | RegType::MapValue
+        | RegType::MapKey
+        | RegType::Stack
+        | RegType::Packet
+        | RegType::PacketMeta
+        | RegType::Mem
+        | RegType::RdonlyMem => true,
         RegType::MapPtr => known && b.smin == 0 && op == AluOp::Add,
         _ => false,
     };
     if !allowed {
         return Err(Reject::at(
             pc,
-            format!("R{dst} pointer arithmetic on {} prohibited", ptr.type_name()),
+            format!(
+                "R{dst} pointer arithmetic on {} prohibited",
+                ptr.type_name()
+            ),
         ));
     }
     if !env.privileged() {
-        return Err(Reject::unsupported(pc, "pointer arithmetic in unprivileged programs"));
+        return Err(Reject::unsupported(
+            pc,
+            "pointer arithmetic in unprivileged programs",
+        ));
     }
     sane_offset(pc, off, ptr.ty)?;
     let mut out = ptr.clone();
@@ -125,10 +160,16 @@ fn ptr_arith(env: &mut Env<'_>, pc: usize, width: Width, op: AluOp, dst: u8, ptr
         }
         AluOp::Sub => {
             if swapped {
-                return Err(Reject::at(pc, format!("R{dst} tried to subtract pointer from scalar")));
+                return Err(Reject::at(
+                    pc,
+                    format!("R{dst} tried to subtract pointer from scalar"),
+                ));
             }
             if ptr.ty == RegType::Stack {
-                return Err(Reject::at(pc, format!("R{dst} subtraction from stack pointer prohibited")));
+                return Err(Reject::at(
+                    pc,
+                    format!("R{dst} subtraction from stack pointer prohibited"),
+                ));
             }
             let diff = ptr.off as i64 - b.smin;
             if known && diff == diff as i32 as i64 {
@@ -144,25 +185,38 @@ fn ptr_arith(env: &mut Env<'_>, pc: usize, width: Width, op: AluOp, dst: u8, ptr
         AluOp::And | AluOp::Or | AluOp::Xor => {
             return Err(Reject::at(
                 pc,
-                format!("R{dst} bitwise operator {} on pointer prohibited", op_str(op)),
+                format!(
+                    "R{dst} bitwise operator {} on pointer prohibited",
+                    op_str(op)
+                ),
             ))
         }
         _ => {
             return Err(Reject::at(
                 pc,
-                format!("R{dst} pointer arithmetic with {} operator prohibited", op_str(op)),
+                format!(
+                    "R{dst} pointer arithmetic with {} operator prohibited",
+                    op_str(op)
+                ),
             ))
         }
     }
     if (out.off as i64).abs() >= MAX_VAR_OFF {
         return Err(Reject::at(
             pc,
-            format!("{} pointer offset {} is not allowed", out.ty.name(), out.off),
+            format!(
+                "{} pointer offset {} is not allowed",
+                out.ty.name(),
+                out.off
+            ),
         ));
     }
     let ob = out.val.bounds();
     if ob.smin <= -MAX_VAR_OFF || ob.smax >= MAX_VAR_OFF {
-        return Err(Reject::unsupported(pc, "pointers with unbounded variable offsets"));
+        return Err(Reject::unsupported(
+            pc,
+            "pointers with unbounded variable offsets",
+        ));
     }
     Ok(out)
 }
@@ -183,7 +237,9 @@ fn sane_offset(pc: usize, off: &Reg, ty: RegType) -> Result<()> {
     if b.smin == i64::MIN {
         return Err(Reject::at(
             pc,
-            format!("math between {name} pointer and register with unbounded min value is not allowed"),
+            format!(
+                "math between {name} pointer and register with unbounded min value is not allowed"
+            ),
         ));
     }
     if b.smin <= -MAX_VAR_OFF {
@@ -195,7 +251,15 @@ fn sane_offset(pc: usize, off: &Reg, ty: RegType) -> Result<()> {
     Ok(())
 }
 
-fn mov(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, op: AluOp, dst: u8, src: Src) -> Result<()> {
+fn mov(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    width: Width,
+    op: AluOp,
+    dst: u8,
+    src: Src,
+) -> Result<()> {
     let out = match src {
         Src::Imm(imm) => Reg::constant(match width {
             Width::W64 => imm as i64 as u64,
@@ -216,7 +280,10 @@ fn mov(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, op: AluOp, ds
                 }
                 (_, AluOp::MovSx(_), true) => {
                     if !env.privileged() {
-                        return Err(Reject::at(pc, format!("R{r} sign-extension part of pointer")));
+                        return Err(Reject::at(
+                            pc,
+                            format!("R{r} sign-extension part of pointer"),
+                        ));
                     }
                     Reg::unknown()
                 }
@@ -248,7 +315,10 @@ fn unreachable_pointer_mov(pc: usize) -> Result<Reg> {
 pub fn neg(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, dst: u8) -> Result<()> {
     let r = read(st, pc, dst)?.clone();
     if r.is_pointer() && !env.privileged() {
-        return Err(Reject::at(pc, format!("R{dst} pointer arithmetic prohibited")));
+        return Err(Reject::at(
+            pc,
+            format!("R{dst} pointer arithmetic prohibited"),
+        ));
     }
     let out = if r.is_scalar() {
         let mut v = r.val;
@@ -262,10 +332,20 @@ pub fn neg(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, dst: u8) 
 }
 
 /// Byte swaps and endianness conversions.
-pub fn end(env: &mut Env<'_>, st: &mut State, pc: usize, kind: EndKind, bits: u8, dst: u8) -> Result<()> {
+pub fn end(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    kind: EndKind,
+    bits: u8,
+    dst: u8,
+) -> Result<()> {
     let r = read(st, pc, dst)?.clone();
     if r.is_pointer() && !env.privileged() {
-        return Err(Reject::at(pc, format!("R{dst} pointer arithmetic prohibited")));
+        return Err(Reject::at(
+            pc,
+            format!("R{dst} pointer arithmetic prohibited"),
+        ));
     }
     let out = if r.is_scalar() {
         let mut v = r.val;

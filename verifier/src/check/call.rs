@@ -24,15 +24,30 @@ fn has_base_helpers(t: ProgType) -> bool {
     use ProgType::*;
     matches!(
         t,
-        SocketFilter | SchedCls | SchedAct | Xdp | Kprobe | Tracepoint | PerfEvent | RawTracepoint
-            | CgroupSkb | LwtIn | LwtOut | LwtXmit | SkSkb | SkMsg
+        SocketFilter
+            | SchedCls
+            | SchedAct
+            | Xdp
+            | Kprobe
+            | Tracepoint
+            | PerfEvent
+            | RawTracepoint
+            | CgroupSkb
+            | LwtIn
+            | LwtOut
+            | LwtXmit
+            | SkSkb
+            | SkMsg
     )
 }
 
 /// Map types whose lookup, update and delete the handled helpers accept.
 fn plain_map(t: MapType) -> bool {
     use MapType::*;
-    matches!(t, Hash | Array | PercpuHash | PercpuArray | LruHash | LruPercpuHash)
+    matches!(
+        t,
+        Hash | Array | PercpuHash | PercpuArray | LruHash | LruPercpuHash
+    )
 }
 
 /// A call instruction.
@@ -40,13 +55,21 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
     let id = match t {
         CallTarget::Helper(id) => id,
         CallTarget::Local(_) => return Err(Reject::unsupported(pc, "BPF-to-BPF calls")),
-        CallTarget::Kfunc { .. } => return Err(Reject::unsupported(pc, "calling kernel functions (kfuncs)")),
+        CallTarget::Kfunc { .. } => {
+            return Err(Reject::unsupported(pc, "calling kernel functions (kfuncs)"))
+        }
     };
     let Some(name) = helper_name(id) else {
         return Err(Reject::at(pc, format!("invalid func unknown#{id}")));
     };
     if !HANDLED.contains(&id) || !has_base_helpers(env.prog.prog_type) {
-        return Err(Reject::unsupported(pc, format!("helper {name}#{id} in {} programs", env.prog.prog_type.name())));
+        return Err(Reject::unsupported(
+            pc,
+            format!(
+                "helper {name}#{id} in {} programs",
+                env.prog.prog_type.name()
+            ),
+        ));
     }
     let registry = HelperRegistry::kernel();
     let Some(h) = registry.get(id as u64) else {
@@ -60,16 +83,25 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
         match kind {
             ArgKind::Anything => {
                 if r.is_pointer() && !env.privileged() {
-                    return Err(Reject::at(pc, format!("R{regno} leaks addr into helper function")));
+                    return Err(Reject::at(
+                        pc,
+                        format!("R{regno} leaks addr into helper function"),
+                    ));
                 }
             }
             ArgKind::ConstMapPtr => {
                 if r.ty != RegType::MapPtr {
-                    return Err(Reject::at(pc, format!("R{regno} type={} expected=map_ptr", r.type_name())));
+                    return Err(Reject::at(
+                        pc,
+                        format!("R{regno} type={} expected=map_ptr", r.type_name()),
+                    ));
                 }
                 let spec = &env.opts.maps[r.map];
                 if !plain_map(spec.map_type) {
-                    return Err(Reject::unsupported(pc, format!("{name} on {} maps", spec.map_type.name())));
+                    return Err(Reject::unsupported(
+                        pc,
+                        format!("{name} on {} maps", spec.map_type.name()),
+                    ));
                 }
                 map = Some(r.map);
             }
@@ -78,7 +110,11 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
                     return Err(Reject::at(pc, "invalid map_ptr to access map->key"));
                 };
                 let spec = &env.opts.maps[m];
-                let size = if *kind == ArgKind::PtrToMapKey { spec.key_size } else { spec.value_size };
+                let size = if *kind == ArgKind::PtrToMapKey {
+                    spec.key_size
+                } else {
+                    spec.value_size
+                };
                 helper_mem(env, st, pc, regno, &r, size)?;
             }
             _ => return Err(Reject::unsupported(pc, format!("helper {name}#{id}"))),
@@ -103,7 +139,14 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
 }
 
 /// A memory argument of `size` bytes the helper reads (`check_helper_mem_access`).
-fn helper_mem(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, r: &Reg, size: u32) -> Result<()> {
+fn helper_mem(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    regno: u8,
+    r: &Reg,
+    size: u32,
+) -> Result<()> {
     match r.ty {
         RegType::Stack if !r.maybe_null => {}
         RegType::Scalar | RegType::MapPtr | RegType::Ctx | RegType::PacketEnd => {

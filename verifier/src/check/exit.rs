@@ -25,9 +25,19 @@ fn range(env: &Env<'_>, pc: usize) -> Result<Option<(i32, i32)>> {
                 Some((0, 1))
             }
         }
-        CgroupSock | SockOps | CgroupDevice | CgroupSysctl | CgroupSockopt | SkLookup | Netfilter => Some((0, 1)),
-        CgroupSockAddr | Tracing | Lsm | StructOps | Ext | RawTracepoint | RawTracepointWritable => {
-            return Err(Reject::unsupported(pc, format!("the exit of {} programs", t.name())))
+        CgroupSock | SockOps | CgroupDevice | CgroupSysctl | CgroupSockopt | SkLookup
+        | Netfilter => Some((0, 1)),
+        CgroupSockAddr
+        | Tracing
+        | Lsm
+        | StructOps
+        | Ext
+        | RawTracepoint
+        | RawTracepointWritable => {
+            return Err(Reject::unsupported(
+                pc,
+                format!("the exit of {} programs", t.name()),
+            ))
         }
         _ => None,
     })
@@ -46,7 +56,10 @@ pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
         if range(env, pc)?.is_some() {
             return Err(Reject::at(
                 pc,
-                format!("At program exit the register R0 is not a known value ({})", r0.type_name()),
+                format!(
+                    "At program exit the register R0 is not a known value ({})",
+                    r0.type_name()
+                ),
             ));
         }
         return Ok(Flow::Exit);

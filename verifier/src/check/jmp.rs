@@ -15,14 +15,26 @@ const MAX_PACKET_OFF: u64 = 0xffff;
 
 /// `if dst cond src goto pc+1+off`.
 #[allow(clippy::too_many_arguments)]
-pub fn cond(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, cond: JmpCond, dst: u8, src: Src, off: i16) -> Result<Flow> {
+pub fn cond(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    width: Width,
+    cond: JmpCond,
+    dst: u8,
+    src: Src,
+    off: i16,
+) -> Result<Flow> {
     // The kernel reads the destination operand first.
     let d = read(st, pc, dst)?.clone();
     let s = match src {
         Src::Reg(r) => {
             let s = read(st, pc, r)?.clone();
             if s.is_pointer() && !env.privileged() {
-                return Err(Reject::at(pc, format!("R{r} pointer comparison prohibited")));
+                return Err(Reject::at(
+                    pc,
+                    format!("R{r} pointer comparison prohibited"),
+                ));
             }
             s
         }
@@ -43,7 +55,11 @@ pub fn cond(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, cond: Jm
         let fall_ok = refine(st, dst, src, &d, &s, cond, width, false);
         let taken_ok = refine(&mut other, dst, src, &d, &s, cond, width, true);
         return Ok(match (fall_ok, taken_ok) {
-            (true, true) => Flow::Branch { taken: Box::new(other), target, fall },
+            (true, true) => Flow::Branch {
+                taken: Box::new(other),
+                target,
+                fall,
+            },
             (true, false) => Flow::Next(fall),
             (false, true) => {
                 *st = other;
@@ -52,18 +68,33 @@ pub fn cond(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, cond: Jm
             (false, false) => Flow::Exit,
         });
     }
-    if d.maybe_null && width == Width::W64 && matches!(src, Src::Imm(0)) && matches!(cond, JmpCond::Eq | JmpCond::Ne) {
+    if d.maybe_null
+        && width == Width::W64
+        && matches!(src, Src::Imm(0))
+        && matches!(cond, JmpCond::Eq | JmpCond::Ne)
+    {
         let eq_taken = cond == JmpCond::Eq;
         mark_null(st, d.id, !eq_taken);
         mark_null(&mut other, d.id, eq_taken);
-        return Ok(Flow::Branch { taken: Box::new(other), target, fall });
+        return Ok(Flow::Branch {
+            taken: Box::new(other),
+            target,
+            fall,
+        });
     }
     if d.is_pointer() && s.is_pointer() && width == Width::W64 {
         packet_ranges(st, &mut other, &d, &s, cond);
     } else if d.is_pointer() && !env.privileged() {
-        return Err(Reject::at(pc, format!("R{dst} pointer comparison prohibited")));
+        return Err(Reject::at(
+            pc,
+            format!("R{dst} pointer comparison prohibited"),
+        ));
     }
-    Ok(Flow::Branch { taken: Box::new(other), target, fall })
+    Ok(Flow::Branch {
+        taken: Box::new(other),
+        target,
+        fall,
+    })
 }
 
 /// `is_branch_taken`.
@@ -81,7 +112,10 @@ fn taken(d: &Reg, s: &Reg, cond: JmpCond, width: Width) -> Option<bool> {
     };
     // Only these types are known not to be NULL (`reg_not_null`): a context or stack
     // pointer compared with 0 still explores both sides.
-    let not_null = matches!(p.ty, RegType::MapValue | RegType::MapKey | RegType::Mem | RegType::RdonlyMem);
+    let not_null = matches!(
+        p.ty,
+        RegType::MapValue | RegType::MapKey | RegType::Mem | RegType::RdonlyMem
+    );
     if !zero || p.maybe_null || !not_null {
         return None;
     }
@@ -94,7 +128,16 @@ fn taken(d: &Reg, s: &Reg, cond: JmpCond, width: Width) -> Option<bool> {
 
 /// Narrows the operands on one side of the branch; `false` when that side is impossible.
 #[allow(clippy::too_many_arguments)]
-fn refine(st: &mut State, dst: u8, src: Src, d: &Reg, s: &Reg, cond: JmpCond, width: Width, is_taken: bool) -> bool {
+fn refine(
+    st: &mut State,
+    dst: u8,
+    src: Src,
+    d: &Reg,
+    s: &Reg,
+    cond: JmpCond,
+    width: Width,
+    is_taken: bool,
+) -> bool {
     let mut dv = d.val;
     let mut sv = s.val;
     if dv.refine(&mut sv, cond, width, is_taken).is_err() {

@@ -94,12 +94,24 @@ fn aligned(value: u64, mask: u64, size: u32) -> bool {
 /// `check_mem_access`: register `regno` plus `off`, `size` bytes. A read returns the loaded
 /// value (before narrowing).
 #[allow(clippy::too_many_arguments)]
-fn access(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, off: i16, size: u32, acc: Access, signed: bool) -> Result<Option<Reg>> {
+fn access(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    regno: u8,
+    off: i16,
+    size: u32,
+    acc: Access,
+    signed: bool,
+) -> Result<Option<Reg>> {
     let reg = st.reg(regno).clone();
     alignment(env, pc, &reg, off as i32, size)?;
     let off = off as i32 + reg.off;
     if reg.maybe_null {
-        return Err(Reject::at(pc, format!("R{regno} invalid mem access '{}'", reg.type_name())));
+        return Err(Reject::at(
+            pc,
+            format!("R{regno} invalid mem access '{}'", reg.type_name()),
+        ));
     }
     match reg.ty {
         RegType::Stack => {
@@ -122,7 +134,12 @@ fn access(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, off: i16, siz
             }
         }
         RegType::MapValue => {
-            let map = env.opts.maps.get(reg.map).cloned().ok_or_else(|| Reject::at(pc, "invalid map index"))?;
+            let map = env
+                .opts
+                .maps
+                .get(reg.map)
+                .cloned()
+                .ok_or_else(|| Reject::at(pc, "invalid map index"))?;
             let flags = map.map_flags;
             if let Access::Write(Value::Reg(r, v)) = &acc {
                 if v.is_pointer() && !env.privileged() {
@@ -132,17 +149,26 @@ fn access(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, off: i16, siz
             if matches!(acc, Access::Write(_)) && flags & BPF_F_RDONLY_PROG != 0 {
                 return Err(Reject::at(
                     pc,
-                    format!("write into map forbidden, value_size={} off={off} size={size}", map.value_size),
+                    format!(
+                        "write into map forbidden, value_size={} off={off} size={size}",
+                        map.value_size
+                    ),
                 ));
             }
             if matches!(acc, Access::Read) && flags & BPF_F_WRONLY_PROG != 0 {
                 return Err(Reject::at(
                     pc,
-                    format!("read from map forbidden, value_size={} off={off} size={size}", map.value_size),
+                    format!(
+                        "read from map forbidden, value_size={} off={off} size={size}",
+                        map.value_size
+                    ),
                 ));
             }
             region(pc, regno, &reg, off, size, map.value_size, |o| {
-                format!("invalid access to map value, value_size={} off={o} size={size}", map.value_size)
+                format!(
+                    "invalid access to map value, value_size={} off={o} size={size}",
+                    map.value_size
+                )
             })?;
             Ok(match acc {
                 Access::Read => Some(Reg::unknown()),
@@ -156,20 +182,34 @@ fn access(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, off: i16, siz
                 }
             }
             if reg.off < 0 {
-                return Err(Reject::at(pc, format!("negative offset ctx ptr R{regno} off={} disallowed", reg.off)));
+                return Err(Reject::at(
+                    pc,
+                    format!(
+                        "negative offset ctx ptr R{regno} off={} disallowed",
+                        reg.off
+                    ),
+                ));
             }
             if reg.off != 0 {
-                return Err(Reject::at(pc, format!("dereference of modified ctx ptr R{regno} off={} disallowed", reg.off)));
+                return Err(Reject::at(
+                    pc,
+                    format!(
+                        "dereference of modified ctx ptr R{regno} off={} disallowed",
+                        reg.off
+                    ),
+                ));
             }
             if reg.val.as_const() != Some(0) {
                 return Err(Reject::at(
                     pc,
-                    format!("variable ctx access var_off={} disallowed", tnum_str(&reg.val)),
+                    format!(
+                        "variable ctx access var_off={} disallowed",
+                        tnum_str(&reg.val)
+                    ),
                 ));
             }
             let write = matches!(acc, Access::Write(_));
-            let kind = ctx::access(env.prog, off, size, write, signed)
-                .map_err(|e| e.at(pc))?;
+            let kind = ctx::access(env.prog, off, size, write, signed).map_err(|e| e.at(pc))?;
             if write {
                 return Ok(None);
             }
@@ -218,17 +258,33 @@ fn access(env: &mut Env<'_>, st: &mut State, pc: usize, regno: u8, off: i16, siz
                 Access::Write(_) => None,
             })
         }
-        RegType::Scalar | RegType::PacketEnd | RegType::NotInit => {
-            Err(Reject::at(pc, format!("R{regno} invalid mem access '{}'", reg.type_name())))
-        }
-        _ => Err(Reject::unsupported(pc, format!("memory access through {}", reg.type_name()))),
+        RegType::Scalar | RegType::PacketEnd | RegType::NotInit => Err(Reject::at(
+            pc,
+            format!("R{regno} invalid mem access '{}'", reg.type_name()),
+        )),
+        _ => Err(Reject::unsupported(
+            pc,
+            format!("memory access through {}", reg.type_name()),
+        )),
     }
 }
 
 /// `check_mem_region_access`: the variable offset's bounds plus `off` stay in `[0, size)`.
-fn region(pc: usize, regno: u8, reg: &Reg, off: i32, size: u32, mem: u32, msg: impl Fn(i64) -> String) -> Result<()> {
+fn region(
+    pc: usize,
+    regno: u8,
+    reg: &Reg,
+    off: i32,
+    size: u32,
+    mem: u32,
+    msg: impl Fn(i64) -> String,
+) -> Result<()> {
     let b = reg.val.bounds();
-    if b.smin < 0 && (b.smin == i64::MIN || (off as i64 + b.smin) != (off as i64 + b.smin) as i32 as i64 || b.smin + (off as i64) < 0) {
+    if b.smin < 0
+        && (b.smin == i64::MIN
+            || (off as i64 + b.smin) != (off as i64 + b.smin) as i32 as i64
+            || b.smin + (off as i64) < 0)
+    {
         return Err(Reject::at(
             pc,
             format!("R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."),
@@ -239,7 +295,10 @@ fn region(pc: usize, regno: u8, reg: &Reg, off: i32, size: u32, mem: u32, msg: i
     if !ok(lo) {
         return Err(Reject::at(
             pc,
-            format!("{}\nR{regno} min value is outside of the allowed memory range", msg(lo)),
+            format!(
+                "{}\nR{regno} min value is outside of the allowed memory range",
+                msg(lo)
+            ),
         ));
     }
     if b.umax >= 1 << 29 {
@@ -252,7 +311,10 @@ fn region(pc: usize, regno: u8, reg: &Reg, off: i32, size: u32, mem: u32, msg: i
     if !ok(hi) {
         return Err(Reject::at(
             pc,
-            format!("{}\nR{regno} max value is outside of the allowed memory range", msg(hi)),
+            format!(
+                "{}\nR{regno} max value is outside of the allowed memory range",
+                msg(hi)
+            ),
         ));
     }
     Ok(())
@@ -261,16 +323,27 @@ fn region(pc: usize, regno: u8, reg: &Reg, off: i32, size: u32, mem: u32, msg: i
 /// `check_stack_access_within_bounds` for a constant offset (helpers' reads say `read from`
 /// as direct reads do).
 #[allow(clippy::too_many_arguments)]
-pub fn stack_bounds(env: &Env<'_>, st: &mut State, pc: usize, regno: u8, off: i32, size: i32, write: bool) -> Result<()> {
-    let extra = if write {
-        " write to"
+pub fn stack_bounds(
+    env: &Env<'_>,
+    st: &mut State,
+    pc: usize,
+    regno: u8,
+    off: i32,
+    size: i32,
+    write: bool,
+) -> Result<()> {
+    let extra = if write { " write to" } else { " read from" };
+    let min_valid = if write || env.privileged() {
+        -MAX_STACK
     } else {
-        " read from"
+        -st.cur().stack.allocated()
     };
-    let min_valid = if write || env.privileged() { -MAX_STACK } else { -st.cur().stack.allocated() };
     let bad = off < min_valid || off > -1 || off as i64 + size as i64 > 0 || size < 0;
     if bad {
-        return Err(Reject::at(pc, format!("invalid{extra} stack R{regno} off={off} size={size}")));
+        return Err(Reject::at(
+            pc,
+            format!("invalid{extra} stack R{regno} off={off} size={size}"),
+        ));
     }
     st.cur_mut().stack.grow(-off);
     Ok(())
@@ -284,7 +357,11 @@ fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> 
     let uninit_ok = env.privileged();
     let byte_at = |i: u32| stack.byte(off + i as i32);
     if slot.is_spill() {
-        let spill_size = 1 + (1..8).rev().take_while(|&i| slot.bytes[i - 1] == Byte::Spill).count() as u32;
+        let spill_size = 1
+            + (1..8)
+                .rev()
+                .take_while(|&i| slot.bytes[i - 1] == Byte::Spill)
+                .count() as u32;
         if size == 8 && spill_size == 8 {
             return Ok(slot.spilled.clone());
         }
@@ -306,7 +383,10 @@ fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> 
                 Byte::Zero => zeros += 1,
                 Byte::Invalid if uninit_ok => {}
                 Byte::Invalid => {
-                    return Err(Reject::at(pc, format!("invalid read from stack off {off}+{i} size {size}")))
+                    return Err(Reject::at(
+                        pc,
+                        format!("invalid read from stack off {off}+{i} size {size}"),
+                    ))
                 }
             }
         }
@@ -321,19 +401,38 @@ fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> 
             Byte::Zero => zeros += 1,
             Byte::Misc => {}
             Byte::Invalid if uninit_ok => {}
-            _ => return Err(Reject::at(pc, format!("invalid read from stack off {off}+{i} size {size}"))),
+            _ => {
+                return Err(Reject::at(
+                    pc,
+                    format!("invalid read from stack off {off}+{i} size {size}"),
+                ))
+            }
         }
     }
-    Ok(if zeros == size { Reg::constant(0) } else { Reg::unknown() })
+    Ok(if zeros == size {
+        Reg::constant(0)
+    } else {
+        Reg::unknown()
+    })
 }
 
 /// `check_stack_write_fixed_off`.
-fn stack_write(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32, v: Value) -> Result<()> {
+fn stack_write(
+    env: &Env<'_>,
+    st: &mut State,
+    pc: usize,
+    off: i32,
+    size: u32,
+    v: Value,
+) -> Result<()> {
     let privileged = env.privileged();
     let (spi, _) = Stack::locate(off);
     let slot = &mut st.cur_mut().stack.slots[spi];
     if !privileged && slot.is_spill() && !slot.spilled.is_scalar() && size != 8 {
-        return Err(Reject::at(pc, "attempt to corrupt spilled pointer on stack"));
+        return Err(Reject::at(
+            pc,
+            "attempt to corrupt spilled pointer on stack",
+        ));
     }
     let aligned = off % 8 == 0;
     let spill = match &v {
@@ -353,7 +452,8 @@ fn stack_write(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32, v:
         for i in 0..8usize {
             if i >= 8 - size as usize {
                 slot.bytes[i] = Byte::Spill;
-            } else if slot.bytes[i] == Byte::Zero || (privileged && slot.bytes[i] == Byte::Invalid) {
+            } else if slot.bytes[i] == Byte::Zero || (privileged && slot.bytes[i] == Byte::Invalid)
+            {
             } else {
                 slot.bytes[i] = Byte::Misc;
             }
@@ -399,9 +499,17 @@ fn narrow(r: Reg, size: u32, signed: bool) -> Reg {
     let mut v = r.val;
     if signed {
         let src = v;
-        v.alu(bpfbox_vm::isa::AluOp::MovSx((size * 8) as u8), bpfbox_vm::isa::Width::W64, &src);
+        v.alu(
+            bpfbox_vm::isa::AluOp::MovSx((size * 8) as u8),
+            bpfbox_vm::isa::Width::W64,
+            &src,
+        );
     } else {
-        v.alu(bpfbox_vm::isa::AluOp::And, bpfbox_vm::isa::Width::W64, &Scalar::constant(mask(size)));
+        v.alu(
+            bpfbox_vm::isa::AluOp::And,
+            bpfbox_vm::isa::Width::W64,
+            &Scalar::constant(mask(size)),
+        );
     }
     let mut out = Reg::scalar(v);
     out.id = r.id;
@@ -413,31 +521,84 @@ fn narrow(r: Reg, size: u32, signed: bool) -> Reg {
 
 /// `dst = *(size *)(src + off)`.
 #[allow(clippy::too_many_arguments)]
-pub fn load(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, dst: u8, src: u8, off: i16, signed: bool) -> Result<()> {
+pub fn load(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    size: Size,
+    dst: u8,
+    src: u8,
+    off: i16,
+    signed: bool,
+) -> Result<()> {
     read(st, pc, src)?;
-    let v = access(env, st, pc, src, off, size.bytes(), Access::Read, signed)?.unwrap_or_else(Reg::unknown);
+    let v = access(env, st, pc, src, off, size.bytes(), Access::Read, signed)?
+        .unwrap_or_else(Reg::unknown);
     *st.reg_mut(dst) = narrow(v, size.bytes(), signed);
     Ok(())
 }
 
 /// `*(size *)(dst + off) = imm`.
-pub fn store_imm(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, dst: u8, off: i16, imm: i32) -> Result<()> {
+pub fn store_imm(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    size: Size,
+    dst: u8,
+    off: i16,
+    imm: i32,
+) -> Result<()> {
     read(st, pc, dst)?;
-    access(env, st, pc, dst, off, size.bytes(), Access::Write(Value::Imm(imm)), false)?;
+    access(
+        env,
+        st,
+        pc,
+        dst,
+        off,
+        size.bytes(),
+        Access::Write(Value::Imm(imm)),
+        false,
+    )?;
     Ok(())
 }
 
 /// `*(size *)(dst + off) = src`.
-pub fn store_reg(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, dst: u8, src: u8, off: i16) -> Result<()> {
+pub fn store_reg(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    size: Size,
+    dst: u8,
+    src: u8,
+    off: i16,
+) -> Result<()> {
     let v = read(st, pc, src)?.clone();
     read(st, pc, dst)?;
-    access(env, st, pc, dst, off, size.bytes(), Access::Write(Value::Reg(src, v)), false)?;
+    access(
+        env,
+        st,
+        pc,
+        dst,
+        off,
+        size.bytes(),
+        Access::Write(Value::Reg(src, v)),
+        false,
+    )?;
     Ok(())
 }
 
 /// Atomic operations on the stack and map values.
 #[allow(clippy::too_many_arguments)]
-pub fn atomic(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, op: AtomicOp, dst: u8, src: u8, off: i16) -> Result<()> {
+pub fn atomic(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    size: Size,
+    op: AtomicOp,
+    dst: u8,
+    src: u8,
+    off: i16,
+) -> Result<()> {
     if matches!(op, AtomicOp::LoadAcquire | AtomicOp::StoreRelease) {
         return Err(Reject::unsupported(pc, "load-acquire and store-release"));
     }
@@ -455,17 +616,34 @@ pub fn atomic(env: &mut Env<'_>, st: &mut State, pc: usize, size: Size, op: Atom
         RegType::Ctx | RegType::Packet | RegType::PacketMeta => {
             return Err(Reject::at(
                 pc,
-                format!("BPF_ATOMIC stores into R{dst} {} is not allowed", base.type_name()),
+                format!(
+                    "BPF_ATOMIC stores into R{dst} {} is not allowed",
+                    base.type_name()
+                ),
             ))
         }
-        _ => return Err(Reject::unsupported(pc, format!("atomics on {}", base.type_name()))),
+        _ => {
+            return Err(Reject::unsupported(
+                pc,
+                format!("atomics on {}", base.type_name()),
+            ))
+        }
     }
     let n = size.bytes();
     let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
     if old.is_pointer() {
         return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));
     }
-    access(env, st, pc, dst, off, n, Access::Write(Value::Unknown), false)?;
+    access(
+        env,
+        st,
+        pc,
+        dst,
+        off,
+        n,
+        Access::Write(Value::Unknown),
+        false,
+    )?;
     if op.fetches() {
         let r = if op == AtomicOp::Cmpxchg { 0 } else { src };
         *st.reg_mut(r) = narrow(Reg::unknown(), n, false);

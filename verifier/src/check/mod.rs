@@ -34,22 +34,64 @@ pub enum Flow {
 pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result<Flow> {
     let next = Flow::Next(pc + insn.slots());
     match *insn {
-        Insn::Alu { width, op, dst, src } => alu::alu(env, st, pc, width, op, dst, src)?,
+        Insn::Alu {
+            width,
+            op,
+            dst,
+            src,
+        } => alu::alu(env, st, pc, width, op, dst, src)?,
         Insn::Neg { width, dst } => alu::neg(env, st, pc, width, dst)?,
         Insn::End { kind, bits, dst } => alu::end(env, st, pc, kind, bits, dst)?,
-        Insn::AddrSpaceCast { .. } => return Err(Reject::unsupported(pc, "addr_space_cast (arenas)")),
+        Insn::AddrSpaceCast { .. } => {
+            return Err(Reject::unsupported(pc, "addr_space_cast (arenas)"))
+        }
         Insn::LdImm64 { dst, kind, imm } => ld_imm64(env, st, pc, dst, kind, imm)?,
-        Insn::Ldx { size, dst, src, off } => mem::load(env, st, pc, size, dst, src, off, false)?,
-        Insn::LdxSx { size, dst, src, off } => mem::load(env, st, pc, size, dst, src, off, true)?,
-        Insn::St { size, dst, off, imm } => mem::store_imm(env, st, pc, size, dst, off, imm)?,
-        Insn::Stx { size, dst, src, off } => mem::store_reg(env, st, pc, size, dst, src, off)?,
-        Insn::Atomic { size, op, dst, src, off } => mem::atomic(env, st, pc, size, op, dst, src, off)?,
+        Insn::Ldx {
+            size,
+            dst,
+            src,
+            off,
+        } => mem::load(env, st, pc, size, dst, src, off, false)?,
+        Insn::LdxSx {
+            size,
+            dst,
+            src,
+            off,
+        } => mem::load(env, st, pc, size, dst, src, off, true)?,
+        Insn::St {
+            size,
+            dst,
+            off,
+            imm,
+        } => mem::store_imm(env, st, pc, size, dst, off, imm)?,
+        Insn::Stx {
+            size,
+            dst,
+            src,
+            off,
+        } => mem::store_reg(env, st, pc, size, dst, src, off)?,
+        Insn::Atomic {
+            size,
+            op,
+            dst,
+            src,
+            off,
+        } => mem::atomic(env, st, pc, size, op, dst, src, off)?,
         Insn::LdAbs { .. } | Insn::LdInd { .. } => {
-            return Err(Reject::unsupported(pc, "legacy packet access (BPF_LD_ABS/IND)"))
+            return Err(Reject::unsupported(
+                pc,
+                "legacy packet access (BPF_LD_ABS/IND)",
+            ))
         }
         Insn::Ja { off, .. } => return Ok(Flow::Next((pc as i64 + 1 + off as i64) as usize)),
         Insn::MayGoto { .. } => return Err(Reject::unsupported(pc, "may_goto")),
-        Insn::Jmp { width, cond, dst, src, off } => return jmp::cond(env, st, pc, width, cond, dst, src, off),
+        Insn::Jmp {
+            width,
+            cond,
+            dst,
+            src,
+            off,
+        } => return jmp::cond(env, st, pc, width, cond, dst, src, off),
         Insn::Call(t) => call::call(env, st, pc, t)?,
         Insn::Callx { .. } => return Err(Reject::at(pc, format!("unknown opcode {:02x}", 0x8d))),
         Insn::Exit => return exit::exit(env, st, pc),
@@ -66,7 +108,14 @@ pub fn read(st: &State, pc: usize, r: u8) -> Result<&Reg> {
     Ok(reg)
 }
 
-fn ld_imm64(env: &mut Env<'_>, st: &mut State, pc: usize, dst: u8, kind: LdImm64Kind, imm: u64) -> Result<()> {
+fn ld_imm64(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    dst: u8,
+    kind: LdImm64Kind,
+    imm: u64,
+) -> Result<()> {
     let reg = match kind {
         LdImm64Kind::Imm => Reg::constant(imm),
         LdImm64Kind::MapIdx => {
@@ -80,7 +129,12 @@ fn ld_imm64(env: &mut Env<'_>, st: &mut State, pc: usize, dst: u8, kind: LdImm64
             r.off = (imm >> 32) as i32;
             r
         }
-        LdImm64Kind::Func => return Err(Reject::unsupported(pc, "ld_imm64 of a function (callbacks)")),
+        LdImm64Kind::Func => {
+            return Err(Reject::unsupported(
+                pc,
+                "ld_imm64 of a function (callbacks)",
+            ))
+        }
         _ => return Err(Reject::unsupported(pc, "this ld_imm64 source")),
     };
     let _ = env;

@@ -37,9 +37,10 @@ impl CtxError {
     /// The rejection at instruction `pc`.
     pub fn at(self, pc: usize) -> Reject {
         match self {
-            CtxError::Invalid { off, size } => {
-                Reject::at(pc, format!("invalid bpf_context access off={off} size={size}"))
-            }
+            CtxError::Invalid { off, size } => Reject::at(
+                pc,
+                format!("invalid bpf_context access off={off} size={size}"),
+            ),
             CtxError::Unsupported(t) => {
                 Reject::unsupported(pc, format!("context access for {} programs", t.name()))
             }
@@ -49,11 +50,19 @@ impl CtxError {
 
 /// Decides an access of `size` bytes at `off` into the context of `prog`.
 /// `signed` for sign-extending loads.
-pub fn access(prog: &Program, off: i32, size: u32, write: bool, signed: bool) -> Result<Field, CtxError> {
+pub fn access(
+    prog: &Program,
+    off: i32,
+    size: u32,
+    write: bool,
+    signed: bool,
+) -> Result<Field, CtxError> {
     match prog.prog_type {
         ProgType::Xdp => xdp::access(prog.expected_attach_type, off, size, write),
         ProgType::SocketFilter => skb::access(skb::Flavor::SocketFilter, off, size, write, signed),
-        ProgType::SchedCls | ProgType::SchedAct => skb::access(skb::Flavor::Tc, off, size, write, signed),
+        ProgType::SchedCls | ProgType::SchedAct => {
+            skb::access(skb::Flavor::Tc, off, size, write, signed)
+        }
         t => Err(CtxError::Unsupported(t)),
     }
 }

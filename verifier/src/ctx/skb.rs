@@ -42,7 +42,13 @@ pub(super) enum Flavor {
     Tc,
 }
 
-pub(super) fn access(flavor: Flavor, off: i32, size: u32, write: bool, signed: bool) -> Result<Field, CtxError> {
+pub(super) fn access(
+    flavor: Flavor,
+    off: i32,
+    size: u32,
+    write: bool,
+    signed: bool,
+) -> Result<Field, CtxError> {
     let invalid = Err(CtxError::Invalid { off, size });
     let mut ptr = None;
     match flavor {
@@ -84,7 +90,11 @@ pub(super) fn access(flavor: Flavor, off: i32, size: u32, write: bool, signed: b
             } else if (FAMILY..LOCAL_PORT_END).contains(&off) {
                 return invalid;
             } else if off == TSTAMP_TYPE {
-                return if size == 1 { Ok(Field::Scalar) } else { invalid };
+                return if size == 1 {
+                    Ok(Field::Scalar)
+                } else {
+                    invalid
+                };
             }
         }
     }
@@ -95,7 +105,7 @@ pub(super) fn access(flavor: Flavor, off: i32, size: u32, write: bool, signed: b
 /// `bpf_skb_is_valid_access`.
 fn common(off: i32, size: u32, write: bool, signed: bool) -> Result<(), CtxError> {
     let invalid = Err(CtxError::Invalid { off, size });
-    if off < 0 || off >= SIZE || off % size as i32 != 0 {
+    if !(0..SIZE).contains(&off) || off % size as i32 != 0 {
         return invalid;
     }
     if (CB..CB_END).contains(&off) {
@@ -113,7 +123,10 @@ fn common(off: i32, size: u32, write: bool, signed: bool) -> Result<(), CtxError
         if size != 4 {
             return invalid;
         }
-    } else if field(off, FLOW_KEYS, 8) || off == TSTAMP_TYPE || (TSTAMP_TYPE + 1..HWTSTAMP).contains(&off) {
+    } else if field(off, FLOW_KEYS, 8)
+        || off == TSTAMP_TYPE
+        || (TSTAMP_TYPE + 1..HWTSTAMP).contains(&off)
+    {
         return invalid;
     } else if field(off, HWTSTAMP, 8) {
         if write || size != 8 {

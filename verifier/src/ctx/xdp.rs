@@ -11,12 +11,17 @@ const DATA_META: i32 = 8;
 const EGRESS_IFINDEX: i32 = 20;
 const SIZE: i32 = 24;
 
-pub(super) fn access(attach: Option<u32>, off: i32, size: u32, write: bool) -> Result<Field, CtxError> {
+pub(super) fn access(
+    attach: Option<u32>,
+    off: i32,
+    size: u32,
+    write: bool,
+) -> Result<Field, CtxError> {
     let invalid = Err(CtxError::Invalid { off, size });
     if off == EGRESS_IFINDEX && attach != Some(XDP_DEVMAP) {
         return invalid;
     }
-    if write || off < 0 || off >= SIZE || off % size as i32 != 0 || size != 4 {
+    if write || !(0..SIZE).contains(&off) || off % size as i32 != 0 || size != 4 {
         return invalid;
     }
     Ok(match off {
