@@ -50,8 +50,30 @@ struct Gen {
 }
 
 const IMMS: [i32; 24] = [
-    0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 63, 64, 127, 128, 255, 256, 0xffff, 0x7fff_ffff, -1,
-    -2, -128, -256, i32::MIN,
+    0,
+    1,
+    2,
+    3,
+    4,
+    7,
+    8,
+    15,
+    16,
+    31,
+    32,
+    63,
+    64,
+    127,
+    128,
+    255,
+    256,
+    0xffff,
+    0x7fff_ffff,
+    -1,
+    -2,
+    -128,
+    -256,
+    i32::MIN,
 ];
 
 impl Gen {
@@ -91,7 +113,9 @@ impl Gen {
     }
 
     fn live(&self) -> Vec<u8> {
-        (0..10u8).filter(|&r| self.regs[r as usize].is_some()).collect()
+        (0..10u8)
+            .filter(|&r| self.regs[r as usize].is_some())
+            .collect()
     }
 
     fn followed(&self) -> Vec<u8> {
@@ -153,12 +177,10 @@ impl Gen {
             // linked offsets, so such registers are dropped at the next branch.
             // 6.18 links `r1 += c` and `r1 -= c` (the model also keeps 32-bit forms linked,
             // which only drops more registers than needed).
-            AluOp::Add | AluOp::Sub if before.as_const().is_none() => {
-                if src_val.s.as_const().is_some() {
-                    self.regs[dst as usize].map_or(0, |r| r.id)
-                } else {
-                    0
-                }
+            AluOp::Add | AluOp::Sub
+                if before.as_const().is_none() && src_val.s.as_const().is_some() =>
+            {
+                self.regs[dst as usize].map_or(0, |r| r.id)
             }
             _ => 0,
         };
@@ -167,7 +189,15 @@ impl Gen {
         if let Src::Reg(r) = src {
             scratched.push(r);
         }
-        self.push(Insn::Alu { width, op, dst, src }, &scratched);
+        self.push(
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            },
+            &scratched,
+        );
     }
 
     /// Registers sharing a link with `r` other than `r` itself.
@@ -338,7 +368,9 @@ impl Gen {
                 self.push(Insn::Neg { width, dst }, &[dst]);
             }
             13 if dst_live => {
-                let kind = self.rng.pick(&[EndKind::ToLe, EndKind::ToBe, EndKind::Swap]);
+                let kind = self
+                    .rng
+                    .pick(&[EndKind::ToLe, EndKind::ToBe, EndKind::Swap]);
                 let bits = self.rng.pick(&[16u8, 32, 64]);
                 let r = self.regs[dst as usize].as_mut().expect("live");
                 r.s.end(kind, bits);
@@ -605,7 +637,13 @@ fn scalar_domain_matches_the_kernel() {
         eprintln!("{}", f.lines().next().unwrap_or_default());
     }
     if let Some(first) = failures.first() {
-        panic!("{} of {programs} programs differ; first:\n{first}", failures.len());
+        panic!(
+            "{} of {programs} programs differ; first:\n{first}",
+            failures.len()
+        );
     }
-    assert!(compared > programs as usize * 10, "too few comparisons: {compared}");
+    assert!(
+        compared > programs as usize * 10,
+        "too few comparisons: {compared}"
+    );
 }

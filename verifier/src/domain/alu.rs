@@ -166,7 +166,7 @@ pub fn sign_mask_fork(dst: &Bounds, op: AluOp, src: &Bounds) -> Option<Width> {
     }
 }
 
-fn add32(dst: &mut Bounds, src: &Bounds) {
+pub(crate) fn add32(dst: &mut Bounds, src: &Bounds) {
     match (
         dst.s32_min.checked_add(src.s32_min),
         dst.s32_max.checked_add(src.s32_max),
@@ -184,8 +184,11 @@ fn add32(dst: &mut Bounds, src: &Bounds) {
     }
 }
 
-fn add64(dst: &mut Bounds, src: &Bounds) {
-    match (dst.smin.checked_add(src.smin), dst.smax.checked_add(src.smax)) {
+pub(crate) fn add64(dst: &mut Bounds, src: &Bounds) {
+    match (
+        dst.smin.checked_add(src.smin),
+        dst.smax.checked_add(src.smax),
+    ) {
         (Some(lo), Some(hi)) => (dst.smin, dst.smax) = (lo, hi),
         _ => (dst.smin, dst.smax) = (i64::MIN, i64::MAX),
     }
@@ -216,7 +219,10 @@ fn sub32(dst: &mut Bounds, src: &Bounds) {
 }
 
 fn sub64(dst: &mut Bounds, src: &Bounds) {
-    match (dst.smin.checked_sub(src.smax), dst.smax.checked_sub(src.smin)) {
+    match (
+        dst.smin.checked_sub(src.smax),
+        dst.smax.checked_sub(src.smin),
+    ) {
         (Some(lo), Some(hi)) => (dst.smin, dst.smax) = (lo, hi),
         _ => (dst.smin, dst.smax) = (i64::MIN, i64::MAX),
     }
@@ -253,7 +259,10 @@ fn mul32(dst: &mut Bounds, src: &Bounds) {
 }
 
 fn mul64(dst: &mut Bounds, src: &Bounds) {
-    match (dst.umax.checked_mul(src.umax), dst.umin.checked_mul(src.umin)) {
+    match (
+        dst.umax.checked_mul(src.umax),
+        dst.umin.checked_mul(src.umin),
+    ) {
         (Some(hi), Some(lo)) => (dst.umin, dst.umax) = (lo, hi),
         _ => (dst.umin, dst.umax) = (0, u64::MAX),
     }

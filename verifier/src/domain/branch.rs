@@ -44,10 +44,7 @@ fn const_at(b: &Bounds, w32: bool) -> Option<u64> {
 
 /// Whether the 32-bit ranges of two registers are disjoint (used by 64-bit equality too).
 fn disjoint32(a: &Bounds, b: &Bounds) -> bool {
-    a.u32_min > b.u32_max
-        || a.u32_max < b.u32_min
-        || a.s32_min > b.s32_max
-        || a.s32_max < b.s32_min
+    a.u32_min > b.u32_max || a.u32_max < b.u32_min || a.s32_min > b.s32_max || a.s32_max < b.s32_min
 }
 
 /// `Some(true)`: every pair takes the branch; `Some(false)`: none does; `None`: unknown.
