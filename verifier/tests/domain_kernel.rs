@@ -177,12 +177,10 @@ impl Gen {
             // linked offsets, so such registers are dropped at the next branch.
             // 6.18 links `r1 += c` and `r1 -= c` (the model also keeps 32-bit forms linked,
             // which only drops more registers than needed).
-            AluOp::Add | AluOp::Sub if before.as_const().is_none() => {
-                if src_val.s.as_const().is_some() {
-                    self.regs[dst as usize].map_or(0, |r| r.id)
-                } else {
-                    0
-                }
+            AluOp::Add | AluOp::Sub
+                if before.as_const().is_none() && src_val.s.as_const().is_some() =>
+            {
+                self.regs[dst as usize].map_or(0, |r| r.id)
             }
             _ => 0,
         };

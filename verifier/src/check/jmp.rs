@@ -140,9 +140,10 @@ fn refine(
 ) -> bool {
     let mut dv = d.val;
     let mut sv = s.val;
-    if dv.refine(&mut sv, cond, width, is_taken).is_err() {
-        return false;
-    }
+    // A side the refinement finds contradictory is still explored, with the registers as
+    // the refinement leaves them, as the kernel does when `is_branch_taken` could not
+    // decide the branch.
+    let _ = dv.refine(&mut sv, cond, width, is_taken);
     set_linked(st, dst, d.id, dv);
     if let Src::Reg(r) = src {
         set_linked(st, r, s.id, sv);

@@ -166,7 +166,7 @@ pub fn sign_mask_fork(dst: &Bounds, op: AluOp, src: &Bounds) -> Option<Width> {
     }
 }
 
-fn add32(dst: &mut Bounds, src: &Bounds) {
+pub(crate) fn add32(dst: &mut Bounds, src: &Bounds) {
     match (
         dst.s32_min.checked_add(src.s32_min),
         dst.s32_max.checked_add(src.s32_max),
@@ -184,7 +184,7 @@ fn add32(dst: &mut Bounds, src: &Bounds) {
     }
 }
 
-fn add64(dst: &mut Bounds, src: &Bounds) {
+pub(crate) fn add64(dst: &mut Bounds, src: &Bounds) {
     match (
         dst.smin.checked_add(src.smin),
         dst.smax.checked_add(src.smax),

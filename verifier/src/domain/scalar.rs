@@ -46,6 +46,25 @@ impl Scalar {
         sync::coerce_to_size_sx(&mut self.b, size);
     }
 
+    /// Whether the kernel verifies `self op src` twice, once with `self` 0 and once -1
+    /// (`maybe_fork_scalars`: `and`/`or` with a constant on a 0-or-minus-one value); the
+    /// width at which the value is 0 or -1.
+    pub fn sign_mask_fork(&self, op: AluOp, src: &Scalar) -> Option<Width> {
+        alu::sign_mask_fork(&self.b, op, &src.b)
+    }
+
+    /// A linked register's value from the one a branch refined (`sync_linked_regs`):
+    /// `known + delta`, where `delta` is the difference of the constants each was linked
+    /// with (`r1 = r0 + 5` links r1 to r0 with 5). Not reduced, as the kernel leaves it.
+    pub fn plus_delta(known: &Scalar, delta: i64) -> Scalar {
+        let mut b = known.b;
+        let d = sync::known(delta as u64);
+        alu::add32(&mut b, &d);
+        alu::add64(&mut b, &d);
+        b.var_off = b.var_off.add(d.var_off);
+        Scalar { b }
+    }
+
     /// Whether the kernel's invariants hold (ordered ranges, constant tnums matching).
     pub fn is_consistent(&self) -> bool {
         branch::is_consistent(&self.b)

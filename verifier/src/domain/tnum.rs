@@ -12,6 +12,8 @@ pub struct Tnum {
     pub mask: u64,
 }
 
+// The kernel's names (`tnum_add`, `tnum_mul`, ...) read better here than operator traits.
+#[allow(clippy::should_implement_trait)]
 impl Tnum {
     /// Nothing known.
     pub const UNKNOWN: Tnum = Tnum {
