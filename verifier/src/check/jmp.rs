@@ -52,20 +52,12 @@ pub fn cond(
     }
     let mut other = st.clone();
     if d.is_scalar() && s.is_scalar() {
-        let fall_ok = refine(st, dst, src, &d, &s, cond, width, false);
-        let taken_ok = refine(&mut other, dst, src, &d, &s, cond, width, true);
-        return Ok(match (fall_ok, taken_ok) {
-            (true, true) => Flow::Branch {
-                taken: Box::new(other),
-                target,
-                fall,
-            },
-            (true, false) => Flow::Next(fall),
-            (false, true) => {
-                *st = other;
-                Flow::Next(target)
-            }
-            (false, false) => Flow::Exit,
+        refine(st, dst, src, &d, &s, cond, width, false);
+        refine(&mut other, dst, src, &d, &s, cond, width, true);
+        return Ok(Flow::Branch {
+            taken: Box::new(other),
+            target,
+            fall,
         });
     }
     if d.maybe_null
@@ -126,7 +118,7 @@ fn taken(d: &Reg, s: &Reg, cond: JmpCond, width: Width) -> Option<bool> {
     }
 }
 
-/// Narrows the operands on one side of the branch; `false` when that side is impossible.
+/// Narrows the operands on one side of the branch.
 #[allow(clippy::too_many_arguments)]
 fn refine(
     st: &mut State,
@@ -137,7 +129,7 @@ fn refine(
     cond: JmpCond,
     width: Width,
     is_taken: bool,
-) -> bool {
+) {
     let mut dv = d.val;
     let mut sv = s.val;
     // A side the refinement finds contradictory is still explored, with the registers as
@@ -148,7 +140,6 @@ fn refine(
     if let Src::Reg(r) = src {
         set_linked(st, r, s.id, sv);
     }
-    true
 }
 
 /// Gives register `r` the value `v`, and every scalar sharing its id too.
