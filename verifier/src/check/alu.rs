@@ -1,0 +1,359 @@
+//! ALU instructions: scalar transfer through the domain, moves that keep pointers and link
+//! scalar copies, and the kernel's pointer-arithmetic rules and messages.
+
+use bpfbox_vm::isa::{AluOp, EndKind, Src, Width};
+
+use super::read;
+use crate::domain::{Scalar, ScalarDomain};
+use crate::error::{Reject, Result};
+use crate::explore::Env;
+use crate::state::{Reg, RegType, State};
+
+/// Largest magnitude of a pointer offset (`BPF_MAX_VAR_OFF`).
+const MAX_VAR_OFF: i64 = 1 << 29;
+
+/// The kernel's operator strings (`bpf_alu_string`).
+fn op_str(op: AluOp) -> &'static str {
+    match op {
+        AluOp::Add => "+=",
+        AluOp::Sub => "-=",
+        AluOp::Mul => "*=",
+        AluOp::Div | AluOp::SDiv => "/=",
+        AluOp::Or => "|=",
+        AluOp::And => "&=",
+        AluOp::Lsh => "<<=",
+        AluOp::Rsh => ">>=",
+        AluOp::Mod | AluOp::SMod => "%=",
+        AluOp::Xor => "^=",
+        AluOp::Mov | AluOp::MovSx(_) => "=",
+        AluOp::Arsh => "s>>=",
+    }
+}
+
+/// `dst op= src`.
+pub fn alu(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    width: Width,
+    op: AluOp,
+    dst: u8,
+    src: Src,
+) -> Result<()> {
+    if let AluOp::Mov | AluOp::MovSx(_) = op {
+        return mov(env, st, pc, width, op, dst, src);
+    }
+    let src_reg = match src {
+        Src::Reg(r) => read(st, pc, r)?.clone(),
+        Src::Imm(imm) => Reg::constant(match width {
+            Width::W64 => imm as i64 as u64,
+            Width::W32 => imm as u32 as u64,
+        }),
+    };
+    let dst_reg = read(st, pc, dst)?.clone();
+    if let Src::Imm(imm) = src {
+        if matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod) && imm == 0 {
+            return Err(Reject::at(pc, "div by zero"));
+        }
+        let bits = if width == Width::W64 { 64 } else { 32 };
+        if matches!(op, AluOp::Lsh | AluOp::Rsh | AluOp::Arsh) && (imm < 0 || imm >= bits) {
+            return Err(Reject::at(pc, format!("invalid shift {imm}")));
+        }
+    }
+    let out = match (dst_reg.is_pointer(), src_reg.is_pointer()) {
+        (false, false) => {
+            let mut v = dst_reg.val;
+            v.alu(op, width, &src_reg.val);
+            Reg::scalar(v)
+        }
+        (true, true) => {
+            if op == AluOp::Sub && env.privileged() {
+                Reg::unknown()
+            } else {
+                return Err(Reject::at(
+                    pc,
+                    format!("R{dst} pointer {} pointer prohibited", op_str(op)),
+                ));
+            }
+        }
+        (true, false) => ptr_arith(env, pc, width, op, dst, &dst_reg, &src_reg, false)?,
+        (false, true) => ptr_arith(env, pc, width, op, dst, &src_reg, &dst_reg, true)?,
+    };
+    *st.reg_mut(dst) = out;
+    Ok(())
+}
+
+/// `adjust_ptr_min_max_vals`: `ptr op off`, where the pointer was the source operand when
+/// `swapped` (`scalar += pointer`).
+#[allow(clippy::too_many_arguments)]
+fn ptr_arith(
+    env: &mut Env<'_>,
+    pc: usize,
+    width: Width,
+    op: AluOp,
+    dst: u8,
+    ptr: &Reg,
+    off: &Reg,
+    swapped: bool,
+) -> Result<Reg> {
+    let b = off.val.bounds();
+    let known = off.val.as_const().is_some();
+    if width == Width::W32 {
+        if op == AluOp::Sub && env.privileged() {
+            return Ok(Reg::unknown());
+        }
+        return Err(Reject::at(
+            pc,
+            format!("R{dst} 32-bit pointer arithmetic prohibited"),
+        ));
+    }
+    if ptr.maybe_null {
+        return Err(Reject::at(
+            pc,
+            format!(
+                "R{dst} pointer arithmetic on {} prohibited, null-check it first",
+                ptr.type_name()
+            ),
+        ));
+    }
+    let allowed = match ptr.ty {
+        RegType::Ctx
+        | RegType::MapValue
+        | RegType::MapKey
+        | RegType::Stack
+        | RegType::Packet
+        | RegType::PacketMeta
+        | RegType::Mem
+        | RegType::RdonlyMem => true,
+        RegType::MapPtr => known && b.smin == 0 && op == AluOp::Add,
+        _ => false,
+    };
+    if !allowed {
+        return Err(Reject::at(
+            pc,
+            format!(
+                "R{dst} pointer arithmetic on {} prohibited",
+                ptr.type_name()
+            ),
+        ));
+    }
+    if !env.privileged() {
+        return Err(Reject::unsupported(
+            pc,
+            "pointer arithmetic in unprivileged programs",
+        ));
+    }
+    sane_offset(pc, off, ptr.ty)?;
+    let mut out = ptr.clone();
+    match op {
+        AluOp::Add => {
+            let sum = ptr.off as i64 + b.smin;
+            if known && sum == sum as i32 as i64 {
+                out.off = sum as i32;
+            } else {
+                out.val.alu(AluOp::Add, Width::W64, &off.val);
+                if ptr.ty.is_packet() {
+                    out.id = env.new_id();
+                    out.range = 0;
+                }
+            }
+        }
+        AluOp::Sub => {
+            if swapped {
+                return Err(Reject::at(
+                    pc,
+                    format!("R{dst} tried to subtract pointer from scalar"),
+                ));
+            }
+            if ptr.ty == RegType::Stack {
+                return Err(Reject::at(
+                    pc,
+                    format!("R{dst} subtraction from stack pointer prohibited"),
+                ));
+            }
+            let diff = ptr.off as i64 - b.smin;
+            if known && diff == diff as i32 as i64 {
+                out.off = diff as i32;
+            } else {
+                out.val.alu(AluOp::Sub, Width::W64, &off.val);
+                if ptr.ty.is_packet() {
+                    out.id = env.new_id();
+                    out.range = 0;
+                }
+            }
+        }
+        AluOp::And | AluOp::Or | AluOp::Xor => {
+            return Err(Reject::at(
+                pc,
+                format!(
+                    "R{dst} bitwise operator {} on pointer prohibited",
+                    op_str(op)
+                ),
+            ))
+        }
+        _ => {
+            return Err(Reject::at(
+                pc,
+                format!(
+                    "R{dst} pointer arithmetic with {} operator prohibited",
+                    op_str(op)
+                ),
+            ))
+        }
+    }
+    if (out.off as i64).abs() >= MAX_VAR_OFF {
+        return Err(Reject::at(
+            pc,
+            format!(
+                "{} pointer offset {} is not allowed",
+                out.ty.name(),
+                out.off
+            ),
+        ));
+    }
+    let ob = out.val.bounds();
+    if ob.smin <= -MAX_VAR_OFF || ob.smax >= MAX_VAR_OFF {
+        return Err(Reject::unsupported(
+            pc,
+            "pointers with unbounded variable offsets",
+        ));
+    }
+    Ok(out)
+}
+
+/// `check_reg_sane_offset` on the scalar operand.
+fn sane_offset(pc: usize, off: &Reg, ty: RegType) -> Result<()> {
+    let b = off.val.bounds();
+    let name = ty.name();
+    if let Some(v) = off.val.as_const() {
+        let v = v as i64;
+        if v.unsigned_abs() >= MAX_VAR_OFF as u64 {
+            return Err(Reject::at(
+                pc,
+                format!("value {v} makes {name} pointer be out of bounds"),
+            ));
+        }
+    }
+    if b.smin == i64::MIN {
+        return Err(Reject::at(
+            pc,
+            format!(
+                "math between {name} pointer and register with unbounded min value is not allowed"
+            ),
+        ));
+    }
+    if b.smin <= -MAX_VAR_OFF {
+        return Err(Reject::at(
+            pc,
+            format!("value {} makes {name} pointer be out of bounds", b.smin),
+        ));
+    }
+    Ok(())
+}
+
+fn mov(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    width: Width,
+    op: AluOp,
+    dst: u8,
+    src: Src,
+) -> Result<()> {
+    let out = match src {
+        Src::Imm(imm) => Reg::constant(match width {
+            Width::W64 => imm as i64 as u64,
+            Width::W32 => imm as u32 as u64,
+        }),
+        Src::Reg(r) => {
+            let s = read(st, pc, r)?.clone();
+            match (width, op, s.is_pointer()) {
+                (Width::W64, AluOp::Mov, _) => {
+                    let mut s = s;
+                    // Copies of an unknown scalar share an id, so a bound learned on one
+                    // holds for the others.
+                    if s.is_scalar() && s.id == 0 && s.val.as_const().is_none() {
+                        s.id = env.new_id();
+                        st.reg_mut(r).id = s.id;
+                    }
+                    s
+                }
+                (_, AluOp::MovSx(_), true) => {
+                    if !env.privileged() {
+                        return Err(Reject::at(
+                            pc,
+                            format!("R{r} sign-extension part of pointer"),
+                        ));
+                    }
+                    Reg::unknown()
+                }
+                (Width::W32, _, true) => {
+                    if !env.privileged() {
+                        return Err(Reject::at(pc, format!("R{r} partial copy of pointer")));
+                    }
+                    Reg::unknown()
+                }
+                (_, _, true) => unreachable_pointer_mov(pc)?,
+                (_, _, false) => {
+                    let mut v = Scalar::unknown();
+                    v.alu(op, width, &s.val);
+                    Reg::scalar(v)
+                }
+            }
+        }
+    };
+    *st.reg_mut(dst) = out;
+    Ok(())
+}
+
+/// Only `mov` reaches the pointer arms; anything else is refused rather than guessed.
+fn unreachable_pointer_mov(pc: usize) -> Result<Reg> {
+    Err(Reject::unsupported(pc, "this move of a pointer"))
+}
+
+/// `dst = -dst`.
+pub fn neg(env: &mut Env<'_>, st: &mut State, pc: usize, width: Width, dst: u8) -> Result<()> {
+    let r = read(st, pc, dst)?.clone();
+    if r.is_pointer() && !env.privileged() {
+        return Err(Reject::at(
+            pc,
+            format!("R{dst} pointer arithmetic prohibited"),
+        ));
+    }
+    let out = if r.is_scalar() {
+        let mut v = r.val;
+        v.neg(width);
+        Reg::scalar(v)
+    } else {
+        Reg::unknown()
+    };
+    *st.reg_mut(dst) = out;
+    Ok(())
+}
+
+/// Byte swaps and endianness conversions.
+pub fn end(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    kind: EndKind,
+    bits: u8,
+    dst: u8,
+) -> Result<()> {
+    let r = read(st, pc, dst)?.clone();
+    if r.is_pointer() && !env.privileged() {
+        return Err(Reject::at(
+            pc,
+            format!("R{dst} pointer arithmetic prohibited"),
+        ));
+    }
+    let out = if r.is_scalar() {
+        let mut v = r.val;
+        v.end(kind, bits);
+        Reg::scalar(v)
+    } else {
+        Reg::unknown()
+    };
+    *st.reg_mut(dst) = out;
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! Conditional jumps: which way a branch can go (`is_branch_taken`), what each side learns
+//! (bounds on scalars and their linked copies, NULL or not for `*_or_null` pointers, packet
+//! ranges from comparisons with `pkt_end`).
+
+use bpfbox_vm::isa::{JmpCond, Src, Width};
+
+use super::{read, Flow};
+use crate::domain::ScalarDomain;
+use crate::error::{Reject, Result};
+use crate::explore::Env;
+use crate::state::{Reg, RegType, State};
+
+/// Largest packet offset the kernel tracks (`MAX_PACKET_OFF`).
+const MAX_PACKET_OFF: u64 = 0xffff;
+
+/// `if dst cond src goto pc+1+off`.
+#[allow(clippy::too_many_arguments)]
+pub fn cond(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    width: Width,
+    cond: JmpCond,
+    dst: u8,
+    src: Src,
+    off: i16,
+) -> Result<Flow> {
+    // The kernel reads the destination operand first.
+    let d = read(st, pc, dst)?.clone();
+    let s = match src {
+        Src::Reg(r) => {
+            let s = read(st, pc, r)?.clone();
+            if s.is_pointer() && !env.privileged() {
+                return Err(Reject::at(
+                    pc,
+                    format!("R{r} pointer comparison prohibited"),
+                ));
+            }
+            s
+        }
+        Src::Imm(imm) => Reg::constant(match width {
+            Width::W64 => imm as i64 as u64,
+            Width::W32 => imm as u32 as u64,
+        }),
+    };
+    let target = (pc as i64 + 1 + off as i64) as usize;
+    let fall = pc + 1;
+    match taken(&d, &s, cond, width) {
+        Some(true) => return Ok(Flow::Next(target)),
+        Some(false) => return Ok(Flow::Next(fall)),
+        None => {}
+    }
+    let mut other = st.clone();
+    if d.is_scalar() && s.is_scalar() {
+        refine(st, dst, src, &d, &s, cond, width, false);
+        refine(&mut other, dst, src, &d, &s, cond, width, true);
+        return Ok(Flow::Branch {
+            taken: Box::new(other),
+            target,
+            fall,
+        });
+    }
+    if d.maybe_null
+        && width == Width::W64
+        && matches!(src, Src::Imm(0))
+        && matches!(cond, JmpCond::Eq | JmpCond::Ne)
+    {
+        let eq_taken = cond == JmpCond::Eq;
+        mark_null(st, d.id, !eq_taken);
+        mark_null(&mut other, d.id, eq_taken);
+        return Ok(Flow::Branch {
+            taken: Box::new(other),
+            target,
+            fall,
+        });
+    }
+    if d.is_pointer() && s.is_pointer() && width == Width::W64 {
+        packet_ranges(st, &mut other, &d, &s, cond);
+    } else if d.is_pointer() && !env.privileged() {
+        return Err(Reject::at(
+            pc,
+            format!("R{dst} pointer comparison prohibited"),
+        ));
+    }
+    Ok(Flow::Branch {
+        taken: Box::new(other),
+        target,
+        fall,
+    })
+}
+
+/// `is_branch_taken`.
+fn taken(d: &Reg, s: &Reg, cond: JmpCond, width: Width) -> Option<bool> {
+    if d.is_scalar() && s.is_scalar() {
+        return d.val.branch_taken(&s.val, cond, width);
+    }
+    if d.is_pointer() && s.is_pointer() {
+        return None;
+    }
+    let (p, k) = if d.is_pointer() { (d, s) } else { (s, d) };
+    let zero = match width {
+        Width::W64 => k.val.as_const() == Some(0),
+        Width::W32 => k.val.as_const().is_some_and(|v| v as u32 == 0),
+    };
+    // Only these types are known not to be NULL (`reg_not_null`): a context or stack
+    // pointer compared with 0 still explores both sides.
+    let not_null = matches!(
+        p.ty,
+        RegType::MapValue | RegType::MapKey | RegType::Mem | RegType::RdonlyMem
+    );
+    if !zero || p.maybe_null || !not_null {
+        return None;
+    }
+    match cond {
+        JmpCond::Eq => Some(false),
+        JmpCond::Ne => Some(true),
+        _ => None,
+    }
+}
+
+/// Narrows the operands on one side of the branch.
+#[allow(clippy::too_many_arguments)]
+fn refine(
+    st: &mut State,
+    dst: u8,
+    src: Src,
+    d: &Reg,
+    s: &Reg,
+    cond: JmpCond,
+    width: Width,
+    is_taken: bool,
+) {
+    let mut dv = d.val;
+    let mut sv = s.val;
+    // A side the refinement finds contradictory is still explored, with the registers as
+    // the refinement leaves them, as the kernel does when `is_branch_taken` could not
+    // decide the branch.
+    let _ = dv.refine(&mut sv, cond, width, is_taken);
+    set_linked(st, dst, d.id, dv);
+    if let Src::Reg(r) = src {
+        set_linked(st, r, s.id, sv);
+    }
+}
+
+/// Gives register `r` the value `v`, and every scalar sharing its id too.
+fn set_linked(st: &mut State, r: u8, id: u32, v: crate::domain::Scalar) {
+    st.reg_mut(r).val = v;
+    if id == 0 {
+        return;
+    }
+    for_each_reg(st, |x| {
+        if x.is_scalar() && x.id == id {
+            x.val = v;
+        }
+    });
+}
+
+/// Every register and spilled register of every frame.
+pub fn for_each_reg(st: &mut State, mut f: impl FnMut(&mut Reg)) {
+    for fr in &mut st.frames {
+        for r in fr.regs.iter_mut() {
+            f(r);
+        }
+        for s in fr.stack.slots.iter_mut() {
+            if s.is_spill() {
+                f(&mut s.spilled);
+            }
+        }
+    }
+}
+
+/// `mark_ptr_or_null_regs`: on this side, the pointers with `id` are NULL (`is_null`, they
+/// become the scalar 0) or valid.
+fn mark_null(st: &mut State, id: u32, is_null: bool) {
+    if id == 0 {
+        return;
+    }
+    for_each_reg(st, |x| {
+        if x.maybe_null && x.id == id {
+            if is_null {
+                *x = Reg::constant(0);
+            } else {
+                x.maybe_null = false;
+                x.id = 0;
+            }
+        }
+    });
+}
+
+/// `try_match_pkt_pointers` for packet pointers compared with `pkt_end`.
+fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: JmpCond) {
+    use JmpCond::*;
+    let (pkt, pkt_on_left) = match (d.ty, s.ty) {
+        (RegType::Packet, RegType::PacketEnd) => (d, true),
+        (RegType::PacketEnd, RegType::Packet) => (s, false),
+        _ => return,
+    };
+    // Which side learns pkt + off <= end, and whether the bound is open on the right.
+    let (side_taken, open) = match (cond, pkt_on_left) {
+        (Gt, true) => (false, false),
+        (Gt, false) => (true, true),
+        (Lt, true) => (true, true),
+        (Lt, false) => (false, false),
+        (Ge, true) => (false, true),
+        (Ge, false) => (true, false),
+        (Le, true) => (true, false),
+        (Le, false) => (false, true),
+        _ => return,
+    };
+    let st = if side_taken { taken } else { fall };
+    if pkt.off < 0 || (pkt.off == 0 && open) {
+        return;
+    }
+    let umax = pkt.val.bounds().umax;
+    if umax > MAX_PACKET_OFF || umax + pkt.off as u64 > MAX_PACKET_OFF {
+        return;
+    }
+    let range = pkt.off + i32::from(open);
+    let id = pkt.id;
+    for_each_reg(st, |x| {
+        if x.ty == RegType::Packet && x.id == id {
+            x.range = x.range.max(range);
+        }
+    });
+}

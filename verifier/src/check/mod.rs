@@ -1,0 +1,143 @@
+//! Per-instruction checks by kind. Each returns where the path goes next.
+
+pub mod alu;
+pub mod call;
+pub mod exit;
+pub mod jmp;
+pub mod mem;
+
+use bpfbox_vm::isa::{Insn, LdImm64Kind};
+
+use crate::error::{Reject, Result};
+use crate::explore::Env;
+use crate::state::{Reg, RegType, State};
+
+/// Where a path goes after an instruction.
+pub enum Flow {
+    /// Continue at this instruction.
+    Next(usize),
+    /// Both sides of a branch are possible: the current state falls through to `fall`,
+    /// `taken` (the other side's state) is explored later from `target`.
+    Branch {
+        /// The state of the taken side.
+        taken: Box<State>,
+        /// Where the taken side continues.
+        target: usize,
+        /// Where the current state continues.
+        fall: usize,
+    },
+    /// The path ended at a valid exit.
+    Exit,
+}
+
+/// Checks `insn` at `pc` against `st`, updating `st`.
+pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result<Flow> {
+    let next = Flow::Next(pc + insn.slots());
+    match *insn {
+        Insn::Alu {
+            width,
+            op,
+            dst,
+            src,
+        } => alu::alu(env, st, pc, width, op, dst, src)?,
+        Insn::Neg { width, dst } => alu::neg(env, st, pc, width, dst)?,
+        Insn::End { kind, bits, dst } => alu::end(env, st, pc, kind, bits, dst)?,
+        Insn::AddrSpaceCast { .. } => {
+            return Err(Reject::unsupported(pc, "addr_space_cast (arenas)"))
+        }
+        Insn::LdImm64 { dst, kind, imm } => ld_imm64(env, st, pc, dst, kind, imm)?,
+        Insn::Ldx {
+            size,
+            dst,
+            src,
+            off,
+        } => mem::load(env, st, pc, size, dst, src, off, false)?,
+        Insn::LdxSx {
+            size,
+            dst,
+            src,
+            off,
+        } => mem::load(env, st, pc, size, dst, src, off, true)?,
+        Insn::St {
+            size,
+            dst,
+            off,
+            imm,
+        } => mem::store_imm(env, st, pc, size, dst, off, imm)?,
+        Insn::Stx {
+            size,
+            dst,
+            src,
+            off,
+        } => mem::store_reg(env, st, pc, size, dst, src, off)?,
+        Insn::Atomic {
+            size,
+            op,
+            dst,
+            src,
+            off,
+        } => mem::atomic(env, st, pc, size, op, dst, src, off)?,
+        Insn::LdAbs { .. } | Insn::LdInd { .. } => {
+            return Err(Reject::unsupported(
+                pc,
+                "legacy packet access (BPF_LD_ABS/IND)",
+            ))
+        }
+        Insn::Ja { off, .. } => return Ok(Flow::Next((pc as i64 + 1 + off as i64) as usize)),
+        Insn::MayGoto { .. } => return Err(Reject::unsupported(pc, "may_goto")),
+        Insn::Jmp {
+            width,
+            cond,
+            dst,
+            src,
+            off,
+        } => return jmp::cond(env, st, pc, width, cond, dst, src, off),
+        Insn::Call(t) => call::call(env, st, pc, t)?,
+        Insn::Callx { .. } => return Err(Reject::at(pc, format!("unknown opcode {:02x}", 0x8d))),
+        Insn::Exit => return exit::exit(env, st, pc),
+    }
+    Ok(next)
+}
+
+/// Reads register `r` as an operand (`check_reg_arg(SRC_OP)`).
+pub fn read(st: &State, pc: usize, r: u8) -> Result<&Reg> {
+    let reg = st.reg(r);
+    if reg.ty == RegType::NotInit {
+        return Err(Reject::at(pc, format!("R{r} !read_ok")));
+    }
+    Ok(reg)
+}
+
+fn ld_imm64(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    dst: u8,
+    kind: LdImm64Kind,
+    imm: u64,
+) -> Result<()> {
+    let reg = match kind {
+        LdImm64Kind::Imm => Reg::constant(imm),
+        LdImm64Kind::MapIdx => {
+            let mut r = Reg::pointer(RegType::MapPtr);
+            r.map = imm as u32 as usize;
+            r
+        }
+        LdImm64Kind::MapIdxValue => {
+            let mut r = Reg::pointer(RegType::MapValue);
+            r.map = imm as u32 as usize;
+            r.off = (imm >> 32) as i32;
+            r
+        }
+        LdImm64Kind::Func => {
+            return Err(Reject::unsupported(
+                pc,
+                "ld_imm64 of a function (callbacks)",
+            ))
+        }
+        _ => return Err(Reject::unsupported(pc, "this ld_imm64 source")),
+    };
+    let _ = env;
+    *st.reg_mut(dst) = reg;
+    Ok(())
+}

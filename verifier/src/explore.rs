@@ -1,0 +1,314 @@
+//! Path exploration as the kernel does it: depth first, one path at a time, the other side of
+//! each undecided branch pushed on a stack of pending states; states saved at prune points
+//! and compared against later arrivals; the same limits with the same messages.
+
+use bpfbox_vm::disasm::{insn_text, DisasmOptions, Syntax};
+use bpfbox_vm::isa::{Insn, IsaErrorKind};
+use bpfbox_vm::Program;
+
+use crate::cfg::Cfg;
+use crate::check::{self, Flow};
+use crate::error::{Reject, Result};
+use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
+use crate::state::State;
+
+/// Most instructions processed over all paths (`BPF_COMPLEXITY_LIMIT_INSNS`).
+pub const INSN_LIMIT: u64 = 1_000_000;
+/// Most pending branches (`BPF_COMPLEXITY_LIMIT_JMP_SEQ`).
+pub const JMP_SEQ_LIMIT: usize = 8192;
+
+/// What the checks of one instruction may read and update beside the state.
+pub struct Env<'a> {
+    /// The program.
+    pub prog: &'a Program,
+    /// The options.
+    pub opts: &'a Options,
+    /// The program-level facts.
+    pub cfg: &'a Cfg,
+    /// Last id handed out (`id_gen`).
+    pub id_gen: u32,
+    /// Whether accesses must be aligned (`BPF_F_STRICT_ALIGNMENT` without `ANY`).
+    pub strict_alignment: bool,
+    /// Deepest stack use per subprogram, in bytes.
+    pub stack_depth: Vec<u32>,
+    /// The log lines so far.
+    pub log: String,
+}
+
+impl Env<'_> {
+    /// A fresh id.
+    pub fn new_id(&mut self) -> u32 {
+        self.id_gen += 1;
+        self.id_gen
+    }
+
+    /// Whether the load is privileged.
+    pub fn privileged(&self) -> bool {
+        self.opts.privileged
+    }
+}
+
+/// A saved state (`struct bpf_verifier_state_list` entry) and the bookkeeping that says
+/// whether every path through it has been explored.
+struct Checkpoint {
+    state: State,
+    parent: Option<usize>,
+    /// Paths through this checkpoint still being explored.
+    branches: u32,
+    /// Later arrivals it pruned.
+    hits: u32,
+    /// Later arrivals it did not prune (counted when a new state was due).
+    misses: u32,
+}
+
+struct Pending {
+    state: State,
+    pc: usize,
+    prev: usize,
+    parent: Option<usize>,
+}
+
+/// Walks every path of the program; `Ok` when every path reaches a valid exit.
+pub fn run(
+    prog: &Program,
+    opts: &Options,
+    cfg: &Cfg,
+    stats: &mut Stats,
+    log: &mut String,
+) -> Result<()> {
+    let flags = prog.prog_flags | opts.flags;
+    let mut env = Env {
+        prog,
+        opts,
+        cfg,
+        id_gen: 0,
+        strict_alignment: flags & BPF_F_STRICT_ALIGNMENT != 0 && flags & BPF_F_ANY_ALIGNMENT == 0,
+        stack_depth: vec![0; cfg.subprogs.len()],
+        log: std::mem::take(log),
+    };
+    let r = Walker::new(prog.insns.len()).walk(&mut env, stats);
+    stats.stack_depth = env.stack_depth.clone();
+    *log = env.log;
+    r
+}
+
+struct Walker {
+    checkpoints: Vec<Checkpoint>,
+    at: Vec<Vec<usize>>,
+    pending: Vec<Pending>,
+    processed: u64,
+    jmps: u64,
+    prev_processed: u64,
+    prev_jmps: u64,
+    peak: u64,
+    live: u64,
+    max_per_insn: u64,
+}
+
+impl Walker {
+    fn new(n: usize) -> Walker {
+        Walker {
+            checkpoints: Vec::new(),
+            at: vec![Vec::new(); n],
+            pending: Vec::new(),
+            processed: 0,
+            jmps: 0,
+            prev_processed: 0,
+            prev_jmps: 0,
+            peak: 0,
+            live: 0,
+            max_per_insn: 0,
+        }
+    }
+
+    /// One path ended (exit or pruned): release its checkpoints whose every path is done.
+    fn path_done(&mut self, mut parent: Option<usize>) {
+        while let Some(p) = parent {
+            let c = &mut self.checkpoints[p];
+            c.branches -= 1;
+            if c.branches > 0 {
+                break;
+            }
+            parent = c.parent;
+        }
+    }
+
+    /// The kernel's `is_state_visited`: `Ok(true)` to prune this path.
+    fn visited(
+        &mut self,
+        env: &Env<'_>,
+        pc: usize,
+        st: &State,
+        parent: &mut Option<usize>,
+    ) -> Result<bool> {
+        let force = env.cfg.force_checkpoint[pc];
+        let mut add =
+            force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
+        let mut list = std::mem::take(&mut self.at[pc]);
+        let scanned = list.len() as u64;
+        let mut i = 0;
+        let mut pruned = false;
+        while i < list.len() {
+            let k = list[i];
+            let c = &mut self.checkpoints[k];
+            if c.branches > 0 {
+                if c.state == *st {
+                    self.at[pc] = list;
+                    return Err(Reject::at(
+                        pc,
+                        format!("infinite loop detected at insn {pc}"),
+                    ));
+                }
+                // Inside a loop, save states sparingly.
+                if !force
+                    && self.jmps - self.prev_jmps < 20
+                    && self.processed - self.prev_processed < 100
+                {
+                    add = false;
+                }
+            } else if c.state == *st {
+                c.hits += 1;
+                pruned = true;
+                break;
+            }
+            if add {
+                c.misses += 1;
+            }
+            let n = if force && c.branches > 0 { 64 } else { 3 };
+            if c.misses > c.hits * n + n {
+                // A state that keeps missing is dropped from the comparisons.
+                list.remove(i);
+                continue;
+            }
+            i += 1;
+        }
+        self.at[pc] = list;
+        self.max_per_insn = self.max_per_insn.max(scanned);
+        if pruned {
+            return Ok(true);
+        }
+        if !add {
+            return Ok(false);
+        }
+        self.prev_jmps = self.jmps;
+        self.prev_processed = self.processed;
+        let k = self.checkpoints.len();
+        self.checkpoints.push(Checkpoint {
+            state: st.clone(),
+            parent: *parent,
+            branches: 1,
+            hits: 0,
+            misses: 0,
+        });
+        self.at[pc].push(k);
+        self.live += 1;
+        self.peak = self.peak.max(self.live);
+        *parent = Some(k);
+        Ok(false)
+    }
+
+    fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
+        let r = self.walk_paths(env);
+        stats.processed_insns = self.processed;
+        stats.total_states = self.checkpoints.len() as u64;
+        stats.peak_states = self.peak;
+        stats.max_states_per_insn = self.max_per_insn;
+        r
+    }
+
+    fn walk_paths(&mut self, env: &mut Env<'_>) -> Result<()> {
+        let mut st = State::entry();
+        let mut pc = 0usize;
+        let mut parent: Option<usize> = None;
+        let level = env.opts.log_level;
+        loop {
+            let mut ended = false;
+            // Counted before the prune check, as the kernel counts it.
+            self.processed += 1;
+            if self.processed > INSN_LIMIT {
+                return Err(Reject::at(
+                    pc,
+                    format!(
+                        "BPF program is too large. Processed {} insn",
+                        self.processed
+                    ),
+                ));
+            }
+            if env.cfg.prune_point.get(pc).copied().unwrap_or(false)
+                && self.visited(env, pc, &st, &mut parent)?
+            {
+                if level >= 1 {
+                    env.log.push_str(&format!("{pc}: safe\n"));
+                }
+                ended = true;
+            }
+            if !ended {
+                let insn = Insn::decode(&env.prog.insns, pc).map_err(|e| {
+                    let msg = match e.kind {
+                        IsaErrorKind::InvalidReg(r) => format!("R{r} is invalid"),
+                        k => k.to_string(),
+                    };
+                    Reject::at(pc, msg)
+                })?;
+                if level >= 1 {
+                    let raw = env.prog.insns[pc];
+                    let text = insn_text(&insn, pc, Syntax::Kernel, &DisasmOptions::default());
+                    env.log
+                        .push_str(&format!("{pc}: ({:02x}) {text}\n", raw.code));
+                }
+                if matches!(
+                    insn,
+                    Insn::Jmp { .. }
+                        | Insn::Ja { .. }
+                        | Insn::Call(_)
+                        | Insn::Exit
+                        | Insn::MayGoto { .. }
+                ) {
+                    self.jmps += 1;
+                }
+                match check::step(env, &mut st, pc, &insn)? {
+                    Flow::Next(n) => pc = n,
+                    Flow::Branch {
+                        taken,
+                        target,
+                        fall,
+                    } => {
+                        if self.pending.len() >= JMP_SEQ_LIMIT {
+                            return Err(Reject::at(
+                                pc,
+                                format!(
+                                    "The sequence of {} jumps is too complex.",
+                                    self.pending.len() + 1
+                                ),
+                            ));
+                        }
+                        if let Some(p) = parent {
+                            self.checkpoints[p].branches += 1;
+                        }
+                        self.pending.push(Pending {
+                            state: *taken,
+                            pc: target,
+                            prev: pc,
+                            parent,
+                        });
+                        pc = fall;
+                    }
+                    Flow::Exit => ended = true,
+                }
+            }
+            if ended {
+                self.path_done(parent);
+                let Some(p) = self.pending.pop() else {
+                    return Ok(());
+                };
+                if level >= 1 {
+                    env.log
+                        .push_str(&format!("\nfrom {} to {}:\n", p.prev, p.pc));
+                }
+                st = p.state;
+                pc = p.pc;
+                parent = p.parent;
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The abstract machine state: registers and stack per frame, and the frames of a path.
+
+pub mod reg;
+pub mod stack;
+
+pub use reg::{Reg, RegType};
+pub use stack::{Byte, Stack};
+
+/// One function's frame (`struct bpf_func_state`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// r0..r10.
+    pub regs: [Reg; 11],
+    /// The stack.
+    pub stack: Stack,
+    /// Call instruction that created the frame (0 for the main program).
+    pub callsite: usize,
+    /// Index of the frame.
+    pub frameno: u32,
+    /// The subprogram it runs.
+    pub subprog: usize,
+}
+
+impl Frame {
+    /// The entry frame: r1 the context, r10 the frame pointer.
+    pub fn entry() -> Frame {
+        let mut regs: [Reg; 11] = std::array::from_fn(|_| Reg::not_init());
+        regs[1] = Reg::pointer(RegType::Ctx);
+        regs[10] = Reg::pointer(RegType::Stack);
+        Frame {
+            regs,
+            stack: Stack::default(),
+            callsite: 0,
+            frameno: 0,
+            subprog: 0,
+        }
+    }
+}
+
+/// A path's state (`struct bpf_verifier_state`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// The call chain, innermost last.
+    pub frames: Vec<Frame>,
+}
+
+impl State {
+    /// The state at program entry.
+    pub fn entry() -> State {
+        State {
+            frames: vec![Frame::entry()],
+        }
+    }
+
+    /// The innermost frame.
+    pub fn cur(&self) -> &Frame {
+        self.frames.last().expect("a state has a frame")
+    }
+
+    /// The innermost frame, mutably.
+    pub fn cur_mut(&mut self) -> &mut Frame {
+        self.frames.last_mut().expect("a state has a frame")
+    }
+
+    /// Register `r` of the innermost frame.
+    pub fn reg(&self, r: u8) -> &Reg {
+        &self.cur().regs[r as usize]
+    }
+
+    /// Register `r` of the innermost frame, mutably.
+    pub fn reg_mut(&mut self, r: u8) -> &mut Reg {
+        &mut self.cur_mut().regs[r as usize]
+    }
+}

@@ -1,0 +1,215 @@
+//! Shared test helpers: skipping that fails under `BPFBOX_REQUIRE_ALL=1`, the kernel probe,
+//! loading the same program into the running kernel to learn its verdict, and a small
+//! deterministic random number generator.
+#![allow(dead_code)]
+
+use bpfbox_kernel_compare::load::{KernelObject, LoadOptions, Verdict as KVerdict};
+use bpfbox_kernel_compare::probe::Probe;
+use bpfbox_verifier::{verify, Options, Verdict};
+use bpfbox_vm::isa::RawInsn;
+use bpfbox_vm::maps::spec::MapSpec;
+use bpfbox_vm::{ProgType, Program};
+
+/// Skips the current test with a one-line reason, or fails it under `BPFBOX_REQUIRE_ALL=1`.
+pub fn skip(reason: &str) {
+    if std::env::var("BPFBOX_REQUIRE_ALL").as_deref() == Ok("1") {
+        panic!("required test cannot run: {reason}");
+    }
+    eprintln!("skipped: {reason}");
+}
+
+/// Whether `bpf()` works here; reports a skip when it does not.
+pub fn kernel() -> bool {
+    match Probe::run().reason() {
+        Some(r) => {
+            skip(&r);
+            false
+        }
+        None => true,
+    }
+}
+
+/// Assembles conformance-syntax text.
+pub fn asm(text: &str) -> Vec<RawInsn> {
+    bpfbox_vm::asm::assemble(text).expect("assembles")
+}
+
+/// A bare program of type `t`.
+pub fn program(t: ProgType, insns: Vec<RawInsn>) -> Program {
+    Program {
+        name: "t".into(),
+        section: String::new(),
+        prog_type: t,
+        expected_attach_type: None,
+        attach_target: None,
+        prog_flags: 0,
+        insns,
+        license: "GPL".into(),
+        kern_version: 0,
+        func_info: Vec::new(),
+        line_info: Vec::new(),
+    }
+}
+
+/// What the kernel says: accepted, or rejected with its full log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Said {
+    /// Accepted.
+    Accepted,
+    /// Rejected; the log (kernel) or the error message (ours).
+    Rejected(String),
+}
+
+/// The kernel's verdict on `prog` with `maps`.
+pub fn kernel_says(prog: &Program, maps: &[MapSpec]) -> Said {
+    let ko = KernelObject::from_programs(
+        std::slice::from_ref(prog),
+        maps,
+        &LoadOptions { log_level: 1 },
+    );
+    let p = &ko.programs[0];
+    match p.verdict {
+        KVerdict::Accepted => Said::Accepted,
+        KVerdict::Rejected => Said::Rejected(p.log.clone()),
+        ref v => panic!("kernel could not judge: {v:?} {:?}\n{}", p.reason, p.log),
+    }
+}
+
+/// Our verdict on `prog` with `maps`.
+pub fn we_say(prog: &Program, maps: &[MapSpec]) -> Verdict {
+    verify(
+        prog,
+        &Options {
+            maps: maps.to_vec(),
+            ..Options::default()
+        },
+    )
+}
+
+/// How our verdict relates to the kernel's.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Same verdict; on a rejection every line of our error is a line of the kernel's log.
+    Same,
+    /// Both reject, with different words.
+    OtherWords,
+    /// We reject as not supported yet; the kernel may accept.
+    Unsupported,
+    /// We reject a program the kernel accepts (imprecision: sound, but a miss).
+    FalseReject,
+    /// We accept a program the kernel rejects: never allowed.
+    FalseAccept,
+}
+
+/// Compares our verdict on one program with the kernel's.
+pub fn compare(prog: &Program, maps: &[MapSpec]) -> (Outcome, String) {
+    let k = kernel_says(prog, maps);
+    let v = we_say(prog, maps);
+    let ours = v.error.clone().unwrap_or_default();
+    let outcome = match (&k, v.accepted) {
+        (Said::Accepted, true) => Outcome::Same,
+        (Said::Rejected(_), true) => Outcome::FalseAccept,
+        _ if v.unsupported => Outcome::Unsupported,
+        (Said::Accepted, false) => Outcome::FalseReject,
+        (Said::Rejected(log), false) => {
+            let lines: Vec<&str> = log.lines().collect();
+            if ours.lines().all(|l| lines.contains(&l)) {
+                Outcome::Same
+            } else {
+                Outcome::OtherWords
+            }
+        }
+    };
+    let kernel = match k {
+        Said::Accepted => "accepted".to_string(),
+        Said::Rejected(log) if outcome == Outcome::OtherWords => {
+            format!("rejected:\n{}\n", tail(&log, 4))
+        }
+        Said::Rejected(log) => format!("rejected: {}", error_line(&log)),
+    };
+    (outcome, format!("kernel {kernel}; ours {:?}", v.error))
+}
+
+/// The error line of a kernel log: the last line before `processed N insns`.
+pub fn error_line(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("processed ") || l.starts_with("verification time"))
+        .unwrap_or(lines.len());
+    end.checked_sub(1)
+        .and_then(|i| lines.get(i))
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+/// The last `n` lines of a kernel log before the statistics.
+pub fn tail(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log
+        .lines()
+        .take_while(|l| !l.starts_with("processed ") && !l.starts_with("verification time"))
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Compares every case, prints every difference, fails on any false acceptance, and
+/// returns how many cases were [`Outcome::Same`].
+pub fn assert_cases(cases: &[(&str, Program)], maps: &[MapSpec]) -> usize {
+    let mut same = 0;
+    let mut false_accepts = Vec::new();
+    for (name, p) in cases {
+        let (o, detail) = compare(p, maps);
+        match o {
+            Outcome::Same => same += 1,
+            Outcome::FalseAccept => false_accepts.push(format!("{name}: {detail}")),
+            _ => eprintln!("{name}: {o:?}: {detail}"),
+        }
+    }
+    assert!(
+        false_accepts.is_empty(),
+        "accepted where the kernel rejects:\n{}",
+        false_accepts.join("\n")
+    );
+    same
+}
+
+/// `true` when `bpf()` works here; otherwise reports a skip.
+pub fn kernel_available() -> bool {
+    let p = Probe::run();
+    match p.reason() {
+        Some(r) => {
+            skip(&r);
+            false
+        }
+        None => true,
+    }
+}
+
+/// SplitMix64: reproducible from a seed, no dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// One element of a non-empty slice.
+    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+
+    /// `true` with probability `num / den`.
+    pub fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.below(den) < num
+    }
+}
