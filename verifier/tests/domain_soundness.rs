@@ -230,3 +230,27 @@ fn kernel_log_texts_parse() {
     assert!(parse_scalar("scalar(bogus=1)").is_err());
     assert!(parse_scalar("ctx()").is_err());
 }
+
+/// A linked register rebuilt from the refined one (`known + delta`) holds every concrete
+/// `x + delta` of the known register's values.
+#[test]
+fn linked_delta_is_sound() {
+    for seed in 0..5_000u64 {
+        let mut rng = Rng(seed);
+        let mut s = initial(&mut rng);
+        for _ in 0..10 {
+            step(&mut rng, &mut s);
+        }
+        let delta = (rng.below(1 << 20) as i64) - (1 << 19);
+        for (r, a) in s.abs.iter().enumerate() {
+            let linked = Scalar::plus_delta(a, delta);
+            for w in &s.conc {
+                let v = w[r].wrapping_add(delta as u64);
+                assert!(
+                    linked.contains(v),
+                    "seed {seed}: {a} + {delta} = {linked} misses {v:#x}"
+                );
+            }
+        }
+    }
+}

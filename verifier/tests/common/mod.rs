@@ -65,7 +65,10 @@ pub fn kernel_says(prog: &Program, maps: &[MapSpec]) -> Said {
     let ko = KernelObject::from_programs(
         std::slice::from_ref(prog),
         maps,
-        &LoadOptions { log_level: 1 },
+        &LoadOptions {
+            log_level: 1,
+            ..LoadOptions::default()
+        },
     );
     let p = &ko.programs[0];
     match p.verdict {
