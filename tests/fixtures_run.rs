@@ -1131,6 +1131,7 @@ const COVERED: &[(&str, &[&str])] = &[
     ),
     ("map_in_map", &["mim_add"]),
     ("btf_values", &["store_shapes"]),
+    ("partial_maps", &["counts", "uses_sockmap"]),
     ("queue_stack_bloom", &["qsb_run"]),
 ];
 
@@ -1151,6 +1152,25 @@ fn btf_values_copies_data_into_the_hash() {
     assert_eq!(entries[0].1, data);
     // `.f.a = 5` in the low 3 bits, `.f.b = 4097` in the next 13.
     assert_eq!(u32_at(&data, 0) & 0xffff, 5 | (4097 << 3));
+}
+
+/// A map bpfbox cannot create (a sockmap) fails only the program using it; the object's
+/// other program builds and runs, as the kernel loads each program on its own.
+#[test]
+fn a_map_bpfbox_lacks_fails_only_its_programs() {
+    let mut vm = vm("partial_maps");
+    let frame = [0u8; 64];
+    let r = vm.run("counts", Context::xdp(&frame)).unwrap();
+    assert_eq!(r.action, Some("XDP_PASS"));
+    assert_eq!(vm.array::<u64>("hits").unwrap().get(0), Some(1));
+    match vm.run("uses_sockmap", Context::xdp(&frame)) {
+        Err(e @ bpfbox::Error::MapUnavailable { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("uses_sockmap"), "{msg}");
+            assert!(msg.contains("socks") && msg.contains("sockmap"), "{msg}");
+        }
+        other => panic!("expected MapUnavailable, got {other:?}"),
+    }
 }
 
 /// Every program of every fixture object is exercised by a test above, and loads without
