@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::insn::*;
+
 use std::net::{TcpListener, UdpSocket};
 
 use bpfbox_kernel_compare::sys::{self, TestRunIn};
@@ -12,41 +14,7 @@ use bpfbox_kernel_compare::{KernelObject, LoadOptions, Verdict};
 use bpfbox_vm::helpers::MapTable;
 use bpfbox_vm::net::Socket;
 use bpfbox_vm::testrun::{test_run, TestRun};
-use bpfbox_vm::{Env, ProgType, Program, RawInsn};
-
-fn i(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> RawInsn {
-    RawInsn::new(code, dst, src, off, imm)
-}
-
-const MOV64_IMM: u8 = 0xb7;
-const MOV64_REG: u8 = 0xbf;
-const ADD64_IMM: u8 = 0x07;
-const CALL: u8 = 0x85;
-const EXIT: u8 = 0x95;
-const STW: u8 = 0x62;
-const STH: u8 = 0x6a;
-const STXDW: u8 = 0x7b;
-const LDXDW: u8 = 0x79;
-const LDXW: u8 = 0x61;
-const JEQ_IMM: u8 = 0x15;
-const LSH64_IMM: u8 = 0x67;
-const OR64_REG: u8 = 0x4f;
-
-fn program(name: &str, t: ProgType, insns: Vec<RawInsn>) -> Program {
-    Program {
-        name: name.into(),
-        section: t.name().into(),
-        prog_type: t,
-        expected_attach_type: None,
-        attach_target: None,
-        prog_flags: if t == ProgType::Syscall { 1 << 4 } else { 0 },
-        insns,
-        license: "GPL".into(),
-        kern_version: 0,
-        func_info: Vec::new(),
-        line_info: Vec::new(),
-    }
-}
+use bpfbox_vm::{Env, ProgType, Program};
 
 /// Loads `progs` into the kernel (all must be accepted).
 fn load(progs: &[Program]) -> KernelObject {

@@ -5,31 +5,13 @@
 
 mod common;
 
+use common::insn::*;
+
 use bpfbox_kernel_compare::sys::{self, MapCreate};
 use bpfbox_kernel_compare::{KernelObject, LoadOptions, Outcome, RunInput, Session, Verdict};
 use bpfbox_vm::maps::spec::*;
 use bpfbox_vm::maps::{Map, MapConfig};
-use bpfbox_vm::{ProgType, Program, RawInsn};
-
-fn i(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> RawInsn {
-    RawInsn::new(code, dst, src, off, imm)
-}
-
-fn program(name: &str, t: ProgType, insns: Vec<RawInsn>) -> Program {
-    Program {
-        name: name.into(),
-        section: t.name().into(),
-        prog_type: t,
-        expected_attach_type: None,
-        attach_target: None,
-        prog_flags: 0,
-        insns,
-        license: "GPL".into(),
-        kern_version: 0,
-        func_info: Vec::new(),
-        line_info: Vec::new(),
-    }
-}
+use bpfbox_vm::{ProgType, Program};
 
 fn spec(t: MapType, k: u32, v: u32, n: u32, flags: u32) -> MapSpec {
     MapSpec::new("m", t, k, v, n).with_flags(flags)
@@ -276,11 +258,6 @@ fn user_side_operations() {
     ));
     assert!(bad.is_empty(), "{bad:#?}");
 }
-
-const MOV64_IMM: u8 = 0xb7;
-const CALL: u8 = 0x85;
-const EXIT: u8 = 0x95;
-const LD_IMM64: u8 = 0x18;
 
 /// `return bpf_redirect_map(map[0], key, flags)`.
 fn redirect(name: &str, key: i32, flags: i32) -> Program {

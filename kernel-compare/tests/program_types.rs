@@ -3,45 +3,12 @@
 
 mod common;
 
+use common::insn::*;
+
 use bpfbox_kernel_compare::report::default_inputs;
 use bpfbox_kernel_compare::{KernelObject, LoadOptions, RunInput, Session, Verdict};
 use bpfbox_vm::maps::spec::{MapSpec, MapType};
 use bpfbox_vm::{ProgType, Program, RawInsn};
-
-fn i(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> RawInsn {
-    RawInsn::new(code, dst, src, off, imm)
-}
-
-const EXIT: u8 = 0x95;
-const MOV64_IMM: u8 = 0xb7;
-const MOV64_REG: u8 = 0xbf;
-const ADD64_IMM: u8 = 0x07;
-const LDXW: u8 = 0x61;
-const LDXDW: u8 = 0x79;
-const LDXB: u8 = 0x71;
-const STXW: u8 = 0x63;
-const STXDW: u8 = 0x7b;
-const STW: u8 = 0x62;
-const JGT_REG: u8 = 0x2d;
-const JEQ_IMM: u8 = 0x15;
-const CALL: u8 = 0x85;
-const LD_IMM64: u8 = 0x18;
-
-fn program(name: &str, t: ProgType, insns: Vec<RawInsn>) -> Program {
-    Program {
-        name: name.into(),
-        section: t.name().into(),
-        prog_type: t,
-        expected_attach_type: None,
-        attach_target: None,
-        prog_flags: 0,
-        insns,
-        license: "GPL".into(),
-        kern_version: 0,
-        func_info: Vec::new(),
-        line_info: Vec::new(),
-    }
-}
 
 /// `counts[key] += 1` for the map at index 0 (a hash u32 -> u64), key in r6. Clobbers r1-r5.
 fn count_into_map0() -> Vec<RawInsn> {

@@ -4,46 +4,13 @@
 
 mod common;
 
+use common::insn::*;
+
 use bpfbox_kernel_compare::{KernelObject, LoadOptions, RunInput, Session, Verdict};
-use bpfbox_vm::{ProgType, Program, RawInsn};
-
-fn i(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> RawInsn {
-    RawInsn::new(code, dst, src, off, imm)
-}
-
-const EXIT: u8 = 0x95;
-const MOV64_IMM: u8 = 0xb7;
-const MOV64_REG: u8 = 0xbf;
-const LSH64_IMM: u8 = 0x67;
-const OR64_REG: u8 = 0x4f;
-const ADD64_IMM: u8 = 0x07;
-const LDXW: u8 = 0x61;
-const STXDW: u8 = 0x7b;
-const CALL: u8 = 0x85;
-const LD_IMM64: u8 = 0x18;
-const LD_ABS_B: u8 = 0x30;
-const LD_ABS_H: u8 = 0x28;
-const LD_ABS_W: u8 = 0x20;
-const LD_IND_B: u8 = 0x50;
+use bpfbox_vm::{ProgType, Program};
 
 const SKF_LL_OFF: i32 = -0x200000;
 const SKF_NET_OFF: i32 = -0x100000;
-
-fn program(name: &str, t: ProgType, insns: Vec<RawInsn>) -> Program {
-    Program {
-        name: name.into(),
-        section: t.name().into(),
-        prog_type: t,
-        expected_attach_type: None,
-        attach_target: None,
-        prog_flags: 0,
-        insns,
-        license: "GPL".into(),
-        kern_version: 0,
-        func_info: Vec::new(),
-        line_info: Vec::new(),
-    }
-}
 
 /// An Ethernet/IPv4/UDP frame whose bytes are all non-zero where the loads read.
 fn frame() -> Vec<u8> {

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod insn;
+
 use bpfbox_kernel_compare::probe::Probe;
 
 /// Directories holding Debian's xdp-tools / libxdp objects.
