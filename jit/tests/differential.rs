@@ -286,6 +286,36 @@ fn is_ld_imm64_half(out: &[RawInsn], at: usize) -> bool {
     out[at].code == 0x18 || (at > 0 && out[at - 1].code == 0x18)
 }
 
+/// Runs `vm` with `budget` in the interpreter and in the checked JIT on the same random
+/// 64 bytes, asserts they return the same result and leave the same memory, and returns the
+/// interpreter's result.
+fn run_both(
+    mut vm: Vm,
+    budget: u64,
+    slots: &[RawInsn],
+    rng: &mut Rng,
+    case: u64,
+) -> Result<bpfbox_vm::RunOutcome, bpfbox_vm::Fault> {
+    vm.set_helpers(HelperRegistry::kernel());
+    vm.set_budget(budget);
+    let vm = Arc::new(vm);
+    let jit = JitProgram::compile(Arc::clone(&vm)).expect("compile");
+    let init: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
+    let mut mem = init.clone();
+    let want = vm.run_mem(&mut mem);
+    let after_interp = mem.clone();
+    mem.copy_from_slice(&init);
+    let got = jit.run_mem(&mut mem);
+    assert_eq!(
+        got,
+        want,
+        "case {case}: program {:?}",
+        bpfbox_vm::isa::slots_to_bytes(slots)
+    );
+    assert_eq!(mem, after_interp, "case {case}: memory");
+    want
+}
+
 #[test]
 fn checked_jit_equals_the_interpreter_on_random_programs() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
@@ -299,7 +329,7 @@ fn checked_jit_equals_the_interpreter_on_random_programs() {
         .unwrap_or(6000u64);
     for case in 0..cases {
         let slots = program(&mut rng);
-        let mut vm = match Vm::new(&slots) {
+        let vm = match Vm::new(&slots) {
             Ok(vm) => vm,
             Err(e) => {
                 if std::env::var_os("JIT_DIFF_DEBUG").is_some() {
@@ -308,23 +338,7 @@ fn checked_jit_equals_the_interpreter_on_random_programs() {
                 continue;
             }
         };
-        vm.set_helpers(HelperRegistry::kernel());
-        vm.set_budget(1 + rng.below(400));
-        let vm = Arc::new(vm);
-        let jit = JitProgram::compile(Arc::clone(&vm)).expect("compile");
-        let init: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
-        let mut mem = init.clone();
-        let want = vm.run_mem(&mut mem);
-        let after_interp = mem.clone();
-        mem.copy_from_slice(&init);
-        let got = jit.run_mem(&mut mem);
-        assert_eq!(
-            got,
-            want,
-            "case {case}: program {:?}",
-            bpfbox_vm::isa::slots_to_bytes(&slots)
-        );
-        assert_eq!(mem, after_interp, "case {case}: memory");
+        let want = run_both(vm, 1 + rng.below(400), &slots, &mut rng, case);
         ran += 1;
         if let Err(f) = &want {
             faults += 1;
@@ -356,26 +370,10 @@ fn checked_jit_equals_the_interpreter_on_mutated_programs() {
             b[bit / 8] ^= 1 << (bit % 8);
             slots[at] = bpfbox_vm::isa::slots_from_bytes(&b).expect("8 bytes")[0];
         }
-        let Ok(mut vm) = Vm::new(&slots) else {
+        let Ok(vm) = Vm::new(&slots) else {
             continue;
         };
-        vm.set_helpers(HelperRegistry::kernel());
-        vm.set_budget(1 + rng.below(2000));
-        let vm = Arc::new(vm);
-        let jit = JitProgram::compile(Arc::clone(&vm)).expect("compile");
-        let init: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
-        let mut mem = init.clone();
-        let want = vm.run_mem(&mut mem);
-        let after_interp = mem.clone();
-        mem.copy_from_slice(&init);
-        let got = jit.run_mem(&mut mem);
-        assert_eq!(
-            got,
-            want,
-            "case {case}: program {:?}",
-            bpfbox_vm::isa::slots_to_bytes(&slots)
-        );
-        assert_eq!(mem, after_interp, "case {case}: memory");
+        let _ = run_both(vm, 1 + rng.below(2000), &slots, &mut rng, case);
         ran += 1;
     }
     eprintln!("{ran} mutated programs");
