@@ -63,6 +63,37 @@ pub type MapRef = Arc<Map>;
 
 /// The operations every map family implements; the defaults are the errno the kernel
 /// returns when a map type lacks an operation.
+/// The element operations of a ring buffer (kernel or user): it has no keys or elements, and
+/// every such call is `ENOTSUPP`, as `ringbuf_map_*_elem` are.
+macro_rules! ring_buffer_has_no_elements {
+    () => {
+        fn lookup_ptr(&self, _key: &[u8], _cpu: u32) -> Option<*mut u8> {
+            None
+        }
+
+        fn update_elem(&self, _k: &[u8], _v: &[u8], _f: u64, _c: u32) -> MapResult<()> {
+            err(Errno::ENOTSUPP, "ring buffers have no elements")
+        }
+
+        fn delete_elem(&self, _key: &[u8]) -> MapResult<()> {
+            err(Errno::ENOTSUPP, "ring buffers have no elements")
+        }
+
+        fn lookup(&self, _key: &[u8]) -> MapResult<Vec<u8>> {
+            err(Errno::ENOTSUPP, "ring buffers have no elements")
+        }
+
+        fn update(&self, _key: &[u8], _value: &[u8], _flags: u64) -> MapResult<()> {
+            err(Errno::ENOTSUPP, "ring buffers have no elements")
+        }
+
+        fn get_next_key(&self, _key: Option<&[u8]>) -> MapResult<Vec<u8>> {
+            err(Errno::ENOTSUPP, "ring buffers have no keys")
+        }
+    };
+}
+pub(crate) use ring_buffer_has_no_elements;
+
 pub(crate) trait MapOps: Send + Sync {
     /// Program-side lookup: a pointer to the value (the CPU's copy for per-CPU maps).
     fn lookup_ptr(&self, key: &[u8], cpu: u32) -> Option<*mut u8>;

@@ -222,29 +222,7 @@ impl RingBuf {
 }
 
 impl MapOps for RingBuf {
-    fn lookup_ptr(&self, _key: &[u8], _cpu: u32) -> Option<*mut u8> {
-        None
-    }
-
-    fn update_elem(&self, _k: &[u8], _v: &[u8], _f: u64, _c: u32) -> MapResult<()> {
-        err(Errno::ENOTSUPP, "ring buffers have no elements")
-    }
-
-    fn delete_elem(&self, _key: &[u8]) -> MapResult<()> {
-        err(Errno::ENOTSUPP, "ring buffers have no elements")
-    }
-
-    fn lookup(&self, _key: &[u8]) -> MapResult<Vec<u8>> {
-        err(Errno::ENOTSUPP, "ring buffers have no elements")
-    }
-
-    fn update(&self, _key: &[u8], _value: &[u8], _flags: u64) -> MapResult<()> {
-        err(Errno::ENOTSUPP, "ring buffers have no elements")
-    }
-
-    fn get_next_key(&self, _key: Option<&[u8]>) -> MapResult<Vec<u8>> {
-        err(Errno::ENOTSUPP, "ring buffers have no keys")
-    }
+    super::ring_buffer_has_no_elements!();
 
     fn regions(&self) -> Vec<Region> {
         vec![self.data.region(true, RegionKind::RingBuf)]
