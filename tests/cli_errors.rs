@@ -209,3 +209,35 @@ fn text_that_does_not_assemble_is_an_assembler_error() {
         }
     }
 }
+
+/// `compare` checks its input files before it asks the kernel anything; the truncated object
+/// is found by loading it, which needs `bpf()`.
+#[test]
+fn compare_follows_the_error_scheme() {
+    if let Some(r) = bpfbox::kernel_compare::probe::Probe::run().reason() {
+        return common::skip(&r);
+    }
+    common_rows(&["compare"]);
+}
+
+/// `selftest` takes directories of objects, so a directory is not an input error there;
+/// every other row is as for the other commands.
+#[test]
+fn selftest_follows_the_error_scheme() {
+    if let Some(r) = bpfbox::kernel_compare::probe::Probe::run().reason() {
+        return common::skip(&r);
+    }
+    let i = inputs();
+    expect(
+        &["selftest", s(&i.missing)],
+        2,
+        &format!("{}: cannot read: no such file", s(&i.missing)),
+    );
+    expect(
+        &["selftest", s(&i.empty)],
+        2,
+        &format!("{}: empty file", s(&i.empty)),
+    );
+    expect(&["selftest", s(&i.not_elf)], 2, s(&i.not_elf));
+    expect(&["selftest", s(&i.truncated)], 2, s(&i.truncated));
+}

@@ -85,20 +85,20 @@ fn parse_flags_arg(s: &str) -> Result<u32, String> {
     parse_prog_flags(s).map_err(|e| e.to_string())
 }
 
-fn read(path: &PathBuf) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
-}
-
 /// Runs `bpfbox compare`.
 pub fn run(mut a: CompareArgs) -> CliResult {
     if a.json {
         a.output = Output::Json;
     }
+    // Input files first, under the one error scheme, before asking the kernel anything.
+    for o in &a.objects {
+        super::input::check_object(o)?;
+    }
     let probe = Probe::run();
     if let Some(reason) = probe.reason() {
         return Err(CliError::internal(reason));
     }
-    let ctx = a.ctx.as_ref().map(read).transpose()?;
+    let ctx = a.ctx.as_ref().map(|p| super::input::read(p)).transpose()?;
     let mut inputs = Vec::new();
     for d in &a.data {
         inputs.push(RunInput {
@@ -106,7 +106,7 @@ pub fn run(mut a: CompareArgs) -> CliResult {
                 || d.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             ),
-            data: read(d)?,
+            data: super::input::read(d)?,
             ctx: ctx.clone(),
         });
     }
@@ -153,6 +153,8 @@ pub fn run(mut a: CompareArgs) -> CliResult {
     };
     let mut reports: Vec<FileReport> = Vec::new();
     let mut failures = Vec::new();
+    // Files that cannot be read or are not BPF objects: a wrong input (status 2).
+    let mut bad_inputs = 0;
     let mut unknown = Vec::new();
     for path in &a.objects {
         bar.set_message(path.display().to_string());
@@ -160,7 +162,12 @@ pub fn run(mut a: CompareArgs) -> CliResult {
             Ok(r) => reports.push(r),
             // `--prog` over several objects picks the objects that have it.
             Err(e @ CompareError::UnknownProgram { .. }) => unknown.push(e.to_string()),
-            Err(e) => failures.push(format!("{}: {e}", path.display())),
+            Err(e) => {
+                if matches!(e, CompareError::Io { .. } | CompareError::Loader(_)) {
+                    bad_inputs += 1;
+                }
+                failures.push(format!("{}: {e}", path.display()));
+            }
         }
         bar.inc(1);
     }
@@ -199,6 +206,9 @@ pub fn run(mut a: CompareArgs) -> CliResult {
     }
     if summary.any_mismatch() {
         return Err(CliError::rejected(""));
+    }
+    if bad_inputs > 0 {
+        return Err(CliError::usage(failures.join("\n")));
     }
     if !failures.is_empty() {
         return Err(CliError::internal(failures.join("\n")));

@@ -193,10 +193,9 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
                 .collect();
             files.sort();
             out.extend(files);
-        } else if p.exists() {
-            out.push(p.clone());
         } else {
-            return Err(CliError::usage(format!("{}: no such file", p.display())));
+            super::input::check_object(p)?;
+            out.push(p.clone());
         }
     }
     Ok(out)
@@ -333,6 +332,8 @@ pub fn run(a: SelftestArgs) -> CliResult {
     }
     let mut rows = Vec::new();
     let mut errors = Vec::new();
+    // Objects that are not readable BPF objects: a wrong input (status 2), as in every command.
+    let mut bad_inputs = 0;
     for path in &files {
         bar.set_message(path.display().to_string());
         match SelftestObject::open(path, &env) {
@@ -350,7 +351,10 @@ pub fn run(a: SelftestArgs) -> CliResult {
                     rows.push(obj.run(spec, unpriv, &env));
                 }
             }
-            Err(e) => errors.push(format!("{}: {e}", path.display())),
+            Err(e) => {
+                bad_inputs += 1;
+                errors.push(format!("{}: {e}", path.display()));
+            }
         }
         bar.inc(1);
     }
@@ -390,6 +394,9 @@ pub fn run(a: SelftestArgs) -> CliResult {
             }
             crate::outln!("{}", summary.line())?;
         }
+    }
+    if bad_inputs > 0 {
+        return Err(CliError::usage(errors.join("\n")));
     }
     if output != Output::Json {
         for e in &errors {
