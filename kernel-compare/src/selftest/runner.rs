@@ -146,8 +146,14 @@ pub struct TestOutcome {
     pub kernel: Option<Verdict>,
     /// The errno of a refused load.
     pub errno: Option<i32>,
-    /// bpfbox's verifier verdict (`None` until bpfbox has a verifier).
+    /// bpfbox's verifier verdict (`None` when the loader did not build the program).
     pub bpfbox: Option<Verdict>,
+    /// bpfbox's verifier's error line, when it rejects.
+    pub bpfbox_error: Option<String>,
+    /// Whether bpfbox rejects only because a feature is not supported yet.
+    pub bpfbox_unsupported: bool,
+    /// bpfbox's verifier's `processed N insns`.
+    pub bpfbox_processed_insns: Option<u64>,
     /// `processed N insns`.
     pub processed_insns: Option<u64>,
     /// The first line of the log that says what is wrong (the last non-statistics line of
@@ -355,6 +361,9 @@ impl SelftestObject {
             kernel: None,
             errno: None,
             bpfbox: None,
+            bpfbox_error: None,
+            bpfbox_unsupported: false,
+            bpfbox_processed_insns: None,
             processed_insns: None,
             first_error: None,
             msgs: None,
@@ -421,6 +430,7 @@ impl SelftestObject {
         }
         // The selftests' loader: the test's log level exactly, a 2 MiB log buffer, libbpf's
         // retry at level 1 when a load without a log fails, the test's flags.
+        bpfbox_verify(object, spec, unprivileged, &mut out);
         let opts = LoadOptions {
             log_level: spec.log_level,
             log_size: Some(LOG_BUF_SIZE),
@@ -659,6 +669,33 @@ fn kernel_prefill(kernel: &KernelObject, pre: &[Prefill]) -> std::result::Result
         sys::map_update(fd, &p.key, &p.value, 0).map_err(|e| format!("map `{}`: {e}", p.map))?;
     }
     Ok(())
+}
+
+/// bpfbox's verifier on the test's program, loaded as the selftests load it.
+fn bpfbox_verify(object: &Object, spec: &TestSpec, unprivileged: bool, out: &mut TestOutcome) {
+    let Some(p) = object.program(&spec.program) else {
+        return;
+    };
+    let opts = bpfbox_verifier::Options {
+        maps: object.maps().to_vec(),
+        privileged: !unprivileged,
+        log_level: spec.log_level.max(1),
+        flags: spec.prog_flags,
+    };
+    let v = bpfbox_verifier::verify(p, &opts);
+    out.bpfbox = Some(if v.accepted {
+        Verdict::Accepted
+    } else {
+        Verdict::Rejected
+    });
+    // Compared with the kernel's reason, which is the last line of its refusal.
+    out.bpfbox_error = v
+        .error
+        .as_deref()
+        .and_then(|e| e.lines().rev().find(|l| !l.trim().is_empty()))
+        .map(str::to_string);
+    out.bpfbox_unsupported = v.unsupported;
+    out.bpfbox_processed_insns = Some(v.stats.processed_insns);
 }
 
 /// The same run in bpfbox's interpreter, on fresh maps of the object, with the loaded
