@@ -19,6 +19,7 @@ pub mod selftest;
 pub mod struct_ops;
 pub mod sys;
 pub mod verifier_log;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use flags::parse_prog_flags;

@@ -82,8 +82,14 @@ pub struct ProgramRow {
     pub kernel_errno: Option<i32>,
     /// Why the kernel could not say / why not loaded / the verifier's last line.
     pub reason: Option<String>,
-    /// bpfbox's verifier verdict (none until the verifier exists).
+    /// bpfbox's verifier verdict (none when the loader did not build the program).
     pub bpfbox_verdict: Option<Verdict>,
+    /// Whether bpfbox rejects only because a feature is not supported yet (not a mismatch).
+    pub bpfbox_unsupported: bool,
+    /// bpfbox's verifier's error line, when it rejects.
+    pub bpfbox_reason: Option<String>,
+    /// bpfbox's verifier's `processed N insns`.
+    pub bpfbox_insns: Option<u64>,
     /// `verification time` in microseconds.
     pub duration_us: Option<u64>,
     /// `processed N insns`.
@@ -114,11 +120,27 @@ pub struct ProgramRow {
 impl ProgramRow {
     /// Whether the kernel's and bpfbox's verdicts disagree, or a run differed.
     pub fn mismatch(&self) -> bool {
-        self.run_mismatches > 0
-            || self
+        self.run_mismatches > 0 || self.verdict_mismatch()
+    }
+
+    /// Whether both verifiers judged the program and disagree (a rejection only because
+    /// bpfbox does not support a feature yet is not a verdict).
+    pub fn verdict_mismatch(&self) -> bool {
+        matches!(self.kernel_verdict, Verdict::Accepted | Verdict::Rejected)
+            && !self.bpfbox_unsupported
+            && self
                 .bpfbox_verdict
                 .as_ref()
                 .is_some_and(|b| *b != self.kernel_verdict)
+    }
+
+    /// The bpfbox verdict cell: `accepted`, `rejected`, `unsupported` or `-`.
+    pub fn bpfbox_label(&self) -> &'static str {
+        match &self.bpfbox_verdict {
+            None => "-",
+            Some(_) if self.bpfbox_unsupported => "unsupported",
+            Some(v) => v.label(),
+        }
     }
 }
 
@@ -229,6 +251,9 @@ pub fn compare_file(path: &Path, opts: &CompareOptions) -> Result<FileReport> {
             kernel_errno: p.errno,
             reason: p.reason.clone(),
             bpfbox_verdict: None,
+            bpfbox_unsupported: false,
+            bpfbox_reason: None,
+            bpfbox_insns: None,
             duration_us: p.stats.verification_time_us,
             insns: p.stats.processed_insns,
             states: p.stats.total_states,
@@ -243,6 +268,21 @@ pub fn compare_file(path: &Path, opts: &CompareOptions) -> Result<FileReport> {
             log: opts.keep_logs.then(|| p.log.clone()),
         })
         .collect();
+    for row in &mut programs {
+        let Some(p) = obj.program(&row.program) else {
+            continue;
+        };
+        let how = crate::verify::VerifyAs {
+            privileged: true,
+            flags: opts.prog_flags,
+            log_level: 1,
+        };
+        let v = crate::verify::verify(&obj, p, how);
+        row.bpfbox_verdict = Some(crate::verify::label(&v));
+        row.bpfbox_unsupported = v.unsupported;
+        row.bpfbox_reason = crate::verify::error_line(&v);
+        row.bpfbox_insns = Some(v.stats.processed_insns);
+    }
     let mut mismatches = Vec::new();
     if opts.run {
         let mut s = Session::new(&obj, &k, opts.ncpus.max(1));
@@ -329,6 +369,8 @@ pub struct Summary {
     pub run_mismatches: usize,
     /// Programs with a verdict mismatch.
     pub verdict_mismatches: usize,
+    /// Programs bpfbox's verifier cannot judge yet.
+    pub bpfbox_unsupported: usize,
 }
 
 impl Summary {
@@ -345,11 +387,11 @@ impl Summary {
             }
             s.runs += r.runs;
             s.run_mismatches += r.run_mismatches;
-            if r.bpfbox_verdict
-                .as_ref()
-                .is_some_and(|b| *b != r.kernel_verdict)
-            {
+            if r.verdict_mismatch() {
                 s.verdict_mismatches += 1;
+            }
+            if r.bpfbox_unsupported {
+                s.bpfbox_unsupported += 1;
             }
         }
         s
@@ -364,14 +406,18 @@ impl Summary {
     pub fn line(&self) -> String {
         format!(
             "{} programs: {} accepted, {} rejected, {} kernel cannot say, {} not loaded; \
-             {} runs compared, {} mismatches",
+             {} runs compared, {} mismatches ({} verdicts, {} runs); \
+             bpfbox's verifier cannot judge {} yet",
             self.programs,
             self.accepted,
             self.rejected,
             self.cannot_say,
             self.not_loaded,
             self.runs,
-            self.run_mismatches + self.verdict_mismatches
+            self.run_mismatches + self.verdict_mismatches,
+            self.verdict_mismatches,
+            self.run_mismatches,
+            self.bpfbox_unsupported
         )
     }
 }
@@ -408,9 +454,7 @@ fn cells(r: &ProgramRow, with_runs: bool) -> [String; 12] {
         r.program.clone(),
         r.prog_type.clone(),
         r.kernel_verdict.label().to_string(),
-        r.bpfbox_verdict
-            .as_ref()
-            .map_or_else(|| "-".into(), |v| v.label().to_string()),
+        r.bpfbox_label().to_string(),
         opt(r.duration_us),
         opt(r.insns),
         opt(r.states),
@@ -466,6 +510,10 @@ pub fn table(reports: &[FileReport], with_runs: bool) -> String {
             }?;
             Some(format!("{}/{}: {why}", r.file, r.program))
         })
+        .chain(reports.iter().flat_map(|r| &r.programs).filter_map(|r| {
+            let why = r.bpfbox_reason.as_ref()?;
+            Some(format!("{}/{}: bpfbox: {why}", r.file, r.program))
+        }))
         .chain(reports.iter().filter_map(|r| {
             r.btf_error
                 .as_ref()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bpfbox_kernel_compare::probe::Probe;
 use bpfbox_kernel_compare::selftest::runner::unsupported_kind;
 use bpfbox_kernel_compare::selftest::{
-    Environment, MatchResult, RetvalComparison, SelftestObject, Status, TestOutcome,
+    Environment, MatchResult, Parity, RetvalComparison, SelftestObject, Status, TestOutcome,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use regex::Regex;
@@ -59,6 +59,10 @@ pub struct SelftestArgs {
     /// table.
     #[arg(long)]
     show_log: bool,
+    /// After the rows, bpfbox's verifier against the kernel per object file, as a Markdown
+    /// table.
+    #[arg(long)]
+    parity_table: bool,
 }
 
 /// The agreement counts printed after the rows.
@@ -360,6 +364,7 @@ pub fn run(a: SelftestArgs) -> CliResult {
     }
     bar.finish_and_clear();
     let summary = Summary::of(&rows, &known);
+    let parity = Parity::of(&rows);
     let output = if a.json { Output::Json } else { a.output };
     match output {
         Output::Json => {
@@ -369,12 +374,14 @@ pub fn run(a: SelftestArgs) -> CliResult {
                 tests: &'a [TestOutcome],
                 errors: &'a [String],
                 summary: &'a Summary,
+                verifier: &'a Parity,
             }
             print_json(&Out {
                 kernel: &probe,
                 tests: &rows,
                 errors: &errors,
                 summary: &summary,
+                verifier: &parity,
             })?;
         }
         Output::Csv => crate::out!("{}", csv(&rows))?,
@@ -393,6 +400,10 @@ pub fn run(a: SelftestArgs) -> CliResult {
                 }
             }
             crate::outln!("{}", summary.line())?;
+            crate::outln!("{}", parity.total.line())?;
+            if a.parity_table {
+                crate::out!("\n{}", parity.markdown())?;
+            }
         }
     }
     if bad_inputs > 0 {

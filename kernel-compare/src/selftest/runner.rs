@@ -676,24 +676,14 @@ fn bpfbox_verify(object: &Object, spec: &TestSpec, unprivileged: bool, out: &mut
     let Some(p) = object.program(&spec.program) else {
         return;
     };
-    let opts = bpfbox_verifier::Options {
-        maps: object.maps().to_vec(),
+    let how = crate::verify::VerifyAs {
         privileged: !unprivileged,
-        log_level: spec.log_level.max(1),
         flags: spec.prog_flags,
+        log_level: spec.log_level.max(1),
     };
-    let v = bpfbox_verifier::verify(p, &opts);
-    out.bpfbox = Some(if v.accepted {
-        Verdict::Accepted
-    } else {
-        Verdict::Rejected
-    });
-    // Compared with the kernel's reason, which is the last line of its refusal.
-    out.bpfbox_error = v
-        .error
-        .as_deref()
-        .and_then(|e| e.lines().rev().find(|l| !l.trim().is_empty()))
-        .map(str::to_string);
+    let v = crate::verify::verify(object, p, how);
+    out.bpfbox = Some(crate::verify::label(&v));
+    out.bpfbox_error = crate::verify::error_line(&v);
     out.bpfbox_unsupported = v.unsupported;
     out.bpfbox_processed_insns = Some(v.stats.processed_insns);
 }

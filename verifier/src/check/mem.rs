@@ -587,6 +587,32 @@ pub fn store_reg(
     Ok(())
 }
 
+/// The read and the write of an atomic operation.
+fn atomic_access(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    dst: u8,
+    off: i16,
+    n: u32,
+) -> Result<()> {
+    let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
+    if old.is_pointer() {
+        return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));
+    }
+    access(
+        env,
+        st,
+        pc,
+        dst,
+        off,
+        n,
+        Access::Write(Value::Unknown),
+        false,
+    )?;
+    Ok(())
+}
+
 /// Atomic operations on the stack and map values.
 #[allow(clippy::too_many_arguments)]
 pub fn atomic(
@@ -630,20 +656,11 @@ pub fn atomic(
         }
     }
     let n = size.bytes();
-    let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
-    if old.is_pointer() {
-        return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));
-    }
-    access(
-        env,
-        st,
-        pc,
-        dst,
-        off,
-        n,
-        Access::Write(Value::Unknown),
-        false,
-    )?;
+    // Atomics are always checked for alignment (`strict_alignment_once`).
+    let strict = std::mem::replace(&mut env.strict_alignment, true);
+    let r = atomic_access(env, st, pc, dst, off, n);
+    env.strict_alignment = strict;
+    r?;
     if op.fetches() {
         let r = if op == AtomicOp::Cmpxchg { 0 } else { src };
         *st.reg_mut(r) = narrow(Reg::unknown(), n, false);
