@@ -286,6 +286,24 @@ fn mov(
                     Reg::unknown()
                 }
                 (_, _, true) => unreachable_pointer_mov(pc)?,
+                (Width::W32, AluOp::Mov, false) => {
+                    // A 32-bit copy of a value that fits in 32 bits is the same value: the
+                    // copies are linked, as 64-bit copies are.
+                    let mut v = Scalar::unknown();
+                    v.alu(op, width, &s.val);
+                    let mut out = Reg::scalar(v);
+                    if 64 - s.val.bounds().umax.leading_zeros() <= 32 && s.val.as_const().is_none()
+                    {
+                        if s.id == 0 {
+                            let id = env.new_id();
+                            st.reg_mut(r).id = id;
+                            out.id = id;
+                        } else {
+                            out.id = s.id;
+                        }
+                    }
+                    out
+                }
                 (_, _, false) => {
                     let mut v = Scalar::unknown();
                     v.alu(op, width, &s.val);

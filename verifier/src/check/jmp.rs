@@ -190,9 +190,14 @@ fn mark_null(st: &mut State, id: u32, is_null: bool) {
 /// `try_match_pkt_pointers` for packet pointers compared with `pkt_end`.
 fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: JmpCond) {
     use JmpCond::*;
+    // `pkt_meta` is bounded by `pkt` as `pkt` is by `pkt_end`, when `pkt` is the packet's
+    // start itself (`reg_is_init_pkt_pointer`).
+    let init = |r: &Reg| r.id == 0 && r.off == 0 && r.val.as_const() == Some(0);
     let (pkt, pkt_on_left) = match (d.ty, s.ty) {
         (RegType::Packet, RegType::PacketEnd) => (d, true),
+        (RegType::PacketMeta, RegType::Packet) if init(s) => (d, true),
         (RegType::PacketEnd, RegType::Packet) => (s, false),
+        (RegType::Packet, RegType::PacketMeta) if init(d) => (s, false),
         _ => return,
     };
     // Which side learns pkt + off <= end, and whether the bound is open on the right.
@@ -216,9 +221,9 @@ fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: Jm
         return;
     }
     let range = pkt.off + i32::from(open);
-    let id = pkt.id;
+    let (id, ty) = (pkt.id, pkt.ty);
     for_each_reg(st, |x| {
-        if x.ty == RegType::Packet && x.id == id {
+        if x.ty == ty && x.id == id {
             x.range = x.range.max(range);
         }
     });

@@ -45,7 +45,8 @@ fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32) -> Result
     let (desc, strict) = match reg.ty {
         RegType::Stack => ("stack ", true),
         RegType::Ctx => ("context ", env.strict_alignment),
-        RegType::MapValue => ("map value ", env.strict_alignment),
+        RegType::MapValue => ("value ", env.strict_alignment),
+        RegType::MapKey => ("key ", env.strict_alignment),
         RegType::Packet | RegType::PacketMeta => {
             if !env.strict_alignment {
                 return Ok(());
@@ -369,8 +370,9 @@ fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> 
             return Err(Reject::at(pc, "invalid size of register fill"));
         }
         if size <= spill_size && off % 8 == 0 {
+            // A narrowing fill breaks the link only when the value does not fit.
             let mut r = slot.spilled.clone();
-            if size < 8 {
+            if reg_width(&r) > size * 8 {
                 r.id = 0;
             }
             return Ok(r);
@@ -418,7 +420,7 @@ fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> 
 
 /// `check_stack_write_fixed_off`.
 fn stack_write(
-    env: &Env<'_>,
+    env: &mut Env<'_>,
     st: &mut State,
     pc: usize,
     off: i32,
@@ -427,16 +429,31 @@ fn stack_write(
 ) -> Result<()> {
     let privileged = env.privileged();
     let (spi, _) = Stack::locate(off);
-    let slot = &mut st.cur_mut().stack.slots[spi];
-    if !privileged && slot.is_spill() && !slot.spilled.is_scalar() && size != 8 {
-        return Err(Reject::at(
-            pc,
-            "attempt to corrupt spilled pointer on stack",
-        ));
+    {
+        let slot = &st.cur().stack.slots[spi];
+        if !privileged && slot.is_spill() && !slot.spilled.is_scalar() && size != 8 {
+            return Err(Reject::at(
+                pc,
+                "attempt to corrupt spilled pointer on stack",
+            ));
+        }
     }
     let aligned = off % 8 == 0;
     let spill = match &v {
-        Value::Reg(_, r) if aligned && r.is_scalar() && privileged => Some(r.clone()),
+        Value::Reg(regno, r) if aligned && r.is_scalar() && privileged => {
+            // A spill that holds the whole value links the slot with the register (an id
+            // is given first if it has none); a narrowing spill does not.
+            let mut r = r.clone();
+            if reg_width(&r) <= 8 * size {
+                if r.id == 0 && r.val.as_const().is_none() {
+                    r.id = env.new_id();
+                    st.reg_mut(*regno).id = r.id;
+                }
+            } else {
+                r.id = 0;
+            }
+            Some(r)
+        }
         Value::Imm(imm) if aligned && privileged => Some(Reg::constant(*imm as i64 as u64)),
         Value::Reg(_, r) if r.is_pointer() => {
             if size != 8 {
@@ -446,6 +463,7 @@ fn stack_write(
         }
         _ => None,
     };
+    let slot = &mut st.cur_mut().stack.slots[spi];
     if let Some(r) = spill {
         // A narrow spill keeps the whole register; fills narrow it as loads do.
         slot.spilled = r;
@@ -483,12 +501,9 @@ fn stack_write(
     Ok(())
 }
 
-fn mask(size: u32) -> u64 {
-    if size >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (size * 8)) - 1
-    }
+/// `get_reg_width`: how many low bits a scalar's values need.
+fn reg_width(r: &Reg) -> u32 {
+    64 - r.val.bounds().umax.leading_zeros()
 }
 
 /// Narrows a loaded scalar to `size` bytes, zero- or sign-extended.
@@ -496,25 +511,13 @@ fn narrow(r: Reg, size: u32, signed: bool) -> Reg {
     if !r.is_scalar() || size >= 8 {
         return r;
     }
-    let mut v = r.val;
+    // `coerce_reg_to_size(_sx)`: the bounds change, the link (if any) stays, as the
+    // kernel's loads keep it; fills that do not hold the whole value dropped it already.
+    let mut out = r;
     if signed {
-        let src = v;
-        v.alu(
-            bpfbox_vm::isa::AluOp::MovSx((size * 8) as u8),
-            bpfbox_vm::isa::Width::W64,
-            &src,
-        );
+        out.val.coerce_to_size_sx(size);
     } else {
-        v.alu(
-            bpfbox_vm::isa::AluOp::And,
-            bpfbox_vm::isa::Width::W64,
-            &Scalar::constant(mask(size)),
-        );
-    }
-    let mut out = Reg::scalar(v);
-    out.id = r.id;
-    if out.val != r.val {
-        out.id = 0;
+        out.val.coerce_to_size(size);
     }
     out
 }
