@@ -33,6 +33,8 @@ pub struct Env<'a> {
     pub stack_depth: Vec<u32>,
     /// The log lines so far.
     pub log: String,
+    /// What the walk learns for the engines.
+    pub observed: crate::facts::Observed,
 }
 
 impl Env<'_> {
@@ -75,7 +77,7 @@ pub fn run(
     cfg: &Cfg,
     stats: &mut Stats,
     log: &mut String,
-) -> Result<()> {
+) -> Result<crate::facts::Facts> {
     let flags = prog.prog_flags | opts.flags;
     let mut env = Env {
         prog,
@@ -85,11 +87,15 @@ pub fn run(
         strict_alignment: flags & BPF_F_STRICT_ALIGNMENT != 0 && flags & BPF_F_ANY_ALIGNMENT == 0,
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
+        observed: crate::facts::Observed::new(prog.insns.len()),
     };
     let r = Walker::new(prog.insns.len()).walk(&mut env, stats);
     stats.stack_depth = env.stack_depth.clone();
     *log = env.log;
-    r
+    let insns = &prog.insns;
+    // A slot starts an instruction unless it is the second half of an `ld_imm64`.
+    let starts = |i: usize| i == 0 || insns[i - 1].code != 0x18;
+    r.map(|()| env.observed.facts(starts))
 }
 
 struct Walker {
@@ -250,6 +256,7 @@ impl Walker {
                     };
                     Reject::at(pc, msg)
                 })?;
+                env.observed.visit(pc);
                 if level >= 1 {
                     let raw = env.prog.insns[pc];
                     let text = insn_text(&insn, pc, Syntax::Kernel, &DisasmOptions::default());

@@ -15,10 +15,12 @@ pub mod ctx;
 pub mod domain;
 pub mod error;
 pub mod explore;
+pub mod facts;
 pub mod options;
 pub mod state;
 
 pub use error::Reject;
+pub use facts::Facts;
 pub use options::{Options, Stats, Verdict};
 
 use bpfbox_vm::Program;
@@ -60,7 +62,7 @@ fn is_complexity_limit(r: &Reject) -> bool {
     r.message.starts_with("BPF program is too large.") || r.message.starts_with("The sequence of ")
 }
 
-fn finish(result: Result<(), Reject>, mut log: String, stats: Stats) -> Verdict {
+fn finish(result: Result<Facts, Reject>, mut log: String, stats: Stats) -> Verdict {
     let processed = format!(
         "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read {}\n",
         stats.processed_insns,
@@ -70,17 +72,15 @@ fn finish(result: Result<(), Reject>, mut log: String, stats: Stats) -> Verdict 
         stats.peak_states,
         stats.mark_read
     );
-    let result = result.map(|()| {
-        log.push_str(&processed);
-    });
     match result {
-        Ok(()) => Verdict {
+        Ok(facts) => Verdict {
             accepted: true,
             insn: None,
             error: None,
             unsupported: false,
-            log,
+            log: log + &processed,
             stats,
+            facts: Some(facts),
         },
         Err(r) => {
             log.push_str(&r.message);
@@ -93,6 +93,7 @@ fn finish(result: Result<(), Reject>, mut log: String, stats: Stats) -> Verdict 
                 error: Some(r.message),
                 log,
                 stats,
+                facts: None,
             }
         }
     }

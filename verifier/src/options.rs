@@ -66,4 +66,6 @@ pub struct Verdict {
     pub log: String,
     /// Statistics.
     pub stats: Stats,
+    /// What the walk learned for the engines, when the program is accepted.
+    pub facts: Option<crate::facts::Facts>,
 }

@@ -51,6 +51,14 @@ pub fn alu(
         }),
     };
     let dst_reg = read(st, pc, dst)?.clone();
+    if let (Src::Reg(_), AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod) = (src, op) {
+        let b = src_reg.val.bounds();
+        let nonzero = match width {
+            Width::W64 => b.umin > 0,
+            Width::W32 => b.u32_min > 0,
+        };
+        env.observed.divisor(pc, src_reg.is_scalar() && nonzero);
+    }
     if let Src::Imm(imm) = src {
         if matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod) && imm == 0 {
             return Err(Reject::at(pc, "div by zero"));
