@@ -15,6 +15,7 @@ pub mod memory;
 pub mod net;
 pub mod program;
 pub mod semantics;
+pub mod task;
 
 pub use env::Env;
 pub use interp::{Fault, FaultKind, RunOutcome, Vm};

@@ -405,4 +405,7 @@ pub struct Net {
     /// the kernel's test run attaches a socket whose cookie comes from a global counter at
     /// run time, so no fixed value matches it; 0 stands for no socket.
     pub ctx_socket_cookie: u64,
+    /// Options of the context's socket that `bpf_getsockopt` reads and `bpf_setsockopt`
+    /// sets, as `(level, optname, value)`; an option absent here reads as `-EINVAL`.
+    pub sockopts: Vec<(i32, i32, Vec<u8>)>,
 }

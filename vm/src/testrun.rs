@@ -390,6 +390,7 @@ pub fn run_context(
     let mut regions = ctx.regions();
     regions.extend(env.maps.regions());
     regions.extend(env.net.sockets.regions());
+    regions.extend(env.task.regions());
     regions.extend_from_slice(setup.regions);
     // BPF_PROG_TEST_RUN gives each run fresh cgroup storage; it stays in the map here so
     // that tests can read it afterwards.

@@ -5,7 +5,7 @@
 
 use super::maps::{map_arg, EFAULT, EINVAL};
 use super::{reg, ArgKind as A, HelperError, HelperRegistry, RetKind as R};
-use crate::context::{skb_off, xdp_off, SKB_SHINFO_SIZE, XDP_FRAME_SIZE};
+use crate::context::{skb_off, xdp_off, BPF_SKB_MAX_LEN, SKB_SHINFO_SIZE, XDP_FRAME_SIZE};
 use crate::interp::HelperCtx;
 use crate::maps::MapType;
 use crate::program::ProgType;
@@ -127,6 +127,45 @@ fn adjust_meta(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErro
     Ok(0)
 }
 
+/// `bpf_skb_change_head(skb, head_room, flags)`: pushes `head_room` zero bytes before the
+/// data (the new MAC header), growing `len`; `-EINVAL` for flags or a buffer that would
+/// grow past `BPF_SKB_MAX_LEN`. The data pointers are recomputed either way.
+fn change_head(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let ctx = a[0];
+    let head_room = a[1] & 0xffff_ffff;
+    let (data, end) = skb_bounds(c, ctx)?;
+    let len = end.wrapping_sub(data) & 0xffff_ffff;
+    let new_len = (len + head_room) & 0xffff_ffff;
+    if a[2] != 0 || new_len > BPF_SKB_MAX_LEN || new_len < len {
+        return Ok(EINVAL);
+    }
+    let new_data = data.wrapping_sub(head_room);
+    // The head grows into the frame's reserve; the write is checked like any other.
+    let zeros = vec![0u8; usize::try_from(head_room).unwrap_or(usize::MAX)];
+    c.check_writable(new_data, zeros.len())?;
+    c.write(new_data, &zeros)?;
+    wr_ptr(c, ctx, skb_off::UAPI_DATA, skb_off::DATA, new_data)?;
+    wr_ptr(
+        c,
+        ctx,
+        skb_off::UAPI_DATA_META,
+        skb_off::DATA_META,
+        new_data,
+    )?;
+    let old = rd32(c, ctx.wrapping_add(skb_off::LEN))?;
+    c.write(
+        ctx.wrapping_add(skb_off::LEN),
+        &old.wrapping_add(head_room as u32).to_ne_bytes(),
+    )?;
+    Ok(0)
+}
+
+fn rd32(c: &HelperCtx<'_, '_>, addr: u64) -> Result<u32, HelperError> {
+    let mut b = [0u8; 4];
+    c.read_into(addr, &mut b)?;
+    Ok(u32::from_ne_bytes(b))
+}
+
 /// A redirect a program requested (`bpf_redirect`, `bpf_redirect_map`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Redirect {
@@ -140,6 +179,14 @@ pub struct Redirect {
 
 /// Registers the packet and redirect helpers.
 pub(crate) fn register(r: &mut HelperRegistry) {
+    reg(
+        r,
+        43,
+        "bpf_skb_change_head",
+        R::Integer,
+        &[A::PtrToCtx, A::Anything, A::Anything],
+        change_head,
+    );
     reg(
         r,
         44,

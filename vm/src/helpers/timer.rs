@@ -80,6 +80,7 @@ pub fn fire_timers<'a>(
         let key = env.scratch.last().map_or(0, |k| k.as_ptr() as u64);
         let mut regions = env.maps.regions();
         regions.extend(env.net.sockets.regions());
+        regions.extend(env.task.regions());
         regions.push(Region::new(
             key as *const u8,
             t.key.len(),
