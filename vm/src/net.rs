@@ -190,12 +190,16 @@ impl SocketTable {
         self.socks
             .iter()
             .map(|(_, b)| {
-                Region::new(
+                // SAFETY: each view is a boxed buffer the table owns and never resizes; runs
+                // borrow the environment holding the table for as long as they use it.
+                unsafe {
+                    Region::new(
                     b.as_ptr() as *const u8,
                     SOCK_BUF_SIZE,
                     false,
-                    RegionKind::User,
-                )
+                        RegionKind::User,
+                    )
+                }
             })
             .collect()
     }

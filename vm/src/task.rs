@@ -104,19 +104,26 @@ impl Task {
 
     /// The memory programs may read: the task structure and every mapping's structure.
     pub fn regions(&self) -> Vec<Region> {
-        let mut v = vec![Region::new(
-            self.task_struct.as_ptr() as *const u8,
-            TASK_STRUCT_SIZE,
-            false,
-            RegionKind::User,
-        )];
-        v.extend(self.vmas.iter().map(|m| {
+        // SAFETY: boxed buffers the task owns and never resizes; runs borrow the
+        // environment holding the task for as long as they use the regions.
+        let mut v = vec![unsafe {
             Region::new(
-                m.bytes.as_ptr() as *const u8,
-                VMA_STRUCT_SIZE,
+                self.task_struct.as_ptr() as *const u8,
+                TASK_STRUCT_SIZE,
                 false,
                 RegionKind::User,
             )
+        }];
+        v.extend(self.vmas.iter().map(|m| {
+            // SAFETY: as above, for each mapping's structure.
+            unsafe {
+                Region::new(
+                    m.bytes.as_ptr() as *const u8,
+                    VMA_STRUCT_SIZE,
+                    false,
+                    RegionKind::User,
+                )
+            }
         }));
         v
     }

@@ -387,7 +387,7 @@ pub fn run_context(
     setup: &RunSetup<'_>,
 ) -> Result<RunResult, TestRunError> {
     env.prog_type = prog_type;
-    let mut regions = ctx.regions();
+    let mut regions = ctx.regions_for(prog_type);
     regions.extend(env.maps.regions());
     regions.extend(env.net.sockets.regions());
     regions.extend(env.task.regions());

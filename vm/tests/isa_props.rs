@@ -119,7 +119,7 @@ fn insn() -> impl Strategy<Value = Insn> {
         (any::<i32>(), any::<i16>())
             .prop_map(|(btf_id, off)| Insn::Call(CallTarget::Kfunc { btf_id, off })),
         reg().prop_map(|reg| Insn::Callx { reg }),
-        Just(Insn::Exit),
+        Just(Insn::EXIT),
         (wreg(), ld_kind(), any::<u64>()).prop_map(|(dst, kind, imm)| {
             let imm = if matches!(kind, LdImm64Kind::MapFd | LdImm64Kind::MapIdx) {
                 imm & 0xffff_ffff

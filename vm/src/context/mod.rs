@@ -7,6 +7,7 @@
 //! a private tail holding the 64-bit pointers, and [`rewrite_ctx_access`] turns `LDX W` of a
 //! pointer field into `LDX DW` of its private copy.
 
+pub mod access;
 mod rewrite;
 
 pub use rewrite::rewrite_ctx_access;
@@ -446,22 +447,32 @@ impl Context {
         })
     }
 
-    /// The memory a run over this context must register: the context (writable) and the
-    /// whole frame (headroom and tailroom included).
-    pub fn regions(&self) -> Vec<Region> {
-        let mut v = vec![Region::new(
-            self.ctx.as_ptr() as *const u8,
-            self.ctx_len,
-            true,
-            RegionKind::Context,
-        )];
+    /// The memory a run of a program of type `t` over this context registers: the whole
+    /// context read-only (the first region), writable regions over the fields the program
+    /// type may store into ([`access::writable_ranges`]), and the whole frame (headroom and
+    /// tailroom included).
+    pub fn regions_for(&self, t: crate::program::ProgType) -> Vec<Region> {
+        let base = self.ctx.as_ptr() as *const u8;
+        let ranges = access::writable_ranges(self.kind, t);
+        // SAFETY: `ctx` and `frame` are heap buffers owned by this context, never resized
+        // after construction; the caller keeps the context alive for every run given
+        // these regions (a `Context` is borrowed for the whole run).
+        let mut v = vec![unsafe {
+            Region::new(base, self.ctx_len, ranges.is_none(), RegionKind::Context)
+        }];
+        for &(off, len) in ranges.unwrap_or(&[]) {
+            if off + len <= self.ctx_len as u64 {
+                // SAFETY: a sub-range of the context buffer, as above.
+                v.push(unsafe {
+                    Region::new(base.add(off as usize), len as usize, true, RegionKind::Context)
+                });
+            }
+        }
         if !self.frame.is_empty() {
-            v.push(Region::new(
-                self.frame.as_ptr(),
-                self.frame.len(),
-                true,
-                RegionKind::Packet,
-            ));
+            // SAFETY: as above, for the frame.
+            v.push(unsafe {
+                Region::new(self.frame.as_ptr(), self.frame.len(), true, RegionKind::Packet)
+            });
         }
         v
     }

@@ -83,8 +83,12 @@ fn drain(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
         scratch.push(Box::new(encode(addr, len as u32)));
         let Some(d) = scratch.last() else { break };
         let dynptr = d.as_ptr();
-        c.add_region(Region::new(addr as *const u8, len, false, RegionKind::User));
-        c.add_region(Region::new(dynptr, 16, false, RegionKind::User));
+        // SAFETY: both buffers live in the environment's scratch space, kept (boxed, never
+        // moved) for the rest of the run.
+        unsafe {
+            c.add_region(Region::new(addr as *const u8, len, false, RegionKind::User));
+            c.add_region(Region::new(dynptr, 16, false, RegionKind::User));
+        }
         ret = c.call_function(a[1], [dynptr as u64, a[2], 0, 0, 0])?;
     }
     Ok(samples - discarded)

@@ -27,8 +27,8 @@ fn wr_ptr(
     private: u64,
     v: u64,
 ) -> Result<(), HelperError> {
-    c.write(ctx.wrapping_add(private), &v.to_ne_bytes())?;
-    c.write(ctx.wrapping_add(uapi), &(v as u32).to_ne_bytes())
+    c.write_context(ctx.wrapping_add(private), &v.to_ne_bytes())?;
+    c.write_context(ctx.wrapping_add(uapi), &(v as u32).to_ne_bytes())
 }
 
 /// `(data, data_end)` of a socket-buffer context.
@@ -103,6 +103,7 @@ fn adjust_tail(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErro
         return Ok(EINVAL);
     }
     if off > 0 {
+        c.check_writable(x.end, off as usize)?;
         c.write(x.end, &vec![0u8; off as usize])?;
     }
     wr_ptr(c, a[0], 4, xdp_off::DATA_END, end)?;
@@ -141,8 +142,9 @@ fn change_head(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErro
     }
     let new_data = data.wrapping_sub(head_room);
     // The head grows into the frame's reserve; the write is checked like any other.
-    let zeros = vec![0u8; usize::try_from(head_room).unwrap_or(usize::MAX)];
-    c.check_writable(new_data, zeros.len())?;
+    let n = usize::try_from(head_room).unwrap_or(usize::MAX);
+    c.check_writable(new_data, n)?;
+    let zeros = vec![0u8; n];
     c.write(new_data, &zeros)?;
     wr_ptr(c, ctx, skb_off::UAPI_DATA, skb_off::DATA, new_data)?;
     wr_ptr(
@@ -153,7 +155,7 @@ fn change_head(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErro
         new_data,
     )?;
     let old = rd32(c, ctx.wrapping_add(skb_off::LEN))?;
-    c.write(
+    c.write_context(
         ctx.wrapping_add(skb_off::LEN),
         &old.wrapping_add(head_room as u32).to_ne_bytes(),
     )?;
@@ -220,6 +222,8 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         &[A::PtrToCtx, A::Anything, A::PtrToUninitMem, A::ConstSize],
         |c, a| {
             let len = a[3] & 0xffff_ffff;
+            // Checked before anything of the program's size is allocated.
+            c.check_writable(a[2], len as usize)?;
             let (data, end) = skb_bounds(c, a[0])?;
             let off = a[1] & 0xffff_ffff;
             let bytes = match skb_ptr_checked(data, end, off, len) {
