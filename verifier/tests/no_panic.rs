@@ -25,7 +25,7 @@ fn slot() -> impl Strategy<Value = RawInsn> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)))]
     #[test]
     fn never_panics(
         insns in proptest::collection::vec(slot(), 0..24),

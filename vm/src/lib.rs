@@ -6,6 +6,7 @@
 
 pub mod conformance;
 pub mod env;
+pub mod fuzzing;
 pub mod helper_names;
 pub mod helpers;
 pub mod interp;

@@ -33,14 +33,14 @@ pub enum RegionKind {
 /// Regions may overlap: a store needs one writable region holding all its bytes, a load any
 /// region holding them (a context is one read-only region with writable fields over it).
 ///
-/// ```compile_fail
+/// ```compile_fail,E0451
 /// // Safe code cannot point an engine at memory it does not own (issue 11): the fields
 /// // are private and the raw constructor is `unsafe`.
 /// use bpfbox_vm::memory::{Region, RegionKind};
 /// let r = Region { start: 0x1000, len: 4096, writable: true, kind: RegionKind::User };
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0133
 /// use bpfbox_vm::memory::{Region, RegionKind};
 /// let r = Region::new(0x1000 as *const u8, 4096, true, RegionKind::User);
 /// ```

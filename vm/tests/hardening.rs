@@ -271,3 +271,19 @@ fn atomics_on_a_shared_map_are_atomic() {
     let v = m.lookup(&0u32.to_ne_bytes()).unwrap();
     assert_eq!(u64::from_ne_bytes(v[..8].try_into().unwrap()), 80_000);
 }
+
+/// The kernel ignores `exit`'s offset; decoding kept the instruction but encoding dropped
+/// the offset, so the `decode` fuzz target's round trip failed.
+#[test]
+fn exit_keeps_its_ignored_offset() {
+    use bpfbox_vm::isa::{decode_program, Insn, RawInsn};
+    let slots = [
+        RawInsn::new(0xb7, 0, 0, 0, 0),
+        RawInsn::new(0x95, 0, 0, 0x1234, 0),
+    ];
+    let insn = Insn::decode(&slots, 1).expect("the kernel accepts it");
+    assert_eq!(insn, Insn::Exit { off: 0x1234 });
+    let (enc, n) = insn.encode();
+    assert_eq!(&enc[..n], &slots[1..]);
+    decode_program(&slots).expect("a valid program");
+}

@@ -30,6 +30,19 @@ impl HelperCtx<'_, '_> {
 
     /// Makes more memory visible to the program for the rest of the run.
     ///
+    /// A helper registered from safe code cannot call it (issue 11: a safe override once
+    /// pointed the interpreter at foreign memory):
+    ///
+    /// ```compile_fail,E0133
+    /// use bpfbox_vm::helpers::HelperRegistry;
+    /// use bpfbox_vm::memory::{Region, RegionKind};
+    /// let mut r = HelperRegistry::new();
+    /// r.override_fn(1, |c, _| {
+    ///     c.add_region(Region::from_static(&[0u8; 8], RegionKind::User));
+    ///     Ok(0)
+    /// });
+    /// ```
+    ///
     /// # Safety
     ///
     /// The region's memory must stay valid for the rest of the run, as [`Region::new`]
