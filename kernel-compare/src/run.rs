@@ -200,7 +200,8 @@ impl PinCpu0 {
 impl Drop for PinCpu0 {
     fn drop(&mut self) {
         if let Some(old) = &self.old {
-            // SAFETY: restores the calling thread's mask read in `new`.
+            // SAFETY: `old` is a valid cpu_set_t of the size passed, read by
+            // sched_getaffinity when the guard was made; pid 0 is the calling thread.
             unsafe {
                 libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), old);
             }

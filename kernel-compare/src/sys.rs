@@ -122,7 +122,9 @@ fn bpf<T: Pod>(cmd: i64, op: &'static str, attr: &mut T) -> SysResult<i64> {
     let size = std::mem::size_of::<T>();
     // SAFETY: `attr` is a plain-old-data struct laid out like the union member the kernel
     // reads for `cmd`, valid for `size` bytes; every pointer stored in it refers to a buffer
-    // the caller keeps alive (and sized as the attr says) until this call returns.
+    // the caller keeps alive until this call returns, sized for what the kernel reads or
+    // writes through it (the map element wrappers size theirs from the map's own info,
+    // `elem_sizes`, since the kernel goes by the map's sizes, not the attr's).
     let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, size) };
     if ret < 0 {
         Err(SysError {

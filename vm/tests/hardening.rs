@@ -287,3 +287,55 @@ fn exit_keeps_its_ignored_offset() {
     assert_eq!(&enc[..n], &slots[1..]);
     decode_program(&slots).expect("a valid program");
 }
+
+/// Per-run accumulations stay bounded: redirects past the cap are dropped and flagged, and
+/// the keys `bpf_for_each_map_elem` hands its callback are freed after each call (a loop of
+/// calls kept every key, and a region for it, for the rest of the run).
+#[test]
+fn redirects_and_callback_keys_do_not_accumulate() {
+    limit_memory();
+    let src = "
+        mov %r6, 5000
+    again:
+        mov %r1, 1
+        mov %r2, 0
+        call bpf_redirect
+        sub %r6, 1
+        jne %r6, 0, again
+        mov %r0, 0
+        exit";
+    let r = run(src, ProgType::SchedCls, &MapTable::default(), skb()).unwrap();
+    assert_eq!(r.redirects.len(), bpfbox_vm::helpers::packet::MAX_REDIRECTS);
+    assert!(r.output_limit_reached);
+
+    let m = Map::create(
+        &MapSpec::new("a", MapType::Array, 4, 8, 4),
+        &MapConfig { ncpus: 1 },
+    )
+    .unwrap();
+    let maps = MapTable::new(vec![m]);
+    let src = "
+        mov %r6, 2000
+    again:
+        lddw %r1, map_idx 0
+        lddw %r2, func cb
+        mov %r3, 0
+        mov %r4, 0
+        call bpf_for_each_map_elem
+        sub %r6, 1
+        jne %r6, 0, again
+        mov %r0, 0
+        exit
+    cb:
+        ldxw %r0, [%r2+0]
+        mov %r0, 0
+        exit";
+    let vm = prepare(&assemble(src).unwrap(), ProgType::Kprobe, &maps).unwrap();
+    let mut env = Env {
+        maps: maps.clone(),
+        ..Env::default()
+    };
+    let ctx = Context::kprobe(Default::default());
+    run_context(&vm, ProgType::Kprobe, ctx, &mut env, &RunSetup::default()).unwrap();
+    assert!(env.scratch.is_empty(), "{} keys kept", env.scratch.len());
+}

@@ -327,11 +327,14 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             if bad {
                 return Ok(if xdp { 0 } else { 2 });
             }
-            c.env().redirects.push(Redirect {
-                target: a[0] & 0xffff_ffff,
-                map: None,
-                flags: a[1],
-            });
+            record(
+                c,
+                Redirect {
+                    target: a[0] & 0xffff_ffff,
+                    map: None,
+                    flags: a[1],
+                },
+            );
             Ok(if xdp { 4 } else { 7 })
         },
     );
@@ -376,10 +379,27 @@ fn redirect_map(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErr
     if !found && flags & BPF_F_BROADCAST == 0 {
         return Ok(flags & ACTIONS);
     }
-    c.env().redirects.push(Redirect {
-        target: u64::from(key),
-        map: Some(map.name().to_string()),
-        flags,
-    });
+    record(
+        c,
+        Redirect {
+            target: u64::from(key),
+            map: Some(map.name().to_string()),
+            flags,
+        },
+    );
     Ok(4)
+}
+
+/// The most redirects a run records; the kernel keeps only the last, and a program calling
+/// the helper in a loop must not grow host memory without bound.
+pub const MAX_REDIRECTS: usize = 1024;
+
+/// Records a redirect, or flags the output limit once [`MAX_REDIRECTS`] are kept.
+fn record(c: &mut HelperCtx<'_, '_>, r: Redirect) {
+    let env = c.env();
+    if env.redirects.len() < MAX_REDIRECTS {
+        env.redirects.push(r);
+    } else {
+        env.output_limit_reached = true;
+    }
 }

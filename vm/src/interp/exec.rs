@@ -64,8 +64,9 @@ macro_rules! load {
                 return Err(Fault { pc: $pc, kind });
             }
         }
-        // SAFETY: in checked mode the range lies inside a live region the run owns or borrows;
-        // in unchecked mode the caller of `set_unchecked` promised every access is in bounds.
+        // SAFETY: in checked mode the range lies inside a live region, and regions are made
+        // only from memory their maker vouched for (`Region::new` is unsafe); in unchecked
+        // mode the caller of `set_unchecked` promised every access is in bounds.
         unsafe { std::ptr::read_unaligned(addr as usize as *const $t) }
     }};
 }
