@@ -149,7 +149,8 @@ fn emulate(c: &mut RunCtx, host: &Host<'_>, site: &crate::frontend::Site) -> Res
         }
         SiteKind::Atomic(op) => {
             use bpfbox_vm::interp::atomics;
-            host.check(addr, size, atomics::may_store(op)).map_err(fault)?;
+            host.check(addr, size, atomics::may_store(op))
+                .map_err(fault)?;
             // SAFETY: `check` found the range inside a live region of the run, writable
             // when the operation may store; program memory is only accessed through raw
             // pointers.

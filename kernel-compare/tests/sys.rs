@@ -71,7 +71,10 @@ fn per_cpu_buffers_are_sized_from_the_maps_info() {
     let mut all = vec![0u8; 16 * ncpus];
     all[0] = 7;
     sys::map_update(&fd, &1u32.to_ne_bytes(), &all, 0).unwrap();
-    assert_eq!(sys::map_lookup(&fd, &1u32.to_ne_bytes()).unwrap().unwrap(), all);
+    assert_eq!(
+        sys::map_lookup(&fd, &1u32.to_ne_bytes()).unwrap().unwrap(),
+        all
+    );
     // A key shorter than the map's is refused too.
     assert_eq!(
         sys::map_lookup(&fd, &[0u8; 2]).unwrap_err().errno,
@@ -79,7 +82,9 @@ fn per_cpu_buffers_are_sized_from_the_maps_info() {
     );
     let batch = sys::map_lookup_batch(&fd, 8).unwrap();
     assert_eq!(batch.len(), 2);
-    assert!(batch.iter().all(|(k, v)| k.len() == 4 && v.len() == 16 * ncpus));
+    assert!(batch
+        .iter()
+        .all(|(k, v)| k.len() == 4 && v.len() == 16 * ncpus));
 }
 
 #[test]

@@ -10,7 +10,10 @@ use bpfbox_vm::fuzzing::{run_bytes, Case, Outcome, Step};
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let mut state: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(0x9e37_79b9);
+    let mut state: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0x9e37_79b9);
     let mut next = move || {
         state ^= state << 13;
         state ^= state >> 7;

@@ -124,11 +124,8 @@ impl Region {
     /// `None` unless they lie inside it.
     pub fn sub_region(self, off: u64, len: u64) -> Option<Region> {
         let start = self.start.checked_add(off)?;
-        self.contains(start, len).then_some(Region {
-            start,
-            len,
-            ..self
-        })
+        self.contains(start, len)
+            .then_some(Region { start, len, ..self })
     }
 
     /// The same memory without the right to store into it.

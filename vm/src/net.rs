@@ -194,9 +194,9 @@ impl SocketTable {
                 // borrow the environment holding the table for as long as they use it.
                 unsafe {
                     Region::new(
-                    b.as_ptr() as *const u8,
-                    SOCK_BUF_SIZE,
-                    false,
+                        b.as_ptr() as *const u8,
+                        SOCK_BUF_SIZE,
+                        false,
                         RegionKind::User,
                     )
                 }

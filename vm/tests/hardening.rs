@@ -80,7 +80,12 @@ fn context_private_fields_and_packet_pointers_are_read_only() {
     for off in [0, 4, 12, 24, 32, 48, 56] {
         let src = format!("stw [%r1+{off}], 0\nmov %r0, 2\nexit");
         assert_oob(
-            run(&src, ProgType::Xdp, &MapTable::default(), Context::xdp(&[0; 64])),
+            run(
+                &src,
+                ProgType::Xdp,
+                &MapTable::default(),
+                Context::xdp(&[0; 64]),
+            ),
             true,
             &format!("xdp ctx+{off}"),
         );
@@ -93,7 +98,8 @@ fn context_private_fields_and_packet_pointers_are_read_only() {
         "skb private data_end",
     );
     // TC may write mark, cb and the rest of its list, not data or len.
-    let ok = "stw [%r1+8], 7\nstw [%r1+48], 1\nstw [%r1+64], 1\nstdw [%r1+152], 1\nmov %r0, 0\nexit";
+    let ok =
+        "stw [%r1+8], 7\nstw [%r1+48], 1\nstw [%r1+64], 1\nstdw [%r1+152], 1\nmov %r0, 0\nexit";
     run(ok, ProgType::SchedCls, &MapTable::default(), skb()).expect("TC writes its fields");
     for off in [0, 76, 80, 140, 192] {
         let src = format!("stw [%r1+{off}], 0\nmov %r0, 0\nexit");
@@ -136,18 +142,33 @@ fn context_private_fields_and_packet_pointers_are_read_only() {
 fn kprobe_and_tracepoint_contexts_are_read_only() {
     let src = "stdw [%r1+0], 1\nmov %r0, 0\nexit";
     assert_oob(
-        run(src, ProgType::Kprobe, &MapTable::default(), Context::kprobe(Default::default())),
+        run(
+            src,
+            ProgType::Kprobe,
+            &MapTable::default(),
+            Context::kprobe(Default::default()),
+        ),
         true,
         "pt_regs",
     );
     assert_oob(
-        run(src, ProgType::Tracepoint, &MapTable::default(), Context::tracepoint(&[0; 16])),
+        run(
+            src,
+            ProgType::Tracepoint,
+            &MapTable::default(),
+            Context::tracepoint(&[0; 16]),
+        ),
         true,
         "tracepoint record",
     );
     // A syscall program's context is the user's memory: writable.
-    run(src, ProgType::Syscall, &MapTable::default(), Context::syscall(&[0; 16]))
-        .expect("syscall contexts are writable");
+    run(
+        src,
+        ProgType::Syscall,
+        &MapTable::default(),
+        Context::syscall(&[0; 16]),
+    )
+    .expect("syscall contexts are writable");
 }
 
 fn ringbuf() -> MapTable {
@@ -175,26 +196,47 @@ const RESERVE: &str = "
 fn ring_buffer_headers_are_out_of_reach() {
     // The record itself is writable and is what the consumer sees.
     let ok = format!("{RESERVE}\nstdw [%r6+8], 0x42\nmov %r1, %r6\nmov %r2, 0\ncall bpf_ringbuf_submit\nmov %r0, 0\nexit");
-    let r = run(&ok, ProgType::Kprobe, &ringbuf(), Context::kprobe(Default::default())).unwrap();
+    let r = run(
+        &ok,
+        ProgType::Kprobe,
+        &ringbuf(),
+        Context::kprobe(Default::default()),
+    )
+    .unwrap();
     assert_eq!(r.ringbuf.len(), 1);
     assert_eq!(r.ringbuf[0].1[8], 0x42);
     // The header before it: once rewritten to a 1 GiB length, and the CLI hex-dumped it.
     let forge = format!("{RESERVE}\nstw [%r6-8], 0x3fffffff\nmov %r1, %r6\nmov %r2, 0\ncall bpf_ringbuf_submit\nmov %r0, 0\nexit");
     assert_oob(
-        run(&forge, ProgType::Kprobe, &ringbuf(), Context::kprobe(Default::default())),
+        run(
+            &forge,
+            ProgType::Kprobe,
+            &ringbuf(),
+            Context::kprobe(Default::default()),
+        ),
         true,
         "ring buffer header",
     );
     // Past the record, and after it was submitted.
     let past = format!("{RESERVE}\nstw [%r6+16], 1\nmov %r0, 0\nexit");
     assert_oob(
-        run(&past, ProgType::Kprobe, &ringbuf(), Context::kprobe(Default::default())),
+        run(
+            &past,
+            ProgType::Kprobe,
+            &ringbuf(),
+            Context::kprobe(Default::default()),
+        ),
         true,
         "past the record",
     );
     let stale = format!("{RESERVE}\nmov %r1, %r6\nmov %r2, 0\ncall bpf_ringbuf_submit\nstw [%r6+0], 1\nmov %r0, 0\nexit");
     assert_oob(
-        run(&stale, ProgType::Kprobe, &ringbuf(), Context::kprobe(Default::default())),
+        run(
+            &stale,
+            ProgType::Kprobe,
+            &ringbuf(),
+            Context::kprobe(Default::default()),
+        ),
         true,
         "a submitted record",
     );
@@ -205,7 +247,12 @@ fn legacy_packet_loads_are_held_against_the_regions() {
     use bpfbox_vm::interp::{RunOptions, SkbBounds};
     // Bounds an embedder got wrong (here: memory no region covers) fault instead of being
     // read.
-    let vm = prepare(&assemble("ldabsw 0\nexit").unwrap(), ProgType::SocketFilter, &MapTable::default()).unwrap();
+    let vm = prepare(
+        &assemble("ldabsw 0\nexit").unwrap(),
+        ProgType::SocketFilter,
+        &MapTable::default(),
+    )
+    .unwrap();
     let bogus = SkbBounds {
         data: 0x1000,
         len: 64,
@@ -222,7 +269,10 @@ fn legacy_packet_loads_are_held_against_the_regions() {
         },
     );
     match r {
-        Err(f) => assert!(matches!(f.kind, FaultKind::OutOfBounds { write: false, .. }), "{f}"),
+        Err(f) => assert!(
+            matches!(f.kind, FaultKind::OutOfBounds { write: false, .. }),
+            "{f}"
+        ),
         Ok(o) => panic!("read unregistered memory: {o:?}"),
     }
 }

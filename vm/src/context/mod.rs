@@ -457,21 +457,30 @@ impl Context {
         // SAFETY: `ctx` and `frame` are heap buffers owned by this context, never resized
         // after construction; the caller keeps the context alive for every run given
         // these regions (a `Context` is borrowed for the whole run).
-        let mut v = vec![unsafe {
-            Region::new(base, self.ctx_len, ranges.is_none(), RegionKind::Context)
-        }];
+        let mut v =
+            vec![unsafe { Region::new(base, self.ctx_len, ranges.is_none(), RegionKind::Context) }];
         for &(off, len) in ranges.unwrap_or(&[]) {
             if off + len <= self.ctx_len as u64 {
                 // SAFETY: a sub-range of the context buffer, as above.
                 v.push(unsafe {
-                    Region::new(base.add(off as usize), len as usize, true, RegionKind::Context)
+                    Region::new(
+                        base.add(off as usize),
+                        len as usize,
+                        true,
+                        RegionKind::Context,
+                    )
                 });
             }
         }
         if !self.frame.is_empty() {
             // SAFETY: as above, for the frame.
             v.push(unsafe {
-                Region::new(self.frame.as_ptr(), self.frame.len(), true, RegionKind::Packet)
+                Region::new(
+                    self.frame.as_ptr(),
+                    self.frame.len(),
+                    true,
+                    RegionKind::Packet,
+                )
             });
         }
         v

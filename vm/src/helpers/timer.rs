@@ -83,7 +83,8 @@ pub fn fire_timers<'a>(
         regions.extend(env.task.regions());
         // SAFETY: the key was just boxed into the environment's scratch space, kept (never
         // moved) for the rest of the run.
-        regions.push(unsafe { Region::new(key as *const u8, t.key.len(), false, RegionKind::User) });
+        regions
+            .push(unsafe { Region::new(key as *const u8, t.key.len(), false, RegionKind::User) });
         env.timers[i].running = true;
         env.current_prog = t.prog;
         let r = vm.run_function(

@@ -94,9 +94,7 @@ mod tests {
                     for _ in 0..100_000 {
                         // SAFETY: the counter outlives the scope and is only touched
                         // atomically.
-                        unsafe {
-                            atomic_at(addr, AtomicOp::Add { fetch: false }, Size::DW, 1, 0)
-                        };
+                        unsafe { atomic_at(addr, AtomicOp::Add { fetch: false }, Size::DW, 1, 0) };
                     }
                 });
             }

@@ -460,7 +460,11 @@ pub(crate) fn run<const CHECKED: bool>(
                 let write = super::atomics::may_store(aop);
                 let n = super::atomics::bytes(size);
                 if CHECKED && !accessible(&m.regions, a, n, write) {
-                    let kind = FaultKind::OutOfBounds { addr: a, size: n, write };
+                    let kind = FaultKind::OutOfBounds {
+                        addr: a,
+                        size: n,
+                        write,
+                    };
                     return Err(Fault { pc: at, kind });
                 }
                 // SAFETY: in checked mode the range lies in a live region (writable when the
