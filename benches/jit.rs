@@ -139,7 +139,7 @@ fn with_may_goto(slots: &[RawInsn]) -> Vec<RawInsn> {
         };
         insn.encode_into(&mut out);
     }
-    Insn::Exit.encode_into(&mut out);
+    Insn::EXIT.encode_into(&mut out);
     out
 }
 

@@ -756,6 +756,12 @@ impl Vm {
         &mut self.env.net
     }
 
+    /// The task runs execute in (`bpf_get_current_task_btf`, `bpf_find_vma`, `bpf_d_path`,
+    /// `bpf_copy_from_user_task`, `bpf_get_task_stack`), to fill before a run.
+    pub fn task_mut(&mut self) -> &mut bpfbox_vm::task::Task {
+        &mut self.env.task
+    }
+
     /// The environment runs see; changes apply to the next run.
     pub fn env(&self) -> &Env {
         &self.env

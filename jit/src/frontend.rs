@@ -108,7 +108,7 @@ fn ends_block(insn: &Insn) -> bool {
             | Insn::MayGoto { .. }
             | Insn::Call(_)
             | Insn::Callx { .. }
-            | Insn::Exit
+            | Insn::Exit { .. }
             | Insn::LdAbs { .. }
             | Insn::LdInd { .. }
     )
@@ -116,7 +116,7 @@ fn ends_block(insn: &Insn) -> bool {
 
 /// Whether control never falls through `insn` to the next slot.
 fn no_fallthrough(insn: &Insn) -> bool {
-    matches!(insn, Insn::Ja { .. } | Insn::Exit)
+    matches!(insn, Insn::Ja { .. } | Insn::Exit { .. })
 }
 
 impl Plan {

@@ -244,7 +244,8 @@ impl JitProgram {
         let mut env = Env::default();
         let ptr = mem.as_mut_ptr();
         let len = mem.len();
-        let regions = [Region::new(ptr, len, true, RegionKind::Memory)];
+        // SAFETY: `mem` is exclusively borrowed for the whole run.
+        let regions = [unsafe { Region::new(ptr, len, true, RegionKind::Memory) }];
         let r1 = if len == 0 { 0 } else { ptr as u64 };
         self.run(
             [r1, len as u64, 0, 0, 0],
@@ -266,24 +267,27 @@ impl JitProgram {
         let checked = self.image.mode == Mode::Checked;
         let mut stack = vec![0u64; STACK_BYTES / 8];
         let stack_ptr = stack.as_mut_ptr() as *mut u8;
-        let mut host = Host::new(
-            &self.vm,
-            stack_ptr,
-            STACK_BYTES,
-            regions,
-            env,
-            opts,
-            checked,
-        );
+        // SAFETY: the stack is owned here and outlives the host (both end with this call).
+        let mut host = unsafe {
+            Host::new(
+                &self.vm,
+                stack_ptr,
+                STACK_BYTES,
+                regions,
+                env,
+                opts,
+                checked,
+            )
+        };
         let budget = host.budget();
         let mut r1_lim = [0u64; 8];
         let mut r1_start = stack_ptr as u64;
         if let Some(r) = regions.first() {
-            r1_start = r.start;
+            r1_start = r.start();
             for (i, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
-                if r.len >= size {
-                    r1_lim[i] = r.len - size + 1;
-                    if r.writable {
+                if r.len() >= size {
+                    r1_lim[i] = r.len() - size + 1;
+                    if r.writable() {
                         r1_lim[4 + i] = r1_lim[i];
                     }
                 }

@@ -148,11 +148,13 @@ fn emulate(c: &mut RunCtx, host: &Host<'_>, site: &crate::frontend::Site) -> Res
             store(host, v)?;
         }
         SiteKind::Atomic(op) => {
-            let old = load(host)?;
-            let res = semantics::atomic(op, sz, old, regs[site.src as usize], regs[0]);
-            if let Some(v) = res.store {
-                store(host, v)?;
-            }
+            use bpfbox_vm::interp::atomics;
+            host.check(addr, size, atomics::may_store(op))
+                .map_err(fault)?;
+            // SAFETY: `check` found the range inside a live region of the run, writable
+            // when the operation may store; program memory is only accessed through raw
+            // pointers.
+            let res = unsafe { atomics::atomic_at(addr, op, sz, regs[site.src as usize], regs[0]) };
             if let Some((which, v)) = res.load {
                 let r = match which {
                     AtomicLoadReg::Src => site.src,

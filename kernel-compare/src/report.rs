@@ -34,6 +34,11 @@ impl std::str::FromStr for Prefill {
         let (Some(map), Some(key), Some(value)) = (it.next(), it.next(), it.next()) else {
             return Err(format!("`{s}`: expected MAP:KEYHEX:VALUEHEX"));
         };
+        if map.is_empty() || key.is_empty() || value.is_empty() {
+            return Err(format!(
+                "`{s}`: expected MAP:KEYHEX:VALUEHEX with a map name, a key and a value"
+            ));
+        }
         Ok(Prefill {
             map: map.to_string(),
             key: hex_bytes::parse(key)?,
@@ -599,5 +604,9 @@ mod tests {
         assert_eq!(p.value.len(), 8);
         assert!("x:1".parse::<Prefill>().is_err());
         assert!("x:1:22".parse::<Prefill>().is_err());
+        // Empty parts name nothing (they once reached the kernel as an empty map name).
+        for bad in ["::", "m::00", "m:00:", ":00:00"] {
+            assert!(bad.parse::<Prefill>().is_err(), "{bad}");
+        }
     }
 }

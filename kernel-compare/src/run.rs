@@ -200,7 +200,8 @@ impl PinCpu0 {
 impl Drop for PinCpu0 {
     fn drop(&mut self) {
         if let Some(old) = &self.old {
-            // SAFETY: restores the calling thread's mask read in `new`.
+            // SAFETY: `old` is a valid cpu_set_t of the size passed, read by
+            // sched_getaffinity when the guard was made; pid 0 is the calling thread.
             unsafe {
                 libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), old);
             }
@@ -328,8 +329,10 @@ impl<'a> Session<'a> {
             .ok_or_else(|| format!("map `{map}` was not created in the kernel"))?;
         let spec = &km.spec;
         let stride = (spec.value_size as usize).div_ceil(8) * 8;
+        // The kernel's own sizes, not ours: it reads a copy for every possible CPU.
+        let sizes = sys::elem_sizes(fd).map_err(|e| format!("kernel map `{map}`: {e}"))?;
         let value = if spec.map_type.is_percpu() && value.len() == spec.value_size as usize {
-            let mut all = vec![0u8; stride * self.env.ncpus as usize];
+            let mut all = vec![0u8; sizes.value];
             for c in all.chunks_mut(stride) {
                 c[..value.len()].copy_from_slice(value);
             }
@@ -572,21 +575,17 @@ pub fn describe(o: &Outcome) -> String {
 type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// The kernel map's entries (sorted by key).
-fn kernel_entries(
-    fd: &sys::Fd,
-    key_size: u32,
-    value_len: usize,
-    max: u32,
-) -> Result<Entries, String> {
-    // One batch call where the map type allows it, entry by entry otherwise.
-    if let Ok(mut all) = sys::map_lookup_batch(fd, key_size as usize, value_len, max.min(1 << 16)) {
+fn kernel_entries(fd: &sys::Fd, max: u32) -> Result<Entries, String> {
+    // One batch call where the map type allows it, entry by entry otherwise; both size
+    // their buffers from the kernel map's own info.
+    if let Ok(mut all) = sys::map_lookup_batch(fd, max.min(1 << 16)) {
         all.sort();
         return Ok(all);
     }
-    let keys = sys::map_keys(fd, key_size as usize, max as usize + 1).map_err(|e| e.to_string())?;
+    let keys = sys::map_keys(fd, max as usize + 1).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
-        if let Some(v) = sys::map_lookup(fd, &k, value_len).map_err(|e| e.to_string())? {
+        if let Some(v) = sys::map_lookup(fd, &k).map_err(|e| e.to_string())? {
             out.push((k, v));
         }
     }
@@ -610,7 +609,7 @@ pub fn compare_maps(kernel: &KernelObject, ours: &MapTable, skip: &[usize]) -> V
             continue;
         }
         let name = om.name();
-        let k = match kernel_entries(fd, om.key_size(), om.user_value_size(), om.max_entries()) {
+        let k = match kernel_entries(fd, om.max_entries()) {
             Ok(e) => e,
             Err(e) => {
                 d.push(Difference {

@@ -163,7 +163,10 @@ pub fn run(mut a: CompareArgs) -> CliResult {
             // `--prog` over several objects picks the objects that have it.
             Err(e @ CompareError::UnknownProgram { .. }) => unknown.push(e.to_string()),
             Err(e) => {
-                if matches!(e, CompareError::Io { .. } | CompareError::Loader(_)) {
+                if matches!(
+                    e,
+                    CompareError::Io { .. } | CompareError::Loader(_) | CompareError::Input { .. }
+                ) {
                     bad_inputs += 1;
                 }
                 failures.push(format!("{}: {e}", path.display()));

@@ -53,6 +53,7 @@ fn ret_c(r: RetKind) -> &'static str {
         RetKind::Void => "void",
         RetKind::PtrToMapValueOrNull => "void *",
         RetKind::PtrToRingbufMemOrNull | RetKind::PtrToMemOrNull => "void *",
+        RetKind::PtrToBtfId => "void *",
     }
 }
 
@@ -73,6 +74,7 @@ fn arg_c(a: ArgKind) -> &'static str {
         ArgKind::PtrToRingbufMem => "ARG_PTR_TO_RINGBUF_MEM",
         ArgKind::PtrToLong => "ARG_PTR_TO_LONG",
         ArgKind::PtrToStackOrNull => "ARG_PTR_TO_STACK_OR_NULL",
+        ArgKind::PtrToBtfId => "ARG_PTR_TO_BTF_ID",
     }
 }
 

@@ -157,6 +157,43 @@ fn all_objects_build_and_open() {
     assert_eq!(tests, 1355);
 }
 
+/// Issue 10's helper item: no program of the corpus calls a helper bpfbox lacks (each would
+/// be refused as `UnsupportedHelper` before running).
+#[test]
+fn every_helper_the_corpus_calls_is_implemented() {
+    let dir = match corpus() {
+        Ok(d) => d,
+        Err(reason) => return common::skip(&reason),
+    };
+    let registry = bpfbox_vm::helpers::HelperRegistry::kernel();
+    let mut calls = 0;
+    let mut missing = BTreeSet::new();
+    for path in objects(&dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        let obj = Object::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for prog in obj.programs() {
+            calls += prog
+                .insns
+                .iter()
+                .filter(|i| i.code == 0x85 && i.src == 0)
+                .count();
+            if let Some((pc, id)) = registry.first_missing(&prog.insns) {
+                let name = bpfbox_vm::helper_names::HELPER_NAMES
+                    .get(id as usize)
+                    .copied()
+                    .unwrap_or("?");
+                missing.insert(format!(
+                    "{}/{} insn {pc}: {name}#{id}",
+                    obj.name(),
+                    prog.name
+                ));
+            }
+        }
+    }
+    assert!(calls > 1000, "only {calls} helper calls found");
+    assert!(missing.is_empty(), "helpers missing:\n{missing:#?}");
+}
+
 #[test]
 fn annotations_read_as_written() {
     let dir = match corpus() {

@@ -268,7 +268,7 @@ impl Walker {
                     Insn::Jmp { .. }
                         | Insn::Ja { .. }
                         | Insn::Call(_)
-                        | Insn::Exit
+                        | Insn::Exit { .. }
                         | Insn::MayGoto { .. }
                 ) {
                     self.jmps += 1;

@@ -358,7 +358,7 @@ impl<'a> Backend<'a> {
             Insn::Call(CallTarget::Kfunc { .. }) | Insn::AddrSpaceCast { .. } => {
                 unreachable!("static faults are handled above")
             }
-            Insn::Exit => {
+            Insn::Exit { .. } => {
                 let e = self.epilogue;
                 dynasm!(self.ops ; .arch x64 ; jmp =>e);
             }

@@ -631,7 +631,7 @@ fn main_epilogue(out: &mut Out) {
             off: SLOTS_OFF + 8 * j,
         });
     }
-    out.push(Insn::Exit);
+    out.push(Insn::EXIT);
 }
 
 fn sub_prologue(f: &Func, out: &mut Out) {
@@ -686,7 +686,7 @@ impl GenProgram {
                 sub_prologue(f, &mut o);
                 ctx.block(&f.body, &mut o)?;
                 ctx.ensure_next_called(&mut o)?;
-                o.push(Insn::Exit);
+                o.push(Insn::EXIT);
             }
             out.push(o.code);
         }

@@ -247,7 +247,9 @@ impl Environment {
             )
             .ok()
             .and_then(|s| s.trim().parse().ok()),
-            ncpus: crate::probe::possible_cpus(),
+            // Sizes bpfbox's own per-CPU maps only (the kernel side sizes its buffers from
+            // each map's info, and fails where the count is unknown).
+            ncpus: crate::probe::possible_cpus().unwrap_or(1),
             host_btf: bpfbox_loader::core::load_host_btf().ok(),
             jit_enabled: std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
                 .ok()

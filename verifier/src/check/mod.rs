@@ -94,7 +94,7 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
         } => return jmp::cond(env, st, pc, width, cond, dst, src, off),
         Insn::Call(t) => call::call(env, st, pc, t)?,
         Insn::Callx { .. } => return Err(Reject::at(pc, format!("unknown opcode {:02x}", 0x8d))),
-        Insn::Exit => return exit::exit(env, st, pc),
+        Insn::Exit { .. } => return exit::exit(env, st, pc),
     }
     Ok(next)
 }

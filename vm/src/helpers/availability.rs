@@ -111,7 +111,20 @@ pub fn program_types(name: &str) -> Availability {
             Tracing,
         ],
         "bpf_csum_diff" | "bpf_redirect" | "bpf_fib_lookup" | "bpf_check_mtu" => TC_XDP,
-        "bpf_get_stack" => TRACING,
+        "bpf_get_stack"
+        | "bpf_get_current_task"
+        | "bpf_get_current_task_btf"
+        | "bpf_get_task_stack"
+        | "bpf_find_vma"
+        | "bpf_copy_from_user_task" => TRACING,
+        // Only where the kernel allowlists the attach point (LSM hooks, some fentry).
+        "bpf_d_path" => &[Tracing, Lsm],
+        // Iterator programs (BPF_TRACE_ITER).
+        "bpf_seq_write" => &[Tracing],
+        "bpf_skb_change_head" => &[SchedCls, SchedAct, LwtXmit, SkSkb],
+        "bpf_getsockopt" | "bpf_setsockopt" => &[SockOps, CgroupSockAddr, CgroupSockopt],
+        "bpf_sock_map_update" | "bpf_sock_hash_update" => &[SockOps],
+        "bpf_sk_select_reuseport" => &[SkReuseport],
         "bpf_xdp_adjust_head"
         | "bpf_xdp_adjust_tail"
         | "bpf_xdp_adjust_meta"

@@ -18,11 +18,14 @@ pub mod packet;
 pub mod printk;
 mod probe;
 mod ringbuf;
+mod seq;
 mod socket;
+mod sockopt;
 mod stack;
 pub mod storage;
 pub mod strings;
 mod sync;
+mod task;
 mod time;
 pub mod timer;
 
@@ -77,6 +80,9 @@ pub enum ArgKind {
     PtrToLong,
     /// Pointer to stack memory, or NULL.
     PtrToStackOrNull,
+    /// A pointer to a kernel object of a BTF type (`ARG_PTR_TO_BTF_ID`: a task, a path, a
+    /// `seq_file`).
+    PtrToBtfId,
 }
 
 /// Return kinds, after the kernel's `enum bpf_return_type`.
@@ -92,6 +98,8 @@ pub enum RetKind {
     PtrToRingbufMemOrNull,
     /// Pointer to memory, or NULL.
     PtrToMemOrNull,
+    /// A trusted pointer to a kernel object of a BTF type (`RET_PTR_TO_BTF_ID_TRUSTED`).
+    PtrToBtfId,
 }
 
 /// A helper's signature.
@@ -199,6 +207,9 @@ impl HelperRegistry {
         strings::register(&mut r);
         mtu::register(&mut r);
         stack::register(&mut r);
+        task::register(&mut r);
+        seq::register(&mut r);
+        sockopt::register(&mut r);
         r
     }
 
