@@ -63,6 +63,10 @@ pub(crate) struct ImageMeta {
     pub vm: Arc<Vm>,
     pub sites: Vec<Site>,
     pub faults: Vec<Fault>,
+    /// Address of the image's code.
+    pub code_addr: u64,
+    /// Helper calls through the shared stub: (return offset, slot, helper id), sorted.
+    pub calls: Vec<(u32, u32, u32)>,
 }
 
 /// One compiled program: native code, its slot-to-native offset table and metadata.
@@ -91,26 +95,34 @@ impl Image {
     fn compile(vm: Arc<Vm>, mode: Mode) -> Result<Image, JitError> {
         let start = Instant::now();
         let plan = Plan::new(&vm, mode);
-        let mut meta = Box::new(ImageMeta {
-            vm: Arc::clone(&vm),
-            sites: Vec::new(),
-            faults: Vec::new(),
-        });
-        let meta_addr = &*meta as *const ImageMeta as u64;
+        // Two passes, as the kernel's JIT converges: the first sizes every jump rel32, the
+        // second makes rel8 every jump the first pass's layout proves short.
         #[cfg(target_arch = "x86_64")]
-        let (emitted, sites, faults) = x86_64::Backend::new(&vm, &plan, meta_addr).compile()?;
+        let (emitted, sites, faults) = {
+            let (first, _, _) = x86_64::Backend::new(&vm, &plan, None).compile()?;
+            x86_64::Backend::new(&vm, &plan, Some(&first.offsets)).compile()?
+        };
         #[cfg(not(target_arch = "x86_64"))]
         return Err(JitError::UnsupportedArch(std::env::consts::ARCH));
-        meta.sites = sites;
-        meta.faults = faults;
         let code = code::Code::new(&emitted.code)?;
+        let meta = Box::new(ImageMeta {
+            vm: Arc::clone(&vm),
+            sites,
+            faults,
+            code_addr: code.addr() as u64,
+            calls: emitted.calls,
+        });
         Ok(Image {
             meta,
             code,
             entry: emitted.entry,
             body0: emitted.body0,
             body_end: emitted.body_end,
-            offsets: emitted.offsets,
+            offsets: {
+                let mut o = emitted.offsets;
+                o.truncate(plan.slots.len());
+                o
+            },
             mode,
             compile_time: start.elapsed(),
         })

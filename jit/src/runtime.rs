@@ -91,6 +91,41 @@ pub(crate) extern "C" fn jit_helper(
     })
 }
 
+/// `call helper` through the shared helper stub: as [`jit_helper`], with the slot and the
+/// helper id found from the return address of the call (in `RunCtx::site`).
+pub(crate) extern "C" fn jit_helper_at(
+    r1: u64,
+    r2: u64,
+    r3: u64,
+    r4: u64,
+    r5: u64,
+    ctx: *mut RunCtx,
+) -> u64 {
+    {
+        // SAFETY: native code passes the run's context.
+        let (c, _, meta) = unsafe { parts(ctx) };
+        let at = c.site.wrapping_sub(meta.code_addr);
+        match meta.calls.binary_search_by_key(&at, |&(ret, _, _)| u64::from(ret)) {
+            Ok(i) => {
+                let (_, pc, id) = meta.calls[i];
+                c.pc = u64::from(pc);
+                c.id = u64::from(id);
+            }
+            Err(_) => {
+                fail(
+                    c,
+                    Fault {
+                        pc: 0,
+                        kind: FaultKind::Unsupported("helper call from an unknown site".into()),
+                    },
+                );
+                return 0;
+            }
+        }
+    }
+    jit_helper(r1, r2, r3, r4, r5, ctx)
+}
+
 /// A memory access whose inline check failed: performed (or refused) here exactly as the
 /// interpreter does, on the registers spilled to the context.
 pub(crate) extern "C" fn jit_mem(ctx: *mut RunCtx) -> u64 {
@@ -227,6 +262,8 @@ pub(crate) extern "C" fn jit_tail_call(ctx: *mut RunCtx, map: u64, index: u64) -
         match prog.image_for(&target) {
             Ok(image) => {
                 let at = image.body0_addr();
+                // Call-outs from now on find the target's metadata.
+                c.image = &*image.meta as *const ImageMeta as u64;
                 c.entered.push(image);
                 at
             }

@@ -155,3 +155,15 @@ pub(super) fn sub_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
 pub(super) fn cmp_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
     emit(ops, F64, &[0x3b], dst, base, disp);
 }
+
+/// `op QWORD [base + disp], imm8` for the group-1 opcode extension `ext` (0 add, 5 sub,
+/// 7 cmp).
+pub(super) fn alu_mem_imm8(ops: &mut Asm, ext: u8, base: u8, disp: i32, imm: i8) {
+    emit(ops, F64, &[0x83], ext, base, disp);
+    ops.push(imm as u8);
+}
+
+/// `jmp QWORD [base + disp]`.
+pub(super) fn jmp_mem(ops: &mut Asm, base: u8, disp: i32) {
+    emit(ops, F32, &[0xff], 4, base, disp);
+}

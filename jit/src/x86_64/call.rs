@@ -1,0 +1,145 @@
+//! Calls: helpers (through one shared stub per image, so a call site is a 5-byte `call` as
+//! in the kernel's JIT), `callx`, tail calls, BPF-to-BPF calls and legacy packet loads.
+
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+
+use bpfbox_vm::interp::{FaultKind, MAX_CALL_FRAMES, STACK_FRAME_SIZE};
+use bpfbox_vm::Fault;
+
+use super::{enc, x, Backend, CTX, METER};
+use crate::layout::*;
+use crate::runtime;
+use crate::JitError;
+
+impl Backend<'_> {
+    /// `call` of helper `id`: a `call` of the shared helper stub, which finds the slot and
+    /// the id from its return address ([`super::Emitted::calls`]).
+    pub(super) fn helper(&mut self, pc: usize, id: u32) {
+        let stub = match self.helper_stub {
+            Some(l) => l,
+            None => {
+                let l = self.ops.new_dynamic_label();
+                self.helper_stub = Some(l);
+                l
+            }
+        };
+        dynasm!(self.ops ; .arch x64 ; call =>stub);
+        let ret = self.ops.offset().0 as u32;
+        self.calls.push((ret, pc as u32, id));
+    }
+
+    /// The shared helper stub, entered by `call` from a BPF function's body (so the frame's
+    /// context slot is one word further up): spills what the Rust side reads, keeps r1..r5
+    /// across the call as the interpreter does, and returns r0.
+    pub(super) fn helper_stub_out(&mut self) {
+        let Some(l) = self.helper_stub else { return };
+        dynasm!(self.ops ; .arch x64 ; =>l);
+        enc::store(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
+        enc::store(&mut self.ops, enc::W::Q, 5, CTX, CTX_R10);
+        dynasm!(self.ops ; .arch x64 ; mov r11, [rsp]);
+        enc::store(&mut self.ops, enc::W::Q, 11, CTX, CTX_SITE);
+        self.save_regs(1..6);
+        dynasm!(self.ops
+            ; .arch x64
+            ; sub rsp, BYTE 8
+            ; mov rax, QWORD runtime::jit_helper_at as *const () as usize as i64
+            ; call rax
+            ; add rsp, BYTE 8
+        );
+        enc::load(&mut self.ops, enc::W::Q, CTX, 4, 8 + FRAME_CTX);
+        enc::load(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
+        self.jump_if_faulted();
+        self.restore_regs(1..6);
+        dynasm!(self.ops ; .arch x64 ; ret);
+    }
+
+    /// `callx reg`: the helper whose id the register holds.
+    pub(super) fn callx(&mut self, pc: usize, reg: u8) {
+        enc::store(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
+        enc::store(&mut self.ops, enc::W::Q, 5, CTX, CTX_R10);
+        enc::store(&mut self.ops, enc::W::Q, x(reg), CTX, CTX_ID);
+        // The interpreter keeps r1..r5 across a helper call.
+        self.save_regs(1..6);
+        self.note_call_out(pc);
+        self.call_rust(runtime::jit_helper as *const () as usize as u64);
+        enc::load(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
+        self.jump_if_faulted();
+        self.restore_regs(1..6);
+    }
+
+    pub(super) fn tail_call(&mut self, pc: usize) {
+        if self.checked {
+            enc::store(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
+        }
+        self.save_regs(0..6);
+        self.note_call_out(pc);
+        // rsi and rdx already hold r2 (the program array) and r3 (the index).
+        dynasm!(self.ops ; .arch x64 ; mov rdi, r9);
+        self.call_rust(runtime::jit_tail_call as *const () as usize as u64);
+        dynasm!(self.ops ; .arch x64 ; mov r11, rax);
+        self.jump_if_faulted();
+        self.restore_regs(0..6);
+        dynasm!(self.ops
+            ; .arch x64
+            ; test r11, r11
+            ; jz BYTE >fall
+            ; jmp r11
+            ; fall:
+        );
+    }
+
+    pub(super) fn local_call(&mut self, pc: usize, target: usize) -> Result<(), JitError> {
+        let depth = self.static_fault(Fault {
+            pc,
+            kind: FaultKind::CallDepth {
+                max: MAX_CALL_FRAMES,
+            },
+        });
+        let Some(f) = self.func.get(target).copied().flatten() else {
+            return Err(JitError::BadCall { pc, target });
+        };
+        enc::alu_mem_imm8(
+            &mut self.ops,
+            7,
+            CTX,
+            CTX_DEPTH,
+            (MAX_CALL_FRAMES - 1) as i8,
+        );
+        dynasm!(self.ops ; .arch x64 ; jae =>depth);
+        enc::alu_mem_imm8(&mut self.ops, 0, CTX, CTX_DEPTH, 1);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov r10, rbp
+            ; sub rbp, STACK_FRAME_SIZE as i32
+            ; call =>f
+        );
+        enc::alu_mem_imm8(&mut self.ops, 5, CTX, CTX_DEPTH, 1);
+        Ok(())
+    }
+
+    /// `LD_ABS` (`src` = None) / `LD_IND`: r0 = the packet bytes, big-endian.
+    pub(super) fn ld_packet(&mut self, pc: usize, src: Option<u8>, imm: i32, size: u32) {
+        if self.checked {
+            enc::store(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
+        }
+        match src {
+            Some(s) => dynasm!(self.ops
+                ; .arch x64
+                ; mov r11d, Rd(x(s))
+                ; add r11d, imm
+            ),
+            None => dynasm!(self.ops ; .arch x64 ; mov r11d, imm),
+        }
+        self.save_regs(1..6);
+        self.note_call_out(pc);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, r9
+            ; mov rsi, r11
+            ; mov edx, size as i32
+        );
+        self.call_rust(runtime::jit_ld_packet as *const () as usize as u64);
+        self.jump_if_faulted();
+        self.restore_regs(1..6);
+    }
+}
