@@ -103,6 +103,10 @@ pub struct Plan {
     /// Whether control can reach the end of the program (falling off the last instruction
     /// or jumping to it), which faults.
     pub end_reachable: bool,
+    /// Whether control falls off the last instruction.
+    pub falls_off_end: bool,
+    /// Whether a BPF-to-BPF call (or function reference) targets slot 0.
+    pub entry_called: bool,
 }
 
 /// Whether `insn` ends a basic block: control may leave it for somewhere other than the
@@ -154,6 +158,7 @@ impl Plan {
         slots[0].function = true;
         let mut prev_falls = false;
         let (mut has_may_goto, mut has_tail_call, mut end_target) = (false, false, false);
+        let mut entry_called = false;
         for &(pc, insn) in &decoded.insns {
             slots[pc].insn = Some(insn);
             slots[pc].fallthrough_in = prev_falls;
@@ -161,6 +166,7 @@ impl Plan {
             let mut mark = |t: Option<i64>, function: bool| {
                 if let Some(t) = t.and_then(|t| usize::try_from(t).ok()) {
                     if t < len {
+                        entry_called |= t == 0 && function;
                         slots[t].target = true;
                         slots[t].function |= function;
                         leader[t] = true;
@@ -237,6 +243,8 @@ impl Plan {
             has_may_goto,
             has_tail_call,
             end_reachable: end_target || prev_falls || decoded.insns.is_empty(),
+            falls_off_end: prev_falls || decoded.insns.is_empty(),
+            entry_called,
         }
     }
 

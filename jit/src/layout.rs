@@ -47,6 +47,10 @@ pub struct RunCtx {
     pub site: u64,
     /// BPF call depth (frames below the running one).
     pub depth: u64,
+    /// Address of the shared epilogue every `exit` jumps to.
+    pub epilogue: u64,
+    /// Address of the shared helper stub every helper call calls.
+    pub helper: u64,
     /// r0..r10 spilled for a call-out that reads or writes them.
     pub regs: [u64; 11],
     /// First byte of the BPF stack.
@@ -83,6 +87,8 @@ macro_rules! off {
 off!(CTX_LEFT, left);
 off!(CTX_SAVED_RSP, saved_rsp);
 off!(CTX_DEPTH, depth);
+off!(CTX_EPILOGUE, epilogue);
+off!(CTX_HELPER, helper);
 off!(CTX_PC, pc);
 off!(CTX_IMAGE, image);
 off!(CTX_R10, r10);
@@ -98,7 +104,7 @@ off!(CTX_SITE, site);
 off!(CTX_ENTRY_FN, entry_fn);
 
 // The fields native code addresses with an 8-bit displacement.
-const _: () = assert!(CTX_DEPTH < 128 && CTX_REGS + 7 * 8 < 128);
+const _: () = assert!(CTX_HELPER < 128 && CTX_REGS + 5 * 8 < 128);
 
 /// Index of an access size in [`RunCtx::r1_lim`] (add 4 for stores).
 pub fn size_index(size: u32) -> usize {

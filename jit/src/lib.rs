@@ -74,7 +74,6 @@ pub struct Image {
     // Boxed so the address baked into the code stays put.
     meta: Box<ImageMeta>,
     code: code::Code,
-    entry: usize,
     body0: usize,
     body_end: usize,
     offsets: Vec<u32>,
@@ -115,7 +114,6 @@ impl Image {
         Ok(Image {
             meta,
             code,
-            entry: emitted.entry,
             body0: emitted.body0,
             body_end: emitted.body_end,
             offsets: {
@@ -168,21 +166,35 @@ impl Image {
     }
 }
 
-/// The entry stub shared by every image, assembled and mapped once.
-fn entry_stub() -> Result<&'static code::Code, Fault> {
-    static STUB: std::sync::OnceLock<Result<code::Code, String>> = std::sync::OnceLock::new();
+/// The code shared by every image (entry stub, epilogue, helper stub), mapped once, with
+/// the addresses of its parts.
+struct Shared {
+    code: code::Code,
+    entry: usize,
+    epilogue: u64,
+    helper: u64,
+}
+
+fn shared() -> Result<&'static Shared, Fault> {
+    static SHARED: std::sync::OnceLock<Result<Shared, String>> = std::sync::OnceLock::new();
     #[cfg(target_arch = "x86_64")]
-    let made = STUB.get_or_init(|| {
-        x86_64::entry_stub()
-            .map_err(|e| e.to_string())
-            .and_then(|b| code::Code::new(&b).map_err(|e| e.to_string()))
+    let made = SHARED.get_or_init(|| {
+        let s = x86_64::shared_code().map_err(|e| e.to_string())?;
+        let code = code::Code::new(&s.code).map_err(|e| e.to_string())?;
+        let at = code.addr();
+        Ok(Shared {
+            entry: at + s.entry,
+            epilogue: (at + s.epilogue) as u64,
+            helper: (at + s.helper) as u64,
+            code,
+        })
     });
     #[cfg(not(target_arch = "x86_64"))]
-    let made: &Result<code::Code, String> =
-        STUB.get_or_init(|| Err(format!("no JIT backend for {}", std::env::consts::ARCH)));
+    let made: &Result<Shared, String> =
+        SHARED.get_or_init(|| Err(format!("no JIT backend for {}", std::env::consts::ARCH)));
     made.as_ref().map_err(|e| Fault {
         pc: 0,
-        kind: FaultKind::Unsupported(format!("JIT entry stub: {e}")),
+        kind: FaultKind::Unsupported(format!("JIT shared code: {e}")),
     })
 }
 
@@ -301,10 +313,13 @@ impl JitProgram {
                 }
             }
         }
+        let shared = shared()?;
         let mut ctx = RunCtx {
             left: budget,
             saved_rsp: 0,
             depth: 0,
+            epilogue: shared.epilogue,
+            helper: shared.helper,
             pc: 0,
             image: &*self.image.meta as *const ImageMeta as u64,
             r10: stack_ptr as u64 + STACK_BYTES as u64,
@@ -317,16 +332,17 @@ impl JitProgram {
             status: STATUS_OK,
             fault_ret: 0,
             site: 0,
-            entry_fn: (self.image.code.addr() + self.image.entry) as u64,
+            entry_fn: self.image.body0_addr(),
             host: &mut host as *mut Host<'_> as *mut (),
             prog: self as *const JitProgram as *const (),
             fault: None,
             entered: Vec::new(),
         };
-        let entry = entry_stub()?.addr();
+        let entry = shared.entry;
+        debug_assert!(shared.code.bytes().len() > entry);
         // SAFETY: `entry` is the shared entry stub, in a read-execute mapping that lives for
         // the process; it follows the C ABI taking the context, which lives (with the stack,
-        // host and image it points to) until the call returns, and calls `ctx.entry_fn`, the
+        // host and image it points to) until the call returns, and enters `ctx.entry_fn`, the
         // entry function of an image compiled for this program.
         let r0 = unsafe {
             let f: extern "C" fn(*mut RunCtx) -> u64 = std::mem::transmute(entry);

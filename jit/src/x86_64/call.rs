@@ -1,5 +1,5 @@
-//! Calls: helpers (through one shared stub per image, so a call site is a 5-byte `call` as
-//! in the kernel's JIT), `callx`, tail calls, BPF-to-BPF calls and legacy packet loads.
+//! Calls: helpers (through one stub shared by every image, so a call site is a 4-byte
+//! indirect `call`), `callx`, tail calls, BPF-to-BPF calls and legacy packet loads.
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
@@ -12,45 +12,13 @@ use crate::runtime;
 use crate::JitError;
 
 impl Backend<'_> {
-    /// `call` of helper `id`: a `call` of the shared helper stub, which finds the slot and
-    /// the id from its return address ([`super::Emitted::calls`]).
+    /// `call` of helper `id`: an indirect `call` of the shared helper stub
+    /// ([`super::entry::shared_code`]), which finds the slot and the id from its return
+    /// address ([`super::Emitted::calls`]).
     pub(super) fn helper(&mut self, pc: usize, id: u32) {
-        let stub = match self.helper_stub {
-            Some(l) => l,
-            None => {
-                let l = self.ops.new_dynamic_label();
-                self.helper_stub = Some(l);
-                l
-            }
-        };
-        dynasm!(self.ops ; .arch x64 ; call =>stub);
+        enc::call_mem(&mut self.ops, CTX, CTX_HELPER);
         let ret = self.ops.offset().0 as u32;
         self.calls.push((ret, pc as u32, id));
-    }
-
-    /// The shared helper stub, entered by `call` from a BPF function's body (so the frame's
-    /// context slot is one word further up): spills what the Rust side reads, keeps r1..r5
-    /// across the call as the interpreter does, and returns r0.
-    pub(super) fn helper_stub_out(&mut self) {
-        let Some(l) = self.helper_stub else { return };
-        dynasm!(self.ops ; .arch x64 ; =>l);
-        enc::store(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
-        enc::store(&mut self.ops, enc::W::Q, 5, CTX, CTX_R10);
-        dynasm!(self.ops ; .arch x64 ; mov r11, [rsp]);
-        enc::store(&mut self.ops, enc::W::Q, 11, CTX, CTX_SITE);
-        self.save_regs(1..6);
-        dynasm!(self.ops
-            ; .arch x64
-            ; sub rsp, BYTE 8
-            ; mov rax, QWORD runtime::jit_helper_at as *const () as usize as i64
-            ; call rax
-            ; add rsp, BYTE 8
-        );
-        enc::load(&mut self.ops, enc::W::Q, CTX, 4, 8 + FRAME_CTX);
-        enc::load(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
-        self.jump_if_faulted();
-        self.restore_regs(1..6);
-        dynasm!(self.ops ; .arch x64 ; ret);
     }
 
     /// `callx reg`: the helper whose id the register holds.

@@ -167,3 +167,8 @@ pub(super) fn alu_mem_imm8(ops: &mut Asm, ext: u8, base: u8, disp: i32, imm: i8)
 pub(super) fn jmp_mem(ops: &mut Asm, base: u8, disp: i32) {
     emit(ops, F32, &[0xff], 4, base, disp);
 }
+
+/// `call QWORD [base + disp]`.
+pub(super) fn call_mem(ops: &mut Asm, base: u8, disp: i32) {
+    emit(ops, F32, &[0xff], 2, base, disp);
+}

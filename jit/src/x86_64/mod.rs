@@ -5,8 +5,11 @@
 mod alu;
 mod call;
 mod enc;
+mod entry;
 mod mem;
 mod stubs;
+
+pub(crate) use entry::shared_code;
 
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -38,8 +41,6 @@ pub(crate) fn x(r: u8) -> u8 {
 /// What the backend produced for one program.
 pub(crate) struct Emitted {
     pub code: Vec<u8>,
-    /// Offset of slot 0's function (with its prologue): what the shared entry stub calls.
-    pub entry: usize,
     /// Offset of slot 0's body after its prologue (where tail calls enter).
     pub body0: usize,
     /// Native offset of each slot's code, and of the end of the body at index `len`.
@@ -80,8 +81,9 @@ pub(crate) struct Backend<'a> {
     bmi2: bool,
     body: Vec<Option<DynamicLabel>>,
     func: Vec<Option<DynamicLabel>>,
-    epilogue: DynamicLabel,
     fault_exit: DynamicLabel,
+    /// Whether some path jumps to `fault_exit` (it is emitted only then).
+    fault_exit_used: bool,
     stubs: Vec<Stub>,
     pub sites: Vec<Site>,
     pub faults: Vec<Fault>,
@@ -89,8 +91,6 @@ pub(crate) struct Backend<'a> {
     pending_size: u32,
     /// Slot offsets of the previous pass, if any: jumps they prove short get rel8.
     prev: Option<&'a [u32]>,
-    /// The shared helper stub, once a helper call needs it.
-    helper_stub: Option<DynamicLabel>,
     calls: Vec<(u32, u32, u32)>,
     /// Whether prologues set the frame's `may_goto` counter (the image has `may_goto` or a
     /// tail call, whose target may have one and shares the frame).
@@ -117,7 +117,6 @@ impl<'a> Backend<'a> {
             }
         }
         body[len] = Some(ops.new_dynamic_label());
-        let epilogue = ops.new_dynamic_label();
         let fault_exit = ops.new_dynamic_label();
         Backend {
             ops,
@@ -127,14 +126,13 @@ impl<'a> Backend<'a> {
             bmi2: std::is_x86_feature_detected!("bmi2"),
             body,
             func,
-            epilogue,
             fault_exit,
+            fault_exit_used: false,
             stubs: Vec::new(),
             sites: Vec::new(),
             faults: Vec::new(),
             pending_size: 1,
             prev,
-            helper_stub: None,
             calls: Vec::new(),
             may_goto: plan.has_may_goto || plan.has_tail_call,
         }
@@ -207,6 +205,7 @@ impl<'a> Backend<'a> {
 
     fn jump_if_faulted(&mut self) {
         let fault_exit = self.fault_exit;
+        self.fault_exit_used = true;
         enc::alu_mem_imm8(&mut self.ops, 7, CTX, CTX_STATUS, 0);
         dynasm!(self.ops ; .arch x64 ; jne =>fault_exit);
     }
@@ -223,7 +222,7 @@ impl<'a> Backend<'a> {
         }
     }
 
-    /// A BPF function's prologue: saves the caller's r6..r9 and r10 (which the call site
+    /// A BPF function's prologue (the epilogue is shared: [`entry::shared_code`]): saves the caller's r6..r9 and r10 (which the call site
     /// left in r10), a fresh `may_goto` budget, the context pointer.
     fn prologue(&mut self) {
         dynasm!(self.ops
@@ -242,19 +241,11 @@ impl<'a> Backend<'a> {
         }
     }
 
-    fn epilogue(&mut self) {
-        let l = self.epilogue;
-        dynasm!(self.ops
-            ; .arch x64
-            ; =>l
-            ; add rsp, BYTE FRAME_LOCALS as i8
-            ; pop rbp
-            ; pop r15
-            ; pop r14
-            ; pop r13
-            ; pop rbx
-            ; ret
-        );
+    /// The exit of a fault: back to the entry stub with its stack pointer.
+    fn fault_exit_out(&mut self) {
+        if !self.fault_exit_used {
+            return;
+        }
         let f = self.fault_exit;
         dynasm!(self.ops ; .arch x64 ; =>f);
         enc::load(&mut self.ops, enc::W::Q, 4, CTX, CTX_SAVED_RSP);
@@ -266,15 +257,27 @@ impl<'a> Backend<'a> {
         let len = self.plan.slots.len();
         let mut offsets = vec![0u32; len + 1];
         let mut body0 = 0;
-        let mut entry = 0;
+        // Falling off the end (or jumping there) is the interpreter's invalid instruction,
+        // raised out of line.
+        if self.plan.end_reachable {
+            let l = self.static_fault(Fault {
+                pc: len,
+                kind: FaultKind::PcOutOfRange,
+            });
+            self.body[len] = Some(l);
+        }
         for (pc, offset) in offsets.iter_mut().take(len).enumerate() {
             let slot = &self.plan.slots[pc];
-            if let Some(f) = self.func[pc] {
+            // The entry stub builds slot 0's frame; it has a prologue only when a BPF-to-BPF
+            // call enters it too.
+            let func = if pc == 0 && !self.plan.entry_called {
+                None
+            } else {
+                self.func[pc]
+            };
+            if let Some(f) = func {
                 if slot.fallthrough_in {
                     self.jmp_to(pc.saturating_sub(1), pc);
-                }
-                if pc == 0 {
-                    entry = self.ops.offset().0;
                 }
                 dynasm!(self.ops ; .arch x64 ; =>f);
                 self.prologue();
@@ -314,21 +317,14 @@ impl<'a> Backend<'a> {
                 Some(insn) => self.insn(pc, &insn)?,
             }
         }
-        offsets[len] = self.ops.offset().0 as u32;
-        // Falling off the end (or jumping there) is the interpreter's invalid instruction.
-        let end = self.label(len);
-        dynasm!(self.ops ; .arch x64 ; =>end);
-        if self.plan.end_reachable {
-            let l = self.static_fault(Fault {
-                pc: len,
-                kind: FaultKind::PcOutOfRange,
-            });
-            dynasm!(self.ops ; .arch x64 ; jmp =>l);
+        if self.plan.falls_off_end {
+            let end = self.label(len);
+            dynasm!(self.ops ; .arch x64 ; jmp =>end);
         }
+        offsets[len] = self.ops.offset().0 as u32;
         let body_end = self.ops.offset().0;
-        self.epilogue();
-        self.helper_stub_out();
         self.stubs_out();
+        self.fault_exit_out();
         let code = self
             .ops
             .finalize()
@@ -336,7 +332,6 @@ impl<'a> Backend<'a> {
         Ok((
             Emitted {
                 code,
-                entry,
                 body0,
                 offsets,
                 calls: self.calls,
@@ -404,13 +399,8 @@ impl<'a> Backend<'a> {
             Insn::Call(CallTarget::Kfunc { .. }) | Insn::AddrSpaceCast { .. } => {
                 unreachable!("static faults are handled above")
             }
-            Insn::Exit => {
-                // The epilogue follows the body when nothing reaches its end.
-                if pc + 1 < self.plan.slots.len() || self.plan.end_reachable {
-                    let e = self.epilogue;
-                    dynasm!(self.ops ; .arch x64 ; jmp =>e);
-                }
-            }
+            // The shared epilogue, outside the image.
+            Insn::Exit => enc::jmp_mem(&mut self.ops, CTX, CTX_EPILOGUE),
             Insn::LdImm64 { dst, .. } => {
                 let v = self.vm.ld_imm64_value(pc).unwrap_or(0);
                 self.mov_imm64(dst, v);
@@ -427,54 +417,3 @@ impl<'a> Backend<'a> {
     }
 
 }
-
-/// The entry stub every image is entered through (`extern "C" fn(*mut RunCtx) -> u64`):
-/// saves the host's callee-saved registers, sets up the BPF registers from the context and
-/// calls the function at `RunCtx::entry_fn`. A fault anywhere returns through its second
-/// half with the stack pointer it saved.
-pub(crate) fn entry_stub() -> Result<Vec<u8>, JitError> {
-    let mut ops = Asm::new(0);
-    dynasm!(ops
-        ; .arch x64
-        ; push rbx
-        ; push rbp
-        ; push r12
-        ; push r13
-        ; push r14
-        ; push r15
-        ; sub rsp, 8
-        ; mov r9, rdi
-        ; mov [rsp], r9
-        ; mov [r9 + CTX_SAVED_RSP], rsp
-        ; lea rax, [>fault_ret]
-        ; mov [r9 + CTX_FAULT_RET], rax
-        ; mov r12, [r9 + CTX_LEFT]
-        ; mov rbp, [r9 + CTX_R10]
-        ; mov r10, rbp
-        ; mov rdi, [r9 + CTX_ARGS]
-        ; mov rsi, [r9 + CTX_ARGS + 8]
-        ; mov rdx, [r9 + CTX_ARGS + 16]
-        ; mov rcx, [r9 + CTX_ARGS + 24]
-        ; mov r8, [r9 + CTX_ARGS + 32]
-        ; xor eax, eax
-        ; xor ebx, ebx
-        ; xor r13d, r13d
-        ; xor r14d, r14d
-        ; xor r15d, r15d
-        ; call QWORD [r9 + CTX_ENTRY_FN]
-        ; mov r9, [rsp]
-        ; mov [r9 + CTX_LEFT], r12
-        ; fault_ret:
-        ; add rsp, 8
-        ; pop r15
-        ; pop r14
-        ; pop r13
-        ; pop r12
-        ; pop rbp
-        ; pop rbx
-        ; ret
-    );
-    ops.finalize()
-        .map_err(|e| JitError::Assemble(e.to_string()))
-}
-

@@ -14,6 +14,7 @@ impl Backend<'_> {
         // (passing its index in r11) jumps back to it, with rel8 while it is near.
         let mut common = None;
         if stubs.iter().any(|s| matches!(s, Stub::Static { .. })) {
+            self.fault_exit_used = true;
             common = Some(self.ops.offset().0);
             enc::store(&mut self.ops, enc::W::Q, 11, CTX, CTX_SITE);
             enc::store_imm(
@@ -52,6 +53,7 @@ impl Backend<'_> {
                     self.note_call_out(pc);
                     dynasm!(self.ops ; .arch x64 ; mov rdi, r9);
                     self.call_rust(runtime::jit_budget as *const () as usize as u64);
+                    self.fault_exit_used = true;
                     dynasm!(self.ops ; .arch x64 ; jmp =>fault_exit);
                 }
                 Stub::Mem {
