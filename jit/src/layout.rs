@@ -45,14 +45,17 @@ pub struct RunCtx {
     /// The memory site (or static fault) of the call-out; for a helper call through the
     /// shared helper stub, the return address of its `call`.
     pub site: u64,
-    /// BPF call depth (frames below the running one).
-    pub depth: u64,
     /// Address of the shared epilogue every `exit` jumps to.
     pub epilogue: u64,
     /// Address of the shared helper stub every helper call calls.
     pub helper: u64,
+    /// Address of the shared stub every `LD_ABS` / `LD_IND` calls.
+    pub ld_packet: u64,
     /// r0..r10 spilled for a call-out that reads or writes them.
     pub regs: [u64; 11],
+    /// BPF call depth, for backends that count it; the call-outs derive the depth from r10
+    /// (each frame is 512 bytes below its caller's).
+    pub depth: u64,
     /// First byte of the BPF stack.
     pub stack_start: u64,
     /// Start of the first caller region (the fast out-of-line check).
@@ -89,6 +92,7 @@ off!(CTX_SAVED_RSP, saved_rsp);
 off!(CTX_DEPTH, depth);
 off!(CTX_EPILOGUE, epilogue);
 off!(CTX_HELPER, helper);
+off!(CTX_LD_PACKET, ld_packet);
 off!(CTX_PC, pc);
 off!(CTX_IMAGE, image);
 off!(CTX_R10, r10);
@@ -104,7 +108,14 @@ off!(CTX_SITE, site);
 off!(CTX_ENTRY_FN, entry_fn);
 
 // The fields native code addresses with an 8-bit displacement.
-const _: () = assert!(CTX_HELPER < 128 && CTX_REGS + 5 * 8 < 128);
+const _: () = assert!(CTX_LD_PACKET < 128 && CTX_REGS + 5 * 8 < 128);
+
+/// The BPF call depth of a frame whose r10 is `r10`, in a run whose stack starts at
+/// `stack_start`.
+pub fn depth_of(stack_start: u64, r10: u64) -> usize {
+    let top = stack_start + STACK_BYTES as u64;
+    (top.saturating_sub(r10) / STACK_FRAME_SIZE as u64) as usize
+}
 
 /// Index of an access size in [`RunCtx::r1_lim`] (add 4 for stores).
 pub fn size_index(size: u32) -> usize {

@@ -173,6 +173,7 @@ struct Shared {
     entry: usize,
     epilogue: u64,
     helper: u64,
+    ld_packet: u64,
 }
 
 fn shared() -> Result<&'static Shared, Fault> {
@@ -186,6 +187,7 @@ fn shared() -> Result<&'static Shared, Fault> {
             entry: at + s.entry,
             epilogue: (at + s.epilogue) as u64,
             helper: (at + s.helper) as u64,
+            ld_packet: (at + s.ld_packet) as u64,
             code,
         })
     });
@@ -320,6 +322,7 @@ impl JitProgram {
             depth: 0,
             epilogue: shared.epilogue,
             helper: shared.helper,
+            ld_packet: shared.ld_packet,
             pc: 0,
             image: &*self.image.meta as *const ImageMeta as u64,
             r10: stack_ptr as u64 + STACK_BYTES as u64,

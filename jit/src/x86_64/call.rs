@@ -56,58 +56,51 @@ impl Backend<'_> {
         );
     }
 
+    /// A BPF-to-BPF call: the callee's frame is 512 bytes below (its prologue saves the
+    /// caller's r10, left in r10 here). Checked mode faults a call beyond the last frame,
+    /// found from r10 (trusted code was verified, which bounds the depth).
     pub(super) fn local_call(&mut self, pc: usize, target: usize) -> Result<(), JitError> {
-        let depth = self.static_fault(Fault {
-            pc,
-            kind: FaultKind::CallDepth {
-                max: MAX_CALL_FRAMES,
-            },
-        });
         let Some(f) = self.func.get(target).copied().flatten() else {
             return Err(JitError::BadCall { pc, target });
         };
-        enc::alu_mem_imm8(
-            &mut self.ops,
-            7,
-            CTX,
-            CTX_DEPTH,
-            (MAX_CALL_FRAMES - 1) as i8,
-        );
-        dynasm!(self.ops ; .arch x64 ; jae =>depth);
-        enc::alu_mem_imm8(&mut self.ops, 0, CTX, CTX_DEPTH, 1);
+        if self.checked {
+            let depth = self.static_fault(Fault {
+                pc,
+                kind: FaultKind::CallDepth {
+                    max: MAX_CALL_FRAMES,
+                },
+            });
+            dynasm!(self.ops ; .arch x64 ; mov r11, rbp);
+            enc::sub_mem(&mut self.ops, 11, CTX, CTX_STACK_START);
+            dynasm!(self.ops
+                ; .arch x64
+                ; cmp r11, STACK_FRAME_SIZE as i32
+                ; jbe =>depth
+            );
+        }
         dynasm!(self.ops
             ; .arch x64
             ; mov r10, rbp
             ; sub rbp, STACK_FRAME_SIZE as i32
             ; call =>f
         );
-        enc::alu_mem_imm8(&mut self.ops, 5, CTX, CTX_DEPTH, 1);
         Ok(())
     }
 
-    /// `LD_ABS` (`src` = None) / `LD_IND`: r0 = the packet bytes, big-endian.
+    /// `LD_ABS` (`src` = None) / `LD_IND`: r0 = the packet bytes, big-endian, through the
+    /// shared stub (the offset in r11; the slot and size found from the return address).
     pub(super) fn ld_packet(&mut self, pc: usize, src: Option<u8>, imm: i32, size: u32) {
-        if self.checked {
-            enc::store(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
-        }
         match src {
-            Some(s) => dynasm!(self.ops
-                ; .arch x64
-                ; mov r11d, Rd(x(s))
-                ; add r11d, imm
-            ),
+            Some(s) => {
+                dynasm!(self.ops ; .arch x64 ; mov r11d, Rd(x(s)));
+                if imm != 0 {
+                    dynasm!(self.ops ; .arch x64 ; add r11d, imm);
+                }
+            }
             None => dynasm!(self.ops ; .arch x64 ; mov r11d, imm),
         }
-        self.save_regs(1..6);
-        self.note_call_out(pc);
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov rdi, r9
-            ; mov rsi, r11
-            ; mov edx, size as i32
-        );
-        self.call_rust(runtime::jit_ld_packet as *const () as usize as u64);
-        self.jump_if_faulted();
-        self.restore_regs(1..6);
+        enc::call_mem(&mut self.ops, CTX, CTX_LD_PACKET);
+        let ret = self.ops.offset().0 as u32;
+        self.calls.push((ret, pc as u32, size));
     }
 }

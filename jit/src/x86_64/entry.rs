@@ -1,5 +1,6 @@
 //! Code shared by every image, assembled and mapped once per process: the entry stub, the
-//! epilogue every `exit` jumps to, and the helper stub every helper call calls. Images reach
+//! epilogue every `exit` jumps to, the helper stub every helper call calls, and the stub of
+//! the legacy packet loads. Images reach
 //! the last two through the run context, so a call site needs no address of its own.
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
@@ -18,6 +19,8 @@ pub(crate) struct SharedCode {
     pub epilogue: usize,
     /// The helper stub.
     pub helper: usize,
+    /// The `LD_ABS` / `LD_IND` stub.
+    pub ld_packet: usize,
 }
 
 /// Assembles the shared code.
@@ -121,6 +124,32 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
     dynasm!(ops ; .arch x64 ; ret ; fault:);
     enc::load(&mut ops, enc::W::Q, 4, CTX, CTX_SAVED_RSP);
     enc::jmp_mem(&mut ops, CTX, CTX_FAULT_RET);
+    // The `LD_ABS` / `LD_IND` stub: as the helper stub, with the packet offset in r11.
+    let ld_packet = ops.offset().0;
+    enc::store(&mut ops, enc::W::Q, METER, CTX, CTX_LEFT);
+    dynasm!(ops ; .arch x64 ; mov rax, [rsp]);
+    enc::store(&mut ops, enc::W::Q, 0, CTX, CTX_SITE);
+    for r in 1..6u8 {
+        enc::store(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+    }
+    dynasm!(ops
+        ; .arch x64
+        ; mov rdi, r9
+        ; mov rsi, r11
+        ; sub rsp, BYTE 8
+        ; mov rax, QWORD runtime::jit_ld_packet_at as *const () as usize as i64
+        ; call rax
+        ; add rsp, BYTE 8
+    );
+    enc::load(&mut ops, enc::W::Q, CTX, 4, 8 + FRAME_CTX);
+    enc::alu_mem_imm8(&mut ops, 7, CTX, CTX_STATUS, 0);
+    dynasm!(ops ; .arch x64 ; jne >ld_fault);
+    for r in 1..6u8 {
+        enc::load(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+    }
+    dynasm!(ops ; .arch x64 ; ret ; ld_fault:);
+    enc::load(&mut ops, enc::W::Q, 4, CTX, CTX_SAVED_RSP);
+    enc::jmp_mem(&mut ops, CTX, CTX_FAULT_RET);
     let code = ops
         .finalize()
         .map_err(|e| JitError::Assemble(e.to_string()))?;
@@ -129,5 +158,6 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
         entry,
         epilogue,
         helper,
+        ld_packet,
     })
 }
