@@ -36,10 +36,6 @@ pub struct RunCtx {
     pub pc: u64,
     /// The [`crate::ImageMeta`] of the image running now (a tail call switches it).
     pub image: u64,
-    /// BPF r10 at a helper call; the stack top at entry.
-    pub r10: u64,
-    /// Helper id of a helper call (or the callx operand).
-    pub id: u64,
     /// One of the `STATUS_*` values.
     pub status: u64,
     /// The memory site (or static fault) of the call-out; for a helper call through the
@@ -51,8 +47,14 @@ pub struct RunCtx {
     pub helper: u64,
     /// Address of the shared stub every `LD_ABS` / `LD_IND` calls.
     pub ld_packet: u64,
+    /// Address of the shared stub every tail call calls.
+    pub tail_call: u64,
     /// r0..r10 spilled for a call-out that reads or writes them.
     pub regs: [u64; 11],
+    /// BPF r10 at a helper call; the stack top at entry.
+    pub r10: u64,
+    /// Helper id of a helper call (or the callx operand).
+    pub id: u64,
     /// BPF call depth, for backends that count it; the call-outs derive the depth from r10
     /// (each frame is 512 bytes below its caller's).
     pub depth: u64,
@@ -93,6 +95,7 @@ off!(CTX_DEPTH, depth);
 off!(CTX_EPILOGUE, epilogue);
 off!(CTX_HELPER, helper);
 off!(CTX_LD_PACKET, ld_packet);
+off!(CTX_TAIL_CALL, tail_call);
 off!(CTX_PC, pc);
 off!(CTX_IMAGE, image);
 off!(CTX_R10, r10);
@@ -108,7 +111,7 @@ off!(CTX_SITE, site);
 off!(CTX_ENTRY_FN, entry_fn);
 
 // The fields native code addresses with an 8-bit displacement.
-const _: () = assert!(CTX_LD_PACKET < 128 && CTX_REGS + 5 * 8 < 128);
+const _: () = assert!(CTX_TAIL_CALL < 128 && CTX_REGS + 5 * 8 < 128);
 
 /// The BPF call depth of a frame whose r10 is `r10`, in a run whose stack starts at
 /// `stack_start`.

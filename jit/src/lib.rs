@@ -174,6 +174,7 @@ struct Shared {
     epilogue: u64,
     helper: u64,
     ld_packet: u64,
+    tail_call: u64,
 }
 
 fn shared() -> Result<&'static Shared, Fault> {
@@ -188,6 +189,7 @@ fn shared() -> Result<&'static Shared, Fault> {
             epilogue: (at + s.epilogue) as u64,
             helper: (at + s.helper) as u64,
             ld_packet: (at + s.ld_packet) as u64,
+            tail_call: (at + s.tail_call) as u64,
             code,
         })
     });
@@ -323,6 +325,7 @@ impl JitProgram {
             epilogue: shared.epilogue,
             helper: shared.helper,
             ld_packet: shared.ld_packet,
+            tail_call: shared.tail_call,
             pc: 0,
             image: &*self.image.meta as *const ImageMeta as u64,
             r10: stack_ptr as u64 + STACK_BYTES as u64,

@@ -264,6 +264,15 @@ pub(crate) extern "C" fn jit_ld_packet(ctx: *mut RunCtx, off: u64, size: u64) ->
     })
 }
 
+/// `bpf_tail_call` through the shared stub: as [`jit_tail_call`], with the slot found from
+/// the return address.
+pub(crate) extern "C" fn jit_tail_call_at(ctx: *mut RunCtx, map: u64, index: u64) -> u64 {
+    if !resolve_site(ctx) {
+        return 0;
+    }
+    jit_tail_call(ctx, map, index)
+}
+
 /// `bpf_tail_call(ctx, map, index)`: the native address to continue at, or 0 to fall
 /// through.
 pub(crate) extern "C" fn jit_tail_call(ctx: *mut RunCtx, map: u64, index: u64) -> u64 {

@@ -35,25 +35,12 @@ impl Backend<'_> {
         self.restore_regs(1..6);
     }
 
+    /// `bpf_tail_call` through the shared stub, which continues in the target (or returns
+    /// here when there is none).
     pub(super) fn tail_call(&mut self, pc: usize) {
-        if self.checked {
-            enc::store(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
-        }
-        self.save_regs(0..6);
-        self.note_call_out(pc);
-        // rsi and rdx already hold r2 (the program array) and r3 (the index).
-        dynasm!(self.ops ; .arch x64 ; mov rdi, r9);
-        self.call_rust(runtime::jit_tail_call as *const () as usize as u64);
-        dynasm!(self.ops ; .arch x64 ; mov r11, rax);
-        self.jump_if_faulted();
-        self.restore_regs(0..6);
-        dynasm!(self.ops
-            ; .arch x64
-            ; test r11, r11
-            ; jz BYTE >fall
-            ; jmp r11
-            ; fall:
-        );
+        enc::call_mem(&mut self.ops, CTX, CTX_TAIL_CALL);
+        let ret = self.ops.offset().0 as u32;
+        self.calls.push((ret, pc as u32, 0));
     }
 
     /// A BPF-to-BPF call: the callee's frame is 512 bytes below (its prologue saves the

@@ -1,6 +1,6 @@
 //! Code shared by every image, assembled and mapped once per process: the entry stub, the
 //! epilogue every `exit` jumps to, the helper stub every helper call calls, and the stub of
-//! the legacy packet loads. Images reach
+//! the legacy packet loads and tail calls. Images reach
 //! the last two through the run context, so a call site needs no address of its own.
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
@@ -21,6 +21,8 @@ pub(crate) struct SharedCode {
     pub helper: usize,
     /// The `LD_ABS` / `LD_IND` stub.
     pub ld_packet: usize,
+    /// The tail call stub.
+    pub tail_call: usize,
 }
 
 /// Assembles the shared code.
@@ -150,6 +152,43 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
     dynasm!(ops ; .arch x64 ; ret ; ld_fault:);
     enc::load(&mut ops, enc::W::Q, 4, CTX, CTX_SAVED_RSP);
     enc::jmp_mem(&mut ops, CTX, CTX_FAULT_RET);
+    // The tail call stub: r2 (rsi) is the program array and r3 (rdx) the index; it
+    // continues in the target's body with the caller's frame (dropping its own return
+    // address), or returns when there is no target.
+    let tail_call = ops.offset().0;
+    enc::store(&mut ops, enc::W::Q, METER, CTX, CTX_LEFT);
+    for r in 0..6u8 {
+        enc::store(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+    }
+    dynasm!(ops ; .arch x64 ; mov rax, [rsp]);
+    enc::store(&mut ops, enc::W::Q, 0, CTX, CTX_SITE);
+    dynasm!(ops
+        ; .arch x64
+        ; mov rdi, r9
+        ; sub rsp, BYTE 8
+        ; mov rax, QWORD runtime::jit_tail_call_at as *const () as usize as i64
+        ; call rax
+        ; add rsp, BYTE 8
+        ; mov r11, rax
+    );
+    enc::load(&mut ops, enc::W::Q, CTX, 4, 8 + FRAME_CTX);
+    enc::alu_mem_imm8(&mut ops, 7, CTX, CTX_STATUS, 0);
+    dynasm!(ops ; .arch x64 ; jne >tail_fault);
+    for r in 0..6u8 {
+        enc::load(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+    }
+    dynasm!(ops
+        ; .arch x64
+        ; test r11, r11
+        ; jz >fall
+        ; add rsp, BYTE 8
+        ; jmp r11
+        ; fall:
+        ; ret
+        ; tail_fault:
+    );
+    enc::load(&mut ops, enc::W::Q, 4, CTX, CTX_SAVED_RSP);
+    enc::jmp_mem(&mut ops, CTX, CTX_FAULT_RET);
     let code = ops
         .finalize()
         .map_err(|e| JitError::Assemble(e.to_string()))?;
@@ -159,5 +198,6 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
         epilogue,
         helper,
         ld_packet,
+        tail_call,
     })
 }
