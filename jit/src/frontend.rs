@@ -96,6 +96,9 @@ pub struct Plan {
     pub slots: Vec<Slot>,
     /// The mode.
     pub mode: Mode,
+    /// Whether immediates are blinded ([`crate::Options::blind_constants`]); `false` from
+    /// [`Plan::new`].
+    pub blind: bool,
     /// Whether the program has a `may_goto`.
     pub has_may_goto: bool,
     /// Whether the program makes a tail call.
@@ -240,6 +243,7 @@ impl Plan {
         Plan {
             slots,
             mode,
+            blind: false,
             has_may_goto,
             has_tail_call,
             end_reachable: end_target || prev_falls || decoded.insns.is_empty(),

@@ -78,6 +78,7 @@ pub struct Image {
     body_end: usize,
     offsets: Vec<u32>,
     mode: Mode,
+    blind: bool,
     compile_time: Duration,
 }
 
@@ -91,9 +92,11 @@ impl std::fmt::Debug for Image {
 }
 
 impl Image {
-    fn compile(vm: Arc<Vm>, mode: Mode) -> Result<Image, JitError> {
+    fn compile(vm: Arc<Vm>, opts: Options) -> Result<Image, JitError> {
         let start = Instant::now();
-        let plan = Plan::new(&vm, mode);
+        let mode = opts.mode;
+        let mut plan = Plan::new(&vm, mode);
+        plan.blind = opts.blind_constants;
         // Two passes, as the kernel's JIT converges: the first sizes every jump rel32, the
         // second makes rel8 every jump the first pass's layout proves short.
         #[cfg(target_arch = "x86_64")]
@@ -122,6 +125,7 @@ impl Image {
                 o
             },
             mode,
+            blind: opts.blind_constants,
             compile_time: start.elapsed(),
         })
     }
@@ -159,6 +163,18 @@ impl Image {
     /// The mode it was compiled for.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Whether its immediates are blinded.
+    pub fn blinded(&self) -> bool {
+        self.blind
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            mode: self.mode,
+            blind_constants: self.blind,
+        }
     }
 
     pub(crate) fn body0_addr(&self) -> u64 {
@@ -202,6 +218,18 @@ fn shared() -> Result<&'static Shared, Fault> {
     })
 }
 
+/// How a program is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Options {
+    /// Checked or trusted.
+    pub mode: Mode,
+    /// Constant blinding, as the kernel's `bpf_jit_blind_constants`: every immediate of the
+    /// program is emitted XORed with a random key and XORed back at run time, so that a
+    /// program cannot place chosen bytes in executable memory (JIT spraying). For programs
+    /// from untrusted sources; it costs an instruction or two per immediate.
+    pub blind_constants: bool,
+}
+
 /// A program compiled for one mode, with the images of tail call targets compiled on first
 /// use.
 pub struct JitProgram {
@@ -234,8 +262,39 @@ impl JitProgram {
         Self::with_mode(vm, Mode::Trusted)
     }
 
+    /// Compiles `vm`'s program in checked mode with constant blinding
+    /// ([`Options::blind_constants`]).
+    pub fn compile_blinded(vm: Arc<Vm>) -> Result<JitProgram, JitError> {
+        Self::with_options(
+            vm,
+            Options {
+                mode: Mode::Checked,
+                blind_constants: true,
+            },
+        )
+    }
+
+    /// Compiles `vm`'s program with `opts`.
+    ///
+    /// # Safety
+    /// With [`Mode::Trusted`], as for [`JitProgram::compile_trusted`]; nothing with
+    /// [`Mode::Checked`].
+    pub unsafe fn compile_with(vm: Arc<Vm>, opts: Options) -> Result<JitProgram, JitError> {
+        Self::with_options(vm, opts)
+    }
+
     fn with_mode(vm: Arc<Vm>, mode: Mode) -> Result<JitProgram, JitError> {
-        let image = Arc::new(Image::compile(Arc::clone(&vm), mode)?);
+        Self::with_options(
+            vm,
+            Options {
+                mode,
+                blind_constants: false,
+            },
+        )
+    }
+
+    fn with_options(vm: Arc<Vm>, opts: Options) -> Result<JitProgram, JitError> {
+        let image = Arc::new(Image::compile(Arc::clone(&vm), opts)?);
         Ok(JitProgram {
             vm,
             image,
@@ -262,7 +321,7 @@ impl JitProgram {
         if let Some((_, img)) = others.iter().find(|(v, _)| Vm::same_code(v, vm)) {
             return Ok(Arc::clone(img));
         }
-        let img = Arc::new(Image::compile(Arc::clone(vm), self.image.mode)?);
+        let img = Arc::new(Image::compile(Arc::clone(vm), self.image.options())?);
         others.push((Arc::clone(vm), Arc::clone(&img)));
         Ok(img)
     }
@@ -388,6 +447,24 @@ impl JitProgram {
 /// The JIT as a bpf_conformance engine, in either mode.
 #[derive(Clone, Copy, Debug)]
 pub struct JitEngine(pub Mode);
+
+/// The JIT with constant blinding as a bpf_conformance engine, in either mode.
+#[derive(Clone, Copy, Debug)]
+pub struct BlindedJitEngine(pub Mode);
+
+impl bpfbox_vm::conformance::Engine for BlindedJitEngine {
+    fn run(&self, prog: &[bpfbox_vm::RawInsn], mem: &mut [u8]) -> Result<u64, String> {
+        let vm = Arc::new(Vm::new(prog).map_err(|e| e.to_string())?);
+        let opts = Options {
+            mode: self.0,
+            blind_constants: true,
+        };
+        // SAFETY: as for `JitEngine`: the suite's fixed, terminating tests, each given the
+        // memory block it was written for.
+        let jit = unsafe { JitProgram::compile_with(vm, opts) }.map_err(|e| e.to_string())?;
+        jit.run_mem(mem).map(|o| o.r0).map_err(|f| f.to_string())
+    }
+}
 
 impl bpfbox_vm::conformance::Engine for JitEngine {
     fn run(&self, prog: &[bpfbox_vm::RawInsn], mem: &mut [u8]) -> Result<u64, String> {

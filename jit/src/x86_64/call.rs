@@ -79,11 +79,17 @@ impl Backend<'_> {
     pub(super) fn ld_packet(&mut self, pc: usize, src: Option<u8>, imm: i32, size: u32) {
         match src {
             Some(s) => {
-                dynasm!(self.ops ; .arch x64 ; mov r11d, Rd(x(s)));
-                if imm != 0 {
-                    dynasm!(self.ops ; .arch x64 ; add r11d, imm);
+                if self.plan.blind {
+                    self.scratch_imm32(imm);
+                    dynasm!(self.ops ; .arch x64 ; add r11d, Rd(x(s)));
+                } else {
+                    dynasm!(self.ops ; .arch x64 ; mov r11d, Rd(x(s)));
+                    if imm != 0 {
+                        dynasm!(self.ops ; .arch x64 ; add r11d, imm);
+                    }
                 }
             }
+            None if self.plan.blind => self.scratch_imm32(imm),
             None => dynasm!(self.ops ; .arch x64 ; mov r11d, imm),
         }
         enc::call_mem(&mut self.ops, CTX, CTX_LD_PACKET);

@@ -3,6 +3,7 @@
 //! the body so the straight-line code stays dense.
 
 mod alu;
+mod blind;
 mod call;
 mod enc;
 mod entry;
@@ -26,7 +27,10 @@ use crate::JitError;
 pub(crate) type Asm = VecAssembler<X64Relocation>;
 
 /// BPF register to x86-64 register number (the kernel's map).
-pub(crate) const REG: [u8; 11] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5];
+/// Index 11 is no BPF register: it names the scratch register r11 ([`SCRATCH`]).
+pub(crate) const REG: [u8; 12] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5, 11];
+/// The scratch register r11 as an operand of the instruction emitters (`x(SCRATCH)` = 11).
+pub(crate) const SCRATCH: u8 = 11;
 /// The register that holds the run context.
 pub(crate) const CTX: u8 = 9;
 /// The register that holds the instruction meter (checked mode).
@@ -35,7 +39,7 @@ pub(crate) const METER: u8 = 12;
 /// The BPF register `r` as an x86-64 register number.
 #[inline]
 pub(crate) fn x(r: u8) -> u8 {
-    REG[(r as usize).min(10)]
+    REG[(r as usize).min(11)]
 }
 
 /// What the backend produced for one program.
@@ -92,6 +96,8 @@ pub(crate) struct Backend<'a> {
     /// Slot offsets of the previous pass, if any: jumps they prove short get rel8.
     prev: Option<&'a [u32]>,
     calls: Vec<(u32, u32, u32)>,
+    /// Blinding keys (used when the plan asks for blinding).
+    keys: blind::Keys,
     /// Whether prologues set the frame's `may_goto` counter (the image has `may_goto` or a
     /// tail call, whose target may have one and shares the frame).
     may_goto: bool,
@@ -135,6 +141,7 @@ impl<'a> Backend<'a> {
             prev,
             calls: Vec::new(),
             may_goto: plan.has_may_goto || plan.has_tail_call,
+            keys: blind::Keys::new(),
         }
     }
 
@@ -346,6 +353,9 @@ impl<'a> Backend<'a> {
         if let Some(f) = static_fault(self.vm, pc, insn) {
             let l = self.static_fault(f);
             dynasm!(self.ops ; .arch x64 ; jmp =>l);
+            return Ok(());
+        }
+        if self.plan.blind && self.blinded(pc, insn) {
             return Ok(());
         }
         match *insn {
