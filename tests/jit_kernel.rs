@@ -99,7 +99,8 @@ fn compare_all(probe: &Probe, engine: Option<Engine>) -> Pass {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let report = compare_file(&path, &opts).unwrap_or_else(|e| panic!("{file}: {e}"));
         for row in &report.programs {
-            pass.runs.push((file.clone(), row.program.clone(), row.runs));
+            pass.runs
+                .push((file.clone(), row.program.clone(), row.runs));
         }
         for m in &report.mismatches {
             let c = &m.comparison;
@@ -161,7 +162,10 @@ fn check(mode: Mode) {
     );
     // The same runs happened, and where the kernel and bpfbox differed (the explained
     // kinds), the JIT produced exactly the interpreter's outcome.
-    assert_eq!(interp.runs, jit.runs, "{mode:?} JIT: runs per program differ");
+    assert_eq!(
+        interp.runs, jit.runs,
+        "{mode:?} JIT: runs per program differ"
+    );
     assert_eq!(
         interp.differing, jit.differing,
         "{mode:?} JIT: outcomes differ from the interpreter's"

@@ -57,7 +57,10 @@ fn blinded_images_hold_no_immediate_of_the_program() {
             .into_iter()
             .filter(|&i| contains(plain.image().code(), i))
             .collect();
-        assert!(found.len() >= 5, "{mode:?}: plain image holds only {found:x?}");
+        assert!(
+            found.len() >= 5,
+            "{mode:?}: plain image holds only {found:x?}"
+        );
         for round in 0..20 {
             let blinded = compile(&vm, mode, true);
             assert!(blinded.image().blinded());

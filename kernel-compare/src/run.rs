@@ -512,19 +512,20 @@ impl<'a> Session<'a> {
             .filter(|_| kernel_ran || !self.unchecked);
         let result = match (handle.and_then(|h| self.table.get(h as u32)), runner) {
             (Some(_), Some(Err(msg))) => Err(Err(msg.clone())),
-            (Some(vm), runner) => build_context(p.prog_type, &run).and_then(|ctx| {
-                self.env.maps = maps.clone();
-                let setup = RunSetup {
-                    repeat: 1,
-                    programs: Some(&self.table),
-                    runner: runner.and_then(|r| r.as_ref().ok()).map(|r| &**r),
-                    // Nothing consumes the kernel's ring buffers between test runs either.
-                    keep_ringbuf: true,
-                    ..RunSetup::default()
-                };
-                run_context(vm, p.prog_type, ctx, &mut self.env, &setup)
-            })
-            .map_err(Ok),
+            (Some(vm), runner) => build_context(p.prog_type, &run)
+                .and_then(|ctx| {
+                    self.env.maps = maps.clone();
+                    let setup = RunSetup {
+                        repeat: 1,
+                        programs: Some(&self.table),
+                        runner: runner.and_then(|r| r.as_ref().ok()).map(|r| &**r),
+                        // Nothing consumes the kernel's ring buffers between test runs either.
+                        keep_ringbuf: true,
+                        ..RunSetup::default()
+                    };
+                    run_context(vm, p.prog_type, ctx, &mut self.env, &setup)
+                })
+                .map_err(Ok),
             // Validation failed: run it the plain way for the error.
             (None, _) => bpfbox_vm::testrun::test_run(p, maps, &mut self.env, &run).map_err(Ok),
         };

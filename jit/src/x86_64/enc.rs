@@ -185,7 +185,14 @@ pub(super) fn xor_imm(ops: &mut Asm, w: W, imm: i32, base: u8, disp: i32) {
             ops.extend((imm as i16).to_le_bytes());
         }
         W::D | W::Q => {
-            emit(ops, if w == W::Q { F64 } else { F32 }, &[0x81], 6, base, disp);
+            emit(
+                ops,
+                if w == W::Q { F64 } else { F32 },
+                &[0x81],
+                6,
+                base,
+                disp,
+            );
             ops.extend(imm.to_le_bytes());
         }
     }

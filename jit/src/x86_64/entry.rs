@@ -107,7 +107,13 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
     dynasm!(ops ; .arch x64 ; mov r11, [rsp]);
     enc::store(&mut ops, enc::W::Q, 11, CTX, CTX_SITE);
     for r in 1..6u8 {
-        enc::store(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+        enc::store(
+            &mut ops,
+            enc::W::Q,
+            super::x(r),
+            CTX,
+            CTX_REGS + 8 * r as i32,
+        );
     }
     dynasm!(ops
         ; .arch x64
@@ -121,7 +127,13 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
     enc::alu_mem_imm8(&mut ops, 7, CTX, CTX_STATUS, 0);
     dynasm!(ops ; .arch x64 ; jne >fault);
     for r in 1..6u8 {
-        enc::load(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+        enc::load(
+            &mut ops,
+            enc::W::Q,
+            super::x(r),
+            CTX,
+            CTX_REGS + 8 * r as i32,
+        );
     }
     dynasm!(ops ; .arch x64 ; ret ; fault:);
     enc::load(&mut ops, enc::W::Q, 4, CTX, CTX_SAVED_RSP);
@@ -132,7 +144,13 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
     dynasm!(ops ; .arch x64 ; mov rax, [rsp]);
     enc::store(&mut ops, enc::W::Q, 0, CTX, CTX_SITE);
     for r in 1..6u8 {
-        enc::store(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+        enc::store(
+            &mut ops,
+            enc::W::Q,
+            super::x(r),
+            CTX,
+            CTX_REGS + 8 * r as i32,
+        );
     }
     dynasm!(ops
         ; .arch x64
@@ -147,7 +165,13 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
     enc::alu_mem_imm8(&mut ops, 7, CTX, CTX_STATUS, 0);
     dynasm!(ops ; .arch x64 ; jne >ld_fault);
     for r in 1..6u8 {
-        enc::load(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+        enc::load(
+            &mut ops,
+            enc::W::Q,
+            super::x(r),
+            CTX,
+            CTX_REGS + 8 * r as i32,
+        );
     }
     dynasm!(ops ; .arch x64 ; ret ; ld_fault:);
     enc::load(&mut ops, enc::W::Q, 4, CTX, CTX_SAVED_RSP);
@@ -158,7 +182,13 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
     let tail_call = ops.offset().0;
     enc::store(&mut ops, enc::W::Q, METER, CTX, CTX_LEFT);
     for r in 0..6u8 {
-        enc::store(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+        enc::store(
+            &mut ops,
+            enc::W::Q,
+            super::x(r),
+            CTX,
+            CTX_REGS + 8 * r as i32,
+        );
     }
     dynasm!(ops ; .arch x64 ; mov rax, [rsp]);
     enc::store(&mut ops, enc::W::Q, 0, CTX, CTX_SITE);
@@ -175,7 +205,13 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
     enc::alu_mem_imm8(&mut ops, 7, CTX, CTX_STATUS, 0);
     dynasm!(ops ; .arch x64 ; jne >tail_fault);
     for r in 0..6u8 {
-        enc::load(&mut ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+        enc::load(
+            &mut ops,
+            enc::W::Q,
+            super::x(r),
+            CTX,
+            CTX_REGS + 8 * r as i32,
+        );
     }
     dynasm!(ops
         ; .arch x64

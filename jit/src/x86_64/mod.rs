@@ -105,11 +105,7 @@ pub(crate) struct Backend<'a> {
 
 impl<'a> Backend<'a> {
     /// A backend for one pass; `prev` are the slot offsets of the pass before, if any.
-    pub(crate) fn new(
-        vm: &'a Vm,
-        plan: &'a Plan,
-        prev: Option<&'a [u32]>,
-    ) -> Backend<'a> {
+    pub(crate) fn new(vm: &'a Vm, plan: &'a Plan, prev: Option<&'a [u32]>) -> Backend<'a> {
         let mut ops = Asm::new(0);
         let len = plan.slots.len();
         let mut body = vec![None; len + 1];
@@ -425,5 +421,4 @@ impl<'a> Backend<'a> {
         }
         Ok(())
     }
-
 }

@@ -39,7 +39,8 @@ impl Backend<'_> {
                         self.ops.push(rel as i8 as u8);
                     } else {
                         self.ops.push(0xe9);
-                        self.ops.extend(((to as i64 - (at as i64 + 5)) as i32).to_le_bytes());
+                        self.ops
+                            .extend(((to as i64 - (at as i64 + 5)) as i32).to_le_bytes());
                     }
                 }
                 Stub::Budget { label, pc, charge } => {

@@ -300,7 +300,10 @@ pub fn stmt(cfg: GenConfig) -> BoxedStrategy<Stmt> {
                     els,
                     long_ja,
                 });
-            let bounded_loop = (any::<u8>(), proptest::collection::vec(inner.clone(), 1..arm))
+            let bounded_loop = (
+                any::<u8>(),
+                proptest::collection::vec(inner.clone(), 1..arm),
+            )
                 .prop_map(|(count, body)| Stmt::Loop { count, body });
             Union::new_weighted(vec![
                 (6, inner.boxed()),
