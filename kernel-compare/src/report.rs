@@ -70,6 +70,8 @@ pub struct CompareOptions {
     pub keep_logs: bool,
     /// CO-RE target BTF; `None`: the running kernel's, when an object needs one.
     pub target_btf: Option<std::sync::Arc<bpfbox_btf::Btf>>,
+    /// The engine of bpfbox's runs; `None`: the interpreter.
+    pub engine: Option<run::Engine>,
 }
 
 /// One program's row.
@@ -291,6 +293,9 @@ pub fn compare_file(path: &Path, opts: &CompareOptions) -> Result<FileReport> {
     let mut mismatches = Vec::new();
     if opts.run {
         let mut s = Session::new(&obj, &k, opts.ncpus.max(1));
+        if let Some(e) = &opts.engine {
+            s.set_engine(e);
+        }
         for pf in &opts.prefill {
             s.prefill(&pf.map, &pf.key, &pf.value)
                 .map_err(|msg| Error::Input {
