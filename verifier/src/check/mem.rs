@@ -181,47 +181,23 @@ fn access(
                     return Err(Reject::at(pc, format!("R{r} leaks addr into ctx")));
                 }
             }
-            if reg.off < 0 {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "negative offset ctx ptr R{regno} off={} disallowed",
-                        reg.off
-                    ),
-                ));
-            }
-            if reg.off != 0 {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "dereference of modified ctx ptr R{regno} off={} disallowed",
-                        reg.off
-                    ),
-                ));
-            }
-            if reg.val.as_const() != Some(0) {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "variable ctx access var_off={} disallowed",
-                        tnum_str(&reg.val)
-                    ),
-                ));
-            }
+            unmodified_ctx(pc, regno, &reg)?;
             let write = matches!(acc, Access::Write(_));
-            let kind = ctx::access(env.prog, off, size, write, signed).map_err(|e| e.at(pc))?;
+            let a = ctx::Access {
+                off,
+                size,
+                write,
+                signed,
+            };
+            let load = ctx::Load::of(env.prog, env.privileged());
+            let kind = ctx::access(&load, a).map_err(|e| e.at(pc))?;
             if write {
                 return Ok(None);
             }
             Ok(Some(match kind {
                 ctx::Field::Scalar => Reg::unknown(),
-                ctx::Field::Pointer(ty) => {
-                    let mut r = Reg::pointer(ty);
-                    if ty.is_packet() {
-                        r.id = 0;
-                    }
-                    r
-                }
+                ctx::Field::Pointer(ty) => Reg::pointer(ty),
+                ctx::Field::Unmodelled(what) => return Err(Reject::unsupported(pc, what)),
             }))
         }
         RegType::Packet | RegType::PacketMeta => {
@@ -267,6 +243,40 @@ fn access(
             format!("memory access through {}", reg.type_name()),
         )),
     }
+}
+
+/// `check_ptr_off_reg` for a context pointer: only the pointer as the program received it
+/// may be dereferenced.
+pub fn unmodified_ctx(pc: usize, regno: u8, reg: &Reg) -> Result<()> {
+    if reg.off < 0 {
+        return Err(Reject::at(
+            pc,
+            format!(
+                "negative offset ctx ptr R{regno} off={} disallowed",
+                reg.off
+            ),
+        ));
+    }
+    if reg.off != 0 {
+        return Err(Reject::at(
+            pc,
+            format!(
+                "dereference of modified ctx ptr R{regno} off={} disallowed",
+                reg.off
+            ),
+        ));
+    }
+    if reg.val.as_const() != Some(0) {
+        let t = reg.val.bounds().var_off;
+        return Err(Reject::at(
+            pc,
+            format!(
+                "variable ctx access var_off=({:#x}; {:#x}) disallowed",
+                t.value, t.mask
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `check_mem_region_access`: the variable offset's bounds plus `off` stay in `[0, size)`.

@@ -1,0 +1,12 @@
+//! A tracepoint's record (`tp_prog_is_valid_access`): read-only, past the first 8 bytes (the
+//! common header pointer) and below `PERF_MAX_TRACE_SIZE`.
+
+use super::{Access, Field};
+
+/// `PERF_MAX_TRACE_SIZE`.
+const MAX_TRACE_SIZE: i32 = 8192;
+
+pub(super) fn access(a: Access) -> Option<Field> {
+    let ok = (8..MAX_TRACE_SIZE).contains(&a.off) && !a.write && a.aligned();
+    ok.then_some(Field::Scalar)
+}
