@@ -7,6 +7,8 @@ use super::{Access, Field};
 const MAX_TRACE_SIZE: i32 = 8192;
 
 pub(super) fn access(a: Access) -> Option<Field> {
-    let ok = (8..MAX_TRACE_SIZE).contains(&a.off) && !a.write && a.aligned();
+    // The kernel compares the offset with `sizeof(void *)` as unsigned, so a negative offset
+    // passes the lower bound; the upper bound is a signed comparison.
+    let ok = (a.off as u32) >= 8 && a.off < MAX_TRACE_SIZE && !a.write && a.aligned();
     ok.then_some(Field::Scalar)
 }
