@@ -40,14 +40,17 @@ fn tnum_str(v: &Scalar) -> String {
     }
 }
 
-/// `check_ptr_alignment` for a fixed-offset access.
-fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32) -> Result<()> {
+/// `check_ptr_alignment` for a fixed-offset access; `force` for atomics, which are always
+/// checked strictly.
+fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32, force: bool) -> Result<()> {
+    let strict = env.strict_alignment || force;
     let (desc, strict) = match reg.ty {
         RegType::Stack => ("stack ", true),
-        RegType::Ctx => ("context ", env.strict_alignment),
-        RegType::MapValue => ("map value ", env.strict_alignment),
+        RegType::Ctx => ("context ", strict),
+        RegType::MapValue => ("value ", strict),
+        RegType::MapKey => ("key ", strict),
         RegType::Packet | RegType::PacketMeta => {
-            if !env.strict_alignment {
+            if !strict {
                 return Ok(());
             }
             let t = reg.val.bounds().var_off;
@@ -66,7 +69,7 @@ fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32) -> Result
             }
             return Ok(());
         }
-        _ => ("", env.strict_alignment),
+        _ => ("", strict),
     };
     if !strict || size == 1 {
         return Ok(());
@@ -105,7 +108,7 @@ fn access(
     signed: bool,
 ) -> Result<Option<Reg>> {
     let reg = st.reg(regno).clone();
-    alignment(env, pc, &reg, off as i32, size)?;
+    alignment(env, pc, &reg, off as i32, size, false)?;
     let off = off as i32 + reg.off;
     if reg.maybe_null {
         return Err(Reject::at(
@@ -640,6 +643,7 @@ pub fn atomic(
         }
     }
     let n = size.bytes();
+    alignment(env, pc, &base, off as i32, n, true)?;
     let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
     if old.is_pointer() {
         return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));
