@@ -415,3 +415,50 @@ fn legacy_packet_loads_match_the_kernel() {
     );
     eprintln!("legacy packet loads: {same} of {total} identical");
 }
+
+#[test]
+fn metadata_ranges_match_the_kernel() {
+    if !common::kernel() {
+        return;
+    }
+    // r2 = data_meta, r3 = data; r4 = meta + n compared with data in every form and order;
+    // then a load from the metadata on the fall-through side.
+    let (mut same, mut total) = (0, 0);
+    let mut bad = Vec::new();
+    for cond in ["jgt", "jlt", "jge", "jle", "jeq", "jne", "jsgt"] {
+        for swap in [false, true] {
+            for n in [0, 1, 4, 8] {
+                for (sfx, size) in [("b", 1), ("w", 4), ("dw", 8)] {
+                    for off in [0, 4] {
+                        let cmp = if swap {
+                            format!("{cond} %r3, %r4, +2")
+                        } else {
+                            format!("{cond} %r4, %r3, +2")
+                        };
+                        let text = format!(
+                            "ldxw %r2, [%r1+8]\nldxw %r3, [%r1+0]\nmov %r4, %r2\nadd %r4, {n}\n\
+                             {cmp}\nldx{sfx} %r0, [%r2+{off}]\nja +1\nldx{sfx} %r0, [%r2+{off}]\n\
+                             mov %r0, 1\nexit"
+                        );
+                        let p = prog(ProgType::Xdp, None, asm(&text));
+                        let (o, detail) = compare(&p);
+                        total += 1;
+                        match o {
+                            Outcome::Same => same += 1,
+                            _ => bad.push(format!(
+                                "{cond} swap={swap} n={n} size={size} off={off}: {o:?}: {detail}"
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {total} metadata accesses differ from the kernel:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    eprintln!("metadata ranges: {same} of {total} identical");
+}

@@ -187,12 +187,18 @@ fn mark_null(st: &mut State, id: u32, is_null: bool) {
     });
 }
 
-/// `try_match_pkt_pointers` for packet pointers compared with `pkt_end`.
+/// `try_match_pkt_pointers`: packet pointers compared with `pkt_end`, metadata pointers with
+/// the start of the packet.
 fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: JmpCond) {
     use JmpCond::*;
+    // Metadata ends where the data starts: `pkt_meta` against the unmodified `pkt` is
+    // learnt as `pkt` against `pkt_end`.
+    let init_pkt = |r: &Reg| r.ty == RegType::Packet && r.off == 0 && r.val.as_const() == Some(0);
     let (pkt, pkt_on_left) = match (d.ty, s.ty) {
         (RegType::Packet, RegType::PacketEnd) => (d, true),
         (RegType::PacketEnd, RegType::Packet) => (s, false),
+        (RegType::PacketMeta, _) if init_pkt(s) => (d, true),
+        (_, RegType::PacketMeta) if init_pkt(d) => (s, false),
         _ => return,
     };
     // Which side learns pkt + off <= end, and whether the bound is open on the right.
@@ -216,9 +222,9 @@ fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: Jm
         return;
     }
     let range = pkt.off + i32::from(open);
-    let id = pkt.id;
+    let (id, ty) = (pkt.id, pkt.ty);
     for_each_reg(st, |x| {
-        if x.ty == RegType::Packet && x.id == id {
+        if x.ty == ty && x.id == id {
             x.range = x.range.max(range);
         }
     });
