@@ -49,6 +49,10 @@ fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32, force: bo
         RegType::Ctx => ("context ", strict),
         RegType::MapValue => ("value ", strict),
         RegType::MapKey => ("key ", strict),
+        RegType::Socket => ("sock ", strict),
+        RegType::SockCommon => ("sock_common ", strict),
+        RegType::TcpSock => ("tcp_sock ", strict),
+        RegType::XdpSock => ("xdp_sock ", strict),
         RegType::Packet | RegType::PacketMeta => {
             if !strict {
                 return Ok(());
@@ -200,8 +204,44 @@ fn access(
             Ok(Some(match kind {
                 ctx::Field::Scalar => Reg::unknown(),
                 ctx::Field::Pointer(ty) => Reg::pointer(ty),
+                ctx::Field::PointerOrNull(ty) => {
+                    let mut r = Reg::pointer(ty);
+                    r.maybe_null = true;
+                    r.id = env.new_id();
+                    r
+                }
                 ctx::Field::Unmodelled(what) => return Err(Reject::unsupported(pc, what)),
             }))
+        }
+        RegType::Socket | RegType::SockCommon | RegType::TcpSock | RegType::XdpSock => {
+            if matches!(acc, Access::Write(_)) {
+                return Err(Reject::at(
+                    pc,
+                    format!("R{regno} cannot write into {}", reg.type_name()),
+                ));
+            }
+            if reg.val.bounds().smin < 0 {
+                return Err(Reject::at(
+                    pc,
+                    format!("R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."),
+                ));
+            }
+            let a = ctx::Access {
+                off,
+                size,
+                write: false,
+                signed,
+            };
+            if !ctx::sock_ptr::valid(reg.ty, a) {
+                return Err(Reject::at(
+                    pc,
+                    format!(
+                        "R{regno} invalid {} access off={off} size={size}",
+                        reg.type_name()
+                    ),
+                ));
+            }
+            Ok(Some(Reg::unknown()))
         }
         RegType::Packet | RegType::PacketMeta => {
             if let Access::Write(_) = acc {

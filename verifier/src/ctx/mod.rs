@@ -16,6 +16,7 @@ mod skb;
 mod sock;
 mod sock_addr;
 mod sock_ops;
+pub mod sock_ptr;
 mod sockopt;
 mod sysctl;
 mod tracepoint;
@@ -31,10 +32,12 @@ use crate::state::RegType;
 pub enum Field {
     /// A number (or nothing, for a write).
     Scalar,
-    /// A pointer of this type with a zero offset (packet data, end, metadata).
+    /// A pointer of this type with a zero offset (packet data, end, metadata, sockets).
     Pointer(RegType),
-    /// A pointer of a type this verifier does not model yet (sockets, flow keys, BTF
-    /// objects): loading it is not supported yet.
+    /// A pointer of this type that may be NULL (`sock_or_null`, `sock_common_or_null`).
+    PointerOrNull(RegType),
+    /// A pointer of a type this verifier does not model yet (flow keys, tracepoint buffers,
+    /// BTF objects): loading it is not supported yet.
     Unmodelled(&'static str),
 }
 

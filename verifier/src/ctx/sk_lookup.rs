@@ -2,6 +2,7 @@
 //! fields that allow narrow loads, and the 16-bit remote port with its padding.
 
 use super::{Access, Field};
+use crate::state::RegType;
 
 const SK: i32 = 0;
 const FAMILY: i32 = 8;
@@ -17,7 +18,7 @@ pub(super) fn access(a: Access) -> Option<Field> {
         return None;
     }
     let ok = if a.within(SK, 8) {
-        return (a.size == 8).then_some(Field::Unmodelled("sockets loaded from the context"));
+        return (a.size == 8).then_some(Field::PointerOrNull(RegType::Socket));
     } else if (FAMILY..REMOTE_PORT).contains(&a.off)
         || (LOCAL_IP4..INGRESS_IFINDEX_END).contains(&a.off)
     {

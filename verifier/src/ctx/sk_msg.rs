@@ -21,7 +21,7 @@ pub(super) fn access(a: Access) -> Option<Field> {
     } else if a.within(DATA_END, 8) {
         wide.then_some(Field::Pointer(RegType::PacketEnd))
     } else if a.within(SK, 8) {
-        wide.then_some(Field::Unmodelled("sockets loaded from the context"))
+        wide.then_some(Field::Pointer(RegType::Socket))
     } else if (FAMILY..SIZE_END).contains(&a.off) {
         (a.size == 4).then_some(Field::Scalar)
     } else {

@@ -24,7 +24,8 @@ pub(super) fn access(a: Access) -> Option<Field> {
         DATA => wide.then_some(Field::Pointer(RegType::Packet)),
         DATA_END => wide.then_some(Field::Pointer(RegType::PacketEnd)),
         HASH => (a.size == 4).then_some(Field::Scalar),
-        SK | MIGRATING_SK => wide.then_some(Field::Unmodelled("sockets loaded from the context")),
+        SK => wide.then_some(Field::Pointer(RegType::Socket)),
+        MIGRATING_SK => wide.then_some(Field::PointerOrNull(RegType::SockCommon)),
         _ => {
             // `eth_protocol` is read at least as wide as `skb->protocol` (16 bits).
             if a.within(ETH_PROTOCOL, 4) && a.size < 2 {

@@ -173,7 +173,7 @@ fn common(a: Access) -> Option<Field> {
         if a.write || a.size != 8 {
             return None;
         }
-        return Some(Field::Unmodelled("sockets loaded from the context"));
+        return Some(Field::PointerOrNull(RegType::SockCommon));
     } else if a.write {
         a.size == 4
     } else {

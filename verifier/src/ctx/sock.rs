@@ -1,14 +1,15 @@
-//! `struct bpf_sock` as `cgroup_sock` programs see it (`sock_filter_is_valid_access`): the
-//! common socket rules, then per attach type which fields exist and which may be written.
+//! `struct bpf_sock`: as `cgroup_sock` programs see it (`sock_filter_is_valid_access`: the
+//! common socket rules, then per attach type which fields exist and which may be written),
+//! and as any program reads it through a socket pointer (`bpf_sock_is_valid_access`).
 
 use super::{attach, Access, Field, Load};
 
 const BOUND_DEV_IF: i32 = 0;
 const FAMILY: i32 = 4;
-const TYPE: i32 = 8;
+pub(super) const TYPE: i32 = 8;
 const PROTOCOL: i32 = 12;
 const MARK: i32 = 16;
-const PRIORITY: i32 = 20;
+pub(super) const PRIORITY: i32 = 20;
 const SRC_IP4: i32 = 24;
 const SRC_IP6: i32 = 28;
 const SRC_PORT: i32 = 44;
@@ -20,7 +21,7 @@ const RX_QUEUE_MAPPING: i32 = 76;
 const SIZE: i32 = 80;
 
 /// `bpf_sock_is_valid_access`.
-fn valid(a: &Access) -> bool {
+pub(super) fn valid(a: &Access) -> bool {
     if !(0..SIZE).contains(&a.off) || !a.aligned() {
         return false;
     }

@@ -2,6 +2,7 @@
 //! address fields exist only for the attach type's family, and may be written.
 
 use super::{attach::*, Access, Field, Load};
+use crate::state::RegType;
 
 const USER_FAMILY: i32 = 0;
 const USER_IP4: i32 = 4;
@@ -64,7 +65,7 @@ pub(super) fn access(load: &Load, a: Access) -> Option<Field> {
         if a.write || a.size != 8 {
             return None;
         }
-        return Some(Field::Unmodelled("sockets loaded from the context"));
+        return Some(Field::Pointer(RegType::Socket));
     } else if a.within(USER_FAMILY, 4)
         || a.within(FAMILY, 4)
         || a.within(TYPE, 4)

@@ -25,7 +25,7 @@ pub(super) fn access(a: Access) -> Option<Field> {
     if a.within(BYTES_RECEIVED, 16) || a.within(SKB_HWTSTAMP, 8) {
         wide.then_some(Field::Scalar)
     } else if a.within(SK, 8) {
-        wide.then_some(Field::Unmodelled("sockets loaded from the context"))
+        wide.then_some(Field::PointerOrNull(RegType::Socket))
     } else if a.within(SKB_DATA, 8) {
         wide.then_some(Field::Pointer(RegType::Packet))
     } else if a.within(SKB_DATA_END, 8) {

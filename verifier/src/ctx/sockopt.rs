@@ -30,7 +30,7 @@ pub(super) fn access(load: &Load, a: Access) -> Option<Field> {
             _ => false,
         }
     } else if a.within(SK, 8) {
-        return wide.then_some(Field::Unmodelled("sockets loaded from the context"));
+        return wide.then_some(Field::Pointer(RegType::Socket));
     } else if a.within(OPTVAL, 8) {
         return wide.then_some(Field::Pointer(RegType::Packet));
     } else if a.within(OPTVAL_END, 8) {

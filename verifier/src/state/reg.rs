@@ -30,6 +30,14 @@ pub enum RegType {
     Mem,
     /// Read-only memory of a known size.
     RdonlyMem,
+    /// A socket (`PTR_TO_SOCKET`, a full `struct bpf_sock`).
+    Socket,
+    /// Any socket (`PTR_TO_SOCK_COMMON`).
+    SockCommon,
+    /// A TCP socket (`PTR_TO_TCP_SOCK`).
+    TcpSock,
+    /// An AF_XDP socket (`PTR_TO_XDP_SOCK`).
+    XdpSock,
 }
 
 impl RegType {
@@ -48,6 +56,10 @@ impl RegType {
             RegType::PacketEnd => "pkt_end",
             RegType::Mem => "mem",
             RegType::RdonlyMem => "rdonly_mem",
+            RegType::Socket => "sock",
+            RegType::SockCommon => "sock_common",
+            RegType::TcpSock => "tcp_sock",
+            RegType::XdpSock => "xdp_sock",
         }
     }
 
