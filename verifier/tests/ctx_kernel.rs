@@ -48,8 +48,8 @@ struct Config {
     attach: Option<u32>,
     /// `prog_flags` (`BPF_F_STRICT_ALIGNMENT`).
     flags: u32,
-    /// Offsets swept: `lo..hi`.
-    offs: Vec<std::ops::Range<i32>>,
+    /// Offsets swept: `lo..hi` for each `(lo, hi)`.
+    offs: Vec<(i32, i32)>,
 }
 
 fn cfg(t: ProgType, attach: Option<u32>, size: i32) -> Config {
@@ -57,7 +57,7 @@ fn cfg(t: ProgType, attach: Option<u32>, size: i32) -> Config {
         t,
         attach,
         flags: 0,
-        offs: vec![-8..size + 8],
+        offs: vec![(-8, size + 8)],
     }
 }
 
@@ -106,8 +106,8 @@ fn sweep(configs: &[Config]) -> (usize, usize, usize) {
     let (mut same, mut unsupported, mut total) = (0, 0, 0);
     let mut bad = Vec::new();
     for c in configs {
-        for range in &c.offs {
-            for off in range.clone() {
+        for &(lo, hi) in &c.offs {
+            for off in lo..hi {
                 for (what, text) in accesses(off) {
                     let mut p = prog(c.t, c.attach, asm(&text));
                     p.prog_flags = c.flags;
@@ -243,7 +243,7 @@ fn tracing_contexts_match_the_kernel() {
             t: Tracepoint,
             attach: None,
             flags: 0,
-            offs: vec![-72..40, 8176..8200],
+            offs: vec![(-72, 40), (8176, 8200)],
         },
     ];
     report("tracing contexts", sweep(&configs));
