@@ -3,7 +3,7 @@
 //! loaded value in R0.
 
 use super::read;
-use crate::check::mem::unmodified_ctx;
+use crate::check::ctx_access::unmodified_ctx;
 use crate::ctx;
 use crate::error::{Reject, Result};
 use crate::explore::Env;

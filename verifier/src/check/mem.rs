@@ -5,7 +5,7 @@
 use bpfbox_vm::isa::{AtomicOp, Size};
 use bpfbox_vm::maps::spec::{BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG};
 
-use super::read;
+use super::{ctx_access, read};
 use crate::ctx;
 use crate::domain::{Scalar, ScalarDomain};
 use crate::error::{Reject, Result};
@@ -188,60 +188,22 @@ fn access(
                     return Err(Reject::at(pc, format!("R{r} leaks addr into ctx")));
                 }
             }
-            unmodified_ctx(pc, regno, &reg)?;
-            let write = matches!(acc, Access::Write(_));
             let a = ctx::Access {
                 off,
                 size,
-                write,
+                write: matches!(acc, Access::Write(_)),
                 signed,
             };
-            let load = ctx::Load::of(env.prog, env.privileged());
-            let kind = ctx::access(&load, a).map_err(|e| e.at(pc))?;
-            if write {
-                return Ok(None);
-            }
-            Ok(Some(match kind {
-                ctx::Field::Scalar => Reg::unknown(),
-                ctx::Field::Pointer(ty) => Reg::pointer(ty),
-                ctx::Field::PointerOrNull(ty) => {
-                    let mut r = Reg::pointer(ty);
-                    r.maybe_null = true;
-                    r.id = env.new_id();
-                    r
-                }
-                ctx::Field::Unmodelled(what) => return Err(Reject::unsupported(pc, what)),
-            }))
+            ctx_access::context(env, pc, regno, &reg, a)
         }
         RegType::Socket | RegType::SockCommon | RegType::TcpSock | RegType::XdpSock => {
-            if matches!(acc, Access::Write(_)) {
-                return Err(Reject::at(
-                    pc,
-                    format!("R{regno} cannot write into {}", reg.type_name()),
-                ));
-            }
-            if reg.val.bounds().smin < 0 {
-                return Err(Reject::at(
-                    pc,
-                    format!("R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."),
-                ));
-            }
             let a = ctx::Access {
                 off,
                 size,
-                write: false,
+                write: matches!(acc, Access::Write(_)),
                 signed,
             };
-            if !ctx::sock_ptr::valid(reg.ty, a) {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "R{regno} invalid {} access off={off} size={size}",
-                        reg.type_name()
-                    ),
-                ));
-            }
-            Ok(Some(Reg::unknown()))
+            ctx_access::socket(pc, regno, &reg, a)
         }
         RegType::Packet | RegType::PacketMeta => {
             if let Access::Write(_) = acc {
@@ -286,40 +248,6 @@ fn access(
             format!("memory access through {}", reg.type_name()),
         )),
     }
-}
-
-/// `check_ptr_off_reg` for a context pointer: only the pointer as the program received it
-/// may be dereferenced.
-pub fn unmodified_ctx(pc: usize, regno: u8, reg: &Reg) -> Result<()> {
-    if reg.off < 0 {
-        return Err(Reject::at(
-            pc,
-            format!(
-                "negative offset ctx ptr R{regno} off={} disallowed",
-                reg.off
-            ),
-        ));
-    }
-    if reg.off != 0 {
-        return Err(Reject::at(
-            pc,
-            format!(
-                "dereference of modified ctx ptr R{regno} off={} disallowed",
-                reg.off
-            ),
-        ));
-    }
-    if reg.val.as_const() != Some(0) {
-        let t = reg.val.bounds().var_off;
-        return Err(Reject::at(
-            pc,
-            format!(
-                "variable ctx access var_off=({:#x}; {:#x}) disallowed",
-                t.value, t.mask
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// `check_mem_region_access`: the variable offset's bounds plus `off` stay in `[0, size)`.

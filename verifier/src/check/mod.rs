@@ -2,6 +2,7 @@
 
 pub mod alu;
 pub mod call;
+pub mod ctx_access;
 pub mod exit;
 pub mod jmp;
 pub mod ld_abs;
