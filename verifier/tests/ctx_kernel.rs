@@ -526,3 +526,55 @@ fn metadata_ranges_match_the_kernel() {
     );
     eprintln!("metadata ranges: {same} of {total} identical");
 }
+
+#[test]
+fn modified_context_pointers_match_the_kernel() {
+    if !common::kernel() {
+        return;
+    }
+    use ProgType::*;
+    // Ways to move the context pointer in R1 before an access through it.
+    let moves = [
+        "add %r1, 8",
+        "add %r1, -8",
+        "add %r1, 8\nadd %r1, -8",
+        "add %r1, 4\nadd %r1, 4",
+        "mov %r2, %r10\nsub %r2, %r10\nand %r2, 4\nadd %r1, %r2",
+        "mov %r2, %r10\nsub %r2, %r10\nand %r2, 8\nadd %r1, %r2",
+        "mov %r2, 0\nadd %r1, %r2",
+        "mov %r2, 16\nadd %r1, %r2",
+        "sub %r1, 4",
+        "mov %r6, %r1\nmov %r1, %r6",
+    ];
+    let accesses = [
+        "ldxw %r0, [%r1+0]",
+        "ldxw %r0, [%r1-8]",
+        "ldxw %r0, [%r1+8]",
+        "stw [%r1+0], 1",
+        "mov %r3, 1\nstxw [%r1+8], %r3",
+        "ldxdw %r0, [%r1+0]",
+    ];
+    let (mut same, mut total) = (0, 0);
+    let mut bad = Vec::new();
+    for t in [SchedCls, Xdp, SockOps, Kprobe] {
+        for m in moves {
+            for a in accesses {
+                let text = format!("{m}\n{a}\nmov %r0, 1\nexit");
+                let p = prog(t, None, asm(&text));
+                let (o, detail) = compare(&p);
+                total += 1;
+                match o {
+                    Outcome::Same => same += 1,
+                    _ => bad.push(format!("{} {m:?} {a:?}: {o:?}: {detail}", t.name())),
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {total} modified-pointer accesses differ from the kernel:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    eprintln!("modified context pointers: {same} of {total} identical");
+}
