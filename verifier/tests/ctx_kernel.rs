@@ -578,3 +578,49 @@ fn modified_context_pointers_match_the_kernel() {
     );
     eprintln!("modified context pointers: {same} of {total} identical");
 }
+
+#[test]
+fn equal_pointers_are_not_null_as_in_the_kernel() {
+    if !common::kernel() {
+        return;
+    }
+    // R6 may be NULL; R7 is NULL-checked; after comparing them R6 is read.
+    let (mut same, mut total) = (0, 0);
+    let mut bad = Vec::new();
+    for cond in ["jeq", "jne", "jgt", "jge"] {
+        for swap in [false, true] {
+            for read_on_jump in [false, true] {
+                let cmp = if swap {
+                    format!("{cond} %r7, %r6, +2")
+                } else {
+                    format!("{cond} %r6, %r7, +2")
+                };
+                let (fall, jump) = if read_on_jump {
+                    ("mov %r0, 1\nexit", "ldxw %r0, [%r6+4]\nmov %r0, 1\nexit")
+                } else {
+                    ("ldxw %r0, [%r6+4]\nja +1", "mov %r0, 1\nmov %r0, 1\nexit")
+                };
+                let text = format!(
+                    "ldxdw %r6, [%r1+168]\nldxdw %r7, [%r1+168]\njne %r7, 0, +2\nmov %r0, 1\nexit\n\
+                     {cmp}\n{fall}\n{jump}"
+                );
+                let p = prog(ProgType::SchedCls, None, asm(&text));
+                let (o, detail) = compare(&p);
+                total += 1;
+                match o {
+                    Outcome::Same => same += 1,
+                    _ => bad.push(format!(
+                        "{cond} swap={swap} jump={read_on_jump}: {o:?}: {detail}"
+                    )),
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {total} differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    eprintln!("equal pointers: {same} of {total} identical");
+}
