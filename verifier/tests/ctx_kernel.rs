@@ -94,11 +94,7 @@ fn prog(t: ProgType, attach: Option<u32>, insns: Vec<RawInsn>) -> Program {
 }
 
 /// Unsupported answers allowed: pointer types not modelled yet.
-const UNMODELLED: [&str; 3] = [
-    "flow keys",
-    "tracepoint buffers",
-    "kernel objects typed by BTF",
-];
+const UNMODELLED: [&str; 2] = ["tracepoint buffers", "kernel objects typed by BTF"];
 
 /// Runs every case of `configs`; returns (identical, unsupported, total) and fails on any
 /// other difference.
@@ -623,4 +619,53 @@ fn equal_pointers_are_not_null_as_in_the_kernel() {
         bad.join("\n")
     );
     eprintln!("equal pointers: {same} of {total} identical");
+}
+
+#[test]
+fn flow_keys_match_the_kernel() {
+    if !common::kernel() {
+        return;
+    }
+    // R2 = flow keys, moved by each of these, then one access at each offset and size.
+    let moves = [
+        "",
+        "add %r2, 8",
+        "add %r2, -4",
+        "mov %r3, %r10\nsub %r3, %r10\nand %r3, 8\nadd %r2, %r3",
+        "mul %r2, 2",
+    ];
+    let (mut same, mut total) = (0, 0);
+    let mut bad = Vec::new();
+    for m in moves {
+        for off in -8..64 {
+            let mut bodies = Vec::new();
+            for sfx in ["b", "h", "w", "dw"] {
+                bodies.push(format!("ldx{sfx} %r0, [%r2{off:+}]"));
+                bodies.push(format!("mov %r3, 1\nstx{sfx} [%r2{off:+}], %r3"));
+                bodies.push(format!("st{sfx} [%r2{off:+}], 1"));
+            }
+            bodies.push(format!("ldxsh %r0, [%r2{off:+}]"));
+            for body in bodies {
+                let text = format!("ldxdw %r2, [%r1+144]\n{m}\n{body}\nmov %r0, 1\nexit");
+                let p = prog(
+                    ProgType::FlowDissector,
+                    None,
+                    asm(text.replace("\n\n", "\n").as_str()),
+                );
+                let (o, detail) = compare(&p);
+                total += 1;
+                match o {
+                    Outcome::Same => same += 1,
+                    _ => bad.push(format!("{m:?} {body:?}: {o:?}: {detail}")),
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {total} differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    eprintln!("flow keys: {same} of {total} identical");
 }

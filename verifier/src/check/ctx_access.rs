@@ -65,6 +65,21 @@ pub fn socket(pc: usize, regno: u8, reg: &Reg, a: ctx::Access) -> Result<Option<
     Ok(Some(Reg::unknown()))
 }
 
+/// `sizeof(struct bpf_flow_keys)`.
+const FLOW_KEYS_SIZE: i64 = 56;
+
+/// An access to the flow keys (`check_flow_keys_access`): anywhere inside the struct, read or
+/// written.
+pub fn flow_keys(pc: usize, off: i32, size: u32, read: bool) -> Result<Option<Reg>> {
+    if off < 0 || off as i64 + size as i64 > FLOW_KEYS_SIZE {
+        return Err(Reject::at(
+            pc,
+            format!("invalid access to flow keys off={off} size={size}"),
+        ));
+    }
+    Ok(read.then(Reg::unknown))
+}
+
 /// `check_ptr_off_reg` for a context pointer: only the pointer as the program received it
 /// may be dereferenced.
 pub fn unmodified_ctx(pc: usize, regno: u8, reg: &Reg) -> Result<()> {

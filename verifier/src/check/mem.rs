@@ -49,6 +49,7 @@ fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32, force: bo
         RegType::Ctx => ("context ", strict),
         RegType::MapValue => ("value ", strict),
         RegType::MapKey => ("key ", strict),
+        RegType::FlowKeys => ("flow keys ", strict),
         RegType::Socket => ("sock ", strict),
         RegType::SockCommon => ("sock_common ", strict),
         RegType::TcpSock => ("tcp_sock ", strict),
@@ -204,6 +205,14 @@ fn access(
                 signed,
             };
             ctx_access::socket(pc, regno, &reg, a)
+        }
+        RegType::FlowKeys => {
+            if let Access::Write(Value::Reg(r, v)) = &acc {
+                if v.is_pointer() && !env.privileged() {
+                    return Err(Reject::at(pc, format!("R{r} leaks addr into flow keys")));
+                }
+            }
+            ctx_access::flow_keys(pc, off, size, matches!(acc, Access::Read))
         }
         RegType::Packet | RegType::PacketMeta => {
             if let Access::Write(_) = acc {

@@ -32,12 +32,13 @@ use crate::state::RegType;
 pub enum Field {
     /// A number (or nothing, for a write).
     Scalar,
-    /// A pointer of this type with a zero offset (packet data, end, metadata, sockets).
+    /// A pointer of this type with a zero offset (packet data, end, metadata, sockets, flow
+    /// keys).
     Pointer(RegType),
     /// A pointer of this type that may be NULL (`sock_or_null`, `sock_common_or_null`).
     PointerOrNull(RegType),
-    /// A pointer of a type this verifier does not model yet (flow keys, tracepoint buffers,
-    /// BTF objects): loading it is not supported yet.
+    /// A pointer of a type this verifier does not model yet (tracepoint buffers, BTF
+    /// objects): loading it is not supported yet.
     Unmodelled(&'static str),
 }
 

@@ -194,7 +194,7 @@ fn flow_dissector(a: Access) -> Option<Field> {
         return packet_field(&a, false).map(Field::Pointer);
     }
     if at8(&a, FLOW_KEYS) {
-        return (a.size == 8).then_some(Field::Unmodelled("flow keys"));
+        return (a.size == 8).then_some(Field::Pointer(RegType::FlowKeys));
     }
     None
 }

@@ -26,6 +26,8 @@ pub enum RegType {
     PacketMeta,
     /// The end of packet data.
     PacketEnd,
+    /// The flow dissector's `struct bpf_flow_keys` (`PTR_TO_FLOW_KEYS`).
+    FlowKeys,
     /// Memory of a known size.
     Mem,
     /// Read-only memory of a known size.
@@ -54,6 +56,7 @@ impl RegType {
             RegType::Packet => "pkt",
             RegType::PacketMeta => "pkt_meta",
             RegType::PacketEnd => "pkt_end",
+            RegType::FlowKeys => "flow_keys",
             RegType::Mem => "mem",
             RegType::RdonlyMem => "rdonly_mem",
             RegType::Socket => "sock",
