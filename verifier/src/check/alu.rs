@@ -134,6 +134,7 @@ fn ptr_arith(
         | RegType::Mem
         | RegType::RdonlyMem => true,
         RegType::MapPtr => known && b.smin == 0 && op == AluOp::Add,
+        RegType::FlowKeys => known,
         _ => false,
     };
     if !allowed {

@@ -4,36 +4,50 @@
 use bpfbox_vm::ProgType;
 
 use super::{read, Flow};
+use crate::ctx::attach::*;
 use crate::domain::ScalarDomain;
 use crate::error::{Reject, Result};
 use crate::explore::Env;
 use crate::state::State;
 
-/// `BPF_CGROUP_INET_EGRESS`.
-const CGROUP_INET_EGRESS: u32 = 1;
-
 /// The allowed return range, `None` when any value goes; `Err` for types whose rules are not
-/// supported yet.
+/// supported yet (the range comes from kernel BTF, or from the program an `ext` replaces).
 fn range(env: &Env<'_>, pc: usize) -> Result<Option<(i32, i32)>> {
     use ProgType::*;
     let t = env.prog.prog_type;
+    let at = env.prog.expected_attach_type.unwrap_or(0);
     Ok(match t {
-        CgroupSkb => {
-            if env.prog.expected_attach_type == Some(CGROUP_INET_EGRESS) {
-                Some((0, 3))
-            } else {
-                Some((0, 1))
+        CgroupSockAddr => Some(match at {
+            CGROUP_UDP4_RECVMSG
+            | CGROUP_UDP6_RECVMSG
+            | CGROUP_UNIX_RECVMSG
+            | CGROUP_INET4_GETPEERNAME
+            | CGROUP_INET6_GETPEERNAME
+            | CGROUP_UNIX_GETPEERNAME
+            | CGROUP_INET4_GETSOCKNAME
+            | CGROUP_INET6_GETSOCKNAME
+            | CGROUP_UNIX_GETSOCKNAME => (1, 1),
+            CGROUP_INET4_BIND | CGROUP_INET6_BIND => (0, 3),
+            _ => (0, 1),
+        }),
+        CgroupSkb if at == CGROUP_INET_EGRESS => Some((0, 3)),
+        CgroupSkb | CgroupSock | SockOps | CgroupDevice | CgroupSysctl | CgroupSockopt
+        | SkLookup | Netfilter => Some((0, 1)),
+        // Without a BTF attach target (which the loader never gives these), any value.
+        RawTracepoint => None,
+        Kprobe if at == TRACE_KPROBE_SESSION => Some((0, 1)),
+        Tracing => match at {
+            TRACE_FENTRY | TRACE_FEXIT => Some((0, 0)),
+            TRACE_RAW_TP | MODIFY_RETURN => None,
+            TRACE_ITER => Some((0, 1)),
+            _ => {
+                return Err(Reject::unsupported(
+                    pc,
+                    "the exit of tracing programs of this attach type",
+                ))
             }
-        }
-        CgroupSock | SockOps | CgroupDevice | CgroupSysctl | CgroupSockopt | SkLookup
-        | Netfilter => Some((0, 1)),
-        CgroupSockAddr
-        | Tracing
-        | Lsm
-        | StructOps
-        | Ext
-        | RawTracepoint
-        | RawTracepointWritable => {
+        },
+        Lsm | StructOps | Ext => {
             return Err(Reject::unsupported(
                 pc,
                 format!("the exit of {} programs", t.name()),

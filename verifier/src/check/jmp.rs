@@ -75,6 +75,9 @@ pub fn cond(
         });
     }
     if d.is_pointer() && s.is_pointer() && width == Width::W64 {
+        if let Src::Reg(r) = src {
+            not_null_when_equal(st, &mut other, (dst, &d), (r, &s), cond);
+        }
         packet_ranges(st, &mut other, &d, &s, cond);
     } else if d.is_pointer() && !env.privileged() {
         return Err(Reject::at(
@@ -187,7 +190,33 @@ fn mark_null(st: &mut State, id: u32, is_null: bool) {
     });
 }
 
-/// `try_match_pkt_pointers` for packet pointers compared with `pkt_end`.
+/// Two pointers compared for equality, one possibly NULL and the other not: where they are
+/// equal, that register is not NULL either (only the register itself, as the kernel does).
+fn not_null_when_equal(
+    fall: &mut State,
+    taken: &mut State,
+    (dst, d): (u8, &Reg),
+    (src, s): (u8, &Reg),
+    cond: JmpCond,
+) {
+    if d.maybe_null == s.maybe_null {
+        return;
+    }
+    let (r, reg) = if s.maybe_null { (src, s) } else { (dst, d) };
+    // A NULL-checked map value may change type (inner maps, sockets): not modelled here.
+    if reg.ty == RegType::MapValue {
+        return;
+    }
+    let st = match cond {
+        JmpCond::Eq => taken,
+        JmpCond::Ne => fall,
+        _ => return,
+    };
+    st.reg_mut(r).maybe_null = false;
+}
+
+/// `try_match_pkt_pointers`: packet pointers compared with `pkt_end`, metadata pointers with
+/// the start of the packet.
 fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: JmpCond) {
     use JmpCond::*;
     // `pkt_meta` is bounded by `pkt` as `pkt` is by `pkt_end`, when `pkt` is the packet's

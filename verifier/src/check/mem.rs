@@ -5,7 +5,7 @@
 use bpfbox_vm::isa::{AtomicOp, Size};
 use bpfbox_vm::maps::spec::{BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG};
 
-use super::read;
+use super::{ctx_access, read};
 use crate::ctx;
 use crate::domain::{Scalar, ScalarDomain};
 use crate::error::{Reject, Result};
@@ -40,15 +40,22 @@ fn tnum_str(v: &Scalar) -> String {
     }
 }
 
-/// `check_ptr_alignment` for a fixed-offset access.
-fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32) -> Result<()> {
+/// `check_ptr_alignment` for a fixed-offset access; `force` for atomics, which are always
+/// checked strictly.
+fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32, force: bool) -> Result<()> {
+    let strict = env.strict_alignment || force;
     let (desc, strict) = match reg.ty {
         RegType::Stack => ("stack ", true),
-        RegType::Ctx => ("context ", env.strict_alignment),
-        RegType::MapValue => ("value ", env.strict_alignment),
-        RegType::MapKey => ("key ", env.strict_alignment),
+        RegType::Ctx => ("context ", strict),
+        RegType::MapValue => ("value ", strict),
+        RegType::MapKey => ("key ", strict),
+        RegType::FlowKeys => ("flow keys ", strict),
+        RegType::Socket => ("sock ", strict),
+        RegType::SockCommon => ("sock_common ", strict),
+        RegType::TcpSock => ("tcp_sock ", strict),
+        RegType::XdpSock => ("xdp_sock ", strict),
         RegType::Packet | RegType::PacketMeta => {
-            if !env.strict_alignment {
+            if !strict {
                 return Ok(());
             }
             let t = reg.val.bounds().var_off;
@@ -67,7 +74,7 @@ fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32) -> Result
             }
             return Ok(());
         }
-        _ => ("", env.strict_alignment),
+        _ => ("", strict),
     };
     if !strict || size == 1 {
         return Ok(());
@@ -106,7 +113,7 @@ fn access(
     signed: bool,
 ) -> Result<Option<Reg>> {
     let reg = st.reg(regno).clone();
-    alignment(env, pc, &reg, off as i32, size)?;
+    alignment(env, pc, &reg, off as i32, size, false)?;
     let off = off as i32 + reg.off;
     if reg.maybe_null {
         return Err(Reject::at(
@@ -182,48 +189,30 @@ fn access(
                     return Err(Reject::at(pc, format!("R{r} leaks addr into ctx")));
                 }
             }
-            if reg.off < 0 {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "negative offset ctx ptr R{regno} off={} disallowed",
-                        reg.off
-                    ),
-                ));
-            }
-            if reg.off != 0 {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "dereference of modified ctx ptr R{regno} off={} disallowed",
-                        reg.off
-                    ),
-                ));
-            }
-            if reg.val.as_const() != Some(0) {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "variable ctx access var_off={} disallowed",
-                        tnum_str(&reg.val)
-                    ),
-                ));
-            }
-            let write = matches!(acc, Access::Write(_));
-            let kind = ctx::access(env.prog, off, size, write, signed).map_err(|e| e.at(pc))?;
-            if write {
-                return Ok(None);
-            }
-            Ok(Some(match kind {
-                ctx::Field::Scalar => Reg::unknown(),
-                ctx::Field::Pointer(ty) => {
-                    let mut r = Reg::pointer(ty);
-                    if ty.is_packet() {
-                        r.id = 0;
-                    }
-                    r
+            let a = ctx::Access {
+                off,
+                size,
+                write: matches!(acc, Access::Write(_)),
+                signed,
+            };
+            ctx_access::context(env, pc, regno, &reg, a)
+        }
+        RegType::Socket | RegType::SockCommon | RegType::TcpSock | RegType::XdpSock => {
+            let a = ctx::Access {
+                off,
+                size,
+                write: matches!(acc, Access::Write(_)),
+                signed,
+            };
+            ctx_access::socket(pc, regno, &reg, a)
+        }
+        RegType::FlowKeys => {
+            if let Access::Write(Value::Reg(r, v)) = &acc {
+                if v.is_pointer() && !env.privileged() {
+                    return Err(Reject::at(pc, format!("R{r} leaks addr into flow keys")));
                 }
-            }))
+            }
+            ctx_access::flow_keys(pc, off, size, matches!(acc, Access::Read))
         }
         RegType::Packet | RegType::PacketMeta => {
             if let Access::Write(_) = acc {
@@ -590,32 +579,6 @@ pub fn store_reg(
     Ok(())
 }
 
-/// The read and the write of an atomic operation.
-fn atomic_access(
-    env: &mut Env<'_>,
-    st: &mut State,
-    pc: usize,
-    dst: u8,
-    off: i16,
-    n: u32,
-) -> Result<()> {
-    let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
-    if old.is_pointer() {
-        return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));
-    }
-    access(
-        env,
-        st,
-        pc,
-        dst,
-        off,
-        n,
-        Access::Write(Value::Unknown),
-        false,
-    )?;
-    Ok(())
-}
-
 /// Atomic operations on the stack and map values.
 #[allow(clippy::too_many_arguments)]
 pub fn atomic(
@@ -659,11 +622,21 @@ pub fn atomic(
         }
     }
     let n = size.bytes();
-    // Atomics are always checked for alignment (`strict_alignment_once`).
-    let strict = std::mem::replace(&mut env.strict_alignment, true);
-    let r = atomic_access(env, st, pc, dst, off, n);
-    env.strict_alignment = strict;
-    r?;
+    alignment(env, pc, &base, off as i32, n, true)?;
+    let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
+    if old.is_pointer() {
+        return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));
+    }
+    access(
+        env,
+        st,
+        pc,
+        dst,
+        off,
+        n,
+        Access::Write(Value::Unknown),
+        false,
+    )?;
     if op.fetches() {
         let r = if op == AtomicOp::Cmpxchg { 0 } else { src };
         *st.reg_mut(r) = narrow(Reg::unknown(), n, false);

@@ -2,8 +2,10 @@
 
 pub mod alu;
 pub mod call;
+pub mod ctx_access;
 pub mod exit;
 pub mod jmp;
+pub mod ld_abs;
 pub mod mem;
 
 use bpfbox_vm::isa::{Insn, LdImm64Kind};
@@ -77,12 +79,8 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             src,
             off,
         } => mem::atomic(env, st, pc, size, op, dst, src, off)?,
-        Insn::LdAbs { .. } | Insn::LdInd { .. } => {
-            return Err(Reject::unsupported(
-                pc,
-                "legacy packet access (BPF_LD_ABS/IND)",
-            ))
-        }
+        Insn::LdAbs { .. } => ld_abs::ld_abs(env, st, pc, None)?,
+        Insn::LdInd { src, .. } => ld_abs::ld_abs(env, st, pc, Some(src))?,
         Insn::Ja { off, .. } => return Ok(Flow::Next((pc as i64 + 1 + off as i64) as usize)),
         Insn::MayGoto { .. } => return Err(Reject::unsupported(pc, "may_goto")),
         Insn::Jmp {

@@ -26,10 +26,20 @@ pub enum RegType {
     PacketMeta,
     /// The end of packet data.
     PacketEnd,
+    /// The flow dissector's `struct bpf_flow_keys` (`PTR_TO_FLOW_KEYS`).
+    FlowKeys,
     /// Memory of a known size.
     Mem,
     /// Read-only memory of a known size.
     RdonlyMem,
+    /// A socket (`PTR_TO_SOCKET`, a full `struct bpf_sock`).
+    Socket,
+    /// Any socket (`PTR_TO_SOCK_COMMON`).
+    SockCommon,
+    /// A TCP socket (`PTR_TO_TCP_SOCK`).
+    TcpSock,
+    /// An AF_XDP socket (`PTR_TO_XDP_SOCK`).
+    XdpSock,
 }
 
 impl RegType {
@@ -46,8 +56,13 @@ impl RegType {
             RegType::Packet => "pkt",
             RegType::PacketMeta => "pkt_meta",
             RegType::PacketEnd => "pkt_end",
+            RegType::FlowKeys => "flow_keys",
             RegType::Mem => "mem",
             RegType::RdonlyMem => "rdonly_mem",
+            RegType::Socket => "sock",
+            RegType::SockCommon => "sock_common",
+            RegType::TcpSock => "tcp_sock",
+            RegType::XdpSock => "xdp_sock",
         }
     }
 
