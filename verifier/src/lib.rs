@@ -3,7 +3,7 @@
 //! Stages, each its own module, data flowing one way:
 //! program-level checks ([`cfg`]) → the abstract state ([`state`]: registers, stack, frames)
 //! over a scalar [`domain`] → per-instruction checks by kind ([`check`]) → path exploration
-//! ([`explore`]) → the log.
+//! ([`explore`]) → the log ([`log`]).
 //!
 //! It fails closed: a program using a feature not handled yet is rejected with a message
 //! saying so ([`Verdict::unsupported`]), never accepted.
@@ -15,6 +15,7 @@ pub mod ctx;
 pub mod domain;
 pub mod error;
 pub mod explore;
+pub mod log;
 pub mod options;
 pub mod state;
 
@@ -25,7 +26,8 @@ use bpfbox_vm::Program;
 
 /// Verifies `prog` as the kernel would load it with `opts`.
 pub fn verify(prog: &Program, opts: &Options) -> Verdict {
-    let mut log = String::new();
+    let started = std::time::Instant::now();
+    let mut log = log::Log::new(opts.log_level);
     let mut stats = Stats::default();
     let input = cfg::CfgInput {
         insns: &prog.insns,
@@ -33,15 +35,14 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
         line_info: &prog.line_info,
         maps: &opts.maps,
         privileged: opts.privileged,
-        verbose: opts.log_level >= 2,
+        verbose: log.verbose(),
     };
     let result = if prog.insns.is_empty() {
         Err(Reject::program("empty program"))
     } else {
         cfg::check(&input).and_then(|c| {
             for l in &c.log {
-                log.push_str(l);
-                log.push('\n');
+                log.line(l);
             }
             if !opts.privileged {
                 // Unprivileged loads add speculative-execution paths and sanitation that the
@@ -51,22 +52,9 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
             explore::run(prog, opts, &c, &mut stats, &mut log)
         })
     };
-    finish(result, log, stats)
-}
-
-fn finish(result: Result<(), Reject>, mut log: String, stats: Stats) -> Verdict {
-    let processed = format!(
-        "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read {}\n",
-        stats.processed_insns,
-        explore::INSN_LIMIT,
-        stats.max_states_per_insn,
-        stats.total_states,
-        stats.peak_states,
-        stats.mark_read
-    );
-    let result = result.map(|()| {
-        log.push_str(&processed);
-    });
+    let usec = started.elapsed().as_micros();
+    let error = result.as_ref().err().map(|r| r.message.as_str());
+    let log = log.finish(error, &stats, usec);
     match result {
         Ok(()) => Verdict {
             accepted: true,
@@ -76,18 +64,13 @@ fn finish(result: Result<(), Reject>, mut log: String, stats: Stats) -> Verdict 
             log,
             stats,
         },
-        Err(r) => {
-            log.push_str(&r.message);
-            log.push('\n');
-            log.push_str(&processed);
-            Verdict {
-                accepted: false,
-                insn: r.insn,
-                error: Some(r.message),
-                unsupported: r.unsupported,
-                log,
-                stats,
-            }
-        }
+        Err(r) => Verdict {
+            accepted: false,
+            insn: r.insn,
+            error: Some(r.message),
+            unsupported: r.unsupported,
+            log,
+            stats,
+        },
     }
 }

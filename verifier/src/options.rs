@@ -16,8 +16,9 @@ pub struct Options {
     /// Whether the load is privileged (CAP_BPF, CAP_PERFMON): bounded loops, calls, pointer
     /// leaks and uninitialised stack reads need it.
     pub privileged: bool,
-    /// Log level: 0 (only the error), 1 (instructions and errors), 2 (the state after every
-    /// instruction).
+    /// Log level, the kernel's bits: 1 (instructions, the states at branch points and the
+    /// failing path), 2 (every path, the state after every instruction), 4 (the closing
+    /// `verification time` and `stack depth` lines). 0 logs only the error and statistics.
     pub log_level: u32,
     /// `prog_flags` beyond the program's own (`BPF_F_STRICT_ALIGNMENT`, ...).
     pub flags: u32,
