@@ -22,7 +22,9 @@ pub fn line(line_info: &[LineInfo], pc: usize, prev: &mut Option<usize>) -> Opti
         }
     }
     *prev = Some(i);
-    let src = l.line.trim_start_matches(|c: char| c == ' ' || ('\t'..='\r').contains(&c));
+    let src = l
+        .line
+        .trim_start_matches(|c: char| c == ' ' || ('\t'..='\r').contains(&c));
     let file = l.file.rsplit('/').next().unwrap_or(&l.file);
     Some(format!("{src} @ {file}:{}\n", l.line_num))
 }

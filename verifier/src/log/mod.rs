@@ -232,7 +232,11 @@ impl Log {
         }
         if self.level & STATS != 0 {
             let _ = writeln!(self.buf, "verification time {usec} usec");
-            let depths: Vec<String> = stats.stack_depth.iter().map(u32::to_string).collect();
+            let mut depths: Vec<String> = stats.stack_depth.iter().map(u32::to_string).collect();
+            if depths.is_empty() {
+                // Refused before the walk: the main program, with no stack used.
+                depths.push("0".into());
+            }
             let _ = writeln!(self.buf, "stack depth {}", depths.join("+"));
         }
         let _ = writeln!(

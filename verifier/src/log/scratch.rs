@@ -21,9 +21,7 @@ pub fn of_insn(insn: &Insn, st: &State) -> Scratched {
             src_reg(&mut s, src);
             s.reg(*dst);
         }
-        Insn::Neg { dst, .. } | Insn::End { dst, .. } | Insn::LdImm64 { dst, .. } => {
-            s.reg(*dst)
-        }
+        Insn::Neg { dst, .. } | Insn::End { dst, .. } | Insn::LdImm64 { dst, .. } => s.reg(*dst),
         Insn::AddrSpaceCast { dst, src, .. } => {
             s.reg(*src);
             s.reg(*dst);
@@ -107,7 +105,10 @@ fn stack_slots(s: &mut Scratched, st: &State, base: u8, off: i16, size: u32) {
         let a = fixed + b.var_off.value as i64;
         (a, a + 1)
     } else {
-        (fixed.saturating_add(b.smin), fixed.saturating_add(b.smax) + size as i64)
+        (
+            fixed.saturating_add(b.smin),
+            fixed.saturating_add(b.smax) + size as i64,
+        )
     };
     let mut a = lo.max(-512);
     while a < hi.min(0) {

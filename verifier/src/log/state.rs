@@ -76,7 +76,10 @@ pub fn reg_text(reg: &Reg, frameno: u32, maps: &[MapSpec]) -> String {
             let _ = write!(out, "[{}]", reg.frameno);
         }
         if b.var_off.is_const() {
-            print::snum(&mut out, (b.var_off.value as i64).wrapping_add(reg.off as i64));
+            print::snum(
+                &mut out,
+                (b.var_off.value as i64).wrapping_add(reg.off as i64),
+            );
             return out;
         }
     }
@@ -99,10 +102,7 @@ pub fn reg_text(reg: &Reg, frameno: u32, maps: &[MapSpec]) -> String {
             if !name.is_empty() {
                 item(&mut out, &format!("map={name}"));
             }
-            item(
-                &mut out,
-                &format!("ks={},vs={}", m.key_size, m.value_size),
-            );
+            item(&mut out, &format!("ks={},vs={}", m.key_size, m.value_size));
         }
     }
     if reg.off != 0 {
