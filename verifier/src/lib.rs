@@ -44,6 +44,9 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
             for l in &c.log {
                 log.line(l);
             }
+            for m in log::prototype::main_messages(prog, opts.btf.as_deref()) {
+                log.line(&m);
+            }
             if !opts.privileged {
                 // Unprivileged loads add speculative-execution paths and sanitation that the
                 // walk does not model yet: refuse rather than risk accepting.

@@ -1,5 +1,8 @@
 //! What the caller tells the verifier, and what it answers.
 
+use std::sync::Arc;
+
+use bpfbox_btf::Btf;
 use bpfbox_vm::maps::spec::MapSpec;
 use serde::Serialize;
 
@@ -22,6 +25,8 @@ pub struct Options {
     pub log_level: u32,
     /// `prog_flags` beyond the program's own (`BPF_F_STRICT_ALIGNMENT`, ...).
     pub flags: u32,
+    /// The program's BTF (the object's `.BTF`), which its `func_info` type ids index.
+    pub btf: Option<Arc<Btf>>,
 }
 
 impl Default for Options {
@@ -31,6 +36,7 @@ impl Default for Options {
             privileged: true,
             log_level: 1,
             flags: 0,
+            btf: None,
         }
     }
 }

@@ -181,6 +181,14 @@ pub struct TestOutcome {
     /// The verifier log (not serialized: large).
     #[serde(skip)]
     pub log: String,
+    /// bpfbox's verifier log at the level the kernel's was asked for (not serialized).
+    #[serde(skip)]
+    pub bpfbox_log: String,
+    /// Whether bpfbox's log is the kernel's line for line (time and map addresses masked);
+    /// `None` when the kernel gave no log.
+    pub bpfbox_log_same: Option<bool>,
+    /// Where bpfbox's log first differs from the kernel's.
+    pub bpfbox_log_difference: Option<bpfbox_verifier::log::compare::Difference>,
 }
 
 impl TestOutcome {
@@ -277,6 +285,8 @@ pub struct SelftestObject {
     pub object: Object,
     /// Every program's spec (auxiliaries included), or why it does not parse.
     pub specs: Vec<std::result::Result<TestSpec, super::annotations::AnnotationError>>,
+    /// The object's `.BTF`, shared with the verifier.
+    pub btf: Option<Arc<Btf>>,
 }
 
 impl SelftestObject {
@@ -298,11 +308,17 @@ impl SelftestObject {
             }
         }
         let specs = names.iter().map(|n| parse_spec(btf, n)).collect();
+        let btf = bpfbox_loader::elf::ElfFile::parse(&bytes)
+            .ok()
+            .and_then(|e| e.section_by_name(".BTF").map(|s| Btf::parse(s.data)))
+            .and_then(|b| b.ok())
+            .map(Arc::new);
         Ok(SelftestObject {
             path: path.to_path_buf(),
             bytes,
             object,
             specs,
+            btf,
         })
     }
 
@@ -376,6 +392,9 @@ impl SelftestObject {
             btf_error: None,
             xlated_text: String::new(),
             log: String::new(),
+            bpfbox_log: String::new(),
+            bpfbox_log_same: None,
+            bpfbox_log_difference: None,
         };
         if !spec.runs_on_this_arch() {
             out.reason = Some(format!("architecture: only {:?}", spec.arch));
@@ -430,7 +449,7 @@ impl SelftestObject {
         }
         // The selftests' loader: the test's log level exactly, a 2 MiB log buffer, libbpf's
         // retry at level 1 when a load without a log fails, the test's flags.
-        bpfbox_verify(object, spec, unprivileged, &mut out);
+        bpfbox_verify(object, self.btf.clone(), spec, unprivileged, &mut out);
         let opts = LoadOptions {
             log_level: spec.log_level,
             log_size: Some(LOG_BUF_SIZE),
@@ -460,6 +479,12 @@ impl SelftestObject {
             .or(load.verified_insns.map(u64::from));
         out.first_error = load.reason.clone();
         out.log = load.log.clone();
+        if !out.log.is_empty() && out.bpfbox.is_some() {
+            let same =
+                bpfbox_verifier::log::compare::first_difference(&out.log, &out.bpfbox_log, false);
+            out.bpfbox_log_same = Some(same.is_none());
+            out.bpfbox_log_difference = same;
+        }
         // An auxiliary program the kernel refused fails the whole object load in libbpf.
         let aux_refused = kernel
             .programs
@@ -672,7 +697,13 @@ fn kernel_prefill(kernel: &KernelObject, pre: &[Prefill]) -> std::result::Result
 }
 
 /// bpfbox's verifier on the test's program, loaded as the selftests load it.
-fn bpfbox_verify(object: &Object, spec: &TestSpec, unprivileged: bool, out: &mut TestOutcome) {
+fn bpfbox_verify(
+    object: &Object,
+    btf: Option<Arc<Btf>>,
+    spec: &TestSpec,
+    unprivileged: bool,
+    out: &mut TestOutcome,
+) {
     let Some(p) = object.program(&spec.program) else {
         return;
     };
@@ -681,6 +712,7 @@ fn bpfbox_verify(object: &Object, spec: &TestSpec, unprivileged: bool, out: &mut
         privileged: !unprivileged,
         log_level: spec.log_level.max(1),
         flags: spec.prog_flags,
+        btf,
     };
     let v = bpfbox_verifier::verify(p, &opts);
     out.bpfbox = Some(if v.accepted {
@@ -696,6 +728,7 @@ fn bpfbox_verify(object: &Object, spec: &TestSpec, unprivileged: bool, out: &mut
         .map(str::to_string);
     out.bpfbox_unsupported = v.unsupported;
     out.bpfbox_processed_insns = Some(v.stats.processed_insns);
+    out.bpfbox_log = v.log;
 }
 
 /// The same run in bpfbox's interpreter, on fresh maps of the object, with the loaded

@@ -75,7 +75,11 @@ pub fn cond(
         });
     }
     if d.is_pointer() && s.is_pointer() && width == Width::W64 {
-        packet_ranges(st, &mut other, &d, &s, cond);
+        let src_reg = match src {
+            Src::Reg(r) => r,
+            Src::Imm(_) => dst,
+        };
+        packet_ranges(st, &mut other, (dst, &d), (src_reg, &s), cond);
     } else if d.is_pointer() && !env.privileged() {
         return Err(Reject::at(
             pc,
@@ -187,12 +191,23 @@ fn mark_null(st: &mut State, id: u32, is_null: bool) {
     });
 }
 
+/// A packet pointer found at or beyond `pkt_end` on one side of a comparison
+/// (`AT_PKT_END`, `BEYOND_PKT_END`): no byte past it may be read.
+const AT_PKT_END: i32 = -1;
+const BEYOND_PKT_END: i32 = -2;
+
 /// `try_match_pkt_pointers` for packet pointers compared with `pkt_end`.
-fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: JmpCond) {
+fn packet_ranges(
+    fall: &mut State,
+    taken: &mut State,
+    (dst, d): (u8, &Reg),
+    (src, s): (u8, &Reg),
+    cond: JmpCond,
+) {
     use JmpCond::*;
-    let (pkt, pkt_on_left) = match (d.ty, s.ty) {
-        (RegType::Packet, RegType::PacketEnd) => (d, true),
-        (RegType::PacketEnd, RegType::Packet) => (s, false),
+    let (pkt, pkt_reg, pkt_on_left) = match (d.ty, s.ty) {
+        (RegType::Packet, RegType::PacketEnd) => (d, dst, true),
+        (RegType::PacketEnd, RegType::Packet) => (s, src, false),
         _ => return,
     };
     // Which side learns pkt + off <= end, and whether the bound is open on the right.
@@ -207,7 +222,14 @@ fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: Jm
         (Le, false) => (false, true),
         _ => return,
     };
-    let st = if side_taken { taken } else { fall };
+    // On the other side the compared register itself is at (`>=`) or past (`>`) the end
+    // (`mark_pkt_end`).
+    let (st, other) = if side_taken {
+        (taken, fall)
+    } else {
+        (fall, taken)
+    };
+    other.reg_mut(pkt_reg).range = if open { AT_PKT_END } else { BEYOND_PKT_END };
     if pkt.off < 0 || (pkt.off == 0 && open) {
         return;
     }

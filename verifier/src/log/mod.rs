@@ -11,7 +11,9 @@
 //! spaces; going back to a branch's position cuts whatever followed it, including the end
 //! of a line the state was appended to.
 
+pub mod compare;
 pub mod linfo;
+pub mod prototype;
 pub mod scratch;
 pub mod state;
 
