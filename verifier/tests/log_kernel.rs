@@ -157,6 +157,9 @@ fn cases() -> Vec<(&'static str, Program)> {
         ("var off stack", sf("ldxw %r2, [%r1+0]\nand %r2, 8\nmov %r3, %r10\nadd %r3, -16\nadd %r3, %r2\nstb [%r3+0], 1\nmov %r0, 0\nldxdw %r0, [%r10-32]\nexit")),
         ("scalar ids", sf("ldxw %r2, [%r1+0]\nmov %r3, %r2\njgt %r2, 7, +2\nmov %r0, %r3\nexit\nmov %r0, 0\nldxdw %r0, [%r10-8]\nexit")),
         ("xdp packet states", xdp("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\nmov %r0, 1\njgt %r4, %r3, +2\nldxb %r0, [%r2+13]\nexit\nldxb %r0, [%r2+0]\nexit")),
+        ("pkt_meta checked", xdp("ldxw %r2, [%r1+8]\nldxw %r3, [%r1+0]\nmov %r4, %r2\nadd %r4, 8\nmov %r0, 0\njgt %r4, %r3, +1\nldxdw %r0, [%r2+0]\nmov %r0, 0\nexit")),
+        ("pkt_meta checked too far", xdp("ldxw %r2, [%r1+8]\nldxw %r3, [%r1+0]\nmov %r4, %r2\nadd %r4, 8\nmov %r0, 0\njle %r3, %r4, +1\nldxdw %r0, [%r2+4]\nmov %r0, 0\nexit")),
+        ("pkt past end", xdp("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 8\nmov %r0, 0\njgt %r4, %r3, +1\nexit\nldxb %r0, [%r4+0]\nexit")),
         ("safe after resume", sf("ldxw %r2, [%r1+0]\nmov %r0, 0\njeq %r2, 1, +1\nmov %r3, 1\nmov %r3, 1\nja +0\nmov %r0, %r3\njeq %r2, 2, +1\nmov %r4, 1\nmov %r0, 0\nexit")),
     ]
 }

@@ -466,6 +466,11 @@ impl SelftestObject {
             }
         };
         out.btf_error = kernel.btf_error.clone();
+        if out.btf_error.is_some() {
+            // libbpf loads the programs without their BTF records once the kernel refuses
+            // the object's BTF: verify what the kernel was given.
+            bpfbox_verify(object, None, spec, unprivileged, &mut out);
+        }
         let Some(load) = kernel.program(&spec.program) else {
             out.status = Status::CannotSay;
             out.reason = Some("the program was not loaded".into());
@@ -706,6 +711,17 @@ fn bpfbox_verify(
 ) {
     let Some(p) = object.program(&spec.program) else {
         return;
+    };
+    let stripped;
+    let p = if btf.is_none() && out.btf_error.is_some() {
+        stripped = bpfbox_vm::Program {
+            func_info: Vec::new(),
+            line_info: Vec::new(),
+            ..p.clone()
+        };
+        &stripped
+    } else {
+        p
     };
     let opts = bpfbox_verifier::Options {
         maps: object.maps().to_vec(),

@@ -205,9 +205,13 @@ fn packet_ranges(
     cond: JmpCond,
 ) {
     use JmpCond::*;
+    // `pkt' cmp pkt_end`, and `pkt_meta' cmp pkt` where `pkt` is the packet start.
+    let init_pkt = |r: &Reg| r.ty == RegType::Packet && r.off == 0 && r.val.as_const() == Some(0);
     let (pkt, pkt_reg, pkt_on_left) = match (d.ty, s.ty) {
         (RegType::Packet, RegType::PacketEnd) => (d, dst, true),
         (RegType::PacketEnd, RegType::Packet) => (s, src, false),
+        (RegType::PacketMeta, _) if init_pkt(s) => (d, dst, true),
+        (_, RegType::PacketMeta) if init_pkt(d) => (s, src, false),
         _ => return,
     };
     // Which side learns pkt + off <= end, and whether the bound is open on the right.
@@ -229,7 +233,9 @@ fn packet_ranges(
     } else {
         (fall, taken)
     };
-    other.reg_mut(pkt_reg).range = if open { AT_PKT_END } else { BEYOND_PKT_END };
+    if pkt.ty == RegType::Packet {
+        other.reg_mut(pkt_reg).range = if open { AT_PKT_END } else { BEYOND_PKT_END };
+    }
     if pkt.off < 0 || (pkt.off == 0 && open) {
         return;
     }
@@ -238,9 +244,9 @@ fn packet_ranges(
         return;
     }
     let range = pkt.off + i32::from(open);
-    let id = pkt.id;
+    let (id, ty) = (pkt.id, pkt.ty);
     for_each_reg(st, |x| {
-        if x.ty == RegType::Packet && x.id == id {
+        if x.ty == ty && x.id == id {
             x.range = x.range.max(range);
         }
     });
