@@ -25,7 +25,7 @@ use bpfbox_vm::maps::spec::MapSpec;
 use bpfbox_vm::program::LineInfo;
 
 use crate::options::Stats;
-use crate::state::State;
+use crate::state::{Frame, State};
 use state::Scratched;
 
 /// `BPF_LOG_LEVEL1`: instructions, states at branch points, errors.
@@ -195,6 +195,40 @@ impl Log {
         self.prev_insn = Some(from);
     }
 
+    /// A BPF-to-BPF call entered `callee` (`caller:` / `callee:` with both full frames).
+    pub fn call(&mut self, caller: &Frame, callee: &Frame, maps: &[MapSpec]) {
+        if !self.on() {
+            return;
+        }
+        let all = Scratched::ALL;
+        self.buf.push_str("caller:\n");
+        self.buf.push_str(&state::frame_text(caller, true, &all, maps));
+        self.buf.push_str("callee:\n");
+        self.buf.push_str(&state::frame_text(callee, true, &all, maps));
+    }
+
+    /// A subprogram returned from instruction `exit_pc` to the caller at `to`
+    /// (`returning from callee:` / `to caller at N:`); the walk then resumes as after a
+    /// pop (`from exit_pc to N:` at level 2).
+    pub fn returned(
+        &mut self,
+        callee: &Frame,
+        caller: &Frame,
+        exit_pc: usize,
+        to: usize,
+        maps: &[MapSpec],
+    ) {
+        if self.on() {
+            let all = Scratched::ALL;
+            self.buf.push_str("returning from callee:\n");
+            self.buf.push_str(&state::frame_text(callee, true, &all, maps));
+            let _ = writeln!(self.buf, "to caller at {to}:");
+            self.buf.push_str(&state::frame_text(caller, true, &all, maps));
+        }
+        self.resumed = true;
+        self.prev_insn = Some(exit_pc);
+    }
+
     /// `infinite loop detected at insn pc`, with both states.
     pub fn infinite_loop(
         &mut self,
@@ -252,5 +286,71 @@ impl Log {
             stats.mark_read
         );
         self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Reg, RegType};
+
+    fn two_frames() -> State {
+        let mut st = State::entry();
+        let mut callee = st.cur().clone();
+        callee.frameno = 1;
+        callee.callsite = 3;
+        callee.regs[10].frameno = 1;
+        st.frames[0].regs[0] = Reg::not_init();
+        st.frames.push(callee);
+        st
+    }
+
+    /// As the 6.18 log shows a call from insn 3 (verifier_cfg's loop in a subprogram).
+    #[test]
+    fn call_and_return_print_both_frames() {
+        let mut st = two_frames();
+        let mut log = Log::new(LEVEL1);
+        log.call(&st.frames[0], &st.frames[1], &[]);
+        assert_eq!(
+            log.text(),
+            "caller:\n R1=ctx() R10=fp0\ncallee:\n frame1: R1=ctx() R10=fp0\n"
+        );
+        let mut log = Log::new(LEVEL1);
+        log.returned(&st.frames[1], &st.frames[0], 7, 4, &[]);
+        assert_eq!(
+            log.text(),
+            "returning from callee:\n frame1: R1=ctx() R10=fp0\nto caller at 4:\n R1=ctx() R10=fp0\n"
+        );
+        // A pointer into the caller's stack, seen from the callee.
+        st.frames[1].regs[2] = st.frames[0].regs[10].clone();
+        st.frames[1].regs[2].off = -8;
+        let text = state::frame_text(&st.frames[1], true, &Scratched::ALL, &[]);
+        assert_eq!(text, " frame1: R1=ctx() R2=fp[0]-8 R10=fp0\n");
+    }
+
+    /// The state after an instruction goes on its line, aligned as the kernel aligns it;
+    /// after other output it goes on a line of its own.
+    #[test]
+    fn state_after_an_instruction() {
+        let mut st = State::entry();
+        let insn = bpfbox_vm::isa::Insn::Alu {
+            width: bpfbox_vm::isa::Width::W64,
+            op: bpfbox_vm::isa::AluOp::Mov,
+            dst: 0,
+            src: bpfbox_vm::isa::Src::Imm(0),
+        };
+        let raw = RawInsn::new(0xb7, 0, 0, 0, 0);
+        let mut log = Log::new(LEVEL1);
+        log.insn(&st, 0, &insn, raw, &[], &[]);
+        *st.reg_mut(0) = Reg::constant(0);
+        log.insn(&st, 1, &insn, raw, &[], &[]);
+        assert_eq!(
+            log.text(),
+            "0: R1=ctx() R10=fp0\n0: (b7) r0 = 0                        ; R0=0\n1: (b7) r0 = 0\n"
+        );
+        log.line("mark_precise: ...");
+        *st.reg_mut(2) = Reg::pointer(RegType::Stack);
+        log.jump(&st, 1, &[]);
+        assert!(log.text().ends_with("mark_precise: ...\n1: R0=0\n"));
     }
 }
