@@ -25,7 +25,7 @@ fn mask(l: &str) -> String {
             return "verification time N usec".to_string();
         }
     }
-    if let Some((head, tail)) = l.split_once(") r").filter(|(h, _)| h.ends_with(": (18")) {
+    if let Some((head, tail)) = l.split_once(") r").filter(|(h, _)| h.ends_with(" (18")) {
         if let Some((reg, rhs)) = tail.split_once(" = ") {
             let tok = rhs.split(' ').next().unwrap_or("");
             if is_map_operand(tok) {
@@ -99,6 +99,9 @@ mod tests {
         )
         .is_some());
         assert!(first_difference("a\nb", "a", false).is_some_and(|d| d.ours == "<end>"));
+        let k = "      4: .12....... (18) r1 = 0xffff888496ac7200";
+        let o = "      4: .12....... (18) r1 = map[idx:0]";
+        assert_eq!(first_difference(k, o, false), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 pub mod compare;
 pub mod linfo;
+pub mod live_table;
 pub mod prototype;
 pub mod scratch;
 pub mod state;
@@ -202,9 +203,11 @@ impl Log {
         }
         let all = Scratched::ALL;
         self.buf.push_str("caller:\n");
-        self.buf.push_str(&state::frame_text(caller, true, &all, maps));
+        self.buf
+            .push_str(&state::frame_text(caller, true, &all, maps));
         self.buf.push_str("callee:\n");
-        self.buf.push_str(&state::frame_text(callee, true, &all, maps));
+        self.buf
+            .push_str(&state::frame_text(callee, true, &all, maps));
     }
 
     /// A subprogram returned from instruction `exit_pc` to the caller at `to`
@@ -221,9 +224,11 @@ impl Log {
         if self.on() {
             let all = Scratched::ALL;
             self.buf.push_str("returning from callee:\n");
-            self.buf.push_str(&state::frame_text(callee, true, &all, maps));
+            self.buf
+                .push_str(&state::frame_text(callee, true, &all, maps));
             let _ = writeln!(self.buf, "to caller at {to}:");
-            self.buf.push_str(&state::frame_text(caller, true, &all, maps));
+            self.buf
+                .push_str(&state::frame_text(caller, true, &all, maps));
         }
         self.resumed = true;
         self.prev_insn = Some(exit_pc);
