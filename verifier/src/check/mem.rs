@@ -425,7 +425,7 @@ fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> 
 
 /// `check_stack_write_fixed_off`.
 fn stack_write(
-    env: &Env<'_>,
+    env: &mut Env<'_>,
     st: &mut State,
     pc: usize,
     off: i32,
@@ -434,6 +434,12 @@ fn stack_write(
 ) -> Result<()> {
     let privileged = env.privileged();
     let (spi, _) = Stack::locate(off);
+    let v = match v {
+        Value::Reg(regno, r) if off % 8 == 0 && r.is_scalar() && privileged => {
+            Value::Reg(regno, link_spill(env, st, regno, r, size))
+        }
+        v => v,
+    };
     let slot = &mut st.cur_mut().stack.slots[spi];
     if !privileged && slot.is_spill() && !slot.spilled.is_scalar() && size != 8 {
         return Err(Reject::at(
@@ -488,6 +494,20 @@ fn stack_write(
         stack.slots[s].bytes[b] = kind;
     }
     Ok(())
+}
+
+/// A scalar spilled whole shares an id with its register, so that what a branch learns on
+/// one holds for the other (`assign_scalar_id_before_mov`); a spill narrower than the value
+/// breaks the link.
+fn link_spill(env: &mut Env<'_>, st: &mut State, regno: u8, mut r: Reg, size: u32) -> Reg {
+    let width = 64 - r.val.bounds().umax.leading_zeros();
+    if width > 8 * size {
+        r.id = 0;
+    } else if r.id == 0 && r.val.as_const().is_none() {
+        r.id = env.new_id();
+        st.reg_mut(regno).id = r.id;
+    }
+    r
 }
 
 fn mask(size: u32) -> u64 {
