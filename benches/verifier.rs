@@ -84,7 +84,7 @@ fn verify_case(c: &Case) -> bpfbox_verifier::Verdict {
     verify::verify(
         &c.object,
         p,
-        VerifyAs {
+        &VerifyAs {
             log_level: 0,
             ..VerifyAs::default()
         },

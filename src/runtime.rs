@@ -344,7 +344,7 @@ impl VmBuilder {
             .iter()
             .map(|p| {
                 self.verify
-                    .then(|| bpfbox_kernel_compare::verify::verify(object, p, verify_as))
+                    .then(|| bpfbox_kernel_compare::verify::verify(object, p, &verify_as))
             })
             .collect();
         for (handle, prog) in object.programs().iter().enumerate() {

@@ -280,11 +280,12 @@ pub fn compare_file(path: &Path, opts: &CompareOptions) -> Result<FileReport> {
             continue;
         };
         let how = crate::verify::VerifyAs {
-            privileged: true,
             flags: opts.prog_flags,
-            log_level: 1,
+            // libbpf loads the programs without BTF once the kernel refused the object's.
+            without_btf: k.btf_error.is_some(),
+            ..crate::verify::VerifyAs::default()
         };
-        let v = crate::verify::verify(&obj, p, how);
+        let v = crate::verify::verify(&obj, p, &how);
         row.bpfbox_verdict = Some(crate::verify::label(&v));
         row.bpfbox_unsupported = v.unsupported;
         row.bpfbox_reason = crate::verify::error_line(&v);

@@ -6,8 +6,8 @@ use bpfbox_vm::Program;
 
 use crate::load::Verdict;
 
-/// How a program is loaded: what the verifier needs beside the program.
-#[derive(Clone, Copy, Debug)]
+/// How a program is loaded: what the verifier needs beside the program and the object.
+#[derive(Clone, Debug)]
 pub struct VerifyAs {
     /// Whether the load is privileged.
     pub privileged: bool,
@@ -15,6 +15,9 @@ pub struct VerifyAs {
     pub flags: u32,
     /// Log level (0, 1 or 2).
     pub log_level: u32,
+    /// Verify without the object's BTF (as libbpf loads programs once the kernel refused
+    /// the object's BTF: no func_info, line_info or BTF).
+    pub without_btf: bool,
 }
 
 impl Default for VerifyAs {
@@ -23,23 +26,39 @@ impl Default for VerifyAs {
             privileged: true,
             flags: 0,
             log_level: 1,
+            without_btf: false,
         }
     }
 }
 
 /// The verifier's options for a program of `obj`.
-pub fn options(obj: &Object, how: VerifyAs) -> bpfbox_verifier::Options {
+pub fn options(obj: &Object, how: &VerifyAs) -> bpfbox_verifier::Options {
     bpfbox_verifier::Options {
         maps: obj.maps().to_vec(),
         privileged: how.privileged,
         log_level: how.log_level,
         flags: how.flags,
+        btf: if how.without_btf {
+            None
+        } else {
+            obj.btf_shared()
+        },
+        ..bpfbox_verifier::Options::default()
     }
 }
 
 /// Verifies `prog` (a program of `obj`) as the kernel would load it.
-pub fn verify(obj: &Object, prog: &Program, how: VerifyAs) -> bpfbox_verifier::Verdict {
-    bpfbox_verifier::verify(prog, &options(obj, how))
+pub fn verify(obj: &Object, prog: &Program, how: &VerifyAs) -> bpfbox_verifier::Verdict {
+    let opts = options(obj, how);
+    if how.without_btf {
+        let bare = Program {
+            func_info: Vec::new(),
+            line_info: Vec::new(),
+            ..prog.clone()
+        };
+        return bpfbox_verifier::verify(&bare, &opts);
+    }
+    bpfbox_verifier::verify(prog, &opts)
 }
 
 /// The verdict as the kernel-side tables label it.

@@ -105,11 +105,12 @@ pub fn run(a: VerifyArgs) -> CliResult {
         privileged: !a.unprivileged,
         flags: a.flags.unwrap_or(0),
         log_level: a.log_level,
+        without_btf: false,
     };
     let mut rows = Vec::new();
     for path in &a.objects {
         let obj = super::object::open(path, a.btf.as_deref())?;
-        rows.extend(verify_object(&obj, path, a.prog.as_deref(), how));
+        rows.extend(verify_object(&obj, path, a.prog.as_deref(), &how));
     }
     if let Some(p) = &a.prog {
         if rows.is_empty() {
@@ -153,7 +154,7 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-fn verify_object(obj: &Object, path: &Path, only: Option<&str>, how: VerifyAs) -> Vec<Row> {
+fn verify_object(obj: &Object, path: &Path, only: Option<&str>, how: &VerifyAs) -> Vec<Row> {
     let file = file_name(path);
     let wanted = |name: &str| only.is_none_or(|p| p == name);
     let mut rows = Vec::new();

@@ -2,13 +2,13 @@
 //! each undecided branch pushed on a stack of pending states; states saved at prune points
 //! and compared against later arrivals; the same limits with the same messages.
 
-use bpfbox_vm::disasm::{insn_text, DisasmOptions, Syntax};
 use bpfbox_vm::isa::{Insn, IsaErrorKind};
 use bpfbox_vm::Program;
 
 use crate::cfg::Cfg;
 use crate::check::{self, Flow};
 use crate::error::{Reject, Result};
+use crate::log::Log;
 use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
 use crate::state::State;
 
@@ -31,8 +31,8 @@ pub struct Env<'a> {
     pub strict_alignment: bool,
     /// Deepest stack use per subprogram, in bytes.
     pub stack_depth: Vec<u32>,
-    /// The log lines so far.
-    pub log: String,
+    /// The log.
+    pub log: Log,
     /// What the walk learns for the engines.
     pub observed: crate::facts::Observed,
 }
@@ -68,6 +68,8 @@ struct Pending {
     pc: usize,
     prev: usize,
     parent: Option<usize>,
+    /// Where the log resumes at level 1.
+    log_pos: usize,
 }
 
 /// Walks every path of the program; `Ok` when every path reaches a valid exit.
@@ -76,7 +78,7 @@ pub fn run(
     opts: &Options,
     cfg: &Cfg,
     stats: &mut Stats,
-    log: &mut String,
+    log: &mut Log,
 ) -> Result<crate::facts::Facts> {
     let flags = prog.prog_flags | opts.flags;
     let mut env = Env {
@@ -142,7 +144,7 @@ impl Walker {
     /// The kernel's `is_state_visited`: `Ok(true)` to prune this path.
     fn visited(
         &mut self,
-        env: &Env<'_>,
+        env: &mut Env<'_>,
         pc: usize,
         st: &State,
         parent: &mut Option<usize>,
@@ -159,6 +161,9 @@ impl Walker {
             let c = &mut self.checkpoints[k];
             if c.branches > 0 {
                 if c.state == *st {
+                    let p = env.prog;
+                    env.log
+                        .infinite_loop(pc, st, &c.state, &p.line_info, &env.opts.maps);
                     self.at[pc] = list;
                     return Err(Reject::at(
                         pc,
@@ -226,7 +231,6 @@ impl Walker {
         let mut st = State::entry();
         let mut pc = 0usize;
         let mut parent: Option<usize> = None;
-        let level = env.opts.log_level;
         loop {
             let mut ended = false;
             // Counted before the prune check, as the kernel counts it.
@@ -243,9 +247,7 @@ impl Walker {
             if env.cfg.prune_point.get(pc).copied().unwrap_or(false)
                 && self.visited(env, pc, &st, &mut parent)?
             {
-                if level >= 1 {
-                    env.log.push_str(&format!("{pc}: safe\n"));
-                }
+                env.log.safe(pc);
                 ended = true;
             }
             if !ended {
@@ -257,12 +259,9 @@ impl Walker {
                     Reject::at(pc, msg)
                 })?;
                 env.observed.visit(pc);
-                if level >= 1 {
-                    let raw = env.prog.insns[pc];
-                    let text = insn_text(&insn, pc, Syntax::Kernel, &DisasmOptions::default());
-                    env.log
-                        .push_str(&format!("{pc}: ({:02x}) {text}\n", raw.code));
-                }
+                let p = env.prog;
+                env.log
+                    .insn(&st, pc, &insn, p.insns[pc], &p.line_info, &env.opts.maps);
                 if matches!(
                     insn,
                     Insn::Jmp { .. }
@@ -273,8 +272,14 @@ impl Walker {
                 ) {
                     self.jmps += 1;
                 }
+                let is_jmp = matches!(insn, Insn::Jmp { .. });
                 match check::step(env, &mut st, pc, &insn)? {
-                    Flow::Next(n) => pc = n,
+                    Flow::Next(n) => {
+                        if is_jmp {
+                            env.log.jump(&st, pc, &env.opts.maps);
+                        }
+                        pc = n;
+                    }
                     Flow::Branch {
                         taken,
                         target,
@@ -297,7 +302,9 @@ impl Walker {
                             pc: target,
                             prev: pc,
                             parent,
+                            log_pos: env.log.pos(),
                         });
+                        env.log.jump(&st, pc, &env.opts.maps);
                         pc = fall;
                     }
                     Flow::Exit => ended = true,
@@ -305,13 +312,11 @@ impl Walker {
             }
             if ended {
                 self.path_done(parent);
+                env.log.path_end();
                 let Some(p) = self.pending.pop() else {
                     return Ok(());
                 };
-                if level >= 1 {
-                    env.log
-                        .push_str(&format!("\nfrom {} to {}:\n", p.prev, p.pc));
-                }
+                env.log.resume(p.log_pos, p.prev);
                 st = p.state;
                 pc = p.pc;
                 parent = p.parent;

@@ -63,6 +63,7 @@ proptest! {
             privileged,
             log_level: level,
             flags,
+            ..Options::default()
         };
         let v = verify(&prog, &opts);
         prop_assert!(v.accepted || v.error.is_some());

@@ -78,7 +78,11 @@ pub fn cond(
         if let Src::Reg(r) = src {
             not_null_when_equal(st, &mut other, (dst, &d), (r, &s), cond);
         }
-        packet_ranges(st, &mut other, &d, &s, cond);
+        let src_reg = match src {
+            Src::Reg(r) => r,
+            Src::Imm(_) => dst,
+        };
+        packet_ranges(st, &mut other, (dst, &d), (src_reg, &s), cond);
     } else if d.is_pointer() && !env.privileged() {
         return Err(Reject::at(
             pc,
@@ -215,18 +219,30 @@ fn not_null_when_equal(
     st.reg_mut(r).maybe_null = false;
 }
 
+/// A packet pointer found at or beyond `pkt_end` on one side of a comparison
+/// (`AT_PKT_END`, `BEYOND_PKT_END`): no byte past it may be read.
+const AT_PKT_END: i32 = -1;
+const BEYOND_PKT_END: i32 = -2;
+
 /// `try_match_pkt_pointers`: packet pointers compared with `pkt_end`, metadata pointers with
 /// the start of the packet.
-fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: JmpCond) {
+fn packet_ranges(
+    fall: &mut State,
+    taken: &mut State,
+    (dst, d): (u8, &Reg),
+    (src, s): (u8, &Reg),
+    cond: JmpCond,
+) {
     use JmpCond::*;
-    // `pkt_meta` is bounded by `pkt` as `pkt` is by `pkt_end`, when `pkt` is the packet's
-    // start itself (`reg_is_init_pkt_pointer`).
-    let init = |r: &Reg| r.id == 0 && r.off == 0 && r.val.as_const() == Some(0);
-    let (pkt, pkt_on_left) = match (d.ty, s.ty) {
-        (RegType::Packet, RegType::PacketEnd) => (d, true),
-        (RegType::PacketMeta, RegType::Packet) if init(s) => (d, true),
-        (RegType::PacketEnd, RegType::Packet) => (s, false),
-        (RegType::Packet, RegType::PacketMeta) if init(d) => (s, false),
+    // `pkt' cmp pkt_end`, and `pkt_meta' cmp pkt` where `pkt` is the packet's start itself
+    // (`reg_is_init_pkt_pointer`).
+    let init_pkt =
+        |r: &Reg| r.ty == RegType::Packet && r.id == 0 && r.off == 0 && r.val.as_const() == Some(0);
+    let (pkt, pkt_reg, pkt_on_left) = match (d.ty, s.ty) {
+        (RegType::Packet, RegType::PacketEnd) => (d, dst, true),
+        (RegType::PacketEnd, RegType::Packet) => (s, src, false),
+        (RegType::PacketMeta, _) if init_pkt(s) => (d, dst, true),
+        (_, RegType::PacketMeta) if init_pkt(d) => (s, src, false),
         _ => return,
     };
     // Which side learns pkt + off <= end, and whether the bound is open on the right.
@@ -241,7 +257,16 @@ fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: Jm
         (Le, false) => (false, true),
         _ => return,
     };
-    let st = if side_taken { taken } else { fall };
+    // On the other side the compared register itself is at (`>=`) or past (`>`) the end
+    // (`mark_pkt_end`).
+    let (st, other) = if side_taken {
+        (taken, fall)
+    } else {
+        (fall, taken)
+    };
+    if pkt.ty == RegType::Packet {
+        other.reg_mut(pkt_reg).range = if open { AT_PKT_END } else { BEYOND_PKT_END };
+    }
     if pkt.off < 0 || (pkt.off == 0 && open) {
         return;
     }

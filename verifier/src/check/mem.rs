@@ -233,7 +233,14 @@ fn access(
                     format!("R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."),
                 ));
             }
-            let ok = reg.range >= 0 && off >= 0 && off as i64 + size as i64 <= reg.range as i64;
+            if reg.range < 0 {
+                // At or past `pkt_end`: the kernel does not detail the access.
+                return Err(Reject::at(
+                    pc,
+                    format!("R{regno} offset is outside of the packet"),
+                ));
+            }
+            let ok = off >= 0 && off as i64 + size as i64 <= reg.range as i64;
             if !ok {
                 return Err(Reject::at(
                     pc,
