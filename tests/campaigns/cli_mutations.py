@@ -117,16 +117,22 @@ def main():
             cmd = rng.choice(commands(path, kind))
             name = " ".join(cmd[:2] if cmd[0] == "btf" else cmd[:1])
             per_command[name] += 1
-            try:
-                r = subprocess.run([a.bpfbox] + cmd, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   timeout=a.timeout, preexec_fn=limit(a.mem_mb))
-                code = r.returncode
-                status = f"exit {code}" if code >= 0 else f"signal {-code}"
-                bad = code < 0 or code not in (0, 1, 2, 3)
-                err = r.stderr
-            except subprocess.TimeoutExpired:
-                status, bad, err = "timeout", True, b""
+            # A timeout is tried once more with four times the limit: on a loaded machine
+            # a run can stall without bpfbox hanging.
+            for attempt, limit_s in enumerate((a.timeout, 4 * a.timeout)):
+                try:
+                    r = subprocess.run([a.bpfbox] + cmd, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       timeout=limit_s, preexec_fn=limit(a.mem_mb))
+                    code = r.returncode
+                    status = f"exit {code}" if code >= 0 else f"signal {-code}"
+                    if attempt:
+                        status += " (after a stall)"
+                    bad = code < 0 or code not in (0, 1, 2, 3)
+                    err = r.stderr
+                    break
+                except subprocess.TimeoutExpired:
+                    status, bad, err = "timeout", True, b""
             statuses[status] += 1
             if bad:
                 findings += 1

@@ -64,7 +64,7 @@ fn main() {
     }
     println!("{n} runs, {calls} helper calls and {stores} context stores patched in");
     let mut rows: Vec<_> = outcomes.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     for (k, v) in rows.iter().take(25) {
         println!("{v:>9}  {k}");
     }

@@ -103,9 +103,14 @@ impl Region {
 
     /// Length in bytes.
     #[inline(always)]
-    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// Whether the region covers no byte.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Whether stores are allowed.

@@ -12,13 +12,17 @@ use proptest::prelude::*;
 fn limit_memory() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let lim = libc::rlimit {
-            rlim_cur: 2 << 30,
-            rlim_max: libc::RLIM_INFINITY,
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
         };
-        // SAFETY: setrlimit reads the struct passed; no memory is shared.
-        let rc = unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) };
-        assert_eq!(rc, 0, "setrlimit");
+        // SAFETY: getrlimit and setrlimit read or fill the struct passed; nothing is shared.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_AS, &mut lim), 0, "getrlimit");
+            // Within whatever limit the process already has (the hard limit stays).
+            lim.rlim_cur = lim.rlim_max.min(2 << 30);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &lim), 0, "setrlimit");
+        }
     });
 }
 

@@ -28,7 +28,7 @@ pub(crate) fn get_stack(
     let elem = if build_id { BUILD_ID_SIZE } else { 8 };
     let r = if flags & !(SKIP_FIELD_MASK | USER_STACK | USER_BUILD_ID) != 0
         || (!user && build_id)
-        || size % elem != 0
+        || !size.is_multiple_of(elem)
     {
         -22i64 as u64
     } else if flags & SKIP_FIELD_MASK != 0 {

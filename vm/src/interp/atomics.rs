@@ -56,7 +56,7 @@ macro_rules! cas_loop {
 /// load-acquire, and any other thread accessing it concurrently must do so atomically or
 /// through raw pointers (program memory is never borrowed by Rust code).
 pub unsafe fn atomic_at(addr: u64, op: AtomicOp, size: Size, src: u64, r0: u64) -> AtomicResult {
-    if addr % bytes(size) == 0 {
+    if addr.is_multiple_of(bytes(size)) {
         match size {
             Size::B => cas_loop!(AtomicU8, u8, addr, op, size, src, r0),
             Size::H => cas_loop!(AtomicU16, u16, addr, op, size, src, r0),
