@@ -66,8 +66,8 @@ pub fn cond(
         && matches!(cond, JmpCond::Eq | JmpCond::Ne)
     {
         let eq_taken = cond == JmpCond::Eq;
-        mark_null(st, d.id, !eq_taken);
-        mark_null(&mut other, d.id, eq_taken);
+        mark_null(st, d.id, d.ref_obj_id, !eq_taken);
+        mark_null(&mut other, d.id, d.ref_obj_id, eq_taken);
         return Ok(Flow::Branch {
             taken: Box::new(other),
             target,
@@ -106,7 +106,13 @@ fn taken(d: &Reg, s: &Reg, cond: JmpCond, width: Width) -> Option<bool> {
     // pointer compared with 0 still explores both sides.
     let not_null = matches!(
         p.ty,
-        RegType::MapValue | RegType::MapKey | RegType::Mem | RegType::RdonlyMem
+        RegType::MapValue
+            | RegType::MapKey
+            | RegType::Mem
+            | RegType::RdonlyMem
+            | RegType::Socket
+            | RegType::TcpSock
+            | RegType::SockCommon
     );
     if !zero || p.maybe_null || !not_null {
         return None;
@@ -170,10 +176,14 @@ pub fn for_each_reg(st: &mut State, mut f: impl FnMut(&mut Reg)) {
 }
 
 /// `mark_ptr_or_null_regs`: on this side, the pointers with `id` are NULL (`is_null`, they
-/// become the scalar 0) or valid.
-fn mark_null(st: &mut State, id: u32, is_null: bool) {
+/// become the scalar 0) or valid. A NULL acquired pointer (`ref_obj_id == id`) holds no
+/// reference any more.
+fn mark_null(st: &mut State, id: u32, ref_obj_id: u32, is_null: bool) {
     if id == 0 {
         return;
+    }
+    if is_null && ref_obj_id == id {
+        st.refs.release(id);
     }
     for_each_reg(st, |x| {
         if x.maybe_null && x.id == id {

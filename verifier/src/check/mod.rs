@@ -1,9 +1,11 @@
 //! Per-instruction checks by kind. Each returns where the path goes next.
 
 pub mod alu;
+pub mod args;
 pub mod call;
 pub mod exit;
 pub mod jmp;
+pub mod mapfunc;
 pub mod mem;
 
 use bpfbox_vm::isa::{Insn, LdImm64Kind};

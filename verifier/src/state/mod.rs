@@ -1,9 +1,11 @@
 //! The abstract machine state: registers and stack per frame, and the frames of a path.
 
 pub mod reg;
+pub mod refs;
 pub mod stack;
 
 pub use reg::{Reg, RegType};
+pub use refs::Refs;
 pub use stack::{Byte, Stack};
 
 /// One function's frame (`struct bpf_func_state`).
@@ -42,6 +44,8 @@ impl Frame {
 pub struct State {
     /// The call chain, innermost last.
     pub frames: Vec<Frame>,
+    /// Acquired references the path holds.
+    pub refs: Refs,
 }
 
 impl State {
@@ -49,6 +53,7 @@ impl State {
     pub fn entry() -> State {
         State {
             frames: vec![Frame::entry()],
+            refs: Refs::default(),
         }
     }
 

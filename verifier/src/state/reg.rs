@@ -30,6 +30,14 @@ pub enum RegType {
     Mem,
     /// Read-only memory of a known size.
     RdonlyMem,
+    /// A socket (`PTR_TO_SOCKET`, a full `struct bpf_sock`).
+    Socket,
+    /// Any socket (`PTR_TO_SOCK_COMMON`).
+    SockCommon,
+    /// A TCP socket (`PTR_TO_TCP_SOCK`).
+    TcpSock,
+    /// An AF_XDP socket (`PTR_TO_XDP_SOCK`).
+    XdpSock,
 }
 
 impl RegType {
@@ -48,6 +56,10 @@ impl RegType {
             RegType::PacketEnd => "pkt_end",
             RegType::Mem => "mem",
             RegType::RdonlyMem => "rdonly_mem",
+            RegType::Socket => "sock",
+            RegType::SockCommon => "sock_common",
+            RegType::TcpSock => "tcp_sock",
+            RegType::XdpSock => "xdp_sock",
         }
     }
 
@@ -83,6 +95,10 @@ pub struct Reg {
     pub range: i32,
     /// Size of `Mem`/`RdonlyMem`.
     pub mem_size: u32,
+    /// `Mem` reserved in a ring buffer (`MEM_RINGBUF`).
+    pub ringbuf: bool,
+    /// The acquired reference this pointer holds or derives from (`ref_obj_id`), 0 if none.
+    pub ref_obj_id: u32,
 }
 
 impl Reg {
@@ -98,6 +114,8 @@ impl Reg {
             frameno: 0,
             range: 0,
             mem_size: 0,
+            ringbuf: false,
+            ref_obj_id: 0,
         }
     }
 
@@ -150,10 +168,15 @@ impl Reg {
 
     /// The kernel's name of the type, with `_or_null` when it may be NULL.
     pub fn type_name(&self) -> String {
-        if self.maybe_null {
-            format!("{}_or_null", self.ty.name())
+        let base = if self.ringbuf && self.ty == RegType::Mem {
+            "ringbuf_mem"
         } else {
-            self.ty.name().to_string()
+            self.ty.name()
+        };
+        if self.maybe_null {
+            format!("{base}_or_null")
+        } else {
+            base.to_string()
         }
     }
 }
