@@ -132,6 +132,7 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
     for i in 0..5 {
         args::check_arg(env, st, pc, fp, i, &mut meta)?;
     }
+    record_func_map(env, pc, name, &meta)?;
     if let Some((regno, size)) = meta.access {
         args::mark_written(st, regno, size);
     }
@@ -235,6 +236,27 @@ fn proto(env: &Env<'_>, pc: usize, id: i32, name: &str) -> Result<&'static FuncP
         ));
     }
     Ok(fp)
+}
+
+/// `record_func_map` and `record_func_key`: read-only maps refuse the helpers that change
+/// them, and a tail call needs a program array.
+fn record_func_map(env: &Env<'_>, pc: usize, name: &str, meta: &Meta) -> Result<()> {
+    let Some(m) = meta.map else {
+        return Ok(());
+    };
+    let spec = &env.opts.maps[m];
+    if spec.map_flags & bpfbox_vm::maps::spec::BPF_F_RDONLY_PROG != 0
+        && matches!(
+            name,
+            "bpf_map_delete_elem" | "bpf_map_update_elem" | "bpf_map_push_elem" | "bpf_map_pop_elem"
+        )
+    {
+        return Err(Reject::at(pc, "write into map forbidden"));
+    }
+    if name == "bpf_tail_call" && spec.map_type != MapType::ProgArray {
+        return Err(Reject::at(pc, "expected prog array map for tail call"));
+    }
+    Ok(())
 }
 
 /// Checks particular helpers make after their arguments.

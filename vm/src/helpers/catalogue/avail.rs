@@ -15,6 +15,7 @@ use crate::program::ProgType;
 // `enum bpf_attach_type` values the switches test.
 const CGROUP_INET_INGRESS: u32 = 0;
 const CGROUP_INET_EGRESS: u32 = 1;
+const CGROUP_INET_SOCK_CREATE: u32 = 2;
 const CGROUP_SOCK_OPS: u32 = 3;
 const CGROUP_INET4_BIND: u32 = 8;
 const CGROUP_INET6_BIND: u32 = 9;
@@ -86,6 +87,18 @@ impl Caller {
 /// their helpers from their target, which this table does not model: `None`.
 pub fn for_prog(id: u32, c: &Caller) -> Option<&'static FuncProto> {
     let name = crate::helper_names::HELPER_NAMES.get(id as usize)?;
+    // `bpf_prog_load_fixup_attach_type`: a socket program without an attach type is one
+    // for socket creation.
+    let fixed;
+    let c = if c.prog_type == ProgType::CgroupSock && c.attach == 0 {
+        fixed = Caller {
+            attach: CGROUP_INET_SOCK_CREATE,
+            ..*c
+        };
+        &fixed
+    } else {
+        c
+    };
     let f = name.strip_prefix("bpf_")?;
     use ProgType::*;
     let proto = match c.prog_type {
@@ -212,6 +225,25 @@ fn bpf_base_func_proto(f: &str, c: &Caller) -> Option<&'static str> {
         "snprintf_btf" => "bpf_snprintf_btf_proto",
         "snprintf" => "bpf_snprintf_proto",
         "task_pt_regs" => "bpf_task_pt_regs_proto",
+        // Tracing helpers every program type gets since 6.13.
+        "get_current_uid_gid" => "bpf_get_current_uid_gid_proto",
+        "get_current_comm" => "bpf_get_current_comm_proto",
+        "get_cgroup_classid" => "bpf_get_cgroup_classid_curr_proto",
+        "current_task_under_cgroup" => "bpf_current_task_under_cgroup_proto",
+        "perf_event_read" => "bpf_perf_event_read_proto",
+        "perf_event_read_value" => "bpf_perf_event_read_value_proto",
+        "send_signal" => "bpf_send_signal_proto",
+        "send_signal_thread" => "bpf_send_signal_thread_proto",
+        "get_task_stack" if c.sleepable => "bpf_get_task_stack_sleepable_proto",
+        "get_task_stack" => "bpf_get_task_stack_proto",
+        "copy_from_user" => "bpf_copy_from_user_proto",
+        "copy_from_user_task" => "bpf_copy_from_user_task_proto",
+        "task_storage_get" if c.check_recur() => "bpf_task_storage_get_recur_proto",
+        "task_storage_get" => "bpf_task_storage_get_proto",
+        "task_storage_delete" if c.check_recur() => "bpf_task_storage_delete_recur_proto",
+        "task_storage_delete" => "bpf_task_storage_delete_proto",
+        "get_branch_snapshot" => "bpf_get_branch_snapshot_proto",
+        "find_vma" => "bpf_find_vma_proto",
         _ => return None,
     })
 }
@@ -256,8 +288,8 @@ fn bpf_tracing_func_proto(f: &str, c: &Caller) -> Option<&'static str> {
         "get_numa_node_id" => "bpf_get_numa_node_id_proto",
         "perf_event_read" => "bpf_perf_event_read_proto",
         "get_prandom_u32" => "bpf_get_prandom_u32_proto",
-        // Needs CAP_SYS_ADMIN.
-        "probe_write_user" if c.privileged => "bpf_probe_write_user_proto",
+        // The kernel here runs locked down for integrity (`LOCKDOWN_BPF_WRITE_USER`).
+        "probe_write_user" => return None,
         "probe_read_user" => "bpf_probe_read_user_proto",
         "probe_read_kernel" => "bpf_probe_read_kernel_proto",
         "probe_read_user_str" => "bpf_probe_read_user_str_proto",
@@ -593,6 +625,8 @@ fn sk_filter_func_proto(f: &str, c: &Caller) -> Option<&'static str> {
         "get_socket_cookie" => "bpf_get_socket_cookie_proto",
         "get_socket_uid" => "bpf_get_socket_uid_proto",
         "perf_event_output" => "bpf_skb_event_output_proto",
+        // Since 6.14.
+        "get_netns_cookie" => "bpf_skb_get_netns_cookie_proto",
         _ => return bpf_sk_base_func_proto(f, c),
     })
 }
@@ -625,6 +659,8 @@ fn cg_skb_func_proto(f: &str, c: &Caller) -> Option<&'static str> {
 /// The kernel's `tc_cls_act_func_proto`.
 fn tc_cls_act_func_proto(f: &str, c: &Caller) -> Option<&'static str> {
     Some(match f {
+        // Since 6.14.
+        "get_netns_cookie" => "bpf_skb_get_netns_cookie_proto",
         "skb_store_bytes" => "bpf_skb_store_bytes_proto",
         "skb_load_bytes" => "bpf_skb_load_bytes_proto",
         "skb_load_bytes_relative" => "bpf_skb_load_bytes_relative_proto",
@@ -840,11 +876,10 @@ fn lwt_xmit_func_proto(f: &str, c: &Caller) -> Option<&'static str> {
 /// The kernel's `lwt_seg6local_func_proto`.
 fn lwt_seg6local_func_proto(f: &str, c: &Caller) -> Option<&'static str> {
     Some(match f {
-        "lwt_seg6_store_bytes" => "bpf_lwt_seg6_store_bytes_proto",
-        "lwt_seg6_action" => "bpf_lwt_seg6_action_proto",
-        "lwt_seg6_adjust_srh" => "bpf_lwt_seg6_adjust_srh_proto",
-        // Seg6 helpers need CONFIG_IPV6_SEG6_BPF, which the kernel here lacks.
-        "skb_pull_data" => return None,
+        // The seg6 helpers need CONFIG_IPV6_SEG6_BPF, which the kernel here lacks; 6.18
+        // lets these programs pull data.
+        "lwt_seg6_store_bytes" | "lwt_seg6_action" | "lwt_seg6_adjust_srh" => return None,
+        "skb_pull_data" => "sk_skb_pull_data_proto",
         _ => return lwt_out_func_proto(f, c),
     })
 }

@@ -1,6 +1,7 @@
 //! Every `struct bpf_func_proto` of the kernel (Linux 6.12 sources: kernel/bpf, kernel/trace,
 //! net/core, net/ipv4, drivers/media/rc, kernel/sched), in helper-id order: facts transcribed
-//! from the declarations, one entry per declaration.
+//! from the declarations, one entry per declaration, and the few the 6.18 kernel added
+//! (`bpf_skb_get_netns_cookie_proto`).
 
 use super::{flag, Arg, ArgBase, FuncProto, Ret, RetBase};
 
@@ -285,9 +286,10 @@ pub static ALL: &[&FuncProto] = &[
     &P[272],
     &P[273],
     &P[274],
+    &P[275],
 ];
 
-static P: [FuncProto; 275] = [
+static P: [FuncProto; 276] = [
     FuncProto {
         name: "bpf_map_lookup_elem_proto",
         id: 1,
@@ -2007,6 +2009,16 @@ static P: [FuncProto; 275] = [
         restricted: false,
         ret: Ret { base: RetBase::Integer, flags: 0, btf: None },
         args: [a(ArgBase::PtrToCtx, flag::MAYBE_NULL), Arg::NONE, Arg::NONE, Arg::NONE, Arg::NONE],
+    },
+    FuncProto {
+        name: "bpf_skb_get_netns_cookie_proto",
+        id: 122,
+        gpl_only: false,
+        pkt_access: false,
+        might_sleep: false,
+        restricted: false,
+        ret: Ret { base: RetBase::Integer, flags: 0, btf: None },
+        args: [a(ArgBase::PtrToCtx, 0), Arg::NONE, Arg::NONE, Arg::NONE, Arg::NONE],
     },
     FuncProto {
         name: "bpf_get_current_ancestor_cgroup_id_proto",
