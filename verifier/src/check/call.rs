@@ -84,12 +84,14 @@ fn is_ptr_cast(name: &str) -> bool {
     )
 }
 
-/// `is_acquire_function` (lookups in socket maps are not handled yet).
-fn is_acquire(name: &str) -> bool {
+/// `is_acquire_function`: socket lookups, ring-buffer reservations, and lookups in
+/// socket maps.
+fn is_acquire(name: &str, map: Option<MapType>) -> bool {
     matches!(
         name,
         "bpf_sk_lookup_tcp" | "bpf_sk_lookup_udp" | "bpf_skc_lookup_tcp" | "bpf_ringbuf_reserve"
-    )
+    ) || (name == "bpf_map_lookup_elem"
+        && matches!(map, Some(MapType::Sockmap | MapType::Sockhash)))
 }
 
 /// `nr_cpu_ids` of the running kernel: the possible CPUs.
@@ -163,7 +165,7 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
     }
     if is_ptr_cast(name) {
         r0.ref_obj_id = meta.ref_obj_id;
-    } else if is_acquire(name) {
+    } else if is_acquire(name, meta.map.map(|m| env.opts.maps[m].map_type)) {
         let rid = env.new_id();
         st.refs.acquire(rid, pc);
         r0.id = rid;
@@ -317,11 +319,7 @@ fn ret(env: &Env<'_>, pc: usize, fp: &FuncProto, name: &str, meta: &Meta) -> Res
             let ty = env.opts.maps[m].map_type;
             if matches!(
                 ty,
-                MapType::ArrayOfMaps
-                    | MapType::HashOfMaps
-                    | MapType::Sockmap
-                    | MapType::Sockhash
-                    | MapType::Xskmap
+                MapType::ArrayOfMaps | MapType::HashOfMaps
             ) {
                 return Err(Reject::unsupported(
                     pc,

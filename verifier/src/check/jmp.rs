@@ -3,6 +3,7 @@
 //! ranges from comparisons with `pkt_end`).
 
 use bpfbox_vm::isa::{JmpCond, Src, Width};
+use bpfbox_vm::maps::spec::{MapSpec, MapType};
 
 use super::{read, Flow};
 use crate::domain::ScalarDomain;
@@ -66,8 +67,8 @@ pub fn cond(
         && matches!(cond, JmpCond::Eq | JmpCond::Ne)
     {
         let eq_taken = cond == JmpCond::Eq;
-        mark_null(st, d.id, d.ref_obj_id, !eq_taken);
-        mark_null(&mut other, d.id, d.ref_obj_id, eq_taken);
+        mark_null(st, d.id, d.ref_obj_id, !eq_taken, &env.opts.maps);
+        mark_null(&mut other, d.id, d.ref_obj_id, eq_taken, &env.opts.maps);
         return Ok(Flow::Branch {
             taken: Box::new(other),
             target,
@@ -76,6 +77,18 @@ pub fn cond(
     }
     if d.is_pointer() && s.is_pointer() && width == Width::W64 {
         packet_ranges(st, &mut other, &d, &s, cond);
+        // A pointer equal to one that is not NULL is not NULL either, on the equal side.
+        if let Src::Reg(r) = src {
+            if d.maybe_null != s.maybe_null && matches!(cond, JmpCond::Eq | JmpCond::Ne) {
+                let eq_side = if cond == JmpCond::Eq {
+                    &mut other
+                } else {
+                    &mut *st
+                };
+                let regno = if s.maybe_null { r } else { dst };
+                not_null(eq_side.reg_mut(regno), &env.opts.maps);
+            }
+        }
     } else if d.is_pointer() && !env.privileged() {
         return Err(Reject::at(
             pc,
@@ -178,7 +191,7 @@ pub fn for_each_reg(st: &mut State, mut f: impl FnMut(&mut Reg)) {
 /// `mark_ptr_or_null_regs`: on this side, the pointers with `id` are NULL (`is_null`, they
 /// become the scalar 0) or valid. A NULL acquired pointer (`ref_obj_id == id`) holds no
 /// reference any more.
-fn mark_null(st: &mut State, id: u32, ref_obj_id: u32, is_null: bool) {
+fn mark_null(st: &mut State, id: u32, ref_obj_id: u32, is_null: bool, maps: &[MapSpec]) {
     if id == 0 {
         return;
     }
@@ -190,11 +203,24 @@ fn mark_null(st: &mut State, id: u32, ref_obj_id: u32, is_null: bool) {
             if is_null {
                 *x = Reg::constant(0);
             } else {
-                x.maybe_null = false;
+                not_null(x, maps);
                 x.id = 0;
             }
         }
     });
+}
+
+/// `mark_ptr_not_null_reg`: the pointer is valid; a socket map's element is the socket
+/// itself.
+fn not_null(x: &mut Reg, maps: &[MapSpec]) {
+    x.maybe_null = false;
+    if x.ty == RegType::MapValue {
+        match maps.get(x.map).map(|m| m.map_type) {
+            Some(MapType::Sockmap | MapType::Sockhash) => x.ty = RegType::Socket,
+            Some(MapType::Xskmap) => x.ty = RegType::XdpSock,
+            _ => {}
+        }
+    }
 }
 
 /// `try_match_pkt_pointers` for packet pointers compared with `pkt_end`.

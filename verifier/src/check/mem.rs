@@ -258,6 +258,11 @@ fn access(
                 Access::Write(_) => None,
             })
         }
+        RegType::Socket | RegType::SockCommon | RegType::TcpSock | RegType::XdpSock => {
+            let write = matches!(acc, Access::Write(_));
+            super::sock::access(pc, regno, &reg, off, size, write)?;
+            Ok((!write).then(Reg::unknown))
+        }
         RegType::Mem | RegType::RdonlyMem => {
             if matches!(acc, Access::Write(_)) && reg.ty == RegType::RdonlyMem {
                 return Err(Reject::at(
@@ -634,7 +639,13 @@ pub fn atomic(
     let base = st.reg(dst).clone();
     match base.ty {
         RegType::Stack | RegType::MapValue => {}
-        RegType::Ctx | RegType::Packet | RegType::PacketMeta => {
+        RegType::Ctx
+        | RegType::Packet
+        | RegType::PacketMeta
+        | RegType::Socket
+        | RegType::SockCommon
+        | RegType::TcpSock
+        | RegType::XdpSock => {
             return Err(Reject::at(
                 pc,
                 format!(
