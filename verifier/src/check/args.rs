@@ -131,7 +131,10 @@ fn check_ptr_off(pc: usize, regno: u8, r: &Reg, fixed_off_ok: bool) -> Result<()
     if r.off < 0 {
         return Err(Reject::at(
             pc,
-            format!("negative offset {name} ptr R{regno} off={} disallowed", r.off),
+            format!(
+                "negative offset {name} ptr R{regno} off={} disallowed",
+                r.off
+            ),
         ));
     }
     if !fixed_off_ok && r.off != 0 {
@@ -241,7 +244,11 @@ pub fn check_arg(
         };
         match env.opts.maps[m].map_type {
             MapType::Sockmap | MapType::Sockhash => {
-                return Err(Reject::unsupported(pc, "socket arguments of sockmap helpers"))
+                // A socket map's value is a socket.
+                if arg.flags != 0 {
+                    return Err(Reject::at(pc, "invalid arg_type for sockmap/sockhash"));
+                }
+                arg = Arg::new(ArgBase::PtrToBtfIdSockCommon, 0);
             }
             MapType::BloomFilter if fp.name == "bpf_map_peek_elem_proto" => {
                 // `bpf_map_peek_elem` reads a bloom filter's value.
@@ -303,7 +310,16 @@ pub fn check_arg(
         ArgBase::PtrToMem => {
             meta.raw_mode = arg.has(flag::UNINIT);
             if arg.has(flag::FIXED_SIZE) {
-                helper_mem(env, st, pc, regno, arg.size as u64, access, false, Some(meta))?;
+                helper_mem(
+                    env,
+                    st,
+                    pc,
+                    regno,
+                    arg.size as u64,
+                    access,
+                    false,
+                    Some(meta),
+                )?;
                 if arg.has(flag::ALIGNED) {
                     aligned(pc, &r, arg.size)?;
                 }
@@ -321,10 +337,7 @@ pub fn check_arg(
         }
         ArgBase::ConstAllocSizeOrZero => {
             let Some(v) = r.const_value() else {
-                return Err(Reject::at(
-                    pc,
-                    format!("R{regno} is not a known constant'"),
-                ));
+                return Err(Reject::at(pc, format!("R{regno} is not a known constant'")));
             };
             meta.mem_size = v as u32;
         }
@@ -617,7 +630,10 @@ fn stack_range(
         ));
     }
     if !env.privileged() {
-        return Err(Reject::unsupported(pc, "helper stack access in unprivileged loads"));
+        return Err(Reject::unsupported(
+            pc,
+            "helper stack access in unprivileged loads",
+        ));
     }
     st.cur_mut().stack.grow((-min_off) as i32);
     let subprog = st.cur().subprog;

@@ -107,9 +107,7 @@ fn nr_cpu_ids() -> u64 {
                     .max()
             })
             .map(|m| m + 1)
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
-            })
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64))
     })
 }
 
@@ -139,8 +137,7 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
         args::mark_written(st, regno, size);
     }
     if meta.release_regno != 0 {
-        let released = meta.ref_obj_id != 0
-            && refs::release(st, meta.ref_obj_id, env.privileged());
+        let released = meta.ref_obj_id != 0 && refs::release(st, meta.ref_obj_id, env.privileged());
         let null = st.reg(meta.release_regno).const_value() == Some(0);
         if !released && !null {
             return Err(Reject::at(
@@ -227,10 +224,8 @@ fn proto(env: &Env<'_>, pc: usize, id: i32, name: &str) -> Result<&'static FuncP
     if let Some(what) = fp.args.iter().find_map(args::unsupported_arg) {
         return Err(Reject::unsupported(pc, format!("{what} ({name}#{id})")));
     }
-    if matches!(
-        fp.ret.base,
-        RetBase::PtrToBtfId | RetBase::PtrToMemOrBtfId
-    ) || (fp.ret.base == RetBase::PtrToMem && fp.ret.flags & flag::RINGBUF == 0)
+    if matches!(fp.ret.base, RetBase::PtrToBtfId | RetBase::PtrToMemOrBtfId)
+        || (fp.ret.base == RetBase::PtrToMem && fp.ret.flags & flag::RINGBUF == 0)
     {
         return Err(Reject::unsupported(
             pc,
@@ -250,7 +245,10 @@ fn record_func_map(env: &Env<'_>, pc: usize, name: &str, meta: &Meta) -> Result<
     if spec.map_flags & bpfbox_vm::maps::spec::BPF_F_RDONLY_PROG != 0
         && matches!(
             name,
-            "bpf_map_delete_elem" | "bpf_map_update_elem" | "bpf_map_push_elem" | "bpf_map_pop_elem"
+            "bpf_map_delete_elem"
+                | "bpf_map_update_elem"
+                | "bpf_map_push_elem"
+                | "bpf_map_pop_elem"
         )
     {
         return Err(Reject::at(pc, "write into map forbidden"));
@@ -290,7 +288,10 @@ fn special(env: &mut Env<'_>, st: &mut State, pc: usize, name: &str) -> Result<(
 fn get_func_ip(env: &Env<'_>, pc: usize, id: i32) -> Result<()> {
     match env.prog.prog_type {
         ProgType::Kprobe => Ok(()),
-        ProgType::Tracing => Err(Reject::unsupported(pc, "bpf_get_func_ip in tracing programs")),
+        ProgType::Tracing => Err(Reject::unsupported(
+            pc,
+            "bpf_get_func_ip in tracing programs",
+        )),
         t => Err(Reject::at(
             pc,
             format!(
@@ -317,10 +318,7 @@ fn ret(env: &Env<'_>, pc: usize, fp: &FuncProto, name: &str, meta: &Meta) -> Res
                 return Err(Reject::at(pc, "kernel subsystem misconfigured verifier"));
             };
             let ty = env.opts.maps[m].map_type;
-            if matches!(
-                ty,
-                MapType::ArrayOfMaps | MapType::HashOfMaps
-            ) {
+            if matches!(ty, MapType::ArrayOfMaps | MapType::HashOfMaps) {
                 return Err(Reject::unsupported(
                     pc,
                     format!("{name} on {} maps", ty.name()),
@@ -340,7 +338,10 @@ fn ret(env: &Env<'_>, pc: usize, fp: &FuncProto, name: &str, meta: &Meta) -> Res
             r
         }
         RetBase::PtrToMemOrBtfId | RetBase::PtrToBtfId => {
-            return Err(Reject::unsupported(pc, format!("BTF-typed results ({name})")))
+            return Err(Reject::unsupported(
+                pc,
+                format!("BTF-typed results ({name})"),
+            ))
         }
     })
 }

@@ -108,7 +108,11 @@ pub fn check(m: MapType, f: i32, name: &str, prog: ProgType, attach: u32) -> Res
         ),
         SkStorage => is(
             f,
-            &["bpf_sk_storage_get", "bpf_sk_storage_delete", "bpf_kptr_xchg"],
+            &[
+                "bpf_sk_storage_get",
+                "bpf_sk_storage_delete",
+                "bpf_kptr_xchg",
+            ],
         ),
         InodeStorage => is(
             f,

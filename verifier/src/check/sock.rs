@@ -50,10 +50,13 @@ fn sock_ok(off: i32, size: i32) -> bool {
     {
         return narrow_ok(size, 4);
     }
-    if in4(DST_PORT) {
+    if (DST_PORT..DST_PORT + 2).contains(&off) {
         // A 4-byte load of the 2-byte port (and its padding) is allowed too.
         let field = if size == 4 { 4 } else { 2 };
         return narrow_ok(size, field);
+    }
+    if (DST_PORT + 2..DST_IP4).contains(&off) {
+        return false;
     }
     size == 4
 }

@@ -1,11 +1,11 @@
 //! The abstract machine state: registers and stack per frame, and the frames of a path.
 
-pub mod reg;
 pub mod refs;
+pub mod reg;
 pub mod stack;
 
-pub use reg::{Reg, RegType};
 pub use refs::Refs;
+pub use reg::{Reg, RegType};
 pub use stack::{Byte, Stack};
 
 /// One function's frame (`struct bpf_func_state`).
