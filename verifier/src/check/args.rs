@@ -326,7 +326,8 @@ pub fn check_arg(
             }
         }
         ArgBase::ConstSize | ArgBase::ConstSizeOrZero => {
-            let prev = fp.args[i - 1];
+            // A size always follows its memory argument (`check_func_proto`).
+            let prev = fp.args[i.saturating_sub(1)];
             let access = if prev.has(flag::WRITE) {
                 Access::Write
             } else {

@@ -301,6 +301,37 @@ mod tests {
         }
     }
 
+    /// The registry's prototypes are the catalogue's, whatever an implementation declared.
+    #[test]
+    fn registry_prototypes_come_from_the_catalogue() {
+        let r = crate::helpers::HelperRegistry::kernel();
+        assert!(r.iter().count() > 50);
+        for h in r.iter() {
+            let p = default_proto(h.id).expect("an implemented helper is in the catalogue");
+            assert_eq!(h.proto, crate::helpers::Proto::of(p), "{}", h.name);
+        }
+    }
+
+    /// Program types per helper, as the kernel's switches give them.
+    #[test]
+    fn program_types_of_known_helpers() {
+        use crate::helpers::availability::{program_types, Availability};
+        use crate::program::ProgType;
+        assert_eq!(program_types("bpf_map_lookup_elem"), Availability::Base);
+        assert_eq!(
+            program_types("bpf_xdp_adjust_head"),
+            Availability::Types(&[ProgType::Xdp])
+        );
+        let Availability::Types(t) = program_types("bpf_sk_lookup_tcp") else {
+            panic!("not every program type may look sockets up");
+        };
+        assert!(t.contains(&ProgType::SchedCls) && !t.contains(&ProgType::Kprobe));
+        assert_eq!(
+            program_types("bpf_no_such_helper"),
+            Availability::Types(&[])
+        );
+    }
+
     /// Facts checked against the kernel's declarations.
     #[test]
     fn known_prototypes() {
