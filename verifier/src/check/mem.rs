@@ -258,11 +258,6 @@ fn access(
                 Access::Write(_) => None,
             })
         }
-        RegType::Socket | RegType::SockCommon | RegType::TcpSock | RegType::XdpSock => {
-            let write = matches!(acc, Access::Write(_));
-            super::sock::access(pc, regno, &reg, off, size, write)?;
-            Ok((!write).then(Reg::unknown))
-        }
         RegType::Mem | RegType::RdonlyMem => {
             if matches!(acc, Access::Write(_)) && reg.ty == RegType::RdonlyMem {
                 return Err(Reject::at(

@@ -7,7 +7,6 @@ pub mod exit;
 pub mod jmp;
 pub mod mapfunc;
 pub mod mem;
-pub mod sock;
 
 use bpfbox_vm::isa::{Insn, LdImm64Kind};
 
