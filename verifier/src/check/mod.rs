@@ -4,6 +4,7 @@ pub mod alu;
 pub mod args;
 pub mod call;
 pub mod exit;
+pub mod helper_mem;
 pub mod jmp;
 pub mod mapfunc;
 pub mod mem;
