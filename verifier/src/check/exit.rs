@@ -62,6 +62,8 @@ pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
     if st.frames.len() > 1 {
         return Err(Reject::unsupported(pc, "returning from BPF-to-BPF calls"));
     }
+    crate::state::refs::check_leak(st, "BPF_EXIT instruction in main prog")
+        .map_err(|m| Reject::at(pc, m))?;
     let r0 = read(st, pc, 0)?;
     if r0.is_pointer() {
         if !env.privileged() {

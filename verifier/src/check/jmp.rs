@@ -3,6 +3,7 @@
 //! ranges from comparisons with `pkt_end`).
 
 use bpfbox_vm::isa::{JmpCond, Src, Width};
+use bpfbox_vm::maps::spec::{MapSpec, MapType};
 
 use super::{read, Flow};
 use crate::domain::ScalarDomain;
@@ -66,8 +67,8 @@ pub fn cond(
         && matches!(cond, JmpCond::Eq | JmpCond::Ne)
     {
         let eq_taken = cond == JmpCond::Eq;
-        mark_null(st, d.id, !eq_taken);
-        mark_null(&mut other, d.id, eq_taken);
+        mark_null(st, d.id, d.ref_obj_id, !eq_taken, &env.opts.maps);
+        mark_null(&mut other, d.id, d.ref_obj_id, eq_taken, &env.opts.maps);
         return Ok(Flow::Branch {
             taken: Box::new(other),
             target,
@@ -75,14 +76,23 @@ pub fn cond(
         });
     }
     if d.is_pointer() && s.is_pointer() && width == Width::W64 {
-        if let Src::Reg(r) = src {
-            not_null_when_equal(st, &mut other, (dst, &d), (r, &s), cond);
-        }
         let src_reg = match src {
             Src::Reg(r) => r,
             Src::Imm(_) => dst,
         };
         packet_ranges(st, &mut other, (dst, &d), (src_reg, &s), cond);
+        // A pointer equal to one that is not NULL is not NULL either, on the equal side.
+        if let Src::Reg(r) = src {
+            if d.maybe_null != s.maybe_null && matches!(cond, JmpCond::Eq | JmpCond::Ne) {
+                let eq_side = if cond == JmpCond::Eq {
+                    &mut other
+                } else {
+                    &mut *st
+                };
+                let regno = if s.maybe_null { r } else { dst };
+                not_null(eq_side.reg_mut(regno), &env.opts.maps);
+            }
+        }
     } else if d.is_pointer() && !env.privileged() {
         return Err(Reject::at(
             pc,
@@ -113,7 +123,13 @@ fn taken(d: &Reg, s: &Reg, cond: JmpCond, width: Width) -> Option<bool> {
     // pointer compared with 0 still explores both sides.
     let not_null = matches!(
         p.ty,
-        RegType::MapValue | RegType::MapKey | RegType::Mem | RegType::RdonlyMem
+        RegType::MapValue
+            | RegType::MapKey
+            | RegType::Mem
+            | RegType::RdonlyMem
+            | RegType::Socket
+            | RegType::TcpSock
+            | RegType::SockCommon
     );
     if !zero || p.maybe_null || !not_null {
         return None;
@@ -177,46 +193,38 @@ pub fn for_each_reg(st: &mut State, mut f: impl FnMut(&mut Reg)) {
 }
 
 /// `mark_ptr_or_null_regs`: on this side, the pointers with `id` are NULL (`is_null`, they
-/// become the scalar 0) or valid.
-fn mark_null(st: &mut State, id: u32, is_null: bool) {
+/// become the scalar 0) or valid. A NULL acquired pointer (`ref_obj_id == id`) holds no
+/// reference any more.
+fn mark_null(st: &mut State, id: u32, ref_obj_id: u32, is_null: bool, maps: &[MapSpec]) {
     if id == 0 {
         return;
+    }
+    if is_null && ref_obj_id == id {
+        st.refs.release(id);
     }
     for_each_reg(st, |x| {
         if x.maybe_null && x.id == id {
             if is_null {
                 *x = Reg::constant(0);
             } else {
-                x.maybe_null = false;
+                not_null(x, maps);
                 x.id = 0;
             }
         }
     });
 }
 
-/// Two pointers compared for equality, one possibly NULL and the other not: where they are
-/// equal, that register is not NULL either (only the register itself, as the kernel does).
-fn not_null_when_equal(
-    fall: &mut State,
-    taken: &mut State,
-    (dst, d): (u8, &Reg),
-    (src, s): (u8, &Reg),
-    cond: JmpCond,
-) {
-    if d.maybe_null == s.maybe_null {
-        return;
+/// `mark_ptr_not_null_reg`: the pointer is valid; a socket map's element is the socket
+/// itself.
+fn not_null(x: &mut Reg, maps: &[MapSpec]) {
+    x.maybe_null = false;
+    if x.ty == RegType::MapValue {
+        match maps.get(x.map).map(|m| m.map_type) {
+            Some(MapType::Sockmap | MapType::Sockhash) => x.ty = RegType::Socket,
+            Some(MapType::Xskmap) => x.ty = RegType::XdpSock,
+            _ => {}
+        }
     }
-    let (r, reg) = if s.maybe_null { (src, s) } else { (dst, d) };
-    // A NULL-checked map value may change type (inner maps, sockets): not modelled here.
-    if reg.ty == RegType::MapValue {
-        return;
-    }
-    let st = match cond {
-        JmpCond::Eq => taken,
-        JmpCond::Ne => fall,
-        _ => return,
-    };
-    st.reg_mut(r).maybe_null = false;
 }
 
 /// A packet pointer found at or beyond `pkt_end` on one side of a comparison

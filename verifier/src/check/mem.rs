@@ -255,6 +255,27 @@ fn access(
                 Access::Write(_) => None,
             })
         }
+        RegType::Mem | RegType::RdonlyMem => {
+            if matches!(acc, Access::Write(_)) && reg.ty == RegType::RdonlyMem {
+                return Err(Reject::at(
+                    pc,
+                    format!("R{regno} cannot write into {}", reg.type_name()),
+                ));
+            }
+            if let Access::Write(Value::Reg(r, v)) = &acc {
+                if v.is_pointer() && !env.privileged() {
+                    return Err(Reject::at(pc, format!("R{r} leaks addr into mem")));
+                }
+            }
+            let ms = reg.mem_size;
+            region(pc, regno, &reg, off, size, ms, |o| {
+                format!("invalid access to memory, mem_size={ms} off={o} size={size}")
+            })?;
+            Ok(match acc {
+                Access::Read => Some(Reg::unknown()),
+                Access::Write(_) => None,
+            })
+        }
         RegType::Scalar | RegType::PacketEnd | RegType::NotInit => Err(Reject::at(
             pc,
             format!("R{regno} invalid mem access '{}'", reg.type_name()),
@@ -612,7 +633,13 @@ pub fn atomic(
     let base = st.reg(dst).clone();
     match base.ty {
         RegType::Stack | RegType::MapValue => {}
-        RegType::Ctx | RegType::Packet | RegType::PacketMeta => {
+        RegType::Ctx
+        | RegType::Packet
+        | RegType::PacketMeta
+        | RegType::Socket
+        | RegType::SockCommon
+        | RegType::TcpSock
+        | RegType::XdpSock => {
             return Err(Reject::at(
                 pc,
                 format!(

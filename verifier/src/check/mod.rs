@@ -1,11 +1,14 @@
 //! Per-instruction checks by kind. Each returns where the path goes next.
 
 pub mod alu;
+pub mod args;
 pub mod call;
 pub mod ctx_access;
 pub mod exit;
+pub mod helper_mem;
 pub mod jmp;
 pub mod ld_abs;
+pub mod mapfunc;
 pub mod mem;
 
 use bpfbox_vm::isa::{Insn, LdImm64Kind};

@@ -1,8 +1,10 @@
 //! The abstract machine state: registers and stack per frame, and the frames of a path.
 
+pub mod refs;
 pub mod reg;
 pub mod stack;
 
+pub use refs::Refs;
 pub use reg::{Reg, RegType};
 pub use stack::{Byte, Stack};
 
@@ -42,6 +44,8 @@ impl Frame {
 pub struct State {
     /// The call chain, innermost last.
     pub frames: Vec<Frame>,
+    /// Acquired references the path holds.
+    pub refs: Refs,
 }
 
 impl State {
@@ -49,6 +53,7 @@ impl State {
     pub fn entry() -> State {
         State {
             frames: vec![Frame::entry()],
+            refs: Refs::default(),
         }
     }
 

@@ -98,6 +98,10 @@ pub struct Reg {
     pub range: i32,
     /// Size of `Mem`/`RdonlyMem`.
     pub mem_size: u32,
+    /// `Mem` reserved in a ring buffer (`MEM_RINGBUF`).
+    pub ringbuf: bool,
+    /// The acquired reference this pointer holds or derives from (`ref_obj_id`), 0 if none.
+    pub ref_obj_id: u32,
 }
 
 impl Reg {
@@ -113,6 +117,8 @@ impl Reg {
             frameno: 0,
             range: 0,
             mem_size: 0,
+            ringbuf: false,
+            ref_obj_id: 0,
         }
     }
 
@@ -165,10 +171,15 @@ impl Reg {
 
     /// The kernel's name of the type, with `_or_null` when it may be NULL.
     pub fn type_name(&self) -> String {
-        if self.maybe_null {
-            format!("{}_or_null", self.ty.name())
+        let base = if self.ringbuf && self.ty == RegType::Mem {
+            "ringbuf_mem"
         } else {
-            self.ty.name().to_string()
+            self.ty.name()
+        };
+        if self.maybe_null {
+            format!("{base}_or_null")
+        } else {
+            base.to_string()
         }
     }
 }
