@@ -86,7 +86,9 @@ pub fn run(
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
     };
-    let r = Walker::new(prog.insns.len()).walk(&mut env, stats);
+    let r = Walker::new(prog.insns.len())
+        .walk(&mut env, stats)
+        .and_then(|()| check::subprog::check_stack_depth(&env));
     stats.stack_depth = env.stack_depth.clone();
     *log = env.log;
     r

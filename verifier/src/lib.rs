@@ -15,6 +15,7 @@ pub mod ctx;
 pub mod domain;
 pub mod error;
 pub mod explore;
+pub mod global;
 pub mod options;
 pub mod state;
 

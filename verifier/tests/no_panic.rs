@@ -55,6 +55,7 @@ proptest! {
             privileged,
             log_level: level,
             flags,
+            btf: None,
         };
         let v = verify(&prog, &opts);
         prop_assert!(v.accepted || v.error.is_some());

@@ -681,6 +681,7 @@ fn bpfbox_verify(object: &Object, spec: &TestSpec, unprivileged: bool, out: &mut
         privileged: !unprivileged,
         log_level: spec.log_level.max(1),
         flags: spec.prog_flags,
+        btf: object.btf_shared(),
     };
     let v = bpfbox_verifier::verify(p, &opts);
     out.bpfbox = Some(if v.accepted {

@@ -163,6 +163,12 @@ fn helper_mem(
     if r.val.as_const() != Some(0) {
         return Err(Reject::unsupported(pc, "variable-offset stack arguments"));
     }
+    if r.frameno as usize + 1 != st.frames.len() {
+        return Err(Reject::unsupported(
+            pc,
+            "helper arguments in a caller's stack",
+        ));
+    }
     let off = r.off;
     stack_bounds(env, st, pc, regno, off, size as i32, false)?;
     let subprog = st.cur().subprog;

@@ -46,7 +46,7 @@ fn range(env: &Env<'_>, pc: usize) -> Result<Option<(i32, i32)>> {
 /// An `exit` instruction.
 pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
     if st.frames.len() > 1 {
-        return Err(Reject::unsupported(pc, "returning from BPF-to-BPF calls"));
+        return super::subprog::exit(env, st, pc);
     }
     let r0 = read(st, pc, 0)?;
     if r0.is_pointer() {

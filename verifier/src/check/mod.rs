@@ -5,8 +5,9 @@ pub mod call;
 pub mod exit;
 pub mod jmp;
 pub mod mem;
+pub mod subprog;
 
-use bpfbox_vm::isa::{Insn, LdImm64Kind};
+use bpfbox_vm::isa::{CallTarget, Insn, LdImm64Kind};
 
 use crate::error::{Reject, Result};
 use crate::explore::Env;
@@ -92,6 +93,7 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             src,
             off,
         } => return jmp::cond(env, st, pc, width, cond, dst, src, off),
+        Insn::Call(CallTarget::Local(imm)) => return subprog::call(env, st, pc, imm),
         Insn::Call(t) => call::call(env, st, pc, t)?,
         Insn::Callx { .. } => return Err(Reject::at(pc, format!("unknown opcode {:02x}", 0x8d))),
         Insn::Exit => return exit::exit(env, st, pc),
