@@ -7,6 +7,7 @@ use bpfbox_vm::isa::{Insn, IsaErrorKind};
 use bpfbox_vm::Program;
 
 use crate::cfg::Cfg;
+use crate::check::may_goto::{self, is_may_goto};
 use crate::check::{self, Flow};
 use crate::error::{Reject, Result};
 use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
@@ -33,6 +34,8 @@ pub struct Env<'a> {
     pub stack_depth: Vec<u32>,
     /// The log lines so far.
     pub log: String,
+    /// Whether `may_goto` loops widen imprecise scalars (see [`may_goto`]).
+    pub widen: bool,
 }
 
 impl Env<'_> {
@@ -76,6 +79,35 @@ pub fn run(
     stats: &mut Stats,
     log: &mut String,
 ) -> Result<()> {
+    let start = log.clone();
+    let r = run_once(prog, opts, cfg, stats, log, true);
+    let Err(e) = &r else {
+        return r;
+    };
+    if e.unsupported || !prog.insns.iter().any(is_may_goto) {
+        return r;
+    }
+    // Without precision marks the widening at `may_goto` may drop a bound the kernel
+    // keeps (a precise loop counter); a walk that widens nothing is sound as well, and its
+    // acceptance stands.
+    let mut stats2 = Stats::default();
+    let mut log2 = start;
+    if run_once(prog, opts, cfg, &mut stats2, &mut log2, false).is_ok() {
+        *stats = stats2;
+        *log = log2;
+        return Ok(());
+    }
+    r
+}
+
+fn run_once(
+    prog: &Program,
+    opts: &Options,
+    cfg: &Cfg,
+    stats: &mut Stats,
+    log: &mut String,
+    widen: bool,
+) -> Result<()> {
     let flags = prog.prog_flags | opts.flags;
     let mut env = Env {
         prog,
@@ -85,11 +117,21 @@ pub fn run(
         strict_alignment: flags & BPF_F_STRICT_ALIGNMENT != 0 && flags & BPF_F_ANY_ALIGNMENT == 0,
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
+        widen,
     };
     let r = Walker::new(prog.insns.len())
         .walk(&mut env, stats)
         .and_then(|()| check::subprog::check_stack_depth(&env));
     stats.stack_depth = env.stack_depth.clone();
+    if r.is_ok() {
+        // The rewrite of `may_goto` keeps its loop budget in 8 more bytes of the frame.
+        for (k, d) in stats.stack_depth.iter_mut().enumerate() {
+            let end = cfg.subprog_end(k, prog.insns.len());
+            if prog.insns[cfg.subprogs[k]..end].iter().any(is_may_goto) {
+                *d += 8;
+            }
+        }
+    }
     *log = env.log;
     r
 }
@@ -144,6 +186,7 @@ impl Walker {
         parent: &mut Option<usize>,
     ) -> Result<bool> {
         let force = env.cfg.force_checkpoint[pc];
+        let may_goto = is_may_goto(&env.prog.insns[pc]);
         let mut add =
             force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
         let mut list = std::mem::take(&mut self.at[pc]);
@@ -154,7 +197,17 @@ impl Walker {
             let k = list[i];
             let c = &mut self.checkpoints[k];
             if c.branches > 0 {
-                if c.state == *st {
+                // A loop through `may_goto` that comes back no wider than it was is covered
+                // by the earlier iteration: the runtime's budget ends it.
+                if may_goto
+                    && c.state.may_goto_depth != st.may_goto_depth
+                    && may_goto::within(&c.state, st)
+                {
+                    c.hits += 1;
+                    pruned = true;
+                    break;
+                }
+                if c.state == *st && c.state.may_goto_depth == st.may_goto_depth {
                     self.at[pc] = list;
                     return Err(Reject::at(
                         pc,
@@ -207,6 +260,26 @@ impl Walker {
         self.peak = self.peak.max(self.live);
         *parent = Some(k);
         Ok(false)
+    }
+
+    /// `find_prev_entry`: the state an earlier pass of this path through `pc` saved, in the
+    /// same call chain, older than the latest checkpoint `parent`.
+    fn loop_entry(&self, pc: usize, st: &State, parent: Option<usize>) -> Option<&State> {
+        let mut k = self.checkpoints[parent?].parent;
+        while let Some(i) = k {
+            let c = &self.checkpoints[i];
+            let same_calls = c.state.frames.len() == st.frames.len()
+                && c.state
+                    .frames
+                    .iter()
+                    .zip(&st.frames)
+                    .all(|(a, b)| a.callsite == b.callsite);
+            if c.branches > 0 && same_calls && self.at[pc].contains(&i) {
+                return Some(&c.state);
+            }
+            k = c.parent;
+        }
+        None
     }
 
     fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
@@ -268,7 +341,18 @@ impl Walker {
                 ) {
                     self.jmps += 1;
                 }
-                match check::step(env, &mut st, pc, &insn)? {
+                let flow = match insn {
+                    Insn::MayGoto { off } => {
+                        let prev = if env.widen {
+                            self.loop_entry(pc, &st, parent)
+                        } else {
+                            None
+                        };
+                        may_goto::branch(&st, pc, off, prev)
+                    }
+                    _ => check::step(env, &mut st, pc, &insn)?,
+                };
+                match flow {
                     Flow::Next(n) => pc = n,
                     Flow::Branch {
                         taken,

@@ -89,6 +89,19 @@ fn cases() -> Vec<(&'static str, Program)> {
         ("loop in callee", sf("call local f\nexit\nf:\nmov %r0, 0\nmov %r1, 10\nadd %r0, 1\nsub %r1, 1\njne %r1, 0, -3\nexit")),
         ("infinite loop in callee", sf("call local f\nexit\nf:\nmov %r0, 0\nja -1\nexit")),
         ("branch in callee", sf("call local f\nexit\nf:\nmov %r0, 0\njeq %r1, 0, +1\nmov %r0, 1\nexit")),
+        // may_goto and gotol.
+        ("may_goto counter", sf("mov %r0, 0\nl:\nmay_goto +2\nadd %r0, 1\nja l\nexit")),
+        ("may_goto stack counter", sf("stdw [%r10-8], 0\nl:\nmay_goto +4\nldxdw %r1, [%r10-8]\nadd %r1, 1\nstxdw [%r10-8], %r1\nja l\nldxdw %r0, [%r10-8]\nexit")),
+        ("may_goto to itself", sf("mov %r0, 0\nl:\nmay_goto l\nexit")),
+        ("may_goto back to a constant", sf("l:\nmov %r0, 0\nmay_goto l\nexit")),
+        ("may_goto uninit after loop", sf("l:\nmay_goto +2\nmov %r0, 1\nja l\nexit")),
+        ("may_goto bounded index", sf("mov %r1, 0\nl:\nmay_goto +7\nmov %r2, %r10\nadd %r2, -64\nadd %r2, %r1\nstb [%r2+0], 1\nadd %r1, 1\njlt %r1, 64, l\nmov %r0, 0\nexit")),
+        ("may_goto index past frame", sf("mov %r1, 0\nl:\nmay_goto +7\nmov %r2, %r10\nadd %r2, -64\nadd %r2, %r1\nstb [%r2+0], 1\nadd %r1, 1\njlt %r1, 65, l\nmov %r0, 0\nexit")),
+        ("may_goto map index", program(ProgType::SocketFilter, asm("stw [%r10-4], 0\nlddw %r1, map_idx 0\nmov %r2, %r10\nadd %r2, -4\ncall 1\njeq %r0, 0, +10\nmov %r1, 0\nl:\nmay_goto +7\nmov %r2, %r0\nadd %r2, %r1\nstb [%r2+0], 0\nadd %r1, 1\njlt %r1, 16, l\nmov %r0, 0\nexit\nmov %r0, 0\nexit"))),
+        ("may_goto in callee", sf("call local f\nexit\nf:\nmov %r0, 0\nl:\nmay_goto +2\nadd %r0, 2\nja l\nexit")),
+        ("may_goto call in loop", sf("mov %r6, 0\nl:\nmay_goto +3\ncall local f\nadd %r6, %r0\nja l\nmov %r0, %r6\nexit\nf:\nmov %r0, 1\nexit")),
+        ("gotol", sf("mov %r0, 0\nja32 +1\nmov %r0, %r5\nexit")),
+        ("gotol into loop", sf("mov %r0, 0\nja32 +1\nl:\nadd %r0, 1\nmay_goto +1\nja32 l\nexit")),
     ]
 }
 

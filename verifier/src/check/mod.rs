@@ -4,6 +4,7 @@ pub mod alu;
 pub mod call;
 pub mod exit;
 pub mod jmp;
+pub mod may_goto;
 pub mod mem;
 pub mod subprog;
 
@@ -85,7 +86,8 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             ))
         }
         Insn::Ja { off, .. } => return Ok(Flow::Next((pc as i64 + 1 + off as i64) as usize)),
-        Insn::MayGoto { .. } => return Err(Reject::unsupported(pc, "may_goto")),
+        // The walk handles it: it needs the path's earlier states (see `may_goto`).
+        Insn::MayGoto { .. } => return Err(Reject::at(pc, "may_goto outside the walk")),
         Insn::Jmp {
             width,
             cond,
