@@ -10,6 +10,7 @@ use crate::cfg::Cfg;
 use crate::check::may_goto::{self, is_may_goto};
 use crate::check::{self, Flow};
 use crate::error::{Reject, Result};
+use crate::global;
 use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
 use crate::state::State;
 
@@ -36,6 +37,8 @@ pub struct Env<'a> {
     pub log: String,
     /// Whether `may_goto` loops widen imprecise scalars (see [`may_goto`]).
     pub widen: bool,
+    /// Global functions called so far, each to be verified once after the main program.
+    pub globals_called: Vec<usize>,
 }
 
 impl Env<'_> {
@@ -118,10 +121,9 @@ fn run_once(
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
         widen,
+        globals_called: Vec::new(),
     };
-    let r = Walker::new(prog.insns.len())
-        .walk(&mut env, stats)
-        .and_then(|()| check::subprog::check_stack_depth(&env));
+    let r = walk_all(&mut env, stats).and_then(|()| check::subprog::check_stack_depth(&env));
     stats.stack_depth = env.stack_depth.clone();
     if r.is_ok() {
         // The rewrite of `may_goto` keeps its loop budget in 8 more bytes of the frame.
@@ -134,6 +136,48 @@ fn run_once(
     }
     *log = env.log;
     r
+}
+
+/// The main program, then each global function it calls, in subprogram order, until no
+/// new one is called (`do_check_main`, `do_check_subprogs`).
+fn walk_all(env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
+    let n = env.prog.insns.len();
+    Walker::new(n).walk(env, stats, State::entry(), 0)?;
+    let mut verified = vec![false; env.cfg.subprogs.len()];
+    #[allow(clippy::needless_range_loop)] // `verified` is written inside the loop body
+    loop {
+        let mut new = 0;
+        for k in 1..verified.len() {
+            if verified[k] || !env.globals_called.contains(&k) {
+                continue;
+            }
+            let start = env.cfg.subprogs[k];
+            let st = global::entry_state(env, start, k)?;
+            let mut w = Walker::new(n);
+            w.processed = stats.processed_insns;
+            let (states, peak, most) = (
+                stats.total_states,
+                stats.peak_states,
+                stats.max_states_per_insn,
+            );
+            let r = w.walk(env, stats, st, start);
+            stats.total_states += states;
+            stats.peak_states = stats.peak_states.max(peak);
+            stats.max_states_per_insn = stats.max_states_per_insn.max(most);
+            r?;
+            if env.opts.log_level >= 1 {
+                let name = global::name(env, k);
+                env.log.push_str(&format!(
+                    "Func#{k} ('{name}') is safe for any args that match its prototype\n"
+                ));
+            }
+            verified[k] = true;
+            new += 1;
+        }
+        if new == 0 {
+            return Ok(());
+        }
+    }
 }
 
 struct Walker {
@@ -282,8 +326,8 @@ impl Walker {
         None
     }
 
-    fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
-        let r = self.walk_paths(env);
+    fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats, st: State, pc: usize) -> Result<()> {
+        let r = self.walk_paths(env, st, pc);
         stats.processed_insns = self.processed;
         stats.total_states = self.checkpoints.len() as u64;
         stats.peak_states = self.peak;
@@ -291,9 +335,7 @@ impl Walker {
         r
     }
 
-    fn walk_paths(&mut self, env: &mut Env<'_>) -> Result<()> {
-        let mut st = State::entry();
-        let mut pc = 0usize;
+    fn walk_paths(&mut self, env: &mut Env<'_>, mut st: State, mut pc: usize) -> Result<()> {
         let mut parent: Option<usize> = None;
         let level = env.opts.log_level;
         loop {

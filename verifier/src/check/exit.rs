@@ -49,6 +49,10 @@ pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
         return super::subprog::exit(env, st, pc);
     }
     let r0 = read(st, pc, 0)?;
+    if st.cur().subprog != 0 {
+        crate::global::check_exit(st, pc)?;
+        return Ok(Flow::Exit);
+    }
     if r0.is_pointer() {
         if !env.privileged() {
             return Err(Reject::at(pc, "R0 leaks addr as return value"));

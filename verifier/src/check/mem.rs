@@ -260,6 +260,23 @@ fn access(
                 Access::Write(_) => None,
             })
         }
+        RegType::Mem => {
+            if let Access::Write(Value::Reg(r, v)) = &acc {
+                if v.is_pointer() && !env.privileged() {
+                    return Err(Reject::at(pc, format!("R{r} leaks addr into mem")));
+                }
+            }
+            region(pc, regno, &reg, off, size, reg.mem_size, |o| {
+                format!(
+                    "invalid access to memory, mem_size={} off={o} size={size}",
+                    reg.mem_size
+                )
+            })?;
+            Ok(match acc {
+                Access::Read => Some(Reg::unknown()),
+                Access::Write(_) => None,
+            })
+        }
         RegType::Scalar | RegType::PacketEnd | RegType::NotInit => Err(Reject::at(
             pc,
             format!("R{regno} invalid mem access '{}'", reg.type_name()),
