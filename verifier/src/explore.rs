@@ -142,6 +142,7 @@ fn run_once(
 /// new one is called (`do_check_main`, `do_check_subprogs`).
 fn walk_all(env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
     let n = env.prog.insns.len();
+    check::tail_call::check_subprogs(env)?;
     Walker::new(n).walk(env, stats, State::entry(), 0)?;
     let mut verified = vec![false; env.cfg.subprogs.len()];
     #[allow(clippy::needless_range_loop)] // `verified` is written inside the loop body

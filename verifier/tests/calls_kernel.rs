@@ -20,6 +20,7 @@ fn maps() -> Vec<MapSpec> {
     vec![
         MapSpec::new("arr", MapType::Array, 4, 16, 4),
         MapSpec::new("hash", MapType::Hash, 4, 16, 4),
+        MapSpec::new("progs", MapType::ProgArray, 4, 4, 4),
     ]
 }
 
@@ -101,6 +102,18 @@ fn cases() -> Vec<(&'static str, Program)> {
         ("may_goto in callee", sf("call local f\nexit\nf:\nmov %r0, 0\nl:\nmay_goto +2\nadd %r0, 2\nja l\nexit")),
         ("may_goto call in loop", sf("mov %r6, 0\nl:\nmay_goto +3\ncall local f\nadd %r6, %r0\nja l\nmov %r0, %r6\nexit\nf:\nmov %r0, 1\nexit")),
         ("gotol", sf("mov %r0, 0\nja32 +1\nmov %r0, %r5\nexit")),
+        // Tail calls.
+        ("tail call", sf("lddw %r2, map_idx 2\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit")),
+        ("r0 after tail call", sf("lddw %r2, map_idx 2\nmov %r3, 0\ncall 12\nexit")),
+        ("r6 after tail call", sf("mov %r6, 1\nlddw %r2, map_idx 2\nmov %r3, 0\ncall 12\nmov %r0, %r6\nexit")),
+        ("tail call array map", sf("lddw %r2, map_idx 0\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit")),
+        ("tail call array map r3 uninit", sf("lddw %r2, map_idx 0\ncall 12\nmov %r0, 0\nexit")),
+        ("tail call r1 not ctx", sf("mov %r1, %r10\nlddw %r2, map_idx 2\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit")),
+        ("tail call modified ctx", sf("add %r1, 8\nlddw %r2, map_idx 2\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit")),
+        ("tail call r2 scalar", sf("mov %r2, 0\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit")),
+        ("tail call r3 uninit", sf("lddw %r2, map_idx 2\ncall 12\nmov %r0, 0\nexit")),
+        ("tail call in subprog without BTF", sf("call local f\nmov %r0, 0\nexit\nf:\nlddw %r2, map_idx 2\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit")),
+        ("packet after tail call", program(ProgType::Xdp, asm("mov %r6, %r1\nldxw %r7, [%r1+0]\nldxw %r8, [%r1+4]\nmov %r0, %r7\nadd %r0, 1\njgt %r0, %r8, +6\nmov %r1, %r6\nlddw %r2, map_idx 2\nmov %r3, 0\ncall 12\nldxb %r0, [%r7+0]\nexit\nmov %r0, 0\nexit"))),
         ("gotol into loop", sf("mov %r0, 0\nja32 +1\nl:\nadd %r0, 1\nmay_goto +1\nja32 l\nexit")),
     ]
 }

@@ -114,6 +114,37 @@ SEC("socket") int call_ctx_wrong(struct __sk_buff *skb)
     return g_len((struct __sk_buff *)&p, 1);
 }
 
+struct { __uint(type, BPF_MAP_TYPE_PROG_ARRAY); __uint(max_entries, 2);
+         __type(key, __u32); __type(value, __u32); } jmp SEC(".maps");
+
+static __noinline int tail(struct __sk_buff *skb)
+{
+    bpf_tail_call(skb, &jmp, 0);
+    return skb->len;
+}
+static __noinline void tail_void(struct __sk_buff *skb)
+{
+    bpf_tail_call(skb, &jmp, 0);
+}
+SEC("socket") int tail_small_stack(struct __sk_buff *skb)
+{
+    volatile char buf[64];
+    buf[0] = skb->len;
+    return tail(skb) + buf[0];
+}
+SEC("socket") int tail_big_stack(struct __sk_buff *skb)
+{
+    volatile char buf[300];
+    buf[0] = skb->len;
+    buf[299] = 1;
+    return tail(skb) + buf[0] + buf[299];
+}
+SEC("socket") int tail_in_void(struct __sk_buff *skb)
+{
+    tail_void(skb);
+    return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";
 "#;
 

@@ -7,6 +7,7 @@ pub mod jmp;
 pub mod may_goto;
 pub mod mem;
 pub mod subprog;
+pub mod tail_call;
 
 use bpfbox_vm::isa::{CallTarget, Insn, LdImm64Kind};
 
@@ -96,6 +97,7 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             off,
         } => return jmp::cond(env, st, pc, width, cond, dst, src, off),
         Insn::Call(CallTarget::Local(imm)) => return subprog::call(env, st, pc, imm),
+        Insn::Call(CallTarget::Helper(tail_call::TAIL_CALL)) => tail_call::call(env, st, pc)?,
         Insn::Call(t) => call::call(env, st, pc, t)?,
         Insn::Callx { .. } => return Err(Reject::at(pc, format!("unknown opcode {:02x}", 0x8d))),
         Insn::Exit => return exit::exit(env, st, pc),

@@ -6,6 +6,7 @@
 
 use bpfbox_vm::isa::{op, pseudo};
 
+use super::tail_call::is_tail_call;
 use super::Flow;
 use crate::domain::{print::fmt_scalar, ScalarDomain};
 use crate::error::{Reject, Result};
@@ -19,8 +20,6 @@ pub const MAX_CALL_FRAMES: usize = 8;
 const MAX_COMBINED_STACK: u32 = 512;
 /// Stack of the callers above which a subprogram may not tail call.
 const MAX_TAIL_CALL_CALLER_STACK: u32 = 256;
-/// `bpf_tail_call`.
-const TAIL_CALL: i32 = 12;
 
 /// The subprogram starting at slot `start`.
 pub fn subprog_at(env: &Env<'_>, pc: usize, start: usize) -> Result<usize> {
@@ -106,10 +105,6 @@ fn log_transfer(env: &mut Env<'_>, first: &str, a: &Frame, second: &str, b: &Fra
 
 fn is_local_call(i: &bpfbox_vm::isa::RawInsn) -> bool {
     i.code == op::JMP | op::CALL && i.src == pseudo::CALL
-}
-
-fn is_tail_call(i: &bpfbox_vm::isa::RawInsn) -> bool {
-    i.code == op::JMP | op::CALL && i.src == 0 && i.imm == TAIL_CALL
 }
 
 /// The stack a frame of a subprogram takes, as the JIT lays it out (16-byte multiples).
