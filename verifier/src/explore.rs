@@ -6,8 +6,10 @@ use bpfbox_vm::isa::{Insn, IsaErrorKind};
 use bpfbox_vm::Program;
 
 use crate::cfg::Cfg;
+use crate::check::may_goto::{self, is_may_goto};
 use crate::check::{self, Flow};
 use crate::error::{Reject, Result};
+use crate::global;
 use crate::log::Log;
 use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
 use crate::state::State;
@@ -35,6 +37,10 @@ pub struct Env<'a> {
     pub log: Log,
     /// What the walk learns for the engines.
     pub observed: crate::facts::Observed,
+    /// Whether `may_goto` loops widen imprecise scalars (see [`may_goto`]).
+    pub widen: bool,
+    /// Global functions called so far, each to be verified once after the main program.
+    pub globals_called: Vec<usize>,
 }
 
 impl Env<'_> {
@@ -80,6 +86,35 @@ pub fn run(
     stats: &mut Stats,
     log: &mut Log,
 ) -> Result<crate::facts::Facts> {
+    let start = log.clone();
+    let r = run_once(prog, opts, cfg, stats, log, true);
+    let Err(e) = &r else {
+        return r;
+    };
+    if e.unsupported || !prog.insns.iter().any(is_may_goto) {
+        return r;
+    }
+    // Without precision marks the widening at `may_goto` may drop a bound the kernel
+    // keeps (a precise loop counter); a walk that widens nothing is sound as well, and its
+    // acceptance stands.
+    let mut stats2 = Stats::default();
+    let mut log2 = start;
+    if let Ok(facts) = run_once(prog, opts, cfg, &mut stats2, &mut log2, false) {
+        *stats = stats2;
+        *log = log2;
+        return Ok(facts);
+    }
+    r
+}
+
+fn run_once(
+    prog: &Program,
+    opts: &Options,
+    cfg: &Cfg,
+    stats: &mut Stats,
+    log: &mut Log,
+    widen: bool,
+) -> Result<crate::facts::Facts> {
     let flags = prog.prog_flags | opts.flags;
     let mut env = Env {
         prog,
@@ -90,14 +125,68 @@ pub fn run(
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
         observed: crate::facts::Observed::new(prog.insns.len()),
+        widen,
+        globals_called: Vec::new(),
     };
-    let r = Walker::new(prog.insns.len()).walk(&mut env, stats);
+    let r = walk_all(&mut env, stats).and_then(|()| check::subprog::check_stack_depth(&env));
     stats.stack_depth = env.stack_depth.clone();
+    if r.is_ok() {
+        // The rewrite of `may_goto` keeps its loop budget in 8 more bytes of the frame.
+        for (k, d) in stats.stack_depth.iter_mut().enumerate() {
+            let end = cfg.subprog_end(k, prog.insns.len());
+            if prog.insns[cfg.subprogs[k]..end].iter().any(is_may_goto) {
+                *d += 8;
+            }
+        }
+    }
     *log = env.log;
     let insns = &prog.insns;
     // A slot starts an instruction unless it is the second half of an `ld_imm64`.
     let starts = |i: usize| i == 0 || insns[i - 1].code != 0x18;
     r.map(|()| env.observed.facts(starts))
+}
+
+/// The main program, then each global function it calls, in subprogram order, until no
+/// new one is called (`do_check_main`, `do_check_subprogs`).
+fn walk_all(env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
+    let n = env.prog.insns.len();
+    check::tail_call::check_subprogs(env)?;
+    Walker::new(n).walk(env, stats, State::entry(), 0)?;
+    let mut verified = vec![false; env.cfg.subprogs.len()];
+    #[allow(clippy::needless_range_loop)] // `verified` is written inside the loop body
+    loop {
+        let mut new = 0;
+        for k in 1..verified.len() {
+            if verified[k] || !env.globals_called.contains(&k) {
+                continue;
+            }
+            let start = env.cfg.subprogs[k];
+            let st = global::entry_state(env, start, k)?;
+            let mut w = Walker::new(n);
+            w.processed = stats.processed_insns;
+            let (states, peak, most) = (
+                stats.total_states,
+                stats.peak_states,
+                stats.max_states_per_insn,
+            );
+            let r = w.walk(env, stats, st, start);
+            stats.total_states += states;
+            stats.peak_states = stats.peak_states.max(peak);
+            stats.max_states_per_insn = stats.max_states_per_insn.max(most);
+            r?;
+            if env.opts.log_level >= 1 {
+                let name = global::name(env, k);
+                env.log.line(&format!(
+                    "Func#{k} ('{name}') is safe for any args that match its prototype"
+                ));
+            }
+            verified[k] = true;
+            new += 1;
+        }
+        if new == 0 {
+            return Ok(());
+        }
+    }
 }
 
 struct Walker {
@@ -150,6 +239,7 @@ impl Walker {
         parent: &mut Option<usize>,
     ) -> Result<bool> {
         let force = env.cfg.force_checkpoint[pc];
+        let may_goto = is_may_goto(&env.prog.insns[pc]);
         let mut add =
             force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
         let mut list = std::mem::take(&mut self.at[pc]);
@@ -160,7 +250,17 @@ impl Walker {
             let k = list[i];
             let c = &mut self.checkpoints[k];
             if c.branches > 0 {
-                if c.state == *st {
+                // A loop through `may_goto` that comes back no wider than it was is covered
+                // by the earlier iteration: the runtime's budget ends it.
+                if may_goto
+                    && c.state.may_goto_depth != st.may_goto_depth
+                    && may_goto::within(&c.state, st)
+                {
+                    c.hits += 1;
+                    pruned = true;
+                    break;
+                }
+                if c.state == *st && c.state.may_goto_depth == st.may_goto_depth {
                     let p = env.prog;
                     env.log
                         .infinite_loop(pc, st, &c.state, &p.line_info, &env.opts.maps);
@@ -218,8 +318,28 @@ impl Walker {
         Ok(false)
     }
 
-    fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
-        let r = self.walk_paths(env);
+    /// `find_prev_entry`: the state an earlier pass of this path through `pc` saved, in the
+    /// same call chain, older than the latest checkpoint `parent`.
+    fn loop_entry(&self, pc: usize, st: &State, parent: Option<usize>) -> Option<&State> {
+        let mut k = self.checkpoints[parent?].parent;
+        while let Some(i) = k {
+            let c = &self.checkpoints[i];
+            let same_calls = c.state.frames.len() == st.frames.len()
+                && c.state
+                    .frames
+                    .iter()
+                    .zip(&st.frames)
+                    .all(|(a, b)| a.callsite == b.callsite);
+            if c.branches > 0 && same_calls && self.at[pc].contains(&i) {
+                return Some(&c.state);
+            }
+            k = c.parent;
+        }
+        None
+    }
+
+    fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats, st: State, pc: usize) -> Result<()> {
+        let r = self.walk_paths(env, st, pc);
         stats.processed_insns = self.processed;
         stats.total_states = self.checkpoints.len() as u64;
         stats.peak_states = self.peak;
@@ -227,9 +347,7 @@ impl Walker {
         r
     }
 
-    fn walk_paths(&mut self, env: &mut Env<'_>) -> Result<()> {
-        let mut st = State::entry();
-        let mut pc = 0usize;
+    fn walk_paths(&mut self, env: &mut Env<'_>, mut st: State, mut pc: usize) -> Result<()> {
         let mut parent: Option<usize> = None;
         loop {
             let mut ended = false;
@@ -273,7 +391,18 @@ impl Walker {
                     self.jmps += 1;
                 }
                 let is_jmp = matches!(insn, Insn::Jmp { .. });
-                match check::step(env, &mut st, pc, &insn)? {
+                let flow = match insn {
+                    Insn::MayGoto { off } => {
+                        let prev = if env.widen {
+                            self.loop_entry(pc, &st, parent)
+                        } else {
+                            None
+                        };
+                        may_goto::branch(&st, pc, off, prev)
+                    }
+                    _ => check::step(env, &mut st, pc, &insn)?,
+                };
+                match flow {
                     Flow::Next(n) => {
                         if is_jmp {
                             env.log.jump(&st, pc, &env.opts.maps);

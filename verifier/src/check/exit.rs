@@ -60,11 +60,15 @@ fn range(env: &Env<'_>, pc: usize) -> Result<Option<(i32, i32)>> {
 /// An `exit` instruction.
 pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
     if st.frames.len() > 1 {
-        return Err(Reject::unsupported(pc, "returning from BPF-to-BPF calls"));
+        return super::subprog::exit(env, st, pc);
     }
     crate::state::refs::check_leak(st, "BPF_EXIT instruction in main prog")
         .map_err(|m| Reject::at(pc, m))?;
     let r0 = read(st, pc, 0)?;
+    if st.cur().subprog != 0 {
+        crate::global::check_exit(st, pc)?;
+        return Ok(Flow::Exit);
+    }
     if r0.is_pointer() {
         if !env.privileged() {
             return Err(Reject::at(pc, "R0 leaks addr as return value"));

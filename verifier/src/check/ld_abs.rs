@@ -28,6 +28,8 @@ pub fn ld_abs(env: &Env<'_>, st: &mut State, pc: usize, ind: Option<u8>) -> Resu
         ));
     }
     read(st, pc, CTX_REG)?;
+    // The load may end the program at run time, which would leak a held reference.
+    crate::state::refs::check_leak(st, "BPF_LD_[ABS|IND]").map_err(|m| Reject::at(pc, m))?;
     let ctx_reg = st.reg(CTX_REG).clone();
     if ctx_reg.ty != RegType::Ctx {
         return Err(Reject::at(

@@ -126,19 +126,21 @@ fn access(
             if reg.val.as_const() != Some(0) {
                 return Err(Reject::unsupported(pc, "variable-offset stack access"));
             }
-            if reg.frameno as usize + 1 != st.frames.len() {
-                return Err(Reject::unsupported(pc, "access to a caller's stack"));
+            // The frame the pointer points into: the current one or a caller's.
+            let fi = reg.frameno as usize;
+            if fi >= st.frames.len() {
+                return Err(Reject::at(pc, format!("R{regno} points into a dead frame")));
             }
             let write = matches!(acc, Access::Write(_));
-            stack_bounds(env, st, pc, regno, off, size as i32, write)?;
-            let subprog = st.cur().subprog;
+            stack_bounds_in(env, st, pc, regno, off, size as i32, write, fi)?;
+            let subprog = st.frames[fi].subprog;
             let depth = ((-off + 7) / 8 * 8) as u32;
             if env.stack_depth[subprog] < depth {
                 env.stack_depth[subprog] = depth;
             }
             match acc {
-                Access::Read => stack_read(env, st, pc, off, size).map(Some),
-                Access::Write(v) => stack_write(env, st, pc, off, size, v).map(|_| None),
+                Access::Read => stack_read(env, st, pc, off, size, fi).map(Some),
+                Access::Write(v) => stack_write(env, st, pc, off, size, v, fi).map(|_| None),
             }
         }
         RegType::MapValue => {
@@ -339,7 +341,7 @@ fn region(
 }
 
 /// `check_stack_access_within_bounds` for a constant offset (helpers' reads say `read from`
-/// as direct reads do).
+/// as direct reads do), in the current frame.
 #[allow(clippy::too_many_arguments)]
 pub fn stack_bounds(
     env: &Env<'_>,
@@ -350,11 +352,27 @@ pub fn stack_bounds(
     size: i32,
     write: bool,
 ) -> Result<()> {
+    let fi = st.frames.len() - 1;
+    stack_bounds_in(env, st, pc, regno, off, size, write, fi)
+}
+
+/// [`stack_bounds`] in frame `fi`.
+#[allow(clippy::too_many_arguments)]
+pub fn stack_bounds_in(
+    env: &Env<'_>,
+    st: &mut State,
+    pc: usize,
+    regno: u8,
+    off: i32,
+    size: i32,
+    write: bool,
+    fi: usize,
+) -> Result<()> {
     let extra = if write { " write to" } else { " read from" };
     let min_valid = if write || env.privileged() {
         -MAX_STACK
     } else {
-        -st.cur().stack.allocated()
+        -st.frames[fi].stack.allocated()
     };
     let bad = off < min_valid || off > -1 || off as i64 + size as i64 > 0 || size < 0;
     if bad {
@@ -363,13 +381,20 @@ pub fn stack_bounds(
             format!("invalid{extra} stack R{regno} off={off} size={size}"),
         ));
     }
-    st.cur_mut().stack.grow(-off);
+    st.frames[fi].stack.grow(-off);
     Ok(())
 }
 
-/// `check_stack_read_fixed_off`.
-fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> Result<Reg> {
-    let stack = &st.cur().stack;
+/// `check_stack_read_fixed_off` in frame `fi`.
+fn stack_read(
+    env: &Env<'_>,
+    st: &mut State,
+    pc: usize,
+    off: i32,
+    size: u32,
+    fi: usize,
+) -> Result<Reg> {
+    let stack = &st.frames[fi].stack;
     let (spi, _) = Stack::locate(off);
     let slot = stack.slots[spi].clone();
     let uninit_ok = env.privileged();
@@ -435,7 +460,7 @@ fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> 
     })
 }
 
-/// `check_stack_write_fixed_off`.
+/// `check_stack_write_fixed_off` in frame `fi`.
 fn stack_write(
     env: &mut Env<'_>,
     st: &mut State,
@@ -443,11 +468,13 @@ fn stack_write(
     off: i32,
     size: u32,
     v: Value,
+    fi: usize,
 ) -> Result<()> {
     let privileged = env.privileged();
+    let in_caller = fi + 1 != st.frames.len();
     let (spi, _) = Stack::locate(off);
     {
-        let slot = &st.cur().stack.slots[spi];
+        let slot = &st.frames[fi].stack.slots[spi];
         if !privileged && slot.is_spill() && !slot.spilled.is_scalar() && size != 8 {
             return Err(Reject::at(
                 pc,
@@ -476,11 +503,17 @@ fn stack_write(
             if size != 8 {
                 return Err(Reject::at(pc, "invalid size of register spill"));
             }
+            if in_caller && r.ty == RegType::Stack {
+                return Err(Reject::at(
+                    pc,
+                    "cannot spill pointers to stack into stack frame of the caller",
+                ));
+            }
             Some(r.clone())
         }
         _ => None,
     };
-    let slot = &mut st.cur_mut().stack.slots[spi];
+    let slot = &mut st.frames[fi].stack.slots[spi];
     if let Some(r) = spill {
         // A narrow spill keeps the whole register; fills narrow it as loads do.
         slot.spilled = r;
@@ -510,7 +543,7 @@ fn stack_write(
         Value::Unknown => false,
     };
     let kind = if zero { Byte::Zero } else { Byte::Misc };
-    let stack = &mut st.cur_mut().stack;
+    let stack = &mut st.frames[fi].stack;
     for i in 0..size as i32 {
         let (s, b) = Stack::locate(off + i);
         stack.slots[s].bytes[b] = kind;
