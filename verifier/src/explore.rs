@@ -10,6 +10,7 @@ use crate::cfg::Cfg;
 use crate::check::{self, Flow};
 use crate::error::{Reject, Result};
 use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
+use crate::prune;
 use crate::state::State;
 
 /// Most instructions processed over all paths (`BPF_COMPLEXITY_LIMIT_INSNS`).
@@ -59,6 +60,8 @@ struct Checkpoint {
     hits: u32,
     /// Later arrivals it did not prune (counted when a new state was due).
     misses: u32,
+    /// Dead registers already forgotten (`cleaned`).
+    cleaned: bool,
 }
 
 struct Pending {
@@ -86,7 +89,7 @@ pub fn run(
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
     };
-    let r = Walker::new(prog.insns.len()).walk(&mut env, stats);
+    let r = Walker::new(&prog.insns).walk(&mut env, stats);
     stats.stack_depth = env.stack_depth.clone();
     *log = env.log;
     r
@@ -103,10 +106,13 @@ struct Walker {
     peak: u64,
     live: u64,
     max_per_insn: u64,
+    /// Registers live before each instruction.
+    live_regs: Vec<u16>,
 }
 
 impl Walker {
-    fn new(n: usize) -> Walker {
+    fn new(insns: &[bpfbox_vm::isa::RawInsn]) -> Walker {
+        let n = insns.len();
         Walker {
             checkpoints: Vec::new(),
             at: vec![Vec::new(); n],
@@ -118,6 +124,7 @@ impl Walker {
             peak: 0,
             live: 0,
             max_per_insn: 0,
+            live_regs: prune::liveness::live_regs_before(insns),
         }
     }
 
@@ -144,7 +151,20 @@ impl Walker {
         let force = env.cfg.force_checkpoint[pc];
         let mut add =
             force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
+        let cmp = prune::Cmp {
+            id_gen: env.id_gen,
+            allow_uninit_stack: env.privileged(),
+            precision: false,
+        };
         let mut list = std::mem::take(&mut self.at[pc]);
+        // `clean_live_states`: checkpoints whose paths are all explored forget dead registers.
+        for &k in &list {
+            let c = &mut self.checkpoints[k];
+            if c.branches == 0 && !c.cleaned && prune::same_callsites(&c.state, st) {
+                prune::clean_state(&mut c.state, pc, &self.live_regs);
+                c.cleaned = true;
+            }
+        }
         let scanned = list.len() as u64;
         let mut i = 0;
         let mut pruned = false;
@@ -152,7 +172,9 @@ impl Walker {
             let k = list[i];
             let c = &mut self.checkpoints[k];
             if c.branches > 0 {
-                if c.state == *st {
+                if prune::states_maybe_looping(&c.state, st)
+                    && prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
+                {
                     self.at[pc] = list;
                     return Err(Reject::at(
                         pc,
@@ -166,7 +188,7 @@ impl Walker {
                 {
                     add = false;
                 }
-            } else if c.state == *st {
+            } else if prune::states_equal(&c.state, st, prune::Exact::Not, cmp) {
                 c.hits += 1;
                 pruned = true;
                 break;
@@ -183,10 +205,11 @@ impl Walker {
             i += 1;
         }
         self.at[pc] = list;
-        self.max_per_insn = self.max_per_insn.max(scanned);
         if pruned {
             return Ok(true);
         }
+        // Counted only when no state matched, as the kernel counts it.
+        self.max_per_insn = self.max_per_insn.max(scanned);
         if !add {
             return Ok(false);
         }
@@ -199,6 +222,7 @@ impl Walker {
             branches: 1,
             hits: 0,
             misses: 0,
+            cleaned: false,
         });
         self.at[pc].push(k);
         self.live += 1;

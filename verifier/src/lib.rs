@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod explore;
 pub mod options;
+pub mod prune;
 pub mod state;
 
 pub use error::Reject;

@@ -83,6 +83,9 @@ pub struct Reg {
     pub range: i32,
     /// Size of `Mem`/`RdonlyMem`.
     pub mem_size: u32,
+    /// A scalar whose exact range some later check relied on (`precise`): pruning then
+    /// compares it by range inclusion instead of ignoring it.
+    pub precise: bool,
 }
 
 impl Reg {
@@ -98,6 +101,7 @@ impl Reg {
             frameno: 0,
             range: 0,
             mem_size: 0,
+            precise: false,
         }
     }
 
