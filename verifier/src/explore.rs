@@ -11,6 +11,7 @@ use crate::check::{self, Flow};
 use crate::error::{Reject, Result};
 use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
 use crate::prune;
+use crate::prune::precision::{self, Chain, Entry, Request, Segment};
 use crate::state::State;
 
 /// Most instructions processed over all paths (`BPF_COMPLEXITY_LIMIT_INSNS`).
@@ -62,6 +63,21 @@ struct Checkpoint {
     misses: u32,
     /// Dead registers already forgotten (`cleaned`).
     cleaned: bool,
+    /// The stretch of path from the previous checkpoint, for precision backtracking.
+    seg: Segment,
+}
+
+/// The saved states as precision backtracking walks them.
+struct Saved<'a>(&'a mut [Checkpoint]);
+
+impl Chain for Saved<'_> {
+    fn segment(&self, k: usize) -> (&Segment, Option<usize>) {
+        (&self.0[k].seg, self.0[k].parent)
+    }
+
+    fn state_mut(&mut self, k: usize) -> &mut State {
+        &mut self.0[k].state
+    }
 }
 
 struct Pending {
@@ -69,6 +85,7 @@ struct Pending {
     pc: usize,
     prev: usize,
     parent: Option<usize>,
+    seg: Segment,
 }
 
 /// Walks every path of the program; `Ok` when every path reaches a valid exit.
@@ -108,6 +125,12 @@ struct Walker {
     max_per_insn: u64,
     /// Registers live before each instruction.
     live_regs: Vec<u16>,
+    /// The walking path's stretch since its last checkpoint.
+    seg: Segment,
+    /// The instruction executed before the current one (`prev_insn_idx`).
+    prev: usize,
+    /// The helper prototypes, for the arguments checked by value.
+    helpers: bpfbox_vm::helpers::HelperRegistry,
 }
 
 impl Walker {
@@ -125,6 +148,9 @@ impl Walker {
             live: 0,
             max_per_insn: 0,
             live_regs: prune::liveness::live_regs_before(insns),
+            seg: Segment::default(),
+            prev: 0,
+            helpers: bpfbox_vm::helpers::HelperRegistry::kernel(),
         }
     }
 
@@ -145,16 +171,17 @@ impl Walker {
         &mut self,
         env: &Env<'_>,
         pc: usize,
-        st: &State,
+        st: &mut State,
         parent: &mut Option<usize>,
     ) -> Result<bool> {
-        let force = env.cfg.force_checkpoint[pc];
+        // A long history forces a checkpoint, which starts a new one.
+        let force = env.cfg.force_checkpoint[pc] || self.seg.hist.len() > 40;
         let mut add =
             force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
         let cmp = prune::Cmp {
             id_gen: env.id_gen,
             allow_uninit_stack: env.privileged(),
-            precision: false,
+            precision: env.privileged(),
         };
         let mut list = std::mem::take(&mut self.at[pc]);
         // `clean_live_states`: checkpoints whose paths are all explored forget dead registers.
@@ -168,6 +195,7 @@ impl Walker {
         let scanned = list.len() as u64;
         let mut i = 0;
         let mut pruned = false;
+        let mut hit = 0;
         while i < list.len() {
             let k = list[i];
             let c = &mut self.checkpoints[k];
@@ -191,6 +219,7 @@ impl Walker {
             } else if prune::states_equal(&c.state, st, prune::Exact::Not, cmp) {
                 c.hits += 1;
                 pruned = true;
+                hit = k;
                 break;
             }
             if add {
@@ -205,7 +234,20 @@ impl Walker {
             i += 1;
         }
         self.at[pc] = list;
-        if pruned {
+        if let Some(k) = pruned.then_some(hit) {
+            // What the old state needed precise, the values arriving here need too.
+            if env.cfg.jmp_point[pc] {
+                self.seg.push(Entry::new(pc, self.prev), false);
+            }
+            let req = precision::request_from(&self.checkpoints[k].state);
+            self.seg.last = pc;
+            precision::mark_chain(
+                &env.prog.insns,
+                &mut Saved(&mut self.checkpoints),
+                &self.seg,
+                *parent,
+                &req,
+            );
             return Ok(true);
         }
         // Counted only when no state matched, as the kernel counts it.
@@ -215,7 +257,14 @@ impl Walker {
         }
         self.prev_jmps = self.jmps;
         self.prev_processed = self.processed;
+        if env.privileged() {
+            // Precision is learned afresh below every checkpoint.
+            precision::forget_precision(st);
+        }
         let k = self.checkpoints.len();
+        let mut seg = std::mem::take(&mut self.seg);
+        seg.last = self.prev;
+        self.seg.first = pc;
         self.checkpoints.push(Checkpoint {
             state: st.clone(),
             parent: *parent,
@@ -223,6 +272,7 @@ impl Walker {
             hits: 0,
             misses: 0,
             cleaned: false,
+            seg,
         });
         self.at[pc].push(k);
         self.live += 1;
@@ -238,6 +288,38 @@ impl Walker {
         stats.peak_states = self.peak;
         stats.max_states_per_insn = self.max_per_insn;
         r
+    }
+
+    /// Records what the step of `insn` adds to the path's history and makes precise what it
+    /// relied on (`opened`: this visit already has a history record).
+    #[allow(clippy::too_many_arguments)]
+    fn after_step(
+        &mut self,
+        env: &Env<'_>,
+        pre: prune::sites::Pre,
+        pc: usize,
+        st: &State,
+        insn: &Insn,
+        branched: bool,
+        opened: bool,
+        parent: Option<usize>,
+    ) {
+        let (entry, regs) = prune::sites::after(pre, pc, self.prev, st, insn, branched);
+        if let Some(e) = entry {
+            self.seg.push(e, opened);
+        }
+        if regs != 0 {
+            let mut req = Request::reg(st.frames.len(), 0);
+            *req.regs.last_mut().expect("a state has a frame") = regs;
+            self.seg.last = pc;
+            precision::mark_chain(
+                &env.prog.insns,
+                &mut Saved(&mut self.checkpoints),
+                &self.seg,
+                parent,
+                &req,
+            );
+        }
     }
 
     fn walk_paths(&mut self, env: &mut Env<'_>) -> Result<()> {
@@ -259,7 +341,7 @@ impl Walker {
                 ));
             }
             if env.cfg.prune_point.get(pc).copied().unwrap_or(false)
-                && self.visited(env, pc, &st, &mut parent)?
+                && self.visited(env, pc, &mut st, &mut parent)?
             {
                 if level >= 1 {
                     env.log.push_str(&format!("{pc}: safe\n"));
@@ -290,7 +372,19 @@ impl Walker {
                 ) {
                     self.jmps += 1;
                 }
-                match check::step(env, &mut st, pc, &insn)? {
+                let track = env.privileged();
+                let opened = env.cfg.jmp_point.get(pc).copied().unwrap_or(false);
+                if opened {
+                    self.seg.push(Entry::new(pc, self.prev), false);
+                }
+                let pre = track.then(|| prune::sites::before(env.prog, &self.helpers, &st, &insn));
+                let flow = check::step(env, &mut st, pc, &insn)?;
+                if let Some(pre) = pre {
+                    let branched = matches!(flow, Flow::Branch { .. });
+                    self.after_step(env, pre, pc, &st, &insn, branched, opened, parent);
+                }
+                self.prev = pc;
+                match flow {
                     Flow::Next(n) => pc = n,
                     Flow::Branch {
                         taken,
@@ -314,6 +408,7 @@ impl Walker {
                             pc: target,
                             prev: pc,
                             parent,
+                            seg: self.seg.clone(),
                         });
                         pc = fall;
                     }
@@ -332,6 +427,8 @@ impl Walker {
                 st = p.state;
                 pc = p.pc;
                 parent = p.parent;
+                self.prev = p.prev;
+                self.seg = p.seg;
             }
         }
     }

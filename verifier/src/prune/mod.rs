@@ -9,7 +9,9 @@
 
 pub mod idmap;
 pub mod liveness;
+pub mod precision;
 pub mod regsafe;
+pub mod sites;
 pub mod stacksafe;
 
 use crate::state::{Reg, State};
