@@ -125,6 +125,8 @@ struct Walker {
     max_per_insn: u64,
     /// Registers live before each instruction.
     live_regs: Vec<u16>,
+    /// Stack-slot liveness learned so far.
+    stack_live: prune::liveness::StackLive,
     /// The walking path's stretch since its last checkpoint.
     seg: Segment,
     /// The instruction executed before the current one (`prev_insn_idx`).
@@ -149,6 +151,7 @@ impl Walker {
             max_per_insn: 0,
             live_regs: prune::liveness::live_regs_before(insns),
             seg: Segment::default(),
+            stack_live: prune::liveness::StackLive::new(insns),
             prev: 0,
             helpers: bpfbox_vm::helpers::HelperRegistry::kernel(),
         }
@@ -188,7 +191,7 @@ impl Walker {
         for &k in &list {
             let c = &mut self.checkpoints[k];
             if c.branches == 0 && !c.cleaned && prune::same_callsites(&c.state, st) {
-                prune::clean_state(&mut c.state, pc, &self.live_regs);
+                prune::clean_state(&mut c.state, pc, &self.live_regs, &self.stack_live);
                 c.cleaned = true;
             }
         }
@@ -377,9 +380,13 @@ impl Walker {
                 if opened {
                     self.seg.push(Entry::new(pc, self.prev), false);
                 }
-                let pre = track.then(|| prune::sites::before(env.prog, &self.helpers, &st, &insn));
+                let pre = prune::sites::before(env.prog, &env.opts.maps, &self.helpers, &st, &insn);
+                let single = st.frames.len() == 1;
                 let flow = check::step(env, &mut st, pc, &insn)?;
-                if let Some(pre) = pre {
+                if single {
+                    self.stack_live.record(pc, pre.reads, pre.writes);
+                }
+                if track {
                     let branched = matches!(flow, Flow::Branch { .. });
                     self.after_step(env, pre, pc, &st, &insn, branched, opened, parent);
                 }
@@ -417,6 +424,7 @@ impl Walker {
             }
             if ended {
                 self.path_done(parent);
+                self.stack_live.update();
                 let Some(p) = self.pending.pop() else {
                     return Ok(());
                 };

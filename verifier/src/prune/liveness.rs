@@ -1,7 +1,9 @@
-//! Register liveness, as 6.18 computes it before the walk (`compute_live_registers`): for
-//! every instruction, the registers some path from it reads before writing. A checkpoint
-//! forgets the registers dead at its instruction, so states differing only there compare
-//! equal.
+//! Liveness, as 6.18 computes it. Registers before the walk (`compute_live_registers`):
+//! for every instruction, the registers some path from it reads before writing. Stack
+//! slots during the walk (`kernel/bpf/liveness.c`): the slots each instruction was seen to
+//! read (on any visit) and to overwrite whole (on every visit) feed a data-flow pass over
+//! the instructions' successors. A checkpoint forgets the registers and slots dead at its
+//! instruction, so states differing only there compare equal.
 
 use bpfbox_vm::helpers::HelperRegistry;
 use bpfbox_vm::isa::{AtomicOp, CallTarget, Insn, RawInsn, Src};
@@ -92,11 +94,90 @@ fn effect(insns: &[RawInsn], pc: usize, helpers: &HelperRegistry) -> Effect {
     Effect { uses, defs, next }
 }
 
+fn effects(insns: &[RawInsn]) -> Vec<Effect> {
+    let helpers = HelperRegistry::kernel();
+    (0..insns.len())
+        .map(|pc| effect(insns, pc, &helpers))
+        .collect()
+}
+
+/// Stack-slot liveness of the main frame, learned from the accesses the walk records.
+#[derive(Debug)]
+pub struct StackLive {
+    next: Vec<[Option<usize>; 2]>,
+    /// Slots read by some visit of each instruction.
+    may_read: Vec<u64>,
+    /// Slots overwritten whole by every visit so far (`None`: not visited yet).
+    must_write: Vec<Option<u64>>,
+    /// Slots live before each instruction, as of the last [`StackLive::update`].
+    live: Vec<u64>,
+    dirty: bool,
+}
+
+impl StackLive {
+    /// No access seen yet.
+    pub fn new(insns: &[RawInsn]) -> StackLive {
+        let n = insns.len();
+        StackLive {
+            next: effects(insns).into_iter().map(|e| e.next).collect(),
+            may_read: vec![0; n],
+            must_write: vec![None; n],
+            live: vec![0; n],
+            dirty: false,
+        }
+    }
+
+    /// One visit of `pc` read slots `reads` and overwrote slots `writes`.
+    pub fn record(&mut self, pc: usize, reads: u64, writes: u64) {
+        let Some(w) = self.must_write.get_mut(pc) else {
+            return;
+        };
+        let nw = w.map_or(writes, |old| old & writes);
+        let nr = self.may_read[pc] | reads;
+        if *w != Some(nw) || nr != self.may_read[pc] {
+            self.dirty = true;
+        }
+        *w = Some(nw);
+        self.may_read[pc] = nr;
+    }
+
+    /// Recomputes the live slots (`bpf_update_live_stack`, when a path ends).
+    pub fn update(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let n = self.live.len();
+        loop {
+            let mut changed = false;
+            for pc in (0..n).rev() {
+                let out = self.next[pc]
+                    .iter()
+                    .flatten()
+                    .filter(|&&s| s < n)
+                    .fold(0u64, |acc, &s| acc | self.live[s]);
+                let before = self.may_read[pc] | (out & !self.must_write[pc].unwrap_or(0));
+                if before != self.live[pc] {
+                    self.live[pc] = before;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    /// The slots live before `pc` (bit `spi` for `fp-8*(spi+1)`).
+    pub fn live_before(&self, pc: usize) -> u64 {
+        self.live.get(pc).copied().unwrap_or(u64::MAX)
+    }
+}
+
 /// The registers live before each instruction slot, bit `i` for `ri` (`live_regs_before`).
 pub fn live_regs_before(insns: &[RawInsn]) -> Vec<u16> {
-    let helpers = HelperRegistry::kernel();
     let n = insns.len();
-    let effects: Vec<Effect> = (0..n).map(|pc| effect(insns, pc, &helpers)).collect();
+    let effects = effects(insns);
     let mut live = vec![0u16; n];
     loop {
         let mut changed = false;

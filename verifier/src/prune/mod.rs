@@ -90,9 +90,19 @@ pub fn same_callsites(a: &State, b: &State) -> bool {
 }
 
 /// `clean_verifier_state` for a checkpoint saved at `insn`: registers no path reads before
-/// writing become `NOT_INIT`. `live` is [`liveness::live_regs_before`] of the program. An
+/// writing become `NOT_INIT`, and of a single-frame state, stack slots no path reads before
+/// overwriting become invalid. `live` is [`liveness::live_regs_before`] of the program. An
 /// outer frame is judged at its call instruction.
-pub fn clean_state(st: &mut State, insn: usize, live: &[u16]) {
+pub fn clean_state(st: &mut State, insn: usize, live: &[u16], stack: &liveness::StackLive) {
+    if st.frames.len() == 1 {
+        let mask = stack.live_before(insn);
+        for (spi, slot) in st.frames[0].stack.slots.iter_mut().enumerate() {
+            if spi < 64 && mask & (1 << spi) == 0 {
+                slot.bytes = [crate::state::Byte::Invalid; 8];
+                slot.spilled = Reg::not_init();
+            }
+        }
+    }
     let n = st.frames.len();
     for i in 0..n {
         let ip = if i + 1 == n {

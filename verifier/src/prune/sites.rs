@@ -3,8 +3,10 @@
 //! the path's history for backtracking. Judged from the states around the step, so the
 //! checks themselves need no hooks.
 
+use crate::domain::ScalarDomain;
 use bpfbox_vm::helpers::{ArgKind, HelperRegistry};
 use bpfbox_vm::isa::{AluOp, CallTarget, Insn, Src};
+use bpfbox_vm::maps::spec::MapSpec;
 use bpfbox_vm::{ProgType, Program};
 
 use super::precision::{linked, Entry, Linked};
@@ -28,6 +30,60 @@ pub struct Pre {
     dst_stack: bool,
     /// Scalars linked to a branch's operands.
     linked: Vec<Linked>,
+    /// Stack slots of the main frame the instruction reads (for stack liveness).
+    pub reads: u64,
+    /// Stack slots of the main frame it overwrites whole.
+    pub writes: u64,
+}
+
+/// The slots covering `size` bytes at `off`.
+fn slots_of(off: i32, size: u32) -> u64 {
+    let mut m = 0u64;
+    for i in 0..size.max(1) as i32 {
+        let b = off + i;
+        if (-512..0).contains(&b) {
+            m |= 1 << Stack::locate(b).0;
+        }
+    }
+    m
+}
+
+/// The slots a helper reads through stack-pointer arguments: the key or value size of the
+/// map, or the size argument after a memory pointer; every slot when unsure.
+fn helper_reads(maps: &[MapSpec], st: &State, args: &[ArgKind]) -> u64 {
+    let mut m = 0u64;
+    for (i, k) in args.iter().enumerate().take(5) {
+        let r = st.reg(i as u8 + 1);
+        if r.ty != RegType::Stack {
+            continue;
+        }
+        let Some(off) = r.val_const().map(|v| (r.off as i64 + v as i64) as i32) else {
+            return u64::MAX;
+        };
+        let map = || {
+            let m = st.reg(1);
+            (m.ty == RegType::MapPtr).then(|| maps.get(m.map)).flatten()
+        };
+        let size = match k {
+            ArgKind::PtrToMapKey => map().map(|m| m.key_size),
+            ArgKind::PtrToMapValue => map().map(|m| m.value_size),
+            ArgKind::PtrToUninitMem => Some(0),
+            ArgKind::PtrToMem => match args.get(i + 1) {
+                Some(ArgKind::ConstSize | ArgKind::ConstSizeOrZero) => {
+                    let b = st.reg(i as u8 + 2).val.bounds();
+                    Some(b.umax.min(512) as u32)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match size {
+            Some(0) => {}
+            Some(n) => m |= slots_of(off, n),
+            None => return u64::MAX,
+        }
+    }
+    m
 }
 
 /// Whether the exit of the main program checks R0 against a range (`check_return_code`
@@ -93,7 +149,6 @@ trait ConstVal {
 
 impl ConstVal for Reg {
     fn val_const(&self) -> Option<u64> {
-        use crate::domain::ScalarDomain;
         self.val.as_const()
     }
 }
@@ -107,8 +162,15 @@ fn scalar_bit(st: &State, r: u8) -> u16 {
 }
 
 /// Looks at `insn` before its step.
-pub fn before(prog: &Program, helpers: &HelperRegistry, st: &State, insn: &Insn) -> Pre {
+pub fn before(
+    prog: &Program,
+    maps: &[MapSpec],
+    helpers: &HelperRegistry,
+    st: &State,
+    insn: &Insn,
+) -> Pre {
     let mut pre = Pre::default();
+    stack_use(maps, helpers, st, insn, &mut pre);
     match *insn {
         Insn::Alu {
             op,
@@ -195,6 +257,47 @@ pub fn before(prog: &Program, helpers: &HelperRegistry, st: &State, insn: &Insn)
         _ => {}
     }
     pre
+}
+
+/// The main-frame stack slots `insn` reads and overwrites whole (`bpf_mark_stack_read`,
+/// `bpf_mark_stack_write`); calls into BPF code count as reading every slot.
+fn stack_use(maps: &[MapSpec], helpers: &HelperRegistry, st: &State, insn: &Insn, pre: &mut Pre) {
+    let access = |base: u8, off: i16| {
+        (base < 11)
+            .then(|| stack_slot(st.reg(base), off))
+            .flatten()
+            .filter(|&(f, _, _)| f == 0)
+    };
+    match *insn {
+        Insn::Ldx { size, src, off, .. } | Insn::LdxSx { size, src, off, .. } => {
+            if let Some((_, _, o)) = access(src, off) {
+                pre.reads |= slots_of(o, size.bytes());
+            }
+        }
+        Insn::St { size, dst, off, .. } | Insn::Stx { size, dst, off, .. } => {
+            if let Some((_, spi, o)) = access(dst, off) {
+                if size.bytes() == 8 && o % 8 == 0 {
+                    pre.writes |= 1 << spi;
+                }
+            }
+        }
+        Insn::Atomic { size, dst, off, .. } => {
+            if let Some((_, spi, o)) = access(dst, off) {
+                pre.reads |= slots_of(o, size.bytes());
+                if size.bytes() == 8 && o % 8 == 0 {
+                    pre.writes |= 1 << spi;
+                }
+            }
+        }
+        Insn::Call(CallTarget::Helper(id)) => {
+            pre.reads |= match u64::try_from(id).ok().and_then(|id| helpers.get(id)) {
+                Some(h) => helper_reads(maps, st, &h.proto.args),
+                None => u64::MAX,
+            };
+        }
+        Insn::Call(_) | Insn::Callx { .. } => pre.reads = u64::MAX,
+        _ => {}
+    }
 }
 
 /// What the step of `insn` at `pc` (reached from `prev`) adds to the history, and which
