@@ -9,7 +9,9 @@ use bpfbox_vm::Program;
 use crate::cfg::Cfg;
 use crate::check::{self, Flow};
 use crate::error::{Reject, Result};
-use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
+use crate::options::{
+    Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_STATE_FREQ,
+};
 use crate::prune;
 use crate::prune::precision::{self, Chain, Entry, Request, Segment};
 use crate::state::State;
@@ -106,7 +108,9 @@ pub fn run(
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
     };
-    let r = Walker::new(&prog.insns).walk(&mut env, stats);
+    let mut walker = Walker::new(&prog.insns);
+    walker.state_freq = flags & BPF_F_TEST_STATE_FREQ != 0;
+    let r = walker.walk(&mut env, stats);
     stats.stack_depth = env.stack_depth.clone();
     *log = env.log;
     r
@@ -125,6 +129,8 @@ struct Walker {
     max_per_insn: u64,
     /// Registers live before each instruction.
     live_regs: Vec<u16>,
+    /// `BPF_F_TEST_STATE_FREQ`: a checkpoint at every prune point.
+    state_freq: bool,
     /// Stack-slot liveness learned so far.
     stack_live: prune::liveness::StackLive,
     /// The walking path's stretch since its last checkpoint.
@@ -152,6 +158,7 @@ impl Walker {
             live_regs: prune::liveness::live_regs_before(insns),
             seg: Segment::default(),
             stack_live: prune::liveness::StackLive::new(insns),
+            state_freq: false,
             prev: 0,
             helpers: bpfbox_vm::helpers::HelperRegistry::kernel(),
         }
@@ -178,7 +185,7 @@ impl Walker {
         parent: &mut Option<usize>,
     ) -> Result<bool> {
         // A long history forces a checkpoint, which starts a new one.
-        let force = env.cfg.force_checkpoint[pc] || self.seg.hist.len() > 40;
+        let force = self.state_freq || env.cfg.force_checkpoint[pc] || self.seg.hist.len() > 40;
         let mut add =
             force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
         let cmp = prune::Cmp {
@@ -228,7 +235,11 @@ impl Walker {
             if add {
                 c.misses += 1;
             }
-            let n = if force && c.branches > 0 { 64 } else { 3 };
+            let n = if env.cfg.force_checkpoint[pc] && c.branches > 0 {
+                64
+            } else {
+                3
+            };
             if c.misses > c.hits * n + n {
                 // A state that keeps missing is dropped from the comparisons.
                 list.remove(i);
