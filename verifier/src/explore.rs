@@ -11,7 +11,11 @@ use crate::check::{self, Flow};
 use crate::error::{Reject, Result};
 use crate::global;
 use crate::log::Log;
-use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
+use crate::options::{
+    Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_STATE_FREQ,
+};
+use crate::prune;
+use crate::prune::precision::{self, Chain, Entry, Request, Segment};
 use crate::state::State;
 
 /// Most instructions processed over all paths (`BPF_COMPLEXITY_LIMIT_INSNS`).
@@ -67,6 +71,23 @@ struct Checkpoint {
     hits: u32,
     /// Later arrivals it did not prune (counted when a new state was due).
     misses: u32,
+    /// Dead registers already forgotten (`cleaned`).
+    cleaned: bool,
+    /// The stretch of path from the previous checkpoint, for precision backtracking.
+    seg: Segment,
+}
+
+/// The saved states as precision backtracking walks them.
+struct Saved<'a>(&'a mut [Checkpoint]);
+
+impl Chain for Saved<'_> {
+    fn segment(&self, k: usize) -> (&Segment, Option<usize>) {
+        (&self.0[k].seg, self.0[k].parent)
+    }
+
+    fn state_mut(&mut self, k: usize) -> &mut State {
+        &mut self.0[k].state
+    }
 }
 
 struct Pending {
@@ -76,6 +97,7 @@ struct Pending {
     parent: Option<usize>,
     /// Where the log resumes at level 1.
     log_pos: usize,
+    seg: Segment,
 }
 
 /// Walks every path of the program; `Ok` when every path reaches a valid exit.
@@ -149,9 +171,12 @@ fn run_once(
 /// The main program, then each global function it calls, in subprogram order, until no
 /// new one is called (`do_check_main`, `do_check_subprogs`).
 fn walk_all(env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
-    let n = env.prog.insns.len();
+    let insns = env.prog.insns.as_slice();
+    let state_freq = (env.prog.prog_flags | env.opts.flags) & BPF_F_TEST_STATE_FREQ != 0;
     check::tail_call::check_subprogs(env)?;
-    Walker::new(n).walk(env, stats, State::entry(), 0)?;
+    let mut main = Walker::new(insns);
+    main.state_freq = state_freq;
+    main.walk(env, stats, State::entry(), 0)?;
     let mut verified = vec![false; env.cfg.subprogs.len()];
     #[allow(clippy::needless_range_loop)] // `verified` is written inside the loop body
     loop {
@@ -162,7 +187,8 @@ fn walk_all(env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
             }
             let start = env.cfg.subprogs[k];
             let st = global::entry_state(env, start, k)?;
-            let mut w = Walker::new(n);
+            let mut w = Walker::new(insns);
+            w.state_freq = state_freq;
             w.processed = stats.processed_insns;
             let (states, peak, most) = (
                 stats.total_states,
@@ -200,10 +226,23 @@ struct Walker {
     peak: u64,
     live: u64,
     max_per_insn: u64,
+    /// Registers live before each instruction.
+    live_regs: Vec<u16>,
+    /// `BPF_F_TEST_STATE_FREQ`: a checkpoint at every prune point.
+    state_freq: bool,
+    /// Stack-slot liveness learned so far.
+    stack_live: prune::liveness::StackLive,
+    /// The walking path's stretch since its last checkpoint.
+    seg: Segment,
+    /// The instruction executed before the current one (`prev_insn_idx`).
+    prev: usize,
+    /// The helper prototypes, for the arguments checked by value.
+    helpers: bpfbox_vm::helpers::HelperRegistry,
 }
 
 impl Walker {
-    fn new(n: usize) -> Walker {
+    fn new(insns: &[bpfbox_vm::isa::RawInsn]) -> Walker {
+        let n = insns.len();
         Walker {
             checkpoints: Vec::new(),
             at: vec![Vec::new(); n],
@@ -215,6 +254,12 @@ impl Walker {
             peak: 0,
             live: 0,
             max_per_insn: 0,
+            live_regs: prune::liveness::live_regs_before(insns),
+            seg: Segment::default(),
+            stack_live: prune::liveness::StackLive::new(insns),
+            state_freq: false,
+            prev: 0,
+            helpers: bpfbox_vm::helpers::HelperRegistry::kernel(),
         }
     }
 
@@ -235,17 +280,32 @@ impl Walker {
         &mut self,
         env: &mut Env<'_>,
         pc: usize,
-        st: &State,
+        st: &mut State,
         parent: &mut Option<usize>,
     ) -> Result<bool> {
-        let force = env.cfg.force_checkpoint[pc];
         let may_goto = is_may_goto(&env.prog.insns[pc]);
+        // A long history forces a checkpoint, which starts a new one.
+        let force = self.state_freq || env.cfg.force_checkpoint[pc] || self.seg.hist.len() > 40;
         let mut add =
             force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
+        let cmp = prune::Cmp {
+            id_gen: env.id_gen,
+            allow_uninit_stack: env.privileged(),
+            precision: env.privileged(),
+        };
         let mut list = std::mem::take(&mut self.at[pc]);
+        // `clean_live_states`: checkpoints whose paths are all explored forget dead registers.
+        for &k in &list {
+            let c = &mut self.checkpoints[k];
+            if c.branches == 0 && !c.cleaned && prune::same_callsites(&c.state, st) {
+                prune::clean_state(&mut c.state, pc, &self.live_regs, &self.stack_live);
+                c.cleaned = true;
+            }
+        }
         let scanned = list.len() as u64;
         let mut i = 0;
         let mut pruned = false;
+        let mut hit = 0;
         while i < list.len() {
             let k = list[i];
             let c = &mut self.checkpoints[k];
@@ -260,7 +320,10 @@ impl Walker {
                     pruned = true;
                     break;
                 }
-                if c.state == *st && c.state.may_goto_depth == st.may_goto_depth {
+                if c.state.may_goto_depth == st.may_goto_depth
+                    && prune::states_maybe_looping(&c.state, st)
+                    && prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
+                {
                     let p = env.prog;
                     env.log
                         .infinite_loop(pc, st, &c.state, &p.line_info, &env.opts.maps);
@@ -277,15 +340,20 @@ impl Walker {
                 {
                     add = false;
                 }
-            } else if c.state == *st {
+            } else if prune::states_equal(&c.state, st, prune::Exact::Not, cmp) {
                 c.hits += 1;
                 pruned = true;
+                hit = k;
                 break;
             }
             if add {
                 c.misses += 1;
             }
-            let n = if force && c.branches > 0 { 64 } else { 3 };
+            let n = if env.cfg.force_checkpoint[pc] && c.branches > 0 {
+                64
+            } else {
+                3
+            };
             if c.misses > c.hits * n + n {
                 // A state that keeps missing is dropped from the comparisons.
                 list.remove(i);
@@ -294,22 +362,45 @@ impl Walker {
             i += 1;
         }
         self.at[pc] = list;
-        self.max_per_insn = self.max_per_insn.max(scanned);
-        if pruned {
+        if let Some(k) = pruned.then_some(hit) {
+            // What the old state needed precise, the values arriving here need too.
+            if env.cfg.jmp_point[pc] {
+                self.seg.push(Entry::new(pc, self.prev), false);
+            }
+            let req = precision::request_from(&self.checkpoints[k].state);
+            self.seg.last = pc;
+            precision::mark_chain(
+                &env.prog.insns,
+                &mut Saved(&mut self.checkpoints),
+                &self.seg,
+                *parent,
+                &req,
+            );
             return Ok(true);
         }
+        // Counted only when no state matched, as the kernel counts it.
+        self.max_per_insn = self.max_per_insn.max(scanned);
         if !add {
             return Ok(false);
         }
         self.prev_jmps = self.jmps;
         self.prev_processed = self.processed;
+        if env.privileged() {
+            // Precision is learned afresh below every checkpoint.
+            precision::forget_precision(st);
+        }
         let k = self.checkpoints.len();
+        let mut seg = std::mem::take(&mut self.seg);
+        seg.last = self.prev;
+        self.seg.first = pc;
         self.checkpoints.push(Checkpoint {
             state: st.clone(),
             parent: *parent,
             branches: 1,
             hits: 0,
             misses: 0,
+            cleaned: false,
+            seg,
         });
         self.at[pc].push(k);
         self.live += 1;
@@ -347,6 +438,38 @@ impl Walker {
         r
     }
 
+    /// Records what the step of `insn` adds to the path's history and makes precise what it
+    /// relied on (`opened`: this visit already has a history record).
+    #[allow(clippy::too_many_arguments)]
+    fn after_step(
+        &mut self,
+        env: &Env<'_>,
+        pre: prune::sites::Pre,
+        pc: usize,
+        st: &State,
+        insn: &Insn,
+        branched: bool,
+        opened: bool,
+        parent: Option<usize>,
+    ) {
+        let (entry, regs) = prune::sites::after(pre, pc, self.prev, st, insn, branched);
+        if let Some(e) = entry {
+            self.seg.push(e, opened);
+        }
+        if regs != 0 {
+            let mut req = Request::reg(st.frames.len(), 0);
+            *req.regs.last_mut().expect("a state has a frame") = regs;
+            self.seg.last = pc;
+            precision::mark_chain(
+                &env.prog.insns,
+                &mut Saved(&mut self.checkpoints),
+                &self.seg,
+                parent,
+                &req,
+            );
+        }
+    }
+
     fn walk_paths(&mut self, env: &mut Env<'_>, mut st: State, mut pc: usize) -> Result<()> {
         let mut parent: Option<usize> = None;
         loop {
@@ -363,7 +486,7 @@ impl Walker {
                 ));
             }
             if env.cfg.prune_point.get(pc).copied().unwrap_or(false)
-                && self.visited(env, pc, &st, &mut parent)?
+                && self.visited(env, pc, &mut st, &mut parent)?
             {
                 env.log.safe(pc);
                 ended = true;
@@ -391,6 +514,13 @@ impl Walker {
                     self.jmps += 1;
                 }
                 let is_jmp = matches!(insn, Insn::Jmp { .. });
+                let track = env.privileged();
+                let opened = env.cfg.jmp_point.get(pc).copied().unwrap_or(false);
+                if opened {
+                    self.seg.push(Entry::new(pc, self.prev), false);
+                }
+                let pre = prune::sites::before(env.prog, &env.opts.maps, &self.helpers, &st, &insn);
+                let single = st.frames.len() == 1;
                 let flow = match insn {
                     Insn::MayGoto { off } => {
                         let prev = if env.widen {
@@ -402,6 +532,14 @@ impl Walker {
                     }
                     _ => check::step(env, &mut st, pc, &insn)?,
                 };
+                if single {
+                    self.stack_live.record(pc, pre.reads, pre.writes);
+                }
+                if track {
+                    let branched = matches!(flow, Flow::Branch { .. });
+                    self.after_step(env, pre, pc, &st, &insn, branched, opened, parent);
+                }
+                self.prev = pc;
                 match flow {
                     Flow::Next(n) => {
                         if is_jmp {
@@ -432,6 +570,7 @@ impl Walker {
                             prev: pc,
                             parent,
                             log_pos: env.log.pos(),
+                            seg: self.seg.clone(),
                         });
                         env.log.jump(&st, pc, &env.opts.maps);
                         pc = fall;
@@ -442,6 +581,7 @@ impl Walker {
             if ended {
                 self.path_done(parent);
                 env.log.path_end();
+                self.stack_live.update();
                 let Some(p) = self.pending.pop() else {
                     return Ok(());
                 };
@@ -449,6 +589,8 @@ impl Walker {
                 st = p.state;
                 pc = p.pc;
                 parent = p.parent;
+                self.prev = p.prev;
+                self.seg = p.seg;
             }
         }
     }

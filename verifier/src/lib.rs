@@ -19,6 +19,7 @@ pub mod facts;
 pub mod global;
 pub mod log;
 pub mod options;
+pub mod prune;
 pub mod state;
 
 pub use error::Reject;

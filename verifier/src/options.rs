@@ -11,6 +11,9 @@ pub const BPF_F_STRICT_ALIGNMENT: u32 = 1 << 0;
 /// `BPF_F_ANY_ALIGNMENT`.
 pub const BPF_F_ANY_ALIGNMENT: u32 = 1 << 1;
 
+/// `BPF_F_TEST_STATE_FREQ`: save a checkpoint at every prune point.
+pub const BPF_F_TEST_STATE_FREQ: u32 = 1 << 3;
+
 /// How to verify.
 #[derive(Clone, Debug)]
 pub struct Options {

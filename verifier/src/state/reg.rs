@@ -102,6 +102,9 @@ pub struct Reg {
     pub ringbuf: bool,
     /// The acquired reference this pointer holds or derives from (`ref_obj_id`), 0 if none.
     pub ref_obj_id: u32,
+    /// A scalar whose exact range some later check relied on (`precise`): pruning then
+    /// compares it by range inclusion instead of ignoring it.
+    pub precise: bool,
 }
 
 impl Reg {
@@ -119,6 +122,7 @@ impl Reg {
             mem_size: 0,
             ringbuf: false,
             ref_obj_id: 0,
+            precise: false,
         }
     }
 
