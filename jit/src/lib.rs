@@ -186,6 +186,7 @@ impl Image {
 /// the addresses of its parts.
 struct Shared {
     code: code::Code,
+    /// Offset of the entry stub in `code`.
     entry: usize,
     epilogue: u64,
     helper: u64,
@@ -201,7 +202,7 @@ fn shared() -> Result<&'static Shared, Fault> {
         let code = code::Code::new(&s.code).map_err(|e| e.to_string())?;
         let at = code.addr();
         Ok(Shared {
-            entry: at + s.entry,
+            entry: s.entry,
             epilogue: (at + s.epilogue) as u64,
             helper: (at + s.helper) as u64,
             ld_packet: (at + s.ld_packet) as u64,
@@ -407,8 +408,7 @@ impl JitProgram {
             fault: None,
             entered: Vec::new(),
         };
-        let entry = shared.entry;
-        debug_assert!(shared.code.bytes().len() > entry);
+        let entry = shared.code.addr() + shared.entry;
         // SAFETY: `entry` is the shared entry stub, in a read-execute mapping that lives for
         // the process; it follows the C ABI taking the context, which lives (with the stack,
         // host and image it points to) until the call returns, and enters `ctx.entry_fn`, the
