@@ -142,6 +142,8 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<()> {
         // 6.18's words (its log has no newline after them).
         return Err(Reject::at(pc, "expected prog array map for tail call"));
     }
+    // A tail call does not come back: a held reference would leak.
+    crate::state::refs::check_leak(st, "tail_call").map_err(|m| Reject::at(pc, m))?;
     for r in 1..=5 {
         *st.reg_mut(r) = Reg::not_init();
     }
