@@ -43,7 +43,6 @@ pub fn options(obj: &Object, how: &VerifyAs) -> bpfbox_verifier::Options {
         } else {
             obj.btf_shared()
         },
-        ..bpfbox_verifier::Options::default()
     }
 }
 
