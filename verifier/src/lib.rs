@@ -47,8 +47,12 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
         privileged: opts.privileged,
         verbose: log.verbose(),
     };
+    let sleepable = (prog.prog_flags | opts.flags) & (1 << 4) != 0; // BPF_F_SLEEPABLE
     let result = if prog.insns.is_empty() {
         Err(Reject::program("empty program"))
+    } else if prog.prog_type == bpfbox_vm::ProgType::Syscall && !sleepable {
+        // `check_attach_btf_id`, before the program-level checks.
+        Err(Reject::program("Syscall programs can only be sleepable"))
     } else {
         cfg::check(&input).and_then(|c| {
             for l in &c.log {

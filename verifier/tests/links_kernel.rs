@@ -137,6 +137,23 @@ fn cases() -> Vec<(String, Program)> {
             ));
         }
     }
+    // The syscall program's context is the caller's buffer: aligned accesses below 64 KiB.
+    for (name, text) in [
+        ("syscall ctx read", "ldxw %r0, [%r1+0]\nexit"),
+        ("syscall ctx misaligned", "ldxw %r0, [%r1+3]\nexit"),
+        ("syscall ctx far byte", "ldxb %r0, [%r1+32767]\nexit"),
+        ("syscall ctx negative", "ldxb %r0, [%r1-1]\nexit"),
+        ("syscall ctx write", "stdw [%r1+8], 7\nmov %r0, 0\nexit"),
+        ("syscall ctx sign-extending", "ldxsh %r0, [%r1+2]\nexit"),
+    ] {
+        let mut p = program(ProgType::Syscall, asm(text));
+        p.prog_flags = 1 << 4; // BPF_F_SLEEPABLE, which syscall programs need
+        v.push((name.into(), p));
+    }
+    v.push((
+        "syscall without BPF_F_SLEEPABLE".into(),
+        program(ProgType::Syscall, asm("mov %r0, 0\nexit")),
+    ));
     v
 }
 

@@ -18,6 +18,7 @@ mod sock_addr;
 mod sock_ops;
 pub mod sock_ptr;
 mod sockopt;
+mod syscall;
 mod sysctl;
 mod tracepoint;
 mod xdp;
@@ -151,6 +152,7 @@ pub fn access(load: &Load, a: Access) -> Result<Field, CtxError> {
         RawTracepoint => raw_tp::access(a, false),
         RawTracepointWritable => raw_tp::access(a, true),
         Netfilter => netfilter::access(a),
+        Syscall => syscall::access(a),
         t => return Err(CtxError::Unsupported(t)),
     };
     field.ok_or(CtxError::Invalid {
