@@ -236,8 +236,6 @@ struct Walker {
     seg: Segment,
     /// The instruction executed before the current one (`prev_insn_idx`).
     prev: usize,
-    /// The helper prototypes, for the arguments checked by value.
-    helpers: bpfbox_vm::helpers::HelperRegistry,
 }
 
 impl Walker {
@@ -259,7 +257,6 @@ impl Walker {
             stack_live: prune::liveness::StackLive::new(insns),
             state_freq: false,
             prev: 0,
-            helpers: bpfbox_vm::helpers::HelperRegistry::kernel(),
         }
     }
 
@@ -519,7 +516,7 @@ impl Walker {
                 if opened {
                     self.seg.push(Entry::new(pc, self.prev), false);
                 }
-                let pre = prune::sites::before(env.prog, &env.opts.maps, &self.helpers, &st, &insn);
+                let pre = prune::sites::before(env.prog, &env.opts.maps, &st, &insn);
                 let single = st.frames.len() == 1;
                 let flow = match insn {
                     Insn::MayGoto { off } => {

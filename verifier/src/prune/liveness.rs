@@ -5,7 +5,7 @@
 //! the instructions' successors. A checkpoint forgets the registers and slots dead at its
 //! instruction, so states differing only there compare equal.
 
-use bpfbox_vm::helpers::HelperRegistry;
+use bpfbox_vm::helpers::catalogue::default_proto;
 use bpfbox_vm::isa::{AtomicOp, CallTarget, Insn, RawInsn, Src};
 
 /// r0..r5, which a call clobbers.
@@ -41,7 +41,7 @@ fn target(pc: usize, off: i64) -> Option<usize> {
     usize::try_from(pc as i64 + 1 + off).ok()
 }
 
-fn effect(insns: &[RawInsn], pc: usize, helpers: &HelperRegistry) -> Effect {
+fn effect(insns: &[RawInsn], pc: usize) -> Effect {
     let Ok(insn) = Insn::decode(insns, pc) else {
         // Undecodable: the walk rejects it on arrival; assume it reads everything.
         return Effect {
@@ -82,8 +82,8 @@ fn effect(insns: &[RawInsn], pc: usize, helpers: &HelperRegistry) -> Effect {
             (bit(dst) | src_bit(src), 0, [fall, target(pc, off as i64)])
         }
         Insn::Call(CallTarget::Helper(id)) => {
-            let uses = match u64::try_from(id).ok().and_then(|id| helpers.get(id)) {
-                Some(h) => ((1u16 << h.proto.args.len().min(5)) - 1) << 1,
+            let uses = match u32::try_from(id).ok().and_then(default_proto) {
+                Some(p) => ((1u16 << p.used_args().len().min(5)) - 1) << 1,
                 None => ARGS,
             };
             (uses, CALLER_SAVED, [fall, None])
@@ -95,10 +95,7 @@ fn effect(insns: &[RawInsn], pc: usize, helpers: &HelperRegistry) -> Effect {
 }
 
 fn effects(insns: &[RawInsn]) -> Vec<Effect> {
-    let helpers = HelperRegistry::kernel();
-    (0..insns.len())
-        .map(|pc| effect(insns, pc, &helpers))
-        .collect()
+    (0..insns.len()).map(|pc| effect(insns, pc)).collect()
 }
 
 /// Stack-slot liveness of the main frame, learned from the accesses the walk records.

@@ -4,7 +4,8 @@
 //! checks themselves need no hooks.
 
 use crate::domain::ScalarDomain;
-use bpfbox_vm::helpers::{ArgKind, HelperRegistry};
+use bpfbox_vm::helpers::catalogue::default_proto;
+use bpfbox_vm::helpers::ArgKind;
 use bpfbox_vm::isa::{AluOp, CallTarget, Insn, Src};
 use bpfbox_vm::maps::spec::MapSpec;
 use bpfbox_vm::{ProgType, Program};
@@ -162,15 +163,9 @@ fn scalar_bit(st: &State, r: u8) -> u16 {
 }
 
 /// Looks at `insn` before its step.
-pub fn before(
-    prog: &Program,
-    maps: &[MapSpec],
-    helpers: &HelperRegistry,
-    st: &State,
-    insn: &Insn,
-) -> Pre {
+pub fn before(prog: &Program, maps: &[MapSpec], st: &State, insn: &Insn) -> Pre {
     let mut pre = Pre::default();
-    stack_use(maps, helpers, st, insn, &mut pre);
+    stack_use(maps, st, insn, &mut pre);
     match *insn {
         Insn::Alu {
             op,
@@ -243,9 +238,9 @@ pub fn before(
         Insn::Call(CallTarget::Helper(id)) => {
             // A scalar passed where the prototype wants more than "anything" (a size, a
             // NULL pointer) is checked by value.
-            if let Some(h) = u64::try_from(id).ok().and_then(|id| helpers.get(id)) {
-                for (i, k) in h.proto.args.iter().enumerate().take(5) {
-                    if *k != ArgKind::Anything {
+            if let Some(p) = u32::try_from(id).ok().and_then(default_proto) {
+                for (i, a) in p.used_args().iter().enumerate().take(5) {
+                    if ArgKind::of(a) != ArgKind::Anything {
                         pre.precise |= scalar_bit(st, i as u8 + 1);
                     }
                 }
@@ -261,7 +256,7 @@ pub fn before(
 
 /// The main-frame stack slots `insn` reads and overwrites whole (`bpf_mark_stack_read`,
 /// `bpf_mark_stack_write`); calls into BPF code count as reading every slot.
-fn stack_use(maps: &[MapSpec], helpers: &HelperRegistry, st: &State, insn: &Insn, pre: &mut Pre) {
+fn stack_use(maps: &[MapSpec], st: &State, insn: &Insn, pre: &mut Pre) {
     let access = |base: u8, off: i16| {
         (base < 11)
             .then(|| stack_slot(st.reg(base), off))
@@ -290,8 +285,11 @@ fn stack_use(maps: &[MapSpec], helpers: &HelperRegistry, st: &State, insn: &Insn
             }
         }
         Insn::Call(CallTarget::Helper(id)) => {
-            pre.reads |= match u64::try_from(id).ok().and_then(|id| helpers.get(id)) {
-                Some(h) => helper_reads(maps, st, &h.proto.args),
+            pre.reads |= match u32::try_from(id).ok().and_then(default_proto) {
+                Some(p) => {
+                    let kinds: Vec<ArgKind> = p.used_args().iter().map(ArgKind::of).collect();
+                    helper_reads(maps, st, &kinds)
+                }
                 None => u64::MAX,
             };
         }
