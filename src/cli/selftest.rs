@@ -399,11 +399,12 @@ pub fn run(a: SelftestArgs) -> CliResult {
                     }
                 }
             }
-            crate::outln!("{}", summary.line())?;
-            crate::outln!("{}", parity.total.line())?;
             if a.parity_table {
-                crate::out!("\n{}", parity.markdown())?;
+                crate::out!("{}\n", parity.markdown())?;
             }
+            // The summary stays the last line.
+            crate::outln!("{}", parity.total.line())?;
+            crate::outln!("{}", summary.line())?;
         }
     }
     if bad_inputs > 0 {
