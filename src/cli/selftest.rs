@@ -33,9 +33,10 @@ tests/selftests/build.sh target/selftests-obj\n  \
 sudo bpfbox selftest target/selftests-obj\n  \
 sudo bpfbox selftest target/selftests-obj/verifier_and.o --filter 'invalid' -o csv\n  \
 sudo bpfbox selftest target/selftests-obj --known tests/selftests/known.txt\n\n\
-Columns: the annotation's verdict, the kernel's, bpfbox's verifier's (- until it exists),\n\
-processed instructions, the first error line, the __msg and __xlated checks, and the __retval of the\n\
-kernel and of bpfbox's interpreter.\n\
+Columns: the annotation's verdict, the kernel's, bpfbox's verifier's, processed instructions,\n\
+the first error line, the __msg and __xlated checks, and the __retval of the kernel and of\n\
+bpfbox's interpreter. The line before the summary gives bpfbox's verifier against the kernel\n\
+(same verdict, same error line, processed instructions); --parity-table adds them per file.\n\
 Needs root (or CAP_BPF): without it, says why in one line and exits 3.\n\
 Exit codes: 0 all agree, 1 a disagreement (not listed in --known) or a __retval where\n\
 bpfbox and the kernel differ, 2 usage error, 3 internal or unsupported.")]
