@@ -85,6 +85,29 @@ pub fn check_access(
     }
 }
 
+/// [`check_access`] for memory a helper reads or writes on the program's behalf. Store
+/// shapes describe the program's own store instructions; a helper writes the length its
+/// arguments give into any writable region holding it.
+pub fn check_helper_access(
+    regions: &[Region],
+    addr: u64,
+    len: u64,
+    write: bool,
+) -> Result<(), crate::interp::FaultKind> {
+    if regions
+        .iter()
+        .any(|r| r.contains(addr, len) && (!write || r.writable()))
+    {
+        Ok(())
+    } else {
+        Err(crate::interp::FaultKind::OutOfBounds {
+            addr,
+            size: len,
+            write,
+        })
+    }
+}
+
 impl Region {
     /// A region covering `len` bytes at `ptr`.
     ///

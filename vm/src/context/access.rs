@@ -242,7 +242,8 @@ fn effective_attach(t: ProgType, attach: Option<u32>) -> u32 {
 }
 
 /// The fields of a context of `kind` that a program of type `t` loaded with
-/// `expected_attach_type` `attach` may write; `None` when the whole context is writable.
+/// `expected_attach_type` `attach` may write; `None` when the whole context is writable
+/// (by aligned stores).
 pub fn writable_ranges(
     kind: ContextKind,
     t: ProgType,

@@ -12,7 +12,7 @@ mod rewrite;
 
 pub use rewrite::rewrite_ctx_access;
 
-use crate::memory::{Region, RegionKind};
+use crate::memory::{Region, RegionKind, StoreShape};
 
 /// `XDP_PACKET_HEADROOM`.
 pub const XDP_PACKET_HEADROOM: usize = 256;
@@ -469,8 +469,10 @@ impl Context {
         // SAFETY: `ctx` and `frame` are heap buffers owned by this context, never resized
         // after construction; the caller keeps the context alive for every run given
         // these regions (a `Context` is borrowed for the whole run).
-        let mut v =
-            vec![unsafe { Region::new(base, self.ctx_len, fields.is_none(), RegionKind::Context) }];
+        let whole = unsafe { Region::new(base, self.ctx_len, fields.is_none(), RegionKind::Context) };
+        // A context writable throughout (a syscall program's) still takes only aligned
+        // stores, as `syscall_prog_is_valid_access` demands.
+        let mut v = vec![whole.with_store_shape(StoreShape::Aligned)];
         for f in fields.unwrap_or(&[]) {
             if f.off + f.len <= self.ctx_len as u64 {
                 // SAFETY: a sub-range of the context buffer, as above.

@@ -93,7 +93,7 @@ impl HelperCtx<'_, '_> {
         if len == 0 {
             return Ok(());
         }
-        exec::check_access(&self.m.regions, addr, len as u64, write).map_err(|kind| {
+        crate::memory::check_helper_access(&self.m.regions, addr, len as u64, write).map_err(|kind| {
             HelperError::Fault(Box::new(Fault {
                 pc: self.m.pc,
                 kind,
