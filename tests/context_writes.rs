@@ -201,20 +201,20 @@ fn lwt_seg6local_writes_its_sk_buff_fields() {
 #[test]
 fn read_only_contexts_refuse_every_store() {
     let cases = [
-        (ProgType::SkMsg, 16, 4),        // family
-        (ProgType::SkMsg, 0, 8),         // data
-        (ProgType::SkReuseport, 16, 4),  // len
-        (ProgType::SkReuseport, 40, 8),  // sk
-        (ProgType::SkLookup, 8, 4),      // family
-        (ProgType::SkLookup, 0, 8),      // sk
+        (ProgType::SkMsg, 16, 4),         // family
+        (ProgType::SkMsg, 0, 8),          // data
+        (ProgType::SkReuseport, 16, 4),   // len
+        (ProgType::SkReuseport, 40, 8),   // sk
+        (ProgType::SkLookup, 8, 4),       // family
+        (ProgType::SkLookup, 0, 8),       // sk
         (ProgType::FlowDissector, 48, 4), // cb
         (ProgType::FlowDissector, 8, 4),  // mark
-        (ProgType::CgroupDevice, 0, 4),  // access_type
-        (ProgType::PerfEvent, 168, 8),   // sample_period
-        (ProgType::PerfEvent, 0, 8),     // regs
-        (ProgType::LircMode2, 0, 4),     // the sample
-        (ProgType::Netfilter, 0, 8),     // state
-        (ProgType::Tracing, 0, 8),       // the arguments
+        (ProgType::CgroupDevice, 0, 4),   // access_type
+        (ProgType::PerfEvent, 168, 8),    // sample_period
+        (ProgType::PerfEvent, 0, 8),      // regs
+        (ProgType::LircMode2, 0, 4),      // the sample
+        (ProgType::Netfilter, 0, 8),      // state
+        (ProgType::Tracing, 0, 8),        // the arguments
         (ProgType::Lsm, 0, 8),
         (ProgType::StructOps, 0, 8),
         (ProgType::Ext, 0, 8),

@@ -151,7 +151,7 @@ impl Region {
                     && match self.store {
                         StoreShape::Any => true,
                         StoreShape::Whole => size == self.len,
-                        StoreShape::Aligned => size != 0 && addr % size == 0,
+                        StoreShape::Aligned => size != 0 && addr.is_multiple_of(size),
                     }))
     }
 

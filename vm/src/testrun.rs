@@ -543,5 +543,12 @@ pub fn test_run(
     run: &TestRun,
 ) -> Result<RunResult, TestRunError> {
     let vm = prepare(&prog.insns, prog.prog_type, maps)?;
-    run_prepared_as(&vm, prog.prog_type, prog.expected_attach_type, maps, env, run)
+    run_prepared_as(
+        &vm,
+        prog.prog_type,
+        prog.expected_attach_type,
+        maps,
+        env,
+        run,
+    )
 }

@@ -469,7 +469,8 @@ impl Context {
         // SAFETY: `ctx` and `frame` are heap buffers owned by this context, never resized
         // after construction; the caller keeps the context alive for every run given
         // these regions (a `Context` is borrowed for the whole run).
-        let whole = unsafe { Region::new(base, self.ctx_len, fields.is_none(), RegionKind::Context) };
+        let whole =
+            unsafe { Region::new(base, self.ctx_len, fields.is_none(), RegionKind::Context) };
         // A context writable throughout (a syscall program's) still takes only aligned
         // stores, as `syscall_prog_is_valid_access` demands.
         let mut v = vec![whole.with_store_shape(StoreShape::Aligned)];
