@@ -145,6 +145,9 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
         args::check_arg(env, st, pc, fp, i, &mut meta)?;
     }
     record_func_map(env, pc, name, &meta)?;
+    if name == "bpf_snprintf" {
+        super::const_str::snprintf(env, st, pc)?;
+    }
     if let Some((regno, size)) = meta.access {
         super::helper_mem::mark_written(st, regno, size);
     }

@@ -114,7 +114,7 @@ fn in_bounds(off: i64, size: u64, mem: u64, zero_ok: bool) -> bool {
 
 /// `check_mem_region_access` for helper memory of `mem` bytes.
 #[allow(clippy::too_many_arguments)]
-fn region(
+pub(crate) fn region(
     pc: usize,
     regno: u8,
     r: &Reg,

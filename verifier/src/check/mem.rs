@@ -5,7 +5,7 @@
 use bpfbox_vm::isa::{AtomicOp, Size};
 use bpfbox_vm::maps::spec::{BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG};
 
-use super::{ctx_access, read};
+use super::{const_str, ctx_access, read};
 use crate::ctx;
 use crate::domain::{Scalar, ScalarDomain};
 use crate::error::{Reject, Result};
@@ -181,7 +181,7 @@ fn access(
                 )
             })?;
             Ok(match acc {
-                Access::Read => Some(Reg::unknown()),
+                Access::Read => Some(direct_read(env, pc, &reg, off, size, signed)?),
                 Access::Write(_) => None,
             })
         }
@@ -287,6 +287,46 @@ fn access(
             format!("memory access through {}", reg.type_name()),
         )),
     }
+}
+
+/// A load from a map value: a frozen read-only array's bytes at a constant offset are
+/// known (`bpf_map_direct_read`), anything else is any scalar.
+fn direct_read(
+    env: &Env<'_>,
+    pc: usize,
+    reg: &Reg,
+    off: i32,
+    size: u32,
+    signed: bool,
+) -> Result<Reg> {
+    let (Some(var), Some(value)) = (reg.val.as_const(), const_str::frozen_value(env, reg.map))
+    else {
+        return Ok(Reg::unknown());
+    };
+    let map = &env.opts.maps[reg.map];
+    if map.map_type != bpfbox_vm::maps::spec::MapType::Array {
+        return Ok(Reg::unknown());
+    }
+    if map.max_entries != 1 {
+        // `map_direct_value_addr` fails and the kernel refuses without a message.
+        return Err(Reject::unsupported(
+            pc,
+            "loads from a frozen array of more than one element",
+        ));
+    }
+    let at = (off as i64 + var as i64) as usize;
+    let mut bytes = [0u8; 8];
+    for (i, b) in bytes.iter_mut().enumerate().take(size as usize) {
+        *b = const_str::value_byte(value, at + i);
+    }
+    let raw = u64::from_le_bytes(bytes);
+    let v = match (size, signed) {
+        (1, true) => raw as u8 as i8 as i64 as u64,
+        (2, true) => raw as u16 as i16 as i64 as u64,
+        (4, true) => raw as u32 as i32 as i64 as u64,
+        _ => raw,
+    };
+    Ok(Reg::constant(v))
 }
 
 /// `check_mem_region_access`: the variable offset's bounds plus `off` stay in `[0, size)`.

@@ -3,6 +3,7 @@
 pub mod alu;
 pub mod args;
 pub mod call;
+pub mod const_str;
 pub mod ctx_access;
 pub mod exit;
 pub mod helper_mem;
