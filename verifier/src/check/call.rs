@@ -332,12 +332,11 @@ fn ret(env: &Env<'_>, pc: usize, fp: &FuncProto, name: &str, meta: &Meta) -> Res
             let Some(m) = meta.map else {
                 return Err(Reject::at(pc, "kernel subsystem misconfigured verifier"));
             };
-            let ty = env.opts.maps[m].map_type;
-            if matches!(ty, MapType::ArrayOfMaps | MapType::HashOfMaps) {
-                return Err(Reject::unsupported(
-                    pc,
-                    format!("{name} on {} maps", ty.name()),
-                ));
+            // A map-in-map's element is a pointer to the inner map's template.
+            if let Some(inner) = super::map_in_map::inner_template(&env.opts.maps, m) {
+                let mut r = ptr(RegType::MapPtr);
+                r.map = inner;
+                return Ok(r);
             }
             let mut r = ptr(RegType::MapValue);
             r.map = m;

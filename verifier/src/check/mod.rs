@@ -9,6 +9,7 @@ pub mod exit;
 pub mod helper_mem;
 pub mod jmp;
 pub mod ld_abs;
+pub mod map_in_map;
 pub mod mapfunc;
 pub mod may_goto;
 pub mod mem;
