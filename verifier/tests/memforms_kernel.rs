@@ -226,6 +226,51 @@ fn cases() -> Vec<(&'static str, Program)> {
                 "mov %r1, %r0\nmov %r2, 0\ncall 1\nmov %r0, 0\nexit",
             )),
         ),
+        // Helper arguments in a caller's stack.
+        (
+            "caller stack key",
+            sf(
+                "stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\ncall local f\nmov %r0, 0\nexit\n\
+                f:\nlddw %r1, map_idx 1\ncall 1\nmov %r0, 0\nexit",
+            ),
+        ),
+        (
+            "caller stack key uninit",
+            sf(
+                "mov %r2, %r10\nadd %r2, -4\ncall local f\nmov %r0, 0\nexit\n\
+                f:\nlddw %r1, map_idx 1\ncall 1\nmov %r0, 0\nexit",
+            ),
+        ),
+        (
+            "caller stack key past fp",
+            sf(
+                "mov %r2, %r10\nadd %r2, -2\ncall local f\nmov %r0, 0\nexit\n\
+                f:\nlddw %r1, map_idx 1\ncall 1\nmov %r0, 0\nexit",
+            ),
+        ),
+        (
+            "caller stack spill kept",
+            sf(
+                "stxdw [%r10-8], %r1\nmov %r3, %r10\nadd %r3, -8\ncall local f\n\
+                ldxdw %r2, [%r10-8]\nldxw %r0, [%r2+0]\nexit\n\
+                f:\nmov %r0, 0\nexit",
+            ),
+        ),
+        (
+            "caller stack written by a helper",
+            sf(
+                "stxdw [%r10-8], %r1\nmov %r3, %r10\nadd %r3, -8\ncall local f\n\
+                ldxdw %r2, [%r10-8]\nldxw %r0, [%r2+0]\nexit\n\
+                f:\nmov %r2, 0\nmov %r4, 8\ncall 26\nmov %r0, 0\nexit",
+            ),
+        ),
+        (
+            "caller stack helper write past fp",
+            sf(
+                "mov %r3, %r10\nadd %r3, -4\ncall local f\nmov %r0, 0\nexit\n\
+                f:\nmov %r2, 0\nmov %r4, 8\ncall 26\nmov %r0, 0\nexit",
+            ),
+        ),
         // Variable-offset stack access.
         (
             "var-off write then read",

@@ -124,18 +124,6 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
         return Err(Reject::at(pc, format!("invalid func unknown#{id}")));
     };
     let fp = proto(env, pc, id, name)?;
-    // The argument checks read the current frame's stack: a pointer into a caller's stack
-    // is refused rather than checked against the wrong frame.
-    let cur_frame = st.frames.len() - 1;
-    if (1..=fp.args.len().min(5) as u8).any(|r| {
-        let x = st.reg(r);
-        x.ty == RegType::Stack && x.frameno as usize != cur_frame
-    }) {
-        return Err(Reject::unsupported(
-            pc,
-            "helper arguments in a caller's stack",
-        ));
-    }
     let mut meta = Meta {
         func_id: id,
         pkt_access: fp.pkt_access,
