@@ -271,6 +271,35 @@ fn cases() -> Vec<(&'static str, Program)> {
                 f:\nmov %r2, 0\nmov %r4, 8\ncall 26\nmov %r0, 0\nexit",
             ),
         ),
+        // Atomics over a spilled register: the fetch is a fill, the slot then holds data.
+        (
+            "atomic add over a spilled ctx",
+            sf("stxdw [%r10-8], %r1\nmov %r2, 1\nlock add [%r10-8], %r2\n\
+                ldxdw %r1, [%r10-8]\nldxw %r0, [%r1+0]\nexit"),
+        ),
+        (
+            "atomic fetch of a spilled ctx",
+            sf(
+                "stxdw [%r10-8], %r1\nmov %r2, 1\nlock fetch add [%r10-8], %r2\n\
+                ldxw %r0, [%r2+0]\nexit",
+            ),
+        ),
+        (
+            "atomic 32-bit over a spilled ctx",
+            sf("stxdw [%r10-8], %r1\nmov %r2, 1\nlock add32 [%r10-8], %r2\nmov %r0, 0\nexit"),
+        ),
+        (
+            "atomic fetch of a spilled constant",
+            sf(
+                "stdw [%r10-8], 3\nmov %r2, 1\nlock fetch add [%r10-8], %r2\n\
+                jeq %r2, 3, +1\nmov %r0, %r9\nmov %r0, 0\nexit",
+            ),
+        ),
+        (
+            "atomic leaves data",
+            sf("stdw [%r10-8], 3\nmov %r2, 1\nlock add [%r10-8], %r2\n\
+                ldxdw %r2, [%r10-8]\njeq %r2, 4, +1\nmov %r0, %r9\nmov %r0, 0\nexit"),
+        ),
         // Variable-offset stack access.
         (
             "var-off write then read",

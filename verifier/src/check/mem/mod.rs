@@ -305,9 +305,8 @@ pub fn atomic(
     let n = size.bytes();
     alignment(env, pc, &base, off as i32, n, true)?;
     let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
-    if old.is_pointer() {
-        return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));
-    }
+    // The fetch is a fill (`check_mem_access` into the load register): a spilled register,
+    // pointer or scalar, comes back as it was; the slot then holds data.
     access(
         env,
         st,
@@ -320,7 +319,7 @@ pub fn atomic(
     )?;
     if op.fetches() {
         let r = if op == AtomicOp::Cmpxchg { 0 } else { src };
-        *st.reg_mut(r) = narrow(Reg::unknown(), n, false);
+        *st.reg_mut(r) = narrow(old, n, false);
     }
     Ok(())
 }
