@@ -300,6 +300,12 @@ fn cases() -> Vec<(&'static str, Program)> {
             sf("stdw [%r10-8], 3\nmov %r2, 1\nlock add [%r10-8], %r2\n\
                 ldxdw %r2, [%r10-8]\njeq %r2, 4, +1\nmov %r0, %r9\nmov %r0, 0\nexit"),
         ),
+        // Legacy packet loads in a subprogram need BTF (its return type); the walk of the
+        // hidden exit is covered by the selftests, which have it.
+        (
+            "ld_abs in a subprogram without BTF",
+            sf("mov %r6, %r1\ncall local f\nexit\nf:\nldabsb 0\nexit"),
+        ),
         // Variable-offset stack access.
         (
             "var-off write then read",
