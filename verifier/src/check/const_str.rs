@@ -81,7 +81,7 @@ pub fn check(env: &Env<'_>, st: &State, pc: usize, regno: u8) -> Result<()> {
 /// suit as many arguments as r5 holds `u64`s.
 pub fn snprintf(env: &Env<'_>, st: &State, pc: usize) -> Result<()> {
     let len = st.reg(5).val.bounds().var_off.value;
-    if len % 8 != 0 {
+    if !len.is_multiple_of(8) {
         // The kernel refuses without a message of its own.
         return Err(Reject::unsupported(
             pc,
