@@ -452,10 +452,29 @@ impl KernelObject {
         maps: &[MapSpec],
         opts: &LoadOptions,
     ) -> KernelObject {
+        Self::from_programs_frozen(programs, maps, &[], opts)
+    }
+
+    /// [`KernelObject::from_programs`], with map `i` filled with `frozen[i]` (element 0)
+    /// and frozen before the programs load, as libbpf does with `.rodata`.
+    pub fn from_programs_frozen(
+        programs: &[Program],
+        maps: &[MapSpec],
+        frozen: &[Option<Vec<u8>>],
+        opts: &LoadOptions,
+    ) -> KernelObject {
         let maps: Vec<KernelMap> = maps
             .iter()
-            .map(|spec| {
-                let (fd, error, with_btf) = create_map(spec, None);
+            .enumerate()
+            .map(|(i, spec)| {
+                let (fd, mut error, with_btf) = create_map(spec, None);
+                if let (Some(fd), Some(Some(data))) = (fd.as_ref(), frozen.get(i)) {
+                    let res = sys::map_update(fd, &0u32.to_ne_bytes(), data, 0)
+                        .and_then(|()| sys::map_freeze(fd));
+                    if let Err(e) = res {
+                        error = Some(format!("initial data: {e}"));
+                    }
+                }
                 KernelMap {
                     spec: spec.clone(),
                     fd,

@@ -43,6 +43,13 @@ pub fn options(obj: &Object, how: &VerifyAs) -> bpfbox_verifier::Options {
         } else {
             obj.btf_shared()
         },
+        frozen_values: (0..obj.maps().len())
+            .map(|i| {
+                obj.map_info(i)
+                    .filter(|m| m.frozen)
+                    .map(|m| m.data.clone().unwrap_or_default())
+            })
+            .collect(),
     }
 }
 

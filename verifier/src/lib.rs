@@ -37,6 +37,7 @@ fn is_complexity_limit(r: &Reject) -> bool {
 /// Verifies `prog` as the kernel would load it with `opts`.
 pub fn verify(prog: &Program, opts: &Options) -> Verdict {
     let started = std::time::Instant::now();
+    let opts = &*check::map_in_map::with_inner_templates(opts);
     let mut log = log::Log::new(opts.log_level);
     let mut stats = Stats::default();
     let input = cfg::CfgInput {

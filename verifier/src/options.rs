@@ -30,6 +30,11 @@ pub struct Options {
     pub flags: u32,
     /// The program's BTF (the object's `.BTF`), which its `func_info` type ids index.
     pub btf: Option<Arc<Btf>>,
+    /// By map index, the value of element 0 of each map filled and frozen before the load
+    /// (libbpf's `.rodata` and `.kconfig`); `None` or missing for other maps. The kernel
+    /// reads a frozen read-only map while verifying: constant strings, and loads that
+    /// become constants.
+    pub frozen_values: Vec<Option<Vec<u8>>>,
 }
 
 impl Default for Options {
@@ -40,6 +45,7 @@ impl Default for Options {
             log_level: 1,
             flags: 0,
             btf: None,
+            frozen_values: Vec::new(),
         }
     }
 }

@@ -173,7 +173,7 @@ fn helper_may_read_packet(prog: ProgType, meta: &Meta) -> bool {
 }
 
 /// Argument kinds the walk does not model yet: callbacks, locks, timers, dynptrs, kptrs,
-/// BTF-typed kernel objects, constant strings, arenas.
+/// BTF-typed kernel objects, arenas.
 pub fn unsupported_arg(a: &Arg) -> Option<&'static str> {
     use ArgBase::*;
     Some(match a.base {
@@ -183,7 +183,6 @@ pub fn unsupported_arg(a: &Arg) -> Option<&'static str> {
         PtrToDynptr => "dynptrs",
         KptrXchgDest => "kptrs",
         PtrToBtfId | PtrToPercpuBtfId => "helper arguments typed by BTF",
-        PtrToConstStr => "constant string arguments",
         PtrToArena => "arenas",
         PtrToStack => "stack pointer arguments of callback helpers",
         _ => return None,
@@ -315,6 +314,7 @@ pub fn check_arg(
             let zero_ok = arg.base == ArgBase::ConstSizeOrZero;
             size_reg(env, st, pc, regno, &r, access, zero_ok, meta)?;
         }
+        ArgBase::PtrToConstStr => super::const_str::check(env, st, pc, regno)?,
         ArgBase::ConstAllocSizeOrZero => {
             let Some(v) = r.const_value() else {
                 return Err(Reject::at(pc, format!("R{regno} is not a known constant'")));

@@ -124,18 +124,6 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
         return Err(Reject::at(pc, format!("invalid func unknown#{id}")));
     };
     let fp = proto(env, pc, id, name)?;
-    // The argument checks read the current frame's stack: a pointer into a caller's stack
-    // is refused rather than checked against the wrong frame.
-    let cur_frame = st.frames.len() - 1;
-    if (1..=fp.args.len().min(5) as u8).any(|r| {
-        let x = st.reg(r);
-        x.ty == RegType::Stack && x.frameno as usize != cur_frame
-    }) {
-        return Err(Reject::unsupported(
-            pc,
-            "helper arguments in a caller's stack",
-        ));
-    }
     let mut meta = Meta {
         func_id: id,
         pkt_access: fp.pkt_access,
@@ -145,6 +133,9 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
         args::check_arg(env, st, pc, fp, i, &mut meta)?;
     }
     record_func_map(env, pc, name, &meta)?;
+    if name == "bpf_snprintf" {
+        super::const_str::snprintf(env, st, pc)?;
+    }
     if let Some((regno, size)) = meta.access {
         super::helper_mem::mark_written(st, regno, size);
     }
@@ -329,12 +320,11 @@ fn ret(env: &Env<'_>, pc: usize, fp: &FuncProto, name: &str, meta: &Meta) -> Res
             let Some(m) = meta.map else {
                 return Err(Reject::at(pc, "kernel subsystem misconfigured verifier"));
             };
-            let ty = env.opts.maps[m].map_type;
-            if matches!(ty, MapType::ArrayOfMaps | MapType::HashOfMaps) {
-                return Err(Reject::unsupported(
-                    pc,
-                    format!("{name} on {} maps", ty.name()),
-                ));
+            // A map-in-map's element is a pointer to the inner map's template.
+            if let Some(inner) = super::map_in_map::inner_template(&env.opts.maps, m) {
+                let mut r = ptr(RegType::MapPtr);
+                r.map = inner;
+                return Ok(r);
             }
             let mut r = ptr(RegType::MapValue);
             r.map = m;

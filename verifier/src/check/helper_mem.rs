@@ -114,7 +114,7 @@ fn in_bounds(off: i64, size: u64, mem: u64, zero_ok: bool) -> bool {
 
 /// `check_mem_region_access` for helper memory of `mem` bytes.
 #[allow(clippy::too_many_arguments)]
-fn region(
+pub(crate) fn region(
     pc: usize,
     regno: u8,
     r: &Reg,
@@ -274,8 +274,10 @@ fn stack_range(
     zero_ok: bool,
     meta: Option<&mut Meta>,
 ) -> Result<()> {
-    if r.frameno as usize + 1 != st.frames.len() {
-        return Err(Reject::unsupported(pc, "helper access to a caller's stack"));
+    // The frame the pointer points into: the current one or a caller's.
+    let fi = r.frameno as usize;
+    if fi >= st.frames.len() {
+        return Err(Reject::at(pc, format!("R{regno} points into a dead frame")));
     }
     if size == 0 && !zero_ok {
         return Err(Reject::at(pc, "invalid zero-sized read"));
@@ -302,7 +304,7 @@ fn stack_range(
     let min_valid = if access == Access::Write || env.privileged() {
         -(MAX_STACK as i64)
     } else {
-        -(st.cur().stack.allocated() as i64)
+        -(st.frames[fi].stack.allocated() as i64)
     };
     if min_off < min_valid || min_off > -1 || max_off > 0 || size < 0 {
         return Err(Reject::at(
@@ -323,8 +325,8 @@ fn stack_range(
             "helper stack access in unprivileged loads",
         ));
     }
-    st.cur_mut().stack.grow((-min_off) as i32);
-    let subprog = st.cur().subprog;
+    st.frames[fi].stack.grow((-min_off) as i32);
+    let subprog = st.frames[fi].subprog;
     let depth = ((-min_off + 7) / 8 * 8) as u32;
     if env.stack_depth[subprog] < depth {
         env.stack_depth[subprog] = depth;
@@ -340,7 +342,7 @@ fn stack_range(
         }
     }
     if access == Access::Write {
-        let stack = &mut st.cur_mut().stack;
+        let stack = &mut st.frames[fi].stack;
         for i in lo..hi + size as i64 {
             let (s, byte) = Stack::locate(i as i32);
             let slot = &mut stack.slots[s];
@@ -371,12 +373,15 @@ fn stack_range(
     Ok(())
 }
 
-/// The helper's raw-mode writes: `size` bytes at the stack pointer in register `regno`
-/// become data (`check_mem_access` of each byte as the kernel does after the arguments).
+/// The helper's raw-mode writes: `size` bytes at the stack pointer in register `regno` (into
+/// its frame) become data (`check_mem_access` of each byte as the kernel does after the arguments).
 pub fn mark_written(st: &mut State, regno: u8, size: u32) {
     let r = st.reg(regno).clone();
     let base = r.off + r.val.as_const().unwrap_or(0) as i32;
-    let stack = &mut st.cur_mut().stack;
+    let Some(frame) = st.frames.get_mut(r.frameno as usize) else {
+        return;
+    };
+    let stack = &mut frame.stack;
     for i in 0..size as i32 {
         let (s, b) = Stack::locate(base + i);
         let slot = &mut stack.slots[s];

@@ -1,8 +1,8 @@
 //! `BPF_LD_ABS`/`BPF_LD_IND`, the legacy packet loads (`check_ld_abs`): socket filters and tc
 //! only, the socket buffer in R6, a call in disguise that clobbers R1-R5 and leaves the
-//! loaded value in R0.
+//! loaded value in R0, and in a subprogram may return 0 from it.
 
-use super::read;
+use super::{read, Flow};
 use crate::check::ctx_access::unmodified_ctx;
 use crate::ctx;
 use crate::error::{Reject, Result};
@@ -12,19 +12,14 @@ use crate::state::{Reg, RegType, State};
 /// The implicit context register.
 const CTX_REG: u8 = 6;
 
-/// A legacy packet load at `pc`; `ind` is the offset register of `BPF_LD_IND`.
-pub fn ld_abs(env: &Env<'_>, st: &mut State, pc: usize, ind: Option<u8>) -> Result<()> {
+/// A legacy packet load at `pc`; `ind` is the offset register of `BPF_LD_IND`. In a
+/// subprogram, a load that fails at run time returns 0 from it (`bpf_gen_ld_abs`'s hidden
+/// exit): that path is walked first, the load's success is a branch walked later.
+pub fn ld_abs(env: &mut Env<'_>, st: &mut State, pc: usize, ind: Option<u8>) -> Result<Flow> {
     if !ctx::may_load_abs(env.prog.prog_type) {
         return Err(Reject::at(
             pc,
             "BPF_LD_[ABS|IND] instructions not allowed for this program type",
-        ));
-    }
-    if st.frames.len() > 1 {
-        // In a subprogram the load's hidden exit is a second path to walk.
-        return Err(Reject::unsupported(
-            pc,
-            "BPF_LD_[ABS|IND] in BPF-to-BPF calls",
         ));
     }
     read(st, pc, CTX_REG)?;
@@ -45,5 +40,17 @@ pub fn ld_abs(env: &Env<'_>, st: &mut State, pc: usize, ind: Option<u8>) -> Resu
         *st.reg_mut(r) = Reg::not_init();
     }
     *st.reg_mut(0) = Reg::unknown();
-    Ok(())
+    if st.frames.len() == 1 {
+        return Ok(Flow::Next(pc + 1));
+    }
+    let loaded = Box::new(st.clone());
+    *st.reg_mut(0) = Reg::constant(0);
+    Ok(match super::subprog::exit(env, st, pc)? {
+        Flow::Next(back) => Flow::Branch {
+            taken: loaded,
+            target: pc + 1,
+            fall: back,
+        },
+        other => other,
+    })
 }

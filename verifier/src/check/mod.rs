@@ -3,11 +3,13 @@
 pub mod alu;
 pub mod args;
 pub mod call;
+pub mod const_str;
 pub mod ctx_access;
 pub mod exit;
 pub mod helper_mem;
 pub mod jmp;
 pub mod ld_abs;
+pub mod map_in_map;
 pub mod mapfunc;
 pub mod may_goto;
 pub mod mem;
@@ -85,8 +87,8 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             src,
             off,
         } => mem::atomic(env, st, pc, size, op, dst, src, off)?,
-        Insn::LdAbs { .. } => ld_abs::ld_abs(env, st, pc, None)?,
-        Insn::LdInd { src, .. } => ld_abs::ld_abs(env, st, pc, Some(src))?,
+        Insn::LdAbs { .. } => return ld_abs::ld_abs(env, st, pc, None),
+        Insn::LdInd { src, .. } => return ld_abs::ld_abs(env, st, pc, Some(src)),
         Insn::Ja { off, .. } => return Ok(Flow::Next((pc as i64 + 1 + off as i64) as usize)),
         // The walk handles it: it needs the path's earlier states (see `may_goto`).
         Insn::MayGoto { .. } => return Err(Reject::at(pc, "may_goto outside the walk")),

@@ -67,6 +67,11 @@ pub fn check_subprogs(env: &Env<'_>) -> Result<()> {
                 "tail_call is not allowed in subprogs without BTF",
             ));
         }
+        if ld_abs && !no_btf && !returns_scalar(env, k) {
+            return Err(Reject::program(
+                "LD_ABS is only allowed in functions that return 'int'.",
+            ));
+        }
         if tail && !no_btf && !returns_scalar(env, k) {
             return Err(Reject::program(
                 "tail_call is only allowed in functions that return 'int'.",

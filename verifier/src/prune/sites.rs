@@ -144,6 +144,38 @@ fn is_fill(st: &State, frame: usize, spi: usize, off: i32, size: u32) -> bool {
     spills == size && slot.spilled.val_const() == Some(0)
 }
 
+/// Whether `base` is a stack pointer with a variable offset.
+fn var_off_stack(base: &Reg) -> bool {
+    base.ty == RegType::Stack && base.val_const().is_none()
+}
+
+/// Whether a variable-offset store of register `src` (the scalar zero) through `base` keeps
+/// a zero byte or a spilled zero in its range (`zero_used`).
+fn keeps_zero_var_off(st: &State, base: &Reg, off: i16, size: u32, src: u8) -> bool {
+    let v = st.reg(src);
+    if !var_off_stack(base) || !v.is_scalar() || v.val_const() != Some(0) {
+        return false;
+    }
+    let Some(fr) = st.frames.get(base.frameno as usize) else {
+        return false;
+    };
+    let b = base.val.bounds();
+    let lo = (b.smin + base.off as i64 + off as i64).max(-512);
+    let hi = (b.smax + base.off as i64 + off as i64 + size as i64).min(0);
+    (lo..hi).any(|i| {
+        let i = i as i32;
+        match fr.stack.byte(i) {
+            Byte::Zero => true,
+            Byte::Spill => {
+                let (s, _) = Stack::locate(i);
+                let slot = &fr.stack.slots[s];
+                slot.is_spill() && slot.spilled.is_scalar() && slot.spilled.val_const() == Some(0)
+            }
+            _ => false,
+        }
+    })
+}
+
 trait ConstVal {
     fn val_const(&self) -> Option<u64>;
 }
@@ -209,6 +241,9 @@ pub fn before(prog: &Program, maps: &[MapSpec], st: &State, insn: &Insn) -> Pre 
                 if st.reg(src).is_scalar() && st.reg(src).val_const() == Some(0) {
                     pre.zero_src = Some(src);
                 }
+            } else if src < 11 && keeps_zero_var_off(st, st.reg(dst), off, size.bytes(), src) {
+                // `check_stack_write_var_off` relied on the zero it writes.
+                pre.precise |= scalar_bit(st, src);
             }
         }
         Insn::Atomic {
@@ -267,6 +302,9 @@ fn stack_use(maps: &[MapSpec], st: &State, insn: &Insn, pre: &mut Pre) {
         Insn::Ldx { size, src, off, .. } | Insn::LdxSx { size, src, off, .. } => {
             if let Some((_, _, o)) = access(src, off) {
                 pre.reads |= slots_of(o, size.bytes());
+            } else if src < 11 && var_off_stack(st.reg(src)) {
+                // A variable-offset read may read any slot.
+                pre.reads = u64::MAX;
             }
         }
         Insn::St { size, dst, off, .. } | Insn::Stx { size, dst, off, .. } => {
