@@ -207,6 +207,7 @@ fn proto(env: &Env<'_>, pc: usize, id: i32, name: &str) -> Result<&'static FuncP
         prog_type: prog.prog_type,
         attach: prog.expected_attach_type.unwrap_or(0),
         privileged: env.privileged(),
+        bpf_capable: env.bpf_capable(),
         sleepable: (prog.prog_flags | env.opts.flags) & BPF_F_SLEEPABLE != 0,
     };
     let Some(fp) = for_prog(id as u32, &caller) else {

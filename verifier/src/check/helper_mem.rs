@@ -317,10 +317,14 @@ fn stack_range(
             },
         ));
     }
-    if !env.privileged() {
-        return Err(Reject::unsupported(
+    if !env.privileged() && constant.is_none() {
+        // Spectre masking has no variable stack offsets.
+        return Err(Reject::at(
             pc,
-            "helper stack access in unprivileged loads",
+            format!(
+                "R{regno}{extra} variable offset stack access prohibited for !root, var_off={}",
+                tnum_text(&r.val)
+            ),
         ));
     }
     st.cur_mut().stack.grow((-min_off) as i32);
@@ -338,6 +342,9 @@ fn stack_range(
             meta.access = Some((regno, size as u32));
             return Ok(());
         }
+    }
+    if !env.privileged() {
+        initialized(st, pc, regno, lo, size)?;
     }
     if access == Access::Write {
         let stack = &mut st.cur_mut().stack;
@@ -366,6 +373,31 @@ fn stack_range(
                     ))
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// `check_stack_range_initialized` without CAP_PERFMON: every byte the helper reads must be
+/// data, zero, or part of a spilled scalar (no uninitialised bytes, no spilled pointers).
+fn initialized(st: &State, pc: usize, regno: u8, lo: i64, size: i32) -> Result<()> {
+    let stack = &st.cur().stack;
+    for i in lo..lo + size as i64 {
+        let (s, byte) = Stack::locate(i as i32);
+        let slot = &stack.slots[s];
+        let ok = match slot.bytes[byte] {
+            Byte::Misc | Byte::Zero => true,
+            Byte::Spill => slot.is_spill() && slot.spilled.is_scalar(),
+            Byte::Invalid => false,
+        };
+        if !ok {
+            return Err(Reject::at(
+                pc,
+                format!(
+                    "invalid read from stack R{regno} off {lo}+{} size {size}",
+                    i - lo
+                ),
+            ));
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ pub mod ld_abs;
 pub mod mapfunc;
 pub mod may_goto;
 pub mod mem;
+pub mod sanitize;
 pub mod subprog;
 pub mod tail_call;
 
