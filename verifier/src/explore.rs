@@ -165,7 +165,10 @@ fn run_once(
     };
     let r = walk_all(&mut env, stats)
         .and_then(|()| check::subprog::check_stack_depth(&env))
-        .and_then(|()| env.spec.after_walk(env.privileged()));
+        .and_then(|()| {
+            let may_goto = prog.insns.iter().any(is_may_goto);
+            env.spec.after_walk(env.privileged(), may_goto)
+        });
     stats.stack_depth = env.stack_depth.clone();
     if r.is_ok() {
         // The rewrite of `may_goto` keeps its loop budget in 8 more bytes of the frame.
@@ -334,9 +337,15 @@ impl Walker {
             if c.branches > 0 {
                 // A loop through `may_goto` that comes back no wider than it was is covered
                 // by the earlier iteration: the runtime's budget ends it.
+                // (`explore_alu_limits` makes the comparison of scalars exact.)
                 if may_goto
+                    && comparable
                     && c.state.may_goto_depth != st.may_goto_depth
-                    && may_goto::within(&c.state, st)
+                    && (if env.spec.explore_alu_limits {
+                        prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
+                    } else {
+                        may_goto::within(&c.state, st)
+                    })
                 {
                     c.hits += 1;
                     pruned = true;

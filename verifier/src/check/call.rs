@@ -146,7 +146,7 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
     }
     record_func_map(env, pc, name, &meta)?;
     if let Some((regno, size)) = meta.access {
-        super::helper_mem::mark_written(st, regno, size);
+        super::helper_mem::mark_written(st, pc, regno, size, env.privileged())?;
     }
     if meta.release_regno != 0 {
         let released = meta.ref_obj_id != 0 && refs::release(st, meta.ref_obj_id, env.privileged());

@@ -405,13 +405,27 @@ fn initialized(st: &State, pc: usize, regno: u8, lo: i64, size: i32) -> Result<(
 
 /// The helper's raw-mode writes: `size` bytes at the stack pointer in register `regno`
 /// become data (`check_mem_access` of each byte as the kernel does after the arguments).
-pub fn mark_written(st: &mut State, regno: u8, size: u32) {
+/// Without CAP_PERFMON a byte written over a spilled pointer is refused, as a one-byte
+/// store would be.
+pub fn mark_written(
+    st: &mut State,
+    pc: usize,
+    regno: u8,
+    size: u32,
+    privileged: bool,
+) -> Result<()> {
     let r = st.reg(regno).clone();
     let base = r.off + r.val.as_const().unwrap_or(0) as i32;
     let stack = &mut st.cur_mut().stack;
     for i in 0..size as i32 {
         let (s, b) = Stack::locate(base + i);
         let slot = &mut stack.slots[s];
+        if !privileged && slot.is_spill() && !slot.spilled.is_scalar() {
+            return Err(Reject::at(
+                pc,
+                "attempt to corrupt spilled pointer on stack",
+            ));
+        }
         if slot.is_spill() {
             for x in slot.bytes.iter_mut() {
                 if *x != Byte::Invalid {
@@ -422,4 +436,5 @@ pub fn mark_written(st: &mut State, regno: u8, size: u32) {
         slot.spilled = Reg::not_init();
         slot.bytes[b] = Byte::Misc;
     }
+    Ok(())
 }

@@ -72,9 +72,18 @@ impl Spec {
 
     /// `do_misc_fixups`: a tail call reached with different maps cannot be sanitised (its
     /// index is masked with one map's size), so an unprivileged load is refused.
-    pub fn after_walk(&self, privileged: bool) -> Result<()> {
+    /// `may_goto`: whether the program has `may_goto` loops, whose exploration with exact
+    /// scalar comparisons (`explore_alu_limits`) is not modelled closely enough to trust an
+    /// acceptance.
+    pub fn after_walk(&self, privileged: bool, may_goto: bool) -> Result<()> {
         if privileged {
             return Ok(());
+        }
+        if may_goto && self.explore_alu_limits {
+            return Err(Reject::unsupported(
+                0,
+                "may_goto loops with masked pointer arithmetic in unprivileged loads",
+            ));
         }
         let mut poisoned: Vec<usize> = self
             .tail_maps
