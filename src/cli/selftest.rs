@@ -423,7 +423,12 @@ pub fn run(a: SelftestArgs) -> CliResult {
             }
             // The summary stays the last line.
             if parity.annotation.judged > 0 {
-                crate::outln!("{}", parity.annotation.annotation_line())?;
+                crate::outln!(
+                    "{} ({} of the accepted-but-annotated-failure tests are accepted by this \
+                     kernel with CAP_BPF alone)",
+                    parity.annotation.annotation_line(),
+                    parity.annotation_false_accepts_kernel_accepts.len()
+                )?;
             }
             crate::outln!("{}", parity.total.line())?;
             crate::outln!("{}", summary.line())?;

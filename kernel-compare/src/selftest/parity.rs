@@ -184,6 +184,10 @@ pub struct Parity {
     pub annotation: Counts,
     /// Test ids we accept and the annotation rejects.
     pub annotation_false_accepts: Vec<String>,
+    /// ... of which this kernel accepts when loaded with CAP_BPF alone (the annotation
+    /// predates a change of the kernel, such as 6.17's nospec instead of a rejection on a
+    /// speculative path).
+    pub annotation_false_accepts_kernel_accepts: Vec<String>,
 }
 
 impl Parity {
@@ -201,6 +205,9 @@ impl Parity {
             p.annotation.add_annotation(t);
             if p.annotation.false_accepts > before {
                 p.annotation_false_accepts.push(t.id.clone());
+                if t.kernel_bpf_only == Some(Verdict::Accepted) {
+                    p.annotation_false_accepts_kernel_accepts.push(t.id.clone());
+                }
             }
         }
         p

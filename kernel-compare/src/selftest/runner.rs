@@ -163,6 +163,10 @@ pub struct TestOutcome {
     pub unprivileged: bool,
     /// What bpfbox's verdict is judged against.
     pub oracle: Oracle,
+    /// For a test judged against its annotation: the verdict of this kernel on the same
+    /// program loaded with CAP_BPF alone (no CAP_PERFMON), the nearest load it judges; it
+    /// differs from a load without any capability only in what CAP_BPF allows.
+    pub kernel_bpf_only: Option<Verdict>,
     /// The annotation's verdict.
     pub expected: Expected,
     /// The kernel's verdict (`None` when not loaded at all).
@@ -391,6 +395,33 @@ impl SelftestObject {
         }
     }
 
+    /// The kernel's verdict on the test's program loaded from a thread with CAP_BPF alone.
+    fn kernel_with_cap_bpf_alone(&self, spec: &TestSpec) -> Option<Verdict> {
+        let _caps = super::caps::WithoutSysAdmin::new();
+        let reduced = super::caps::BpfOnly::new();
+        if !reduced.active() {
+            return None;
+        }
+        let mut programs: BTreeSet<String> = BTreeSet::new();
+        programs.insert(spec.program.clone());
+        for aux in self.specs.iter().flatten() {
+            if aux.auxiliary && aux.run_unprivileged {
+                programs.insert(aux.program.clone());
+            }
+        }
+        let opts = LoadOptions {
+            log_level: 0,
+            log_size: None,
+            log_on_failure: false,
+            prog_flags: spec.prog_flags,
+            programs: Some(programs),
+        };
+        let k = KernelObject::load_named(&self.bytes, &self.object, &opts, &file_name(&self.path))
+            .ok()?;
+        let v = k.program(&spec.program)?.verdict.clone();
+        matches!(v, Verdict::Accepted | Verdict::Rejected).then_some(v)
+    }
+
     /// Runs one test.
     pub fn run(&self, spec: &TestSpec, unprivileged: bool, env: &Environment) -> TestOutcome {
         let expect = spec.expect(unprivileged);
@@ -401,6 +432,7 @@ impl SelftestObject {
             program: spec.program.clone(),
             unprivileged,
             oracle: Oracle::Kernel,
+            kernel_bpf_only: None,
             expected: if expect.failure {
                 Expected::Failure
             } else {
@@ -454,6 +486,7 @@ impl SelftestObject {
                 out.reason = Some(format!(
                     "{r}: kernel cannot say here; expected by the selftest's annotation"
                 ));
+                out.kernel_bpf_only = self.kernel_with_cap_bpf_alone(spec);
                 return out;
             }
         }
