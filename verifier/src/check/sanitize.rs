@@ -154,19 +154,20 @@ pub struct Operands {
 }
 
 impl Operands {
+    /// The register a mixed-sign offset is reported in: the instruction's source, even for
+    /// `scalar += pointer` (the kernel compares the offset with a copy, never equal to the
+    /// destination register).
     fn off_regno(&self) -> u8 {
-        match (self.swapped, self.src) {
-            (true, _) => self.dst,
-            (false, Src::Reg(r)) => r,
-            (false, Src::Imm(_)) => self.dst,
+        match self.src {
+            Src::Reg(r) => r,
+            Src::Imm(_) => self.dst,
         }
     }
 
+    /// The register an unmaskable pointer is reported in: the destination, for the same
+    /// reason.
     fn ptr_regno(&self) -> u8 {
-        match (self.swapped, self.src) {
-            (true, Src::Reg(r)) => r,
-            _ => self.dst,
-        }
+        self.dst
     }
 }
 
@@ -259,7 +260,6 @@ fn limit_or_reject(
 /// `sanitize_check_bounds` and `sanitize_ptr_alu` after the operation (`commit_window`):
 /// the result must stay inside its object, and the narrowed mask must be the one every
 /// other path through `pc` uses.
-#[allow(clippy::too_many_arguments)]
 pub fn commit(
     env: &mut Env<'_>,
     pc: usize,
