@@ -101,7 +101,11 @@ fn run(cases: &[(&str, Program)], maps: &[MapSpec]) -> Option<(usize, Vec<String
     for (name, p) in cases {
         let k = kernel_bpf_only(p, maps)?;
         let v = verify(p, &opts);
-        let ours = v.error.as_deref().and_then(|e| e.lines().last()).unwrap_or("");
+        let ours = v
+            .error
+            .as_deref()
+            .and_then(|e| e.lines().last())
+            .unwrap_or("");
         match (&k, v.accepted) {
             (Said::Accepted, true) => same += 1,
             (Said::Rejected(log), false) if error_line(log) == ours => same += 1,
@@ -127,8 +131,16 @@ fn unprivileged_rules_match_the_kernel() {
         return common::skip("cannot run a thread with CAP_BPF alone here");
     };
     eprintln!("{same} of {} unprivileged cases identical", cases.len());
-    assert!(fa.is_empty(), "accepted where the kernel rejects:\n{}", fa.join("\n"));
-    assert!(same * 100 >= cases.len() * 90, "only {same} of {} identical", cases.len());
+    assert!(
+        fa.is_empty(),
+        "accepted where the kernel rejects:\n{}",
+        fa.join("\n")
+    );
+    assert!(
+        same * 100 >= cases.len() * 90,
+        "only {same} of {} identical",
+        cases.len()
+    );
 }
 
 /// The whole walk corpus again, now as an unprivileged load.
@@ -141,9 +153,20 @@ fn walk_cases_match_the_kernel_without_cap_perfmon() {
     let Some((same, fa)) = run(&cases, &common::walk_cases::maps()) else {
         return common::skip("cannot run a thread with CAP_BPF alone here");
     };
-    eprintln!("{same} of {} walk cases identical without CAP_PERFMON", cases.len());
-    assert!(fa.is_empty(), "accepted where the kernel rejects:\n{}", fa.join("\n"));
-    assert!(same * 100 >= cases.len() * 90, "only {same} of {} identical", cases.len());
+    eprintln!(
+        "{same} of {} walk cases identical without CAP_PERFMON",
+        cases.len()
+    );
+    assert!(
+        fa.is_empty(),
+        "accepted where the kernel rejects:\n{}",
+        fa.join("\n")
+    );
+    assert!(
+        same * 100 >= cases.len() * 90,
+        "only {same} of {} identical",
+        cases.len()
+    );
 }
 
 /// A load without CAP_BPF is refused before verification here
