@@ -692,6 +692,13 @@ pub fn atomic(
     let n = size.bytes();
     alignment(env, pc, &base, off as i32, n, true)?;
     let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
+    if old.is_pointer() && base.ty == RegType::Stack && !env.privileged() {
+        // The atomic's read of a spilled pointer as a scalar would leak it.
+        return Err(Reject::at(
+            pc,
+            format!("leaking pointer from stack off {}", base.off + off as i32),
+        ));
+    }
     if old.is_pointer() {
         return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));
     }
