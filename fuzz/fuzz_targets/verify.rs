@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
             MapSpec::new("r", MapType::RingBuf, 0, 0, 4096),
         ],
         privileged: head[2] & 1 == 0,
+        bpf_capable: head[3] & 4 == 0,
         log_level: u32::from(head[2] >> 1) % 3,
         flags: u32::from(head[3] & 3),
         ..Options::default()

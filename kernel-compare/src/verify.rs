@@ -9,8 +9,8 @@ use crate::load::Verdict;
 /// How a program is loaded: what the verifier needs beside the program and the object.
 #[derive(Clone, Debug)]
 pub struct VerifyAs {
-    /// Whether the load is privileged.
-    pub privileged: bool,
+    /// The load's capabilities.
+    pub privilege: bpfbox_verifier::Privilege,
     /// Extra `prog_flags`.
     pub flags: u32,
     /// Log level (0, 1 or 2).
@@ -23,7 +23,7 @@ pub struct VerifyAs {
 impl Default for VerifyAs {
     fn default() -> Self {
         VerifyAs {
-            privileged: true,
+            privilege: bpfbox_verifier::Privilege::Full,
             flags: 0,
             log_level: 1,
             without_btf: false,
@@ -33,9 +33,11 @@ impl Default for VerifyAs {
 
 /// The verifier's options for a program of `obj`.
 pub fn options(obj: &Object, how: &VerifyAs) -> bpfbox_verifier::Options {
+    let (privileged, bpf_capable) = how.privilege.caps();
     bpfbox_verifier::Options {
         maps: obj.maps().to_vec(),
-        privileged: how.privileged,
+        privileged,
+        bpf_capable,
         log_level: how.log_level,
         flags: how.flags,
         btf: if how.without_btf {

@@ -64,6 +64,21 @@ pub struct SelftestArgs {
     /// table.
     #[arg(long)]
     parity_table: bool,
+    /// The capabilities of the privileged-mode loads, on both sides: `full`, or `bpf-only`
+    /// (the kernel loads from a thread that keeps CAP_BPF and drops CAP_PERFMON and
+    /// CAP_SYS_ADMIN; bpfbox verifies as such a load), which compares the unprivileged
+    /// pointer, stack and speculation rules with the kernel's. The `@unpriv` tests are
+    /// verified without any capability and judged against their annotations while the
+    /// kernel refuses unprivileged loads.
+    #[arg(long, value_enum, default_value_t = SelftestPrivilege::Full)]
+    privilege: SelftestPrivilege,
+}
+
+/// `--privilege`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SelftestPrivilege {
+    Full,
+    BpfOnly,
 }
 
 /// The agreement counts printed after the rows.
@@ -330,7 +345,10 @@ pub fn run(a: SelftestArgs) -> CliResult {
     if let Some(reason) = probe.reason() {
         return Err(CliError::internal(reason));
     }
-    let env = Environment::probe();
+    let mut env = Environment::probe();
+    if a.privilege == SelftestPrivilege::BpfOnly {
+        env.privilege = bpfbox_verifier::Privilege::BpfOnly;
+    }
     let bar = ProgressBar::new(files.len() as u64);
     if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
         bar.set_style(style);
@@ -404,6 +422,14 @@ pub fn run(a: SelftestArgs) -> CliResult {
                 crate::out!("{}\n", parity.markdown())?;
             }
             // The summary stays the last line.
+            if parity.annotation.judged > 0 {
+                crate::outln!(
+                    "{} ({} of the accepted-but-annotated-failure tests are accepted by this \
+                     kernel with CAP_BPF alone)",
+                    parity.annotation.annotation_line(),
+                    parity.annotation_false_accepts_kernel_accepts.len()
+                )?;
+            }
             crate::outln!("{}", parity.total.line())?;
             crate::outln!("{}", summary.line())?;
         }

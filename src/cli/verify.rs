@@ -8,6 +8,7 @@ use bpfbox_kernel_compare::probe::Probe;
 use bpfbox_kernel_compare::report::{self, CompareOptions, CSV_HEADER};
 use bpfbox_kernel_compare::verify::{self, VerifyAs};
 use bpfbox_loader::Object;
+use bpfbox_verifier::Privilege;
 use serde::Serialize;
 
 use super::{print_json, CliError, CliResult};
@@ -52,9 +53,14 @@ pub struct VerifyArgs {
     /// Extra `prog_flags`, by name (`BPF_F_STRICT_ALIGNMENT|BPF_F_ANY_ALIGNMENT`) or number.
     #[arg(long, value_parser = parse_flags)]
     flags: Option<u32>,
-    /// Verify as an unprivileged load (no CAP_BPF).
-    #[arg(long)]
+    /// Verify as an unprivileged load (no CAP_BPF, no CAP_PERFMON): `--privilege none`.
+    #[arg(long, conflicts_with = "privilege")]
     unprivileged: bool,
+    /// The load's capabilities: `full` (CAP_BPF and CAP_PERFMON), `bpf-only` (CAP_BPF
+    /// without CAP_PERFMON: no pointer leaks, uninitialised stack or unsanitised pointer
+    /// arithmetic), `none` (neither: also no loops, calls or CAP_BPF helpers).
+    #[arg(long, value_enum, default_value_t = PrivilegeArg::Full)]
+    privilege: PrivilegeArg,
     /// CO-RE target BTF; default: the running kernel's, when an object needs one.
     #[arg(long)]
     btf: Option<PathBuf>,
@@ -65,6 +71,27 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     output: Output,
+}
+
+/// `--privilege`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum PrivilegeArg {
+    Full,
+    BpfOnly,
+    None,
+}
+
+impl VerifyArgs {
+    fn privilege(&self) -> Privilege {
+        if self.unprivileged {
+            return Privilege::None;
+        }
+        match self.privilege {
+            PrivilegeArg::Full => Privilege::Full,
+            PrivilegeArg::BpfOnly => Privilege::BpfOnly,
+            PrivilegeArg::None => Privilege::None,
+        }
+    }
 }
 
 fn parse_flags(s: &str) -> Result<u32, String> {
@@ -102,7 +129,7 @@ pub fn run(a: VerifyArgs) -> CliResult {
         return compare_kernel(&a);
     }
     let how = VerifyAs {
-        privileged: !a.unprivileged,
+        privilege: a.privilege(),
         flags: a.flags.unwrap_or(0),
         log_level: a.log_level,
         without_btf: false,
@@ -305,9 +332,10 @@ fn csv(rows: &[Row]) -> String {
 
 /// `--compare-kernel`: both verdicts, error lines and counts, side by side.
 fn compare_kernel(a: &VerifyArgs) -> CliResult {
-    if a.unprivileged {
+    if a.privilege() != Privilege::Full {
         return Err(CliError::usage(
-            "--compare-kernel loads privileged; this kernel refuses unprivileged BPF",
+            "--compare-kernel loads with full privileges; use `bpfbox selftest --privilege \
+             bpf-only` to compare a reduced-capability load",
         ));
     }
     let probe = Probe::run();

@@ -19,6 +19,7 @@ use bpfbox_kernel_compare::selftest::{
     Environment, Expected, Parity, RetvalComparison, SelftestObject, Status, TestOutcome,
 };
 use bpfbox_loader::Object;
+use bpfbox_verifier::Privilege;
 
 const TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
 /// `ls progs/verifier_*.c | wc -l` in 6.12.
@@ -106,12 +107,32 @@ fn known() -> BTreeMap<String, String> {
 /// Every test of the corpus, run once (the kernel is needed).
 fn outcomes() -> Result<&'static [TestOutcome], String> {
     static RUN: OnceLock<Result<Vec<TestOutcome>, String>> = OnceLock::new();
-    RUN.get_or_init(|| {
+    RUN.get_or_init(|| run_all(Privilege::Full))
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+/// Every test of the corpus with the privileged-mode loads made with CAP_BPF alone.
+fn outcomes_bpf_only() -> Result<&'static [TestOutcome], String> {
+    static RUN: OnceLock<Result<Vec<TestOutcome>, String>> = OnceLock::new();
+    RUN.get_or_init(|| run_all(Privilege::BpfOnly))
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+fn run_all(privilege: Privilege) -> Result<Vec<TestOutcome>, String> {
+    {
         let dir = corpus()?;
         if let Some(reason) = Probe::run().reason() {
             return Err(reason);
         }
-        let env = Environment::probe();
+        if privilege == Privilege::BpfOnly
+            && !bpfbox_kernel_compare::selftest::caps::BpfOnly::new().active()
+        {
+            return Err("cannot run a thread with CAP_BPF alone here".into());
+        }
+        let mut env = Environment::probe();
+        env.privilege = privilege;
         let mut all = Vec::new();
         for path in objects(&dir) {
             let obj = SelftestObject::open(&path, &env)
@@ -121,9 +142,7 @@ fn outcomes() -> Result<&'static [TestOutcome], String> {
             }
         }
         Ok(all)
-    })
-    .as_deref()
-    .map_err(Clone::clone)
+    }
 }
 
 #[test]
@@ -139,6 +158,7 @@ fn all_objects_build_and_open() {
         ncpus: 1,
         host_btf: None,
         jit_enabled: None,
+        privilege: Privilege::Full,
     };
     let mut tests = 0;
     for path in &objs {
@@ -205,6 +225,7 @@ fn annotations_read_as_written() {
         ncpus: 1,
         host_btf: None,
         jit_enabled: None,
+        privilege: Privilege::Full,
     };
     // verifier_array_access.c: __description("valid read map access into a read-only
     // array 1") __success __success_unpriv __retval(28).
@@ -398,6 +419,44 @@ fn verifier_agrees_with_the_kernel() {
         "processed insns within 0.5-2x on {:.1}% < {INSNS_FLOOR}%",
         c.insns_percent()
     );
+}
+
+/// The unprivileged rules (pointer leaks and comparisons, uninitialised stack, Spectre
+/// sanitisation and speculative paths) against the kernel loading from a thread with CAP_BPF
+/// alone: no false accept, and the same floors. The `@unpriv` tests, which this kernel
+/// refuses before verifying, against their annotations: every program we accept against a
+/// failure annotation is one this kernel accepts with CAP_BPF alone (the 6.12 annotations
+/// predate 6.17's nospec barriers in place of rejections on speculative paths).
+#[test]
+fn unprivileged_verifier_agrees_with_the_kernel() {
+    let all = match outcomes_bpf_only() {
+        Ok(a) => a,
+        Err(reason) => return common::skip(&reason),
+    };
+    let parity = Parity::of(all);
+    let c = &parity.total;
+    eprintln!("CAP_BPF alone: {}", c.line());
+    eprintln!("{}", parity.annotation.annotation_line());
+    assert!(
+        parity.false_accepts.is_empty(),
+        "bpfbox accepts what the kernel with CAP_BPF alone rejects:\n{:#?}",
+        parity.false_accepts
+    );
+    assert!(c.judged > 1200, "only {} tests judged", c.judged);
+    assert!(c.verdict_percent() >= VERDICT_FLOOR);
+    assert!(c.insns_percent() >= INSNS_FLOOR);
+    let unexplained: Vec<&String> = parity
+        .annotation_false_accepts
+        .iter()
+        .filter(|id| !parity.annotation_false_accepts_kernel_accepts.contains(id))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "bpfbox accepts @unpriv tests annotated to fail that the kernel with CAP_BPF alone \
+         rejects too:\n{unexplained:#?}"
+    );
+    assert!(parity.annotation.judged > 400, "@unpriv tests judged");
+    assert!(parity.annotation.verdict_percent() >= VERDICT_FLOOR);
 }
 
 #[test]

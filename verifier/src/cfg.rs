@@ -60,8 +60,8 @@ pub struct CfgInput<'a> {
     pub line_info: &'a [LineInfo],
     /// The maps `ld_imm64` map-index references index.
     pub maps: &'a [MapSpec],
-    /// Whether the load is privileged (CAP_BPF): back-edges and calls need it.
-    pub privileged: bool,
+    /// Whether the load has CAP_BPF (`bpf_capable`): back-edges and calls need it.
+    pub bpf_capable: bool,
     /// Whether level-2 lines are wanted.
     pub verbose: bool,
 }
@@ -126,7 +126,7 @@ fn add_subprogs(inp: &CfgInput<'_>, cfg: &mut Cfg) -> Result<()> {
         if !is_pseudo_func(i) && !is_pseudo_call(i) && !is_kfunc_call(i) {
             continue;
         }
-        if !inp.privileged {
+        if !inp.bpf_capable {
             return Err(Reject::at(
                 pc,
                 "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
@@ -339,7 +339,7 @@ struct Walk<'a> {
     insns: &'a [RawInsn],
     state: Vec<u8>,
     stack: Vec<usize>,
-    privileged: bool,
+    bpf_capable: bool,
 }
 
 impl Walk<'_> {
@@ -368,7 +368,7 @@ impl Walk<'_> {
             return Ok(Step::Keep);
         }
         if self.state[w] & 0xf0 == DISCOVERED {
-            if self.privileged {
+            if self.bpf_capable {
                 return Ok(Step::Done);
             }
             return Err(Reject::at(t, format!("back-edge from insn {t} to {w}")));
@@ -450,7 +450,7 @@ fn walk_cfg(inp: &CfgInput<'_>, cfg: &mut Cfg) -> Result<()> {
         insns: inp.insns,
         state: vec![0; n],
         stack: vec![0],
-        privileged: inp.privileged,
+        bpf_capable: inp.bpf_capable,
     };
     w.state[0] = DISCOVERED;
     while let Some(&t) = w.stack.last() {

@@ -45,6 +45,8 @@ pub struct Env<'a> {
     pub widen: bool,
     /// Global functions called so far, each to be verified once after the main program.
     pub globals_called: Vec<usize>,
+    /// Spectre sanitisation and speculative paths of unprivileged loads.
+    pub spec: check::sanitize::Spec,
 }
 
 impl Env<'_> {
@@ -54,9 +56,15 @@ impl Env<'_> {
         self.id_gen
     }
 
-    /// Whether the load is privileged.
+    /// Whether the load is privileged (CAP_PERFMON: the kernel's `allow_ptr_leaks`,
+    /// `allow_uninit_stack`, `bypass_spec_v1` and `bypass_spec_v4`).
     pub fn privileged(&self) -> bool {
         self.opts.privileged
+    }
+
+    /// Whether the load has CAP_BPF (the kernel's `bpf_capable`).
+    pub fn bpf_capable(&self) -> bool {
+        self.opts.bpf_capable
     }
 }
 
@@ -73,6 +81,8 @@ struct Checkpoint {
     misses: u32,
     /// Dead registers already forgotten (`cleaned`).
     cleaned: bool,
+    /// Saved on a speculative path: it cannot stand for an architectural one.
+    speculative: bool,
     /// The stretch of path from the previous checkpoint, for precision backtracking.
     seg: Segment,
 }
@@ -98,6 +108,8 @@ struct Pending {
     /// Where the log resumes at level 1.
     log_pos: usize,
     seg: Segment,
+    /// A path only a mispredicting CPU takes (unprivileged loads).
+    speculative: bool,
 }
 
 /// Walks every path of the program; `Ok` when every path reaches a valid exit.
@@ -149,8 +161,14 @@ fn run_once(
         observed: crate::facts::Observed::new(prog.insns.len()),
         widen,
         globals_called: Vec::new(),
+        spec: Default::default(),
     };
-    let r = walk_all(&mut env, stats).and_then(|()| check::subprog::check_stack_depth(&env));
+    let r = walk_all(&mut env, stats)
+        .and_then(|()| check::subprog::check_stack_depth(&env))
+        .and_then(|()| {
+            let may_goto = prog.insns.iter().any(is_may_goto);
+            env.spec.after_walk(env.privileged(), may_goto)
+        });
     stats.stack_depth = env.stack_depth.clone();
     if r.is_ok() {
         // The rewrite of `may_goto` keeps its loop budget in 8 more bytes of the frame.
@@ -288,8 +306,16 @@ impl Walker {
         let cmp = prune::Cmp {
             id_gen: env.id_gen,
             allow_uninit_stack: env.privileged(),
-            precision: env.privileged(),
+            precision: env.bpf_capable(),
         };
+        // `explore_alu_limits`: every path's pointer-arithmetic mask must be seen, so a
+        // state prunes only an identical one.
+        let prune_exact = if env.spec.explore_alu_limits {
+            prune::Exact::Exact
+        } else {
+            prune::Exact::Not
+        };
+        let cur_spec = env.spec.speculative;
         let mut list = std::mem::take(&mut self.at[pc]);
         // `clean_live_states`: checkpoints whose paths are all explored forget dead registers.
         for &k in &list {
@@ -306,18 +332,27 @@ impl Walker {
         while i < list.len() {
             let k = list[i];
             let c = &mut self.checkpoints[k];
+            // A speculative state stands for no architectural one.
+            let comparable = !c.speculative || cur_spec;
             if c.branches > 0 {
                 // A loop through `may_goto` that comes back no wider than it was is covered
                 // by the earlier iteration: the runtime's budget ends it.
+                // (`explore_alu_limits` makes the comparison of scalars exact.)
                 if may_goto
+                    && comparable
                     && c.state.may_goto_depth != st.may_goto_depth
-                    && may_goto::within(&c.state, st)
+                    && (if env.spec.explore_alu_limits {
+                        prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
+                    } else {
+                        may_goto::within(&c.state, st)
+                    })
                 {
                     c.hits += 1;
                     pruned = true;
                     break;
                 }
-                if c.state.may_goto_depth == st.may_goto_depth
+                if comparable
+                    && c.state.may_goto_depth == st.may_goto_depth
                     && prune::states_maybe_looping(&c.state, st)
                     && prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
                 {
@@ -337,7 +372,7 @@ impl Walker {
                 {
                     add = false;
                 }
-            } else if prune::states_equal(&c.state, st, prune::Exact::Not, cmp) {
+            } else if comparable && prune::states_equal(&c.state, st, prune_exact, cmp) {
                 c.hits += 1;
                 pruned = true;
                 hit = k;
@@ -377,12 +412,16 @@ impl Walker {
         }
         // Counted only when no state matched, as the kernel counts it.
         self.max_per_insn = self.max_per_insn.max(scanned);
+        // Without CAP_BPF an instruction keeps at most 64 states.
+        if !env.bpf_capable() && scanned > 64 {
+            return Ok(false);
+        }
         if !add {
             return Ok(false);
         }
         self.prev_jmps = self.jmps;
         self.prev_processed = self.processed;
-        if env.privileged() {
+        if env.bpf_capable() {
             // Precision is learned afresh below every checkpoint.
             precision::forget_precision(st);
         }
@@ -397,6 +436,7 @@ impl Walker {
             hits: 0,
             misses: 0,
             cleaned: false,
+            speculative: env.spec.speculative,
             seg,
         });
         self.at[pc].push(k);
@@ -469,6 +509,7 @@ impl Walker {
 
     fn walk_paths(&mut self, env: &mut Env<'_>, mut st: State, mut pc: usize) -> Result<()> {
         let mut parent: Option<usize> = None;
+        env.spec.speculative = false;
         loop {
             let mut ended = false;
             // Counted before the prune check, as the kernel counts it.
@@ -488,14 +529,25 @@ impl Walker {
                 env.log.safe(pc);
                 ended = true;
             }
+            // A speculative path stops where another one failed (`nospec`).
+            if !ended && env.spec.speculative && env.spec.stops_at(pc) {
+                ended = true;
+            }
+            let decoded = Insn::decode(&env.prog.insns, pc).map_err(|e| {
+                let msg = match e.kind {
+                    IsaErrorKind::InvalidReg(r) => format!("R{r} is invalid"),
+                    k => k.to_string(),
+                };
+                Reject::at(pc, msg)
+            });
+            if let Err(e) = &decoded {
+                if !ended && env.spec.speculative && recoverable(e) {
+                    env.spec.nospec.push(pc);
+                    ended = true;
+                }
+            }
             if !ended {
-                let insn = Insn::decode(&env.prog.insns, pc).map_err(|e| {
-                    let msg = match e.kind {
-                        IsaErrorKind::InvalidReg(r) => format!("R{r} is invalid"),
-                        k => k.to_string(),
-                    };
-                    Reject::at(pc, msg)
-                })?;
+                let insn = decoded?;
                 env.observed.visit(pc);
                 let p = env.prog;
                 env.log
@@ -511,7 +563,7 @@ impl Walker {
                     self.jmps += 1;
                 }
                 let is_jmp = matches!(insn, Insn::Jmp { .. });
-                let track = env.privileged();
+                let track = env.bpf_capable();
                 let opened = env.cfg.jmp_point.get(pc).copied().unwrap_or(false);
                 if opened {
                     self.seg.push(Entry::new(pc, self.prev), false);
@@ -527,8 +579,40 @@ impl Walker {
                         };
                         may_goto::branch(&st, pc, off, prev)
                     }
-                    _ => check::step(env, &mut st, pc, &insn)?,
+                    _ => match check::step(env, &mut st, pc, &insn) {
+                        Ok(f) => f,
+                        // A speculative path that would fault gets a barrier instead.
+                        Err(e) if env.spec.speculative && recoverable(&e) => {
+                            env.spec.nospec.push(pc);
+                            env.spec.push.clear();
+                            Flow::Exit
+                        }
+                        Err(e) => return Err(e),
+                    },
                 };
+                for (at, spec) in std::mem::take(&mut env.spec.push) {
+                    if self.pending.len() >= JMP_SEQ_LIMIT {
+                        return Err(Reject::at(
+                            pc,
+                            format!(
+                                "The sequence of {} jumps is too complex.",
+                                self.pending.len() + 1
+                            ),
+                        ));
+                    }
+                    if let Some(p) = parent {
+                        self.checkpoints[p].branches += 1;
+                    }
+                    self.pending.push(Pending {
+                        state: spec,
+                        pc: at,
+                        prev: pc,
+                        parent,
+                        log_pos: env.log.pos(),
+                        seg: self.seg.clone(),
+                        speculative: true,
+                    });
+                }
                 if single {
                     self.stack_live.record(pc, pre.reads, pre.writes);
                 }
@@ -568,6 +652,7 @@ impl Walker {
                             parent,
                             log_pos: env.log.pos(),
                             seg: self.seg.clone(),
+                            speculative: env.spec.speculative,
                         });
                         env.log.jump(&st, pc, &env.opts.maps);
                         pc = fall;
@@ -588,7 +673,15 @@ impl Walker {
                 parent = p.parent;
                 self.prev = p.prev;
                 self.seg = p.seg;
+                env.spec.speculative = p.speculative;
             }
         }
     }
+}
+
+/// Whether an error on a speculative path ends only that path (the kernel's
+/// `error_recoverable_with_nospec`: `EPERM`, `EACCES`, `EINVAL`): every rejection of an
+/// instruction, but not a limit, and not a feature this verifier does not handle.
+fn recoverable(e: &Reject) -> bool {
+    !e.unsupported && !crate::is_complexity_limit(e)
 }

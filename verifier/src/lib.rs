@@ -21,16 +21,17 @@ pub mod log;
 pub mod options;
 pub mod prune;
 pub mod state;
+pub mod unpriv;
 
 pub use error::Reject;
 pub use facts::Facts;
-pub use options::{Options, Stats, Verdict};
+pub use options::{Options, Privilege, Stats, Verdict};
 
 use bpfbox_vm::Program;
 
 /// Whether a rejection is a complexity limit. Our state pruning is not yet as strong as the
 /// kernel's, so reaching a limit the kernel may not reach says nothing about its verdict.
-fn is_complexity_limit(r: &Reject) -> bool {
+pub(crate) fn is_complexity_limit(r: &Reject) -> bool {
     r.message.starts_with("BPF program is too large.") || r.message.starts_with("The sequence of ")
 }
 
@@ -45,12 +46,14 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
         func_info: &prog.func_info,
         line_info: &prog.line_info,
         maps: &opts.maps,
-        privileged: opts.privileged,
+        bpf_capable: opts.bpf_capable,
         verbose: log.verbose(),
     };
     let sleepable = (prog.prog_flags | opts.flags) & (1 << 4) != 0; // BPF_F_SLEEPABLE
     let result = if prog.insns.is_empty() {
         Err(Reject::program("empty program"))
+    } else if let Some(r) = unpriv::before_load(prog, opts) {
+        Err(r)
     } else if prog.prog_type == bpfbox_vm::ProgType::Syscall && !sleepable {
         // `check_attach_btf_id`, before the program-level checks.
         Err(Reject::program("Syscall programs can only be sleepable"))
@@ -61,11 +64,6 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
             }
             for m in log::prototype::main_messages(prog, opts.btf.as_deref()) {
                 log.line(&m);
-            }
-            if !opts.privileged {
-                // Unprivileged loads add speculative-execution paths and sanitation that the
-                // walk does not model yet: refuse rather than risk accepting.
-                return Err(Reject::unsupported(0, "verifying unprivileged loads"));
             }
             explore::run(prog, opts, &c, &mut stats, &mut log)
         })

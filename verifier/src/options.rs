@@ -19,9 +19,13 @@ pub const BPF_F_TEST_STATE_FREQ: u32 = 1 << 3;
 pub struct Options {
     /// The object's maps: map-index references in the program index this list.
     pub maps: Vec<MapSpec>,
-    /// Whether the load is privileged (CAP_BPF, CAP_PERFMON): bounded loops, calls, pointer
-    /// leaks and uninitialised stack reads need it.
+    /// Whether the load has CAP_PERFMON (or CAP_SYS_ADMIN): the kernel's `allow_ptr_leaks`,
+    /// `allow_uninit_stack` and `bypass_spec_v1`/`v4`. Without it pointers may not leak,
+    /// uninitialised stack may not be read, and pointer arithmetic is sanitised.
     pub privileged: bool,
+    /// Whether the load has CAP_BPF (or CAP_SYS_ADMIN): the kernel's `bpf_capable`. Without
+    /// it no back-edges, no calls, 4,096 instructions at most, fewer helpers.
+    pub bpf_capable: bool,
     /// Log level, the kernel's bits: 1 (instructions, the states at branch points and the
     /// failing path), 2 (every path, the state after every instruction), 4 (the closing
     /// `verification time` and `stack depth` lines). 0 logs only the error and statistics.
@@ -42,10 +46,61 @@ impl Default for Options {
         Options {
             maps: Vec::new(),
             privileged: true,
+            bpf_capable: true,
             log_level: 1,
             flags: 0,
             btf: None,
             frozen_values: Vec::new(),
+        }
+    }
+}
+
+/// The capability levels a load can have, as the kernel tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Privilege {
+    /// CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): everything allowed.
+    Full,
+    /// CAP_BPF without CAP_PERFMON: `bpf_capable`, but unprivileged pointer rules.
+    BpfOnly,
+    /// Neither: the unprivileged load (`kernel.unprivileged_bpf_disabled` = 0 needed).
+    None,
+}
+
+impl Privilege {
+    /// `(privileged, bpf_capable)`: the kernel's CAP_PERFMON and CAP_BPF.
+    pub fn caps(self) -> (bool, bool) {
+        match self {
+            Privilege::Full => (true, true),
+            Privilege::BpfOnly => (false, true),
+            Privilege::None => (false, false),
+        }
+    }
+
+    /// The label used on the command line and in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Privilege::Full => "full",
+            Privilege::BpfOnly => "bpf-only",
+            Privilege::None => "none",
+        }
+    }
+}
+
+impl Options {
+    /// Sets the capability level.
+    pub fn with_privilege(mut self, p: Privilege) -> Options {
+        (self.privileged, self.bpf_capable) = p.caps();
+        self
+    }
+
+    /// The capability level (CAP_PERFMON without CAP_BPF counts as [`Privilege::None`] for
+    /// what only CAP_BPF allows, and is reported as such).
+    pub fn privilege(&self) -> Privilege {
+        match (self.privileged, self.bpf_capable) {
+            (true, true) => Privilege::Full,
+            (false, true) => Privilege::BpfOnly,
+            _ => Privilege::None,
         }
     }
 }

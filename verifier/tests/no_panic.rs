@@ -39,6 +39,7 @@ proptest! {
         insns in proptest::collection::vec(slot(), 0..24),
         t in 0u32..33,
         privileged in any::<bool>(),
+        bpf_capable in any::<bool>(),
         flags in 0u32..4,
         level in 0u32..3,
     ) {
@@ -61,6 +62,7 @@ proptest! {
                 MapSpec::new("h", MapType::Hash, 8, 8, 4),
             ],
             privileged,
+            bpf_capable,
             log_level: level,
             flags,
             ..Options::default()

@@ -1,13 +1,20 @@
-//! Running without `CAP_SYS_ADMIN`, as the selftests' verifier tests run
-//! (`prog_tests/verifier.c` drops it around every test, keeping `CAP_BPF` and `CAP_PERFMON`).
+//! Running with fewer capabilities: without `CAP_SYS_ADMIN`, as the selftests' verifier tests
+//! run (`prog_tests/verifier.c` drops it around every test, keeping `CAP_BPF` and
+//! `CAP_PERFMON`), or with `CAP_BPF` alone among the BPF-relevant ones, the kernel's
+//! unprivileged verification (`allow_ptr_leaks`, `allow_uninit_stack`, `bypass_spec_v1`/`v4`
+//! all false) with `bpf_capable` still true.
 //!
-//! Capabilities are per thread: the guard changes only the calling thread's effective set
-//! and restores it when dropped.
+//! Capabilities are per thread: the guards change only the calling thread's effective set
+//! and restore it when dropped.
 
 /// `_LINUX_CAPABILITY_VERSION_3`.
 const CAP_VERSION_3: u32 = 0x2008_0522;
 /// `CAP_SYS_ADMIN`.
 const CAP_SYS_ADMIN: u32 = 21;
+/// `CAP_PERFMON`.
+const CAP_PERFMON: u32 = 38;
+/// `CAP_BPF`.
+const CAP_BPF: u32 = 39;
 
 #[repr(C)]
 struct CapHeader {
@@ -16,7 +23,7 @@ struct CapHeader {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct CapData {
     effective: u32,
     permitted: u32,
@@ -69,6 +76,66 @@ impl WithoutSysAdmin {
     }
 }
 
+/// While alive, the calling thread keeps `CAP_BPF` but runs without `CAP_PERFMON` and
+/// `CAP_SYS_ADMIN` (which implies it): the kernel verifies its loads as unprivileged ones
+/// (no pointer leaks, no uninitialised stack reads, Spectre sanitisation) while still
+/// `bpf_capable` (bounded loops, calls, the CAP_BPF helpers, the 1M limit).
+/// `CAP_NET_ADMIN` is kept: it only decides which program types may load, not how the
+/// verifier judges them, and keeping it lets XDP and TC programs be judged too.
+pub struct BpfOnly {
+    saved: Option<[CapData; 2]>,
+    active: bool,
+}
+
+fn has(data: &[CapData; 2], cap: u32) -> bool {
+    data[(cap / 32) as usize].effective & (1 << (cap % 32)) != 0
+}
+
+fn clear(data: &mut [CapData; 2], cap: u32) {
+    data[(cap / 32) as usize].effective &= !(1 << (cap % 32));
+}
+
+impl BpfOnly {
+    /// Drops `CAP_PERFMON` and `CAP_SYS_ADMIN` from the effective set.
+    pub fn new() -> BpfOnly {
+        let Some(old) = capget() else {
+            return BpfOnly {
+                saved: None,
+                active: false,
+            };
+        };
+        let mut new = old;
+        clear(&mut new, CAP_SYS_ADMIN);
+        clear(&mut new, CAP_PERFMON);
+        let changed = new != old;
+        let set = changed && capset(&new);
+        let now = capget().unwrap_or(old);
+        BpfOnly {
+            saved: set.then_some(old),
+            active: has(&now, CAP_BPF) && !has(&now, CAP_PERFMON) && !has(&now, CAP_SYS_ADMIN),
+        }
+    }
+
+    /// Whether the thread now has `CAP_BPF` and neither `CAP_PERFMON` nor `CAP_SYS_ADMIN`.
+    pub fn active(&self) -> bool {
+        self.active
+    }
+}
+
+impl Default for BpfOnly {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for BpfOnly {
+    fn drop(&mut self) {
+        if let Some(old) = &self.saved {
+            capset(old);
+        }
+    }
+}
+
 impl Default for WithoutSysAdmin {
     fn default() -> Self {
         Self::new()
@@ -101,5 +168,18 @@ mod tests {
         }
         let after = capget().unwrap();
         assert_eq!(before[0].effective, after[0].effective);
+    }
+
+    #[test]
+    fn bpf_only_keeps_cap_bpf_and_restores() {
+        let Some(before) = capget() else { return };
+        {
+            let g = BpfOnly::new();
+            let now = capget().unwrap();
+            assert!(!has(&now, CAP_PERFMON) && !has(&now, CAP_SYS_ADMIN));
+            assert_eq!(g.active(), has(&before, CAP_BPF));
+        }
+        let after = capget().unwrap();
+        assert!(before == after, "the effective set is restored");
     }
 }

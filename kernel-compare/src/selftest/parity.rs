@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::runner::TestOutcome;
+use super::runner::{Expected, Oracle, TestOutcome};
 use crate::load::Verdict;
 
 /// Agreement counts over a set of tests.
@@ -37,9 +37,38 @@ pub struct Counts {
 
 impl Counts {
     fn add(&mut self, t: &TestOutcome) {
+        if t.oracle != Oracle::Kernel {
+            return;
+        }
         let (Some(k), Some(b)) = (&t.kernel, &t.bpfbox) else {
             return;
         };
+        let same_error = match (&t.first_error, &t.bpfbox_error) {
+            (Some(k), Some(b)) => k.trim() == b.trim(),
+            _ => false,
+        };
+        self.add_verdicts(t, k, b, same_error);
+    }
+
+    /// A test the kernel cannot judge here, against its annotation: the expected verdict
+    /// stands for the kernel's, and the error counts as the same when bpfbox's log has every
+    /// expected message (or the annotation names none).
+    fn add_annotation(&mut self, t: &TestOutcome) {
+        if t.oracle != Oracle::Annotation {
+            return;
+        }
+        let Some(b) = &t.bpfbox else {
+            return;
+        };
+        let k = match t.expected {
+            Expected::Success => Verdict::Accepted,
+            Expected::Failure => Verdict::Rejected,
+        };
+        let same_error = t.msgs.as_ref().is_none_or(|m| m.ok());
+        self.add_verdicts(t, &k, b, same_error);
+    }
+
+    fn add_verdicts(&mut self, t: &TestOutcome, k: &Verdict, b: &Verdict, same_error: bool) {
         if !matches!(k, Verdict::Accepted | Verdict::Rejected) {
             return;
         }
@@ -60,11 +89,7 @@ impl Counts {
             (Verdict::Rejected, Verdict::Rejected) => {
                 self.same_verdict += 1;
                 self.both_reject += 1;
-                let same = match (&t.first_error, &t.bpfbox_error) {
-                    (Some(k), Some(b)) => k.trim() == b.trim(),
-                    _ => false,
-                };
-                if same {
+                if same_error {
                     self.same_error += 1;
                 }
             }
@@ -124,6 +149,25 @@ impl Counts {
             self.insns_equal
         )
     }
+
+    /// One line of figures against the annotations (tests the kernel cannot judge here).
+    pub fn annotation_line(&self) -> String {
+        format!(
+            "bpfbox's verifier (unprivileged, kernel cannot say here; expected by the selftests' \
+             annotations): same verdict on {}/{} ({:.1}%), {} accepted that the annotation \
+             rejects, {} rejected that it accepts ({} not supported yet); expected messages in \
+             the log on {}/{} both reject ({:.1}%)",
+            self.same_verdict,
+            self.judged,
+            self.verdict_percent(),
+            self.false_accepts,
+            self.false_rejects,
+            self.unsupported,
+            self.same_error,
+            self.both_reject,
+            self.error_percent(),
+        )
+    }
 }
 
 /// The figures overall and per object file, and the tests we accept that the kernel rejects.
@@ -135,6 +179,15 @@ pub struct Parity {
     pub per_file: BTreeMap<String, Counts>,
     /// Test ids we accept and the kernel rejects.
     pub false_accepts: Vec<String>,
+    /// The tests judged against their annotations (the `@unpriv` ones while the kernel
+    /// refuses unprivileged loads).
+    pub annotation: Counts,
+    /// Test ids we accept and the annotation rejects.
+    pub annotation_false_accepts: Vec<String>,
+    /// ... of which this kernel accepts when loaded with CAP_BPF alone (the annotation
+    /// predates a change of the kernel, such as 6.17's nospec instead of a rejection on a
+    /// speculative path).
+    pub annotation_false_accepts_kernel_accepts: Vec<String>,
 }
 
 impl Parity {
@@ -147,6 +200,14 @@ impl Parity {
             p.per_file.entry(t.object.clone()).or_default().add(t);
             if p.total.false_accepts > before {
                 p.false_accepts.push(t.id.clone());
+            }
+            let before = p.annotation.false_accepts;
+            p.annotation.add_annotation(t);
+            if p.annotation.false_accepts > before {
+                p.annotation_false_accepts.push(t.id.clone());
+                if t.kernel_bpf_only == Some(Verdict::Accepted) {
+                    p.annotation_false_accepts_kernel_accepts.push(t.id.clone());
+                }
             }
         }
         p

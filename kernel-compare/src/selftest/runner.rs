@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use bpfbox_btf::Btf;
 use bpfbox_loader::Object;
+use bpfbox_verifier::Privilege;
 use bpfbox_vm::interp::ProgramTable;
 use bpfbox_vm::maps::MapConfig;
 use bpfbox_vm::testrun::{build_context, prepare, run_context, RunSetup, TestRun};
@@ -103,6 +104,26 @@ impl Status {
     }
 }
 
+/// What bpfbox's verifier verdict is judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Oracle {
+    /// The running kernel's verdict.
+    Kernel,
+    /// The kernel cannot say here (unprivileged BPF is disabled): the selftest's
+    /// `__success_unpriv`/`__failure_unpriv` annotation (`__msg_unpriv` for the log).
+    Annotation,
+}
+
+/// The `__msg` patterns of the expected mode matched against bpfbox's log, when bpfbox
+/// rejected as the annotation expects (the selftests check messages only then).
+fn annotation_msgs(expect: &super::annotations::Expect, out: &TestOutcome) -> Option<MatchResult> {
+    if expect.msgs.is_empty() || out.bpfbox != Some(Verdict::Rejected) || !expect.failure {
+        return None;
+    }
+    Some(match_in_order(&out.bpfbox_log, &expect.msgs))
+}
+
 /// A test run's result on one side.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +161,12 @@ pub struct TestOutcome {
     pub program: String,
     /// Whether this is the unprivileged variant.
     pub unprivileged: bool,
+    /// What bpfbox's verdict is judged against.
+    pub oracle: Oracle,
+    /// For a test judged against its annotation: the verdict of this kernel on the same
+    /// program loaded with CAP_BPF alone (no CAP_PERFMON), the nearest load it judges; it
+    /// differs from a load without any capability only in what CAP_BPF allows.
+    pub kernel_bpf_only: Option<Verdict>,
     /// The annotation's verdict.
     pub expected: Expected,
     /// The kernel's verdict (`None` when not loaded at all).
@@ -244,6 +271,10 @@ pub struct Environment {
     pub host_btf: Option<Arc<Btf>>,
     /// `net.core.bpf_jit_enable` is on.
     pub jit_enabled: Option<bool>,
+    /// The capabilities the privileged-mode tests load with, on both sides
+    /// ([`Privilege::Full`], or [`Privilege::BpfOnly`] to compare the unprivileged rules
+    /// with the kernel).
+    pub privilege: Privilege,
 }
 
 impl Environment {
@@ -262,6 +293,16 @@ impl Environment {
             jit_enabled: std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
                 .ok()
                 .map(|s| s.trim() != "0"),
+            privilege: Privilege::Full,
+        }
+    }
+
+    /// The capabilities bpfbox verifies a test with: the `@unpriv` variant without any.
+    pub fn privilege_of(&self, unprivileged: bool) -> Privilege {
+        if unprivileged {
+            Privilege::None
+        } else {
+            self.privilege
         }
     }
 
@@ -354,6 +395,33 @@ impl SelftestObject {
         }
     }
 
+    /// The kernel's verdict on the test's program loaded from a thread with CAP_BPF alone.
+    fn kernel_with_cap_bpf_alone(&self, spec: &TestSpec) -> Option<Verdict> {
+        let _caps = super::caps::WithoutSysAdmin::new();
+        let reduced = super::caps::BpfOnly::new();
+        if !reduced.active() {
+            return None;
+        }
+        let mut programs: BTreeSet<String> = BTreeSet::new();
+        programs.insert(spec.program.clone());
+        for aux in self.specs.iter().flatten() {
+            if aux.auxiliary && aux.run_unprivileged {
+                programs.insert(aux.program.clone());
+            }
+        }
+        let opts = LoadOptions {
+            log_level: 0,
+            log_size: None,
+            log_on_failure: false,
+            prog_flags: spec.prog_flags,
+            programs: Some(programs),
+        };
+        let k = KernelObject::load_named(&self.bytes, &self.object, &opts, &file_name(&self.path))
+            .ok()?;
+        let v = k.program(&spec.program)?.verdict.clone();
+        matches!(v, Verdict::Accepted | Verdict::Rejected).then_some(v)
+    }
+
     /// Runs one test.
     pub fn run(&self, spec: &TestSpec, unprivileged: bool, env: &Environment) -> TestOutcome {
         let expect = spec.expect(unprivileged);
@@ -363,6 +431,8 @@ impl SelftestObject {
             name: spec.name(unprivileged),
             program: spec.program.clone(),
             unprivileged,
+            oracle: Oracle::Kernel,
+            kernel_bpf_only: None,
             expected: if expect.failure {
                 Expected::Failure
             } else {
@@ -407,12 +477,29 @@ impl SelftestObject {
         }
         if unprivileged {
             if let Some(r) = env.unprivileged_reason() {
-                out.reason = Some(r);
+                // The kernel cannot say here; the selftest's annotation is the oracle.
+                bpfbox_verify(&self.object, false, spec, Privilege::None, &mut out);
+                out.oracle = Oracle::Annotation;
+                if let Some(m) = annotation_msgs(expect, &out) {
+                    out.msgs = Some(m);
+                }
+                out.reason = Some(format!(
+                    "{r}: kernel cannot say here; expected by the selftest's annotation"
+                ));
+                out.kernel_bpf_only = self.kernel_with_cap_bpf_alone(spec);
                 return out;
             }
         }
-        // As the selftests run: without CAP_SYS_ADMIN, for the load and the test run.
+        // As the selftests run: without CAP_SYS_ADMIN, for the load and the test run; or
+        // with CAP_BPF alone when comparing reduced-capability loads.
         let _caps = super::caps::WithoutSysAdmin::new();
+        let reduced =
+            (env.privilege == Privilege::BpfOnly && !unprivileged).then(super::caps::BpfOnly::new);
+        if reduced.as_ref().is_some_and(|g| !g.active()) {
+            out.status = Status::CannotSay;
+            out.reason = Some("cannot run with CAP_BPF alone here".into());
+            return out;
+        }
         // A test with its own BTF is relocated against it.
         let custom;
         let object = match &spec.btf_path {
@@ -443,7 +530,8 @@ impl SelftestObject {
         }
         // The selftests' loader: the test's log level exactly, a 2 MiB log buffer, libbpf's
         // retry at level 1 when a load without a log fails, the test's flags.
-        bpfbox_verify(object, false, spec, unprivileged, &mut out);
+        let privilege = env.privilege_of(unprivileged);
+        bpfbox_verify(object, false, spec, privilege, &mut out);
         let opts = LoadOptions {
             log_level: spec.log_level,
             log_size: Some(LOG_BUF_SIZE),
@@ -463,7 +551,7 @@ impl SelftestObject {
         if out.btf_error.is_some() {
             // libbpf loads the programs without their BTF records once the kernel refuses
             // the object's BTF: verify what the kernel was given.
-            bpfbox_verify(object, true, spec, unprivileged, &mut out);
+            bpfbox_verify(object, true, spec, privilege, &mut out);
         }
         let Some(load) = kernel.program(&spec.program) else {
             out.status = Status::CannotSay;
@@ -700,14 +788,14 @@ fn bpfbox_verify(
     object: &Object,
     without_btf: bool,
     spec: &TestSpec,
-    unprivileged: bool,
+    privilege: Privilege,
     out: &mut TestOutcome,
 ) {
     let Some(p) = object.program(&spec.program) else {
         return;
     };
     let how = crate::verify::VerifyAs {
-        privileged: !unprivileged,
+        privilege,
         flags: spec.prog_flags,
         log_level: spec.log_level.max(1),
         without_btf,

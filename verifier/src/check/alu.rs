@@ -4,6 +4,7 @@
 use bpfbox_vm::isa::{AluOp, EndKind, Src, Width};
 
 use super::read;
+use super::sanitize::{self, Operands};
 use crate::domain::{Scalar, ScalarDomain};
 use crate::error::{Reject, Result};
 use crate::explore::Env;
@@ -70,6 +71,7 @@ pub fn alu(
     }
     let out = match (dst_reg.is_pointer(), src_reg.is_pointer()) {
         (false, false) => {
+            sanitize::val_alu(env, pc, op, dst, src)?;
             let mut v = dst_reg.val;
             v.alu(op, width, &src_reg.val);
             Reg::scalar(v)
@@ -84,8 +86,22 @@ pub fn alu(
                 ));
             }
         }
-        (true, false) => ptr_arith(env, pc, width, op, dst, &dst_reg, &src_reg, false)?,
-        (false, true) => ptr_arith(env, pc, width, op, dst, &src_reg, &dst_reg, true)?,
+        (true, false) => {
+            let ops = Operands {
+                dst,
+                src,
+                swapped: false,
+            };
+            ptr_arith(env, st, pc, width, op, &ops, &dst_reg, &src_reg)?
+        }
+        (false, true) => {
+            let ops = Operands {
+                dst,
+                src,
+                swapped: true,
+            };
+            ptr_arith(env, st, pc, width, op, &ops, &src_reg, &dst_reg)?
+        }
     };
     *st.reg_mut(dst) = out;
     Ok(())
@@ -96,14 +112,15 @@ pub fn alu(
 #[allow(clippy::too_many_arguments)]
 fn ptr_arith(
     env: &mut Env<'_>,
+    st: &State,
     pc: usize,
     width: Width,
     op: AluOp,
-    dst: u8,
+    ops: &Operands,
     ptr: &Reg,
     off: &Reg,
-    swapped: bool,
 ) -> Result<Reg> {
+    let (dst, swapped) = (ops.dst, ops.swapped);
     let b = off.val.bounds();
     let known = off.val.as_const().is_some();
     if width == Width::W32 {
@@ -146,14 +163,9 @@ fn ptr_arith(
             ),
         ));
     }
-    if !env.privileged() {
-        return Err(Reject::unsupported(
-            pc,
-            "pointer arithmetic in unprivileged programs",
-        ));
-    }
     sane_offset(pc, off, ptr.ty)?;
     sane_offset(pc, ptr, ptr.ty)?;
+    let window = sanitize::begin(env, st, pc, op, ops, ptr, off)?;
     let mut out = ptr.clone();
     match op {
         AluOp::Add => {
@@ -212,6 +224,7 @@ fn ptr_arith(
         }
     }
     sane_offset(pc, &out, ptr.ty)?;
+    sanitize::commit(env, pc, op, ops, window, &out)?;
     Ok(out)
 }
 

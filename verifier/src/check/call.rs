@@ -137,7 +137,7 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
         super::const_str::snprintf(env, st, pc)?;
     }
     if let Some((regno, size)) = meta.access {
-        super::helper_mem::mark_written(st, regno, size);
+        super::helper_mem::mark_written(st, pc, regno, size, env.privileged())?;
     }
     if meta.release_regno != 0 {
         let released = meta.ref_obj_id != 0 && refs::release(st, meta.ref_obj_id, env.privileged());
@@ -198,6 +198,7 @@ fn proto(env: &Env<'_>, pc: usize, id: i32, name: &str) -> Result<&'static FuncP
         prog_type: prog.prog_type,
         attach: prog.expected_attach_type.unwrap_or(0),
         privileged: env.privileged(),
+        bpf_capable: env.bpf_capable(),
         sleepable: (prog.prog_flags | env.opts.flags) & BPF_F_SLEEPABLE != 0,
     };
     let Some(fp) = for_prog(id as u32, &caller) else {

@@ -18,7 +18,7 @@ pub fn context(
     a: ctx::Access,
 ) -> Result<Option<Reg>> {
     unmodified_ctx(pc, regno, reg)?;
-    let load = ctx::Load::of(env.prog, env.privileged());
+    let load = ctx::Load::of(env.prog, env.bpf_capable());
     let kind = ctx::access(&load, a).map_err(|e| e.at(pc))?;
     if a.write {
         return Ok(None);

@@ -319,10 +319,14 @@ fn stack_range(
             },
         ));
     }
-    if !env.privileged() {
-        return Err(Reject::unsupported(
+    if !env.privileged() && constant.is_none() {
+        // Spectre masking has no variable stack offsets.
+        return Err(Reject::at(
             pc,
-            "helper stack access in unprivileged loads",
+            format!(
+                "R{regno}{extra} variable offset stack access prohibited for !root, var_off={}",
+                tnum_text(&r.val)
+            ),
         ));
     }
     st.frames[fi].stack.grow((-min_off) as i32);
@@ -340,6 +344,9 @@ fn stack_range(
             meta.access = Some((regno, size as u32));
             return Ok(());
         }
+    }
+    if !env.privileged() {
+        initialized(st, fi, pc, regno, lo, size)?;
     }
     if access == Access::Write {
         let stack = &mut st.frames[fi].stack;
@@ -373,18 +380,57 @@ fn stack_range(
     Ok(())
 }
 
+/// `check_stack_range_initialized` without CAP_PERFMON: every byte the helper reads must be
+/// data, zero, or part of a spilled scalar (no uninitialised bytes, no spilled pointers).
+fn initialized(st: &State, fi: usize, pc: usize, regno: u8, lo: i64, size: i32) -> Result<()> {
+    let stack = &st.frames[fi].stack;
+    for i in lo..lo + size as i64 {
+        let (s, byte) = Stack::locate(i as i32);
+        let slot = &stack.slots[s];
+        let ok = match slot.bytes[byte] {
+            Byte::Misc | Byte::Zero => true,
+            Byte::Spill => slot.is_spill() && slot.spilled.is_scalar(),
+            Byte::Invalid => false,
+        };
+        if !ok {
+            return Err(Reject::at(
+                pc,
+                format!(
+                    "invalid read from stack R{regno} off {lo}+{} size {size}",
+                    i - lo
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The helper's raw-mode writes: `size` bytes at the stack pointer in register `regno` (into
 /// its frame) become data (`check_mem_access` of each byte as the kernel does after the arguments).
-pub fn mark_written(st: &mut State, regno: u8, size: u32) {
+/// Without CAP_PERFMON a byte written over a spilled pointer is refused, as a one-byte
+/// store would be.
+pub fn mark_written(
+    st: &mut State,
+    pc: usize,
+    regno: u8,
+    size: u32,
+    privileged: bool,
+) -> Result<()> {
     let r = st.reg(regno).clone();
     let base = r.off + r.val.as_const().unwrap_or(0) as i32;
     let Some(frame) = st.frames.get_mut(r.frameno as usize) else {
-        return;
+        return Ok(());
     };
     let stack = &mut frame.stack;
     for i in 0..size as i32 {
         let (s, b) = Stack::locate(base + i);
         let slot = &mut stack.slots[s];
+        if !privileged && slot.is_spill() && !slot.spilled.is_scalar() {
+            return Err(Reject::at(
+                pc,
+                "attempt to corrupt spilled pointer on stack",
+            ));
+        }
         if slot.is_spill() {
             for x in slot.bytes.iter_mut() {
                 if *x != Byte::Invalid {
@@ -395,4 +441,5 @@ pub fn mark_written(st: &mut State, regno: u8, size: u32) {
         slot.spilled = Reg::not_init();
         slot.bytes[b] = Byte::Misc;
     }
+    Ok(())
 }

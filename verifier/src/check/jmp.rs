@@ -31,7 +31,9 @@ pub fn cond(
     let s = match src {
         Src::Reg(r) => {
             let s = read(st, pc, r)?.clone();
-            if s.is_pointer() && !env.privileged() {
+            // Packet pointers may be compared with each other (`reg_is_pkt_pointer_any`).
+            let packets = is_packet_any(&d) && is_packet_any(&s);
+            if s.is_pointer() && !env.privileged() && !packets {
                 return Err(Reject::at(
                     pc,
                     format!("R{r} pointer comparison prohibited"),
@@ -47,8 +49,14 @@ pub fn cond(
     let target = (pc as i64 + 1 + off as i64) as usize;
     let fall = pc + 1;
     match taken(&d, &s, cond, width) {
-        Some(true) => return Ok(Flow::Next(target)),
-        Some(false) => return Ok(Flow::Next(fall)),
+        Some(true) => {
+            super::sanitize::branch_not_taken(env, st, fall, dst, src);
+            return Ok(Flow::Next(target));
+        }
+        Some(false) => {
+            super::sanitize::branch_not_taken(env, st, target, dst, src);
+            return Ok(Flow::Next(fall));
+        }
         None => {}
     }
     let mut other = st.clone();
@@ -123,7 +131,8 @@ fn taken(d: &Reg, s: &Reg, cond: JmpCond, width: Width) -> Option<bool> {
     // pointer compared with 0 still explores both sides.
     let not_null = matches!(
         p.ty,
-        RegType::MapValue
+        RegType::MapPtr
+            | RegType::MapValue
             | RegType::MapKey
             | RegType::Mem
             | RegType::RdonlyMem
@@ -289,4 +298,12 @@ fn packet_ranges(
             x.range = x.range.max(range);
         }
     });
+}
+
+/// `reg_is_pkt_pointer_any`: packet data, meta or end.
+fn is_packet_any(r: &Reg) -> bool {
+    matches!(
+        r.ty,
+        RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+    )
 }

@@ -13,6 +13,7 @@ pub mod map_in_map;
 pub mod mapfunc;
 pub mod may_goto;
 pub mod mem;
+pub mod sanitize;
 pub mod subprog;
 pub mod tail_call;
 

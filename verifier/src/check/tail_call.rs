@@ -139,7 +139,10 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<()> {
             format!("R2 type={} expected=map_ptr", map.type_name()),
         ));
     }
-    read(st, pc, 3)?;
+    if read(st, pc, 3)?.is_pointer() && !env.privileged() {
+        return Err(Reject::at(pc, "R3 leaks addr into helper function"));
+    }
+    env.spec.tail_call_map(pc, map.map);
     let Some(spec) = env.opts.maps.get(map.map) else {
         return Err(Reject::at(pc, "invalid map index"));
     };

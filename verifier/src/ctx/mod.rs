@@ -86,7 +86,8 @@ pub struct Load {
     pub prog_type: ProgType,
     /// `expected_attach_type` (0 when none was given, as the kernel sees it).
     pub attach: u32,
-    /// Whether the load has CAP_BPF (`bpf_token_capable`).
+    /// Whether the load has CAP_BPF (`bpf_token_capable(CAP_BPF)`, the verifier's
+    /// `bpf_capable`), which some context fields need.
     pub privileged: bool,
 }
 

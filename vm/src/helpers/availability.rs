@@ -39,6 +39,7 @@ pub fn program_types(name: &str) -> Availability {
                             prog_type: t,
                             attach: 0,
                             privileged: true,
+                            bpf_capable: true,
                             sleepable: false,
                         };
                         for_prog(id, &c).is_some()

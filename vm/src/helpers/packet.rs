@@ -298,7 +298,7 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             let (data, end) = skb_bounds(c, a[0])?;
             let len = end.saturating_sub(data);
             let start = data + 14.min(len);
-            let n = (end - start).min(40) as usize;
+            let n = end.saturating_sub(start).min(40) as usize;
             let bytes = c.read(start, n)?;
             let h = crate::maps::hash::jhash(&bytes, 0);
             Ok(u64::from(h.max(1)))

@@ -106,7 +106,7 @@ fn direct_read(
 }
 
 /// `check_mem_region_access`: the variable offset's bounds plus `off` stay in `[0, size)`.
-pub(super) fn region(
+pub(crate) fn region(
     pc: usize,
     regno: u8,
     reg: &Reg,

@@ -7,6 +7,7 @@ mod map;
 mod stack;
 
 pub use stack::{stack_bounds, stack_bounds_in};
+pub(crate) use map::region;
 
 use bpfbox_vm::isa::{AtomicOp, Size};
 
@@ -305,6 +306,13 @@ pub fn atomic(
     let n = size.bytes();
     alignment(env, pc, &base, off as i32, n, true)?;
     let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
+    if old.is_pointer() && base.ty == RegType::Stack && !env.privileged() {
+        // The atomic's read of a spilled pointer as a scalar would leak it.
+        return Err(Reject::at(
+            pc,
+            format!("leaking pointer from stack off {}", base.off + off as i32),
+        ));
+    }
     // The fetch is a fill (`check_mem_access` into the load register): a spilled register,
     // pointer or scalar, comes back as it was; the slot then holds data.
     access(

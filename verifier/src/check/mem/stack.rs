@@ -279,6 +279,8 @@ fn stack_write(
     fi: usize,
 ) -> Result<()> {
     let privileged = env.privileged();
+    // Scalars are spilled as registers only for CAP_BPF loads; others write data.
+    let bpf_capable = env.bpf_capable();
     let in_caller = fi + 1 != st.frames.len();
     let (spi, _) = Stack::locate(off);
     {
@@ -292,7 +294,7 @@ fn stack_write(
     }
     let aligned = off % 8 == 0;
     let spill = match &v {
-        Value::Reg(regno, r) if aligned && r.is_scalar() && privileged => {
+        Value::Reg(regno, r) if aligned && r.is_scalar() && bpf_capable => {
             // A spill that holds the whole value links the slot with the register (an id
             // is given first if it has none); a narrowing spill does not.
             let mut r = r.clone();
@@ -306,7 +308,7 @@ fn stack_write(
             }
             Some(r)
         }
-        Value::Imm(imm) if aligned && privileged => Some(Reg::constant(*imm as i64 as u64)),
+        Value::Imm(imm) if aligned && bpf_capable => Some(Reg::constant(*imm as i64 as u64)),
         Value::Reg(_, r) if r.is_pointer() => {
             if size != 8 {
                 return Err(Reject::at(pc, "invalid size of register spill"));
@@ -328,8 +330,7 @@ fn stack_write(
         for i in 0..8usize {
             if i >= 8 - size as usize {
                 slot.bytes[i] = Byte::Spill;
-            } else if slot.bytes[i] == Byte::Zero || (privileged && slot.bytes[i] == Byte::Invalid)
-            {
+            } else if slot.bytes[i] == Byte::Zero || slot.bytes[i] == Byte::Invalid {
             } else {
                 slot.bytes[i] = Byte::Misc;
             }

@@ -53,8 +53,12 @@ pub struct Caller {
     pub prog_type: ProgType,
     /// `expected_attach_type` (0 when not given, as the kernel reads it).
     pub attach: u32,
-    /// Loaded with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN.
+    /// Loaded with CAP_PERFMON (or CAP_SYS_ADMIN): the helpers `bpf_base_func_proto` and the
+    /// socket casts keep for `perfmon_capable` callers.
     pub privileged: bool,
+    /// Loaded with CAP_BPF (or CAP_SYS_ADMIN): the helpers `bpf_base_func_proto` keeps for
+    /// `bpf_capable` callers.
+    pub bpf_capable: bool,
     /// Loaded with `BPF_F_SLEEPABLE`.
     pub sleepable: bool,
 }
@@ -177,7 +181,7 @@ fn bpf_base_func_proto(f: &str, c: &Caller) -> Option<&'static str> {
     {
         return Some(p);
     }
-    if !c.privileged {
+    if !c.bpf_capable {
         return None;
     }
     // CAP_BPF.
@@ -211,6 +215,9 @@ fn bpf_base_func_proto(f: &str, c: &Caller) -> Option<&'static str> {
     .filter(|p| !p.is_empty())
     {
         return Some(p);
+    }
+    if !c.privileged {
+        return None;
     }
     // CAP_PERFMON.
     Some(match f {
