@@ -281,6 +281,7 @@ impl Walker {
         parent: &mut Option<usize>,
     ) -> Result<bool> {
         let may_goto = is_may_goto(&env.prog.insns[pc]);
+        let calls_callback = check::callback::calls_callback(&env.prog.insns[pc]);
         // A long history forces a checkpoint, which starts a new one.
         let force = self.state_freq || env.cfg.force_checkpoint[pc] || self.seg.hist.len() > 40;
         let mut add =
@@ -317,7 +318,17 @@ impl Walker {
                     pruned = true;
                     break;
                 }
-                if c.state.may_goto_depth == st.may_goto_depth
+                // Back at a helper call after an iteration of its callback: an earlier
+                // iteration's state that covers this one ends the iterations.
+                if calls_callback {
+                    if prune::states_equal(&c.state, st, prune::Exact::RangeWithin, cmp) {
+                        c.hits += 1;
+                        pruned = true;
+                        hit = k;
+                        break;
+                    }
+                } else if c.state.may_goto_depth == st.may_goto_depth
+                    && c.state.callback_unroll_depth == st.callback_unroll_depth
                     && prune::states_maybe_looping(&c.state, st)
                     && prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
                 {
@@ -409,7 +420,12 @@ impl Walker {
     /// `find_prev_entry`: the state an earlier pass of this path through `pc` saved, in the
     /// same call chain, older than the latest checkpoint `parent`.
     fn loop_entry(&self, pc: usize, st: &State, parent: Option<usize>) -> Option<&State> {
-        let mut k = self.checkpoints[parent?].parent;
+        self.earlier_entry(pc, st, self.checkpoints[parent?].parent)
+    }
+
+    /// The newest state saved at `pc` on this path from checkpoint `k` up, in the same call
+    /// chain, whose paths are still being explored.
+    fn earlier_entry(&self, pc: usize, st: &State, mut k: Option<usize>) -> Option<&State> {
         while let Some(i) = k {
             let c = &self.checkpoints[i];
             let same_calls = c.state.frames.len() == st.frames.len()
@@ -465,6 +481,38 @@ impl Walker {
                 &req,
             );
         }
+    }
+
+    /// `push_stack`: `state` is explored later from `pc`, reached from `from`.
+    fn push_pending(
+        &mut self,
+        env: &Env<'_>,
+        state: State,
+        pc: usize,
+        from: usize,
+        parent: Option<usize>,
+    ) -> Result<()> {
+        if self.pending.len() >= JMP_SEQ_LIMIT {
+            return Err(Reject::at(
+                from,
+                format!(
+                    "The sequence of {} jumps is too complex.",
+                    self.pending.len() + 1
+                ),
+            ));
+        }
+        if let Some(p) = parent {
+            self.checkpoints[p].branches += 1;
+        }
+        self.pending.push(Pending {
+            state,
+            pc,
+            prev: from,
+            parent,
+            log_pos: env.log.pos(),
+            seg: self.seg.clone(),
+        });
+        Ok(())
     }
 
     fn walk_paths(&mut self, env: &mut Env<'_>, mut st: State, mut pc: usize) -> Result<()> {
@@ -549,28 +597,20 @@ impl Walker {
                         target,
                         fall,
                     } => {
-                        if self.pending.len() >= JMP_SEQ_LIMIT {
-                            return Err(Reject::at(
-                                pc,
-                                format!(
-                                    "The sequence of {} jumps is too complex.",
-                                    self.pending.len() + 1
-                                ),
-                            ));
-                        }
-                        if let Some(p) = parent {
-                            self.checkpoints[p].branches += 1;
-                        }
-                        self.pending.push(Pending {
-                            state: *taken,
-                            pc: target,
-                            prev: pc,
-                            parent,
-                            log_pos: env.log.pos(),
-                            seg: self.seg.clone(),
-                        });
+                        self.push_pending(env, *taken, target, pc, parent)?;
                         env.log.jump(&st, pc, &env.opts.maps);
                         pc = fall;
+                    }
+                    Flow::Callback { entry, start, next } => {
+                        self.push_pending(env, *entry, start, pc, parent)?;
+                        pc = next;
+                    }
+                    Flow::CallbackReturn(to) => {
+                        // `find_prev_entry`: the state saved when this path last ran the call.
+                        if let Some(prev) = self.earlier_entry(to, &st, parent) {
+                            check::callback::widen(env.id_gen, prev, &mut st);
+                        }
+                        pc = to;
                     }
                     Flow::Exit => ended = true,
                 }

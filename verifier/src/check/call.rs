@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use bpfbox_vm::helper_names::helper_name;
-use bpfbox_vm::helpers::catalogue::{flag, for_prog, Caller, FuncProto, RetBase};
+use bpfbox_vm::helpers::catalogue::{flag, for_prog, ArgBase, Caller, FuncProto, RetBase};
 use bpfbox_vm::isa::CallTarget;
 use bpfbox_vm::maps::spec::MapType;
 use bpfbox_vm::ProgType;
@@ -111,8 +111,14 @@ fn nr_cpu_ids() -> u64 {
     })
 }
 
-/// A call instruction.
-pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Result<()> {
+/// A call instruction; for a helper that calls a BPF function, the state entering the
+/// callback and its first instruction, to be explored later.
+pub fn call(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    t: CallTarget,
+) -> Result<Option<(Box<State>, usize)>> {
     let id = match t {
         CallTarget::Helper(id) => id,
         CallTarget::Local(_) => return Err(Reject::unsupported(pc, "BPF-to-BPF calls")),
@@ -127,9 +133,12 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
     // The argument checks read the current frame's stack: a pointer into a caller's stack
     // is refused rather than checked against the wrong frame.
     let cur_frame = st.frames.len() - 1;
+    // A callback's context (`ARG_PTR_TO_STACK`) is only passed on, never accessed.
     if (1..=fp.args.len().min(5) as u8).any(|r| {
         let x = st.reg(r);
-        x.ty == RegType::Stack && x.frameno as usize != cur_frame
+        x.ty == RegType::Stack
+            && x.frameno as usize != cur_frame
+            && fp.args[r as usize - 1].base != ArgBase::PtrToStack
     }) {
         return Err(Reject::unsupported(
             pc,
@@ -159,6 +168,7 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
         }
     }
     special(env, st, pc, name)?;
+    let callback = super::callback::at_call(env, st, pc, id, &meta)?;
     if let Some(m) = meta.map {
         let spec = &env.opts.maps[m];
         let attach = env.prog.expected_attach_type.unwrap_or(0);
@@ -187,7 +197,7 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
     if changes_pkt_data(name) {
         clear_packet_pointers(st, env.privileged());
     }
-    Ok(())
+    Ok(callback)
 }
 
 /// The prototype this program gets for helper `id`, after the checks made before the
