@@ -301,10 +301,12 @@ impl Walker {
             }
         }
         let scanned = list.len() as u64;
-        let mut i = 0;
+        // Newest first, as the kernel keeps its list.
+        let mut i = list.len();
         let mut pruned = false;
         let mut hit = 0;
-        while i < list.len() {
+        while i > 0 {
+            i -= 1;
             let k = list[i];
             let c = &mut self.checkpoints[k];
             if c.branches > 0 {
@@ -365,9 +367,7 @@ impl Walker {
             if c.misses > c.hits * n + n {
                 // A state that keeps missing is dropped from the comparisons.
                 list.remove(i);
-                continue;
             }
-            i += 1;
         }
         self.at[pc] = list;
         if let Some(k) = pruned.then_some(hit) {

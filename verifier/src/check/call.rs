@@ -133,12 +133,15 @@ pub fn call(
     // The argument checks read the current frame's stack: a pointer into a caller's stack
     // is refused rather than checked against the wrong frame.
     let cur_frame = st.frames.len() - 1;
-    // A callback's context (`ARG_PTR_TO_STACK`) is only passed on, never accessed.
+    // Unused arguments, and a callback's context (`ARG_PTR_TO_STACK`), are never accessed.
     if (1..=fp.args.len().min(5) as u8).any(|r| {
         let x = st.reg(r);
         x.ty == RegType::Stack
             && x.frameno as usize != cur_frame
-            && fp.args[r as usize - 1].base != ArgBase::PtrToStack
+            && !matches!(
+                fp.args[r as usize - 1].base,
+                ArgBase::PtrToStack | ArgBase::DontCare | ArgBase::Anything
+            )
     }) {
         return Err(Reject::unsupported(
             pc,

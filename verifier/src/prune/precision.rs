@@ -370,6 +370,8 @@ pub fn mark_chain(
                 return marked;
             }
             match prev_insn(&seg, i, &mut end) {
+                // The second slot of an `ld_imm64` belongs to the first.
+                Some(p) if p > 0 && p < insns.len() && insns[p - 1].code == 0x18 => i = p - 1,
                 Some(p) if p < insns.len() => i = p,
                 Some(_) => {
                     mark_all_precise(chain, parent);
