@@ -464,13 +464,16 @@ impl Walker {
         branched: bool,
         opened: bool,
         parent: Option<usize>,
+        frames: usize,
     ) {
         let (entry, regs) = prune::sites::after(pre, pc, self.prev, st, insn, branched);
         if let Some(e) = entry {
             self.seg.push(e, opened);
         }
         if regs != 0 {
-            let mut req = Request::reg(st.frames.len(), 0);
+            // The registers are the frame the instruction ran in (a callback's `exit` has
+            // left it).
+            let mut req = Request::reg(frames, 0);
             *req.regs.last_mut().expect("a state has a frame") = regs;
             self.seg.last = pc;
             precision::mark_chain(
@@ -566,6 +569,7 @@ impl Walker {
                 }
                 let pre = prune::sites::before(env.prog, &env.opts.maps, &st, &insn);
                 let single = st.frames.len() == 1;
+                let frames = st.frames.len();
                 let flow = match insn {
                     Insn::MayGoto { off } => {
                         let prev = if env.widen {
@@ -582,7 +586,7 @@ impl Walker {
                 }
                 if track {
                     let branched = matches!(flow, Flow::Branch { .. });
-                    self.after_step(env, pre, pc, &st, &insn, branched, opened, parent);
+                    self.after_step(env, pre, pc, &st, &insn, branched, opened, parent, frames);
                 }
                 self.prev = pc;
                 match flow {

@@ -105,7 +105,10 @@ pub fn at_call(
         return Err(Reject::unsupported(pc, "this callback helper"));
     }
     if !st.refs.list.is_empty() {
-        return Err(Reject::unsupported(pc, "callbacks while references are held"));
+        return Err(Reject::unsupported(
+            pc,
+            "callbacks while references are held",
+        ));
     }
     if id == LOOP {
         let umax = st.reg(1).val.bounds().umax;
@@ -150,6 +153,8 @@ pub fn at_call(
             regs[2].map = m;
             regs[3] = Reg::pointer(RegType::MapValue);
             regs[3].map = m;
+            // Each iteration's value is another element.
+            regs[3].id = env.new_id();
             regs[4] = caller.regs[3].clone();
         }
         _ => {

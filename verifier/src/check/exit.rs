@@ -102,7 +102,13 @@ pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
 
 /// `verbose_invalid_scalar`: `{what} the register {reg} has smin=.. smax=.. should have
 /// been in [lo, hi]`.
-pub fn invalid_scalar(what: &str, reg: &str, b: &crate::domain::Bounds, lo: i32, hi: i32) -> String {
+pub fn invalid_scalar(
+    what: &str,
+    reg: &str,
+    b: &crate::domain::Bounds,
+    lo: i32,
+    hi: i32,
+) -> String {
     let mut msg = format!("{what} the register {reg} has");
     let mut unknown = true;
     if b.smin > i64::MIN {

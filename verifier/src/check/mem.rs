@@ -292,7 +292,11 @@ fn access(
                 Access::Write(_) => None,
             })
         }
-        RegType::Scalar | RegType::PacketEnd | RegType::NotInit => Err(Reject::at(
+        RegType::Scalar
+        | RegType::PacketEnd
+        | RegType::NotInit
+        | RegType::Func
+        | RegType::ConstDynptr => Err(Reject::at(
             pc,
             format!("R{regno} invalid mem access '{}'", reg.type_name()),
         )),
