@@ -75,6 +75,8 @@ struct Checkpoint {
     cleaned: bool,
     /// The stretch of path from the previous checkpoint, for precision backtracking.
     seg: Segment,
+    /// The instruction it was saved at.
+    pc: usize,
 }
 
 /// The saved states as precision backtracking walks them.
@@ -308,6 +310,11 @@ impl Walker {
         while i > 0 {
             i -= 1;
             let k = list[i];
+            let level = if self.in_open_callback_loop(env, k) {
+                prune::Exact::RangeWithin
+            } else {
+                prune::Exact::Not
+            };
             let c = &mut self.checkpoints[k];
             if c.branches > 0 {
                 // A loop through `may_goto` that comes back no wider than it was is covered
@@ -350,7 +357,7 @@ impl Walker {
                 {
                     add = false;
                 }
-            } else if prune::states_equal(&c.state, st, prune::Exact::Not, cmp) {
+            } else if prune::states_equal(&c.state, st, level, cmp) {
                 c.hits += 1;
                 pruned = true;
                 hit = k;
@@ -409,12 +416,33 @@ impl Walker {
             misses: 0,
             cleaned: false,
             seg,
+            pc,
         });
         self.at[pc].push(k);
         self.live += 1;
         self.peak = self.peak.max(self.live);
         *parent = Some(k);
         Ok(false)
+    }
+
+    /// Whether checkpoint `k` lies inside a callback whose iterations are still being
+    /// explored (its helper call's checkpoint has open paths). Precision learned later in
+    /// the loop may not have reached it yet, so it prunes only what lies within its ranges,
+    /// precise or not (as the kernel compares states of a loop not yet left).
+    fn in_open_callback_loop(&self, env: &Env<'_>, k: usize) -> bool {
+        let c = &self.checkpoints[k];
+        if !c.state.frames.iter().any(|f| f.in_callback) {
+            return false;
+        }
+        let mut p = c.parent;
+        while let Some(i) = p {
+            let a = &self.checkpoints[i];
+            if a.branches > 0 && check::callback::calls_callback(&env.prog.insns[a.pc]) {
+                return true;
+            }
+            p = a.parent;
+        }
+        false
     }
 
     /// `find_prev_entry`: the state an earlier pass of this path through `pc` saved, in the

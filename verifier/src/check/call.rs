@@ -2,9 +2,9 @@
 //! catalogue (`invalid func`, `program of this type cannot use helper`, GPL-only and
 //! sleepable helpers), each argument against it ([`super::args`]), map and helper
 //! compatibility ([`super::mapfunc`]), references acquired and released, then r1-r5
-//! clobbered and r0 typed from the return kind. BPF-to-BPF calls, kfuncs and the helpers
-//! part 2 adds (callbacks, locks, timers, dynptrs, BTF-typed objects) are rejected as not
-//! supported yet.
+//! clobbered and r0 typed from the return kind; a helper that calls a BPF function schedules
+//! its callback ([`super::callback`]). Kfuncs and the helpers part 2 adds (locks, timers,
+//! dynptrs, BTF-typed objects) are rejected as not supported yet.
 
 use std::sync::OnceLock;
 
