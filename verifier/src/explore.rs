@@ -85,6 +85,8 @@ struct Checkpoint {
     speculative: bool,
     /// The stretch of path from the previous checkpoint, for precision backtracking.
     seg: Segment,
+    /// The instruction it was saved at.
+    pc: usize,
 }
 
 /// The saved states as precision backtracking walks them.
@@ -299,6 +301,7 @@ impl Walker {
         parent: &mut Option<usize>,
     ) -> Result<bool> {
         let may_goto = is_may_goto(&env.prog.insns[pc]);
+        let calls_callback = check::callback::calls_callback(&env.prog.insns[pc]);
         // A long history forces a checkpoint, which starts a new one.
         let force = self.state_freq || env.cfg.force_checkpoint[pc] || self.seg.hist.len() > 40;
         let mut add =
@@ -326,11 +329,25 @@ impl Walker {
             }
         }
         let scanned = list.len() as u64;
-        let mut i = 0;
+        // Newest first, as the kernel keeps its list.
+        let mut i = list.len();
         let mut pruned = false;
         let mut hit = 0;
-        while i < list.len() {
+        while i > 0 {
+            i -= 1;
             let k = list[i];
+            let level = if prune_exact == prune::Exact::Exact {
+                prune::Exact::Exact
+            } else if self.in_open_callback_loop(env, k) {
+                prune::Exact::RangeWithin
+            } else {
+                prune::Exact::Not
+            };
+            let callback_level = if prune_exact == prune::Exact::Exact {
+                prune::Exact::Exact
+            } else {
+                prune::Exact::RangeWithin
+            };
             let c = &mut self.checkpoints[k];
             // A speculative state stands for no architectural one.
             let comparable = !c.speculative || cur_spec;
@@ -351,8 +368,18 @@ impl Walker {
                     pruned = true;
                     break;
                 }
-                if comparable
+                // Back at a helper call after an iteration of its callback: an earlier
+                // iteration's state that covers this one ends the iterations.
+                if calls_callback {
+                    if comparable && prune::states_equal(&c.state, st, callback_level, cmp) {
+                        c.hits += 1;
+                        pruned = true;
+                        hit = k;
+                        break;
+                    }
+                } else if comparable
                     && c.state.may_goto_depth == st.may_goto_depth
+                    && c.state.callback_unroll_depth == st.callback_unroll_depth
                     && prune::states_maybe_looping(&c.state, st)
                     && prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
                 {
@@ -372,7 +399,7 @@ impl Walker {
                 {
                     add = false;
                 }
-            } else if comparable && prune::states_equal(&c.state, st, prune_exact, cmp) {
+            } else if comparable && prune::states_equal(&c.state, st, level, cmp) {
                 c.hits += 1;
                 pruned = true;
                 hit = k;
@@ -389,9 +416,7 @@ impl Walker {
             if c.misses > c.hits * n + n {
                 // A state that keeps missing is dropped from the comparisons.
                 list.remove(i);
-                continue;
             }
-            i += 1;
         }
         self.at[pc] = list;
         if let Some(k) = pruned.then_some(hit) {
@@ -438,6 +463,7 @@ impl Walker {
             cleaned: false,
             speculative: env.spec.speculative,
             seg,
+            pc,
         });
         self.at[pc].push(k);
         self.live += 1;
@@ -446,10 +472,35 @@ impl Walker {
         Ok(false)
     }
 
+    /// Whether checkpoint `k` lies inside a callback whose iterations are still being
+    /// explored (its helper call's checkpoint has open paths). Precision learned later in
+    /// the loop may not have reached it yet, so it prunes only what lies within its ranges,
+    /// precise or not (as the kernel compares states of a loop not yet left).
+    fn in_open_callback_loop(&self, env: &Env<'_>, k: usize) -> bool {
+        let c = &self.checkpoints[k];
+        if !c.state.frames.iter().any(|f| f.in_callback) {
+            return false;
+        }
+        let mut p = c.parent;
+        while let Some(i) = p {
+            let a = &self.checkpoints[i];
+            if a.branches > 0 && check::callback::calls_callback(&env.prog.insns[a.pc]) {
+                return true;
+            }
+            p = a.parent;
+        }
+        false
+    }
+
     /// `find_prev_entry`: the state an earlier pass of this path through `pc` saved, in the
     /// same call chain, older than the latest checkpoint `parent`.
     fn loop_entry(&self, pc: usize, st: &State, parent: Option<usize>) -> Option<&State> {
-        let mut k = self.checkpoints[parent?].parent;
+        self.earlier_entry(pc, st, self.checkpoints[parent?].parent)
+    }
+
+    /// The newest state saved at `pc` on this path from checkpoint `k` up, in the same call
+    /// chain, whose paths are still being explored.
+    fn earlier_entry(&self, pc: usize, st: &State, mut k: Option<usize>) -> Option<&State> {
         while let Some(i) = k {
             let c = &self.checkpoints[i];
             let same_calls = c.state.frames.len() == st.frames.len()
@@ -488,13 +539,16 @@ impl Walker {
         branched: bool,
         opened: bool,
         parent: Option<usize>,
+        frames: usize,
     ) {
         let (entry, regs) = prune::sites::after(pre, pc, self.prev, st, insn, branched);
         if let Some(e) = entry {
             self.seg.push(e, opened);
         }
         if regs != 0 {
-            let mut req = Request::reg(st.frames.len(), 0);
+            // The registers are the frame the instruction ran in (a callback's `exit` has
+            // left it).
+            let mut req = Request::reg(frames, 0);
             *req.regs.last_mut().expect("a state has a frame") = regs;
             self.seg.last = pc;
             precision::mark_chain(
@@ -505,6 +559,39 @@ impl Walker {
                 &req,
             );
         }
+    }
+
+    /// `push_stack`: `state` is explored later from `pc`, reached from `from`.
+    fn push_pending(
+        &mut self,
+        env: &Env<'_>,
+        state: State,
+        pc: usize,
+        from: usize,
+        parent: Option<usize>,
+    ) -> Result<()> {
+        if self.pending.len() >= JMP_SEQ_LIMIT {
+            return Err(Reject::at(
+                from,
+                format!(
+                    "The sequence of {} jumps is too complex.",
+                    self.pending.len() + 1
+                ),
+            ));
+        }
+        if let Some(p) = parent {
+            self.checkpoints[p].branches += 1;
+        }
+        self.pending.push(Pending {
+            state,
+            pc,
+            prev: from,
+            parent,
+            log_pos: env.log.pos(),
+            seg: self.seg.clone(),
+            speculative: env.spec.speculative,
+        });
+        Ok(())
     }
 
     fn walk_paths(&mut self, env: &mut Env<'_>, mut st: State, mut pc: usize) -> Result<()> {
@@ -570,6 +657,7 @@ impl Walker {
                 }
                 let pre = prune::sites::before(env.prog, &env.opts.maps, &st, &insn);
                 let single = st.frames.len() == 1;
+                let frames = st.frames.len();
                 let flow = match insn {
                     Insn::MayGoto { off } => {
                         let prev = if env.widen {
@@ -618,7 +706,7 @@ impl Walker {
                 }
                 if track {
                     let branched = matches!(flow, Flow::Branch { .. });
-                    self.after_step(env, pre, pc, &st, &insn, branched, opened, parent);
+                    self.after_step(env, pre, pc, &st, &insn, branched, opened, parent, frames);
                 }
                 self.prev = pc;
                 match flow {
@@ -633,29 +721,20 @@ impl Walker {
                         target,
                         fall,
                     } => {
-                        if self.pending.len() >= JMP_SEQ_LIMIT {
-                            return Err(Reject::at(
-                                pc,
-                                format!(
-                                    "The sequence of {} jumps is too complex.",
-                                    self.pending.len() + 1
-                                ),
-                            ));
-                        }
-                        if let Some(p) = parent {
-                            self.checkpoints[p].branches += 1;
-                        }
-                        self.pending.push(Pending {
-                            state: *taken,
-                            pc: target,
-                            prev: pc,
-                            parent,
-                            log_pos: env.log.pos(),
-                            seg: self.seg.clone(),
-                            speculative: env.spec.speculative,
-                        });
+                        self.push_pending(env, *taken, target, pc, parent)?;
                         env.log.jump(&st, pc, &env.opts.maps);
                         pc = fall;
+                    }
+                    Flow::Callback { entry, start, next } => {
+                        self.push_pending(env, *entry, start, pc, parent)?;
+                        pc = next;
+                    }
+                    Flow::CallbackReturn(to) => {
+                        // `find_prev_entry`: the state saved when this path last ran the call.
+                        if let Some(prev) = self.earlier_entry(to, &st, parent) {
+                            check::callback::widen(env.id_gen, prev, &mut st);
+                        }
+                        pc = to;
                     }
                     Flow::Exit => ended = true,
                 }

@@ -575,6 +575,7 @@ pub fn entry_state(env: &mut Env<'_>, pc: usize, k: usize) -> Result<State> {
         frames: vec![f],
         refs: Default::default(),
         may_goto_depth: 0,
+        callback_unroll_depth: 0,
     })
 }
 

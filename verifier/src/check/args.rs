@@ -35,6 +35,8 @@ pub struct Meta {
     pub ref_obj_id: u32,
     /// The register a release function releases.
     pub release_regno: u8,
+    /// The subprogram an `ARG_PTR_TO_FUNC` names (`subprogno`).
+    pub callback: Option<usize>,
 }
 
 /// Register types an argument kind accepts (`compatible_reg_types`), as the log names them.
@@ -172,19 +174,17 @@ fn helper_may_read_packet(prog: ProgType, meta: &Meta) -> bool {
     }
 }
 
-/// Argument kinds the walk does not model yet: callbacks, locks, timers, dynptrs, kptrs,
+/// Argument kinds the walk does not model yet: locks, timers, dynptrs, kptrs,
 /// BTF-typed kernel objects, arenas.
 pub fn unsupported_arg(a: &Arg) -> Option<&'static str> {
     use ArgBase::*;
     Some(match a.base {
-        PtrToFunc => "callback helpers",
         PtrToSpinLock => "bpf_spin_lock",
         PtrToTimer => "bpf_timer",
         PtrToDynptr => "dynptrs",
         KptrXchgDest => "kptrs",
         PtrToBtfId | PtrToPercpuBtfId => "helper arguments typed by BTF",
         PtrToArena => "arenas",
-        PtrToStack => "stack pointer arguments of callback helpers",
         _ => return None,
     })
 }
@@ -267,6 +267,7 @@ pub fn check_arg(
     };
     match arg.base {
         ArgBase::ConstMapPtr => meta.map = Some(r.map),
+        ArgBase::PtrToFunc => meta.callback = Some(r.subprog),
         ArgBase::PtrToMapKey => {
             let Some(m) = meta.map else {
                 return Err(Reject::at(pc, "invalid map_ptr to access map->key"));

@@ -2,9 +2,9 @@
 //! catalogue (`invalid func`, `program of this type cannot use helper`, GPL-only and
 //! sleepable helpers), each argument against it ([`super::args`]), map and helper
 //! compatibility ([`super::mapfunc`]), references acquired and released, then r1-r5
-//! clobbered and r0 typed from the return kind. BPF-to-BPF calls, kfuncs and the helpers
-//! part 2 adds (callbacks, locks, timers, dynptrs, BTF-typed objects) are rejected as not
-//! supported yet.
+//! clobbered and r0 typed from the return kind; a helper that calls a BPF function schedules
+//! its callback ([`super::callback`]). Kfuncs and the helpers part 2 adds (locks, timers,
+//! dynptrs, BTF-typed objects) are rejected as not supported yet.
 
 use std::sync::OnceLock;
 
@@ -111,8 +111,14 @@ fn nr_cpu_ids() -> u64 {
     })
 }
 
-/// A call instruction.
-pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Result<()> {
+/// A call instruction; for a helper that calls a BPF function, the state entering the
+/// callback and its first instruction, to be explored later.
+pub fn call(
+    env: &mut Env<'_>,
+    st: &mut State,
+    pc: usize,
+    t: CallTarget,
+) -> Result<Option<(Box<State>, usize)>> {
     let id = match t {
         CallTarget::Helper(id) => id,
         CallTarget::Local(_) => return Err(Reject::unsupported(pc, "BPF-to-BPF calls")),
@@ -150,6 +156,7 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
         }
     }
     special(env, st, pc, name)?;
+    let callback = super::callback::at_call(env, st, pc, id, &meta)?;
     if let Some(m) = meta.map {
         let spec = &env.opts.maps[m];
         let attach = env.prog.expected_attach_type.unwrap_or(0);
@@ -178,7 +185,7 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
     if changes_pkt_data(name) {
         clear_packet_pointers(st, env.privileged());
     }
-    Ok(())
+    Ok(callback)
 }
 
 /// The prototype this program gets for helper `id`, after the checks made before the

@@ -59,6 +59,9 @@ fn range(env: &Env<'_>, pc: usize) -> Result<Option<(i32, i32)>> {
 
 /// An `exit` instruction.
 pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
+    if st.cur().in_callback {
+        return super::callback::exit(env, st, pc);
+    }
     if st.frames.len() > 1 {
         return super::subprog::exit(env, st, pc);
     }
@@ -91,7 +94,22 @@ pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
     if lo as i64 <= b.smin && b.smax <= hi as i64 {
         return Ok(Flow::Exit);
     }
-    let mut msg = String::from("At program exit the register R0 has");
+    Err(Reject::at(
+        pc,
+        invalid_scalar("At program exit", "R0", &b, lo, hi),
+    ))
+}
+
+/// `verbose_invalid_scalar`: `{what} the register {reg} has smin=.. smax=.. should have
+/// been in [lo, hi]`.
+pub fn invalid_scalar(
+    what: &str,
+    reg: &str,
+    b: &crate::domain::Bounds,
+    lo: i32,
+    hi: i32,
+) -> String {
+    let mut msg = format!("{what} the register {reg} has");
     let mut unknown = true;
     if b.smin > i64::MIN {
         msg.push_str(&format!(" smin={}", b.smin));
@@ -105,5 +123,5 @@ pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
         msg.push_str(" unknown scalar value");
     }
     msg.push_str(&format!(" should have been in [{lo}, {hi}]"));
-    Err(Reject::at(pc, msg))
+    msg
 }

@@ -4,6 +4,7 @@ pub mod alu;
 pub mod args;
 pub mod call;
 pub mod const_str;
+pub mod callback;
 pub mod ctx_access;
 pub mod exit;
 pub mod helper_mem;
@@ -39,6 +40,18 @@ pub enum Flow {
     },
     /// The path ended at a valid exit.
     Exit,
+    /// A helper call schedules its callback: `entry` enters it at `start` and is explored
+    /// later; the current state continues at `next`.
+    Callback {
+        /// The state entering the callback.
+        entry: Box<State>,
+        /// The callback's first instruction.
+        start: usize,
+        /// Where the current state continues.
+        next: usize,
+    },
+    /// A callback returned to its helper call at this instruction, which runs again.
+    CallbackReturn(usize),
 }
 
 /// Checks `insn` at `pc` against `st`, updating `st`.
@@ -102,7 +115,15 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
         } => return jmp::cond(env, st, pc, width, cond, dst, src, off),
         Insn::Call(CallTarget::Local(imm)) => return subprog::call(env, st, pc, imm),
         Insn::Call(CallTarget::Helper(tail_call::TAIL_CALL)) => tail_call::call(env, st, pc)?,
-        Insn::Call(t) => call::call(env, st, pc, t)?,
+        Insn::Call(t) => {
+            if let Some((entry, start)) = call::call(env, st, pc, t)? {
+                return Ok(Flow::Callback {
+                    entry,
+                    start,
+                    next: pc + 1,
+                });
+            }
+        }
         Insn::Callx { .. } => return Err(Reject::at(pc, format!("unknown opcode {:02x}", 0x8d))),
         Insn::Exit { .. } => return exit::exit(env, st, pc),
     }
@@ -139,12 +160,7 @@ fn ld_imm64(
             r.off = (imm >> 32) as i32;
             r
         }
-        LdImm64Kind::Func => {
-            return Err(Reject::unsupported(
-                pc,
-                "ld_imm64 of a function (callbacks)",
-            ))
-        }
+        LdImm64Kind::Func => callback::ld_func(env, pc, imm)?,
         _ => return Err(Reject::unsupported(pc, "this ld_imm64 source")),
     };
     let _ = env;

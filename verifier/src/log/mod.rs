@@ -164,7 +164,15 @@ impl Log {
             self.buf.push_str(&l);
         }
         let start = self.buf.len();
-        let text = insn_text(insn, pc, Syntax::Kernel, &DisasmOptions::default());
+        let text = match *insn {
+            // The kernel's log has no name for a function's address: the raw immediate.
+            Insn::LdImm64 {
+                dst,
+                kind: bpfbox_vm::isa::LdImm64Kind::Func,
+                imm,
+            } => format!("r{dst} = 0x{imm:x}"),
+            _ => insn_text(insn, pc, Syntax::Kernel, &DisasmOptions::default()),
+        };
         let _ = writeln!(self.buf, "{pc}: ({:02x}) {text}", raw.code);
         self.prev_insn_len = self.buf.len() - start;
         self.prev_log_pos = self.buf.len();

@@ -105,6 +105,10 @@ pub fn reg_text(reg: &Reg, frameno: u32, maps: &[MapSpec]) -> String {
             item(&mut out, &format!("ks={},vs={}", m.key_size, m.value_size));
         }
     }
+    if reg.ty == RegType::ConstDynptr {
+        // The only dynptr a callback is given: `bpf_user_ringbuf_drain`'s local one.
+        item(&mut out, "type=local");
+    }
     if reg.off != 0 {
         let mut t = String::from("off=");
         print::snum(&mut t, reg.off as i64);
@@ -177,6 +181,9 @@ pub fn frame_text(fr: &Frame, all: bool, scratched: &Scratched, maps: &[MapSpec]
         } else {
             let _ = write!(out, " fp{off}={letters}");
         }
+    }
+    if fr.in_callback {
+        out.push_str(" cb");
     }
     out.push('\n');
     out

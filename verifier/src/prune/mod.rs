@@ -63,7 +63,9 @@ pub fn states_equal(old: &State, cur: &State, exact: Exact, cmp: Cmp) -> bool {
         precision: cmp.precision,
     };
     old.frames.iter().zip(&cur.frames).all(|(o, c)| {
-        o.callsite == c.callsite
+        // Fewer `bpf_loop` iterations left in the old state cover none of the current's.
+        o.callback_depth <= c.callback_depth
+            && o.callsite == c.callsite
             && o.regs
                 .iter()
                 .zip(&c.regs)

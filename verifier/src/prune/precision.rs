@@ -6,6 +6,7 @@
 
 use bpfbox_vm::isa::{AluOp, AtomicOp, CallTarget, Insn, RawInsn, Src};
 
+use crate::check::callback::calls_callback;
 use crate::state::{Byte, Reg, RegType, State};
 
 /// Most frames a state has (`MAX_CALL_FRAMES`).
@@ -148,10 +149,19 @@ impl Bt {
 /// precise instead.
 struct NotFollowed;
 
+/// Whether an `exit` followed by `s` on a path was a callback's return to its helper call
+/// (not a subprogram's return to the instruction after its call).
+fn returned_to_callback_call(insns: &[RawInsn], s: usize) -> bool {
+    let after_static_call = s > 0 && insns[s - 1].code == 0x85 && insns[s - 1].src == 1;
+    s < insns.len() && calls_callback(&insns[s]) && !after_static_call
+}
+
 /// `backtrack_insn`: moves the marks from what instruction `idx` wrote to what it read.
+/// `subseq` is the instruction the path ran after `idx`.
 fn backtrack_insn(
     insns: &[RawInsn],
     idx: usize,
+    subseq: Option<usize>,
     hist: Option<&Entry>,
     bt: &mut Bt,
 ) -> Result<(), NotFollowed> {
@@ -160,6 +170,26 @@ fn backtrack_insn(
     };
     bt.sync_linked(hist);
     match insn {
+        // The path entered a callback from its helper call: back to the caller's frame,
+        // where r1-r5 were the helper's, not the callback's.
+        Insn::Call(CallTarget::Helper(_))
+            if calls_callback(&insns[idx]) && subseq.is_some_and(|s| s != idx + 1) =>
+        {
+            if bt.frame == 0 || bt.regs[bt.frame] & !ARGS != 0 || bt.slots[bt.frame] != 0 {
+                return Err(NotFollowed);
+            }
+            bt.regs[bt.frame] = 0;
+            bt.frame -= 1;
+        }
+        // A callback returned to its helper call: into the callback's frame. Its r0 is not
+        // the caller's, nor are r1-r5.
+        Insn::Exit { .. } if subseq.is_some_and(|s| returned_to_callback_call(insns, s)) => {
+            bt.regs[bt.frame] &= !(ARGS | 1);
+            if bt.frame + 1 >= MAX_FRAMES {
+                return Err(NotFollowed);
+            }
+            bt.frame += 1;
+        }
         Insn::Alu { op, dst, src, .. } => {
             if !bt.has_reg(dst) {
                 return Ok(());
@@ -350,6 +380,7 @@ pub fn mark_chain(
     let mut seg: Segment = cur.clone();
     let mut up = parent;
     let mut skip_first = true;
+    let mut subseq: Option<usize> = None;
     let mut i = seg.last;
     loop {
         let mut end = seg.hist.len();
@@ -361,7 +392,7 @@ pub fn mark_chain(
                     .checked_sub(1)
                     .map(|t| &seg.hist[t])
                     .filter(|e| e.idx == i);
-                if backtrack_insn(insns, i, top, &mut bt).is_err() {
+                if backtrack_insn(insns, i, subseq, top, &mut bt).is_err() {
                     mark_all_precise(chain, parent);
                     return marked;
                 }
@@ -369,7 +400,10 @@ pub fn mark_chain(
             if bt.empty() {
                 return marked;
             }
+            subseq = Some(i);
             match prev_insn(&seg, i, &mut end) {
+                // The second slot of an `ld_imm64` belongs to the first.
+                Some(p) if p > 0 && p < insns.len() && insns[p - 1].code == 0x18 => i = p - 1,
                 Some(p) if p < insns.len() => i = p,
                 Some(_) => {
                     mark_all_precise(chain, parent);
@@ -421,6 +455,7 @@ pub fn mark_chain(
             return marked;
         }
         let (s, p) = chain.segment(k);
+        subseq = Some(seg.first);
         seg = s.clone();
         up = p;
         i = seg.last;

@@ -25,6 +25,7 @@ fn same_fields(old: &Reg, cur: &Reg) -> bool {
         && old.mem_size == cur.mem_size
         && old.ringbuf == cur.ringbuf
         && old.frameno == cur.frameno
+        && old.subprog == cur.subprog
 }
 
 /// The current value lies inside the old one (`range_within` and `tnum_in`).
@@ -81,7 +82,9 @@ pub fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap, exact: Exact, precision: b
         | RegType::Socket
         | RegType::SockCommon
         | RegType::TcpSock
-        | RegType::XdpSock => regs_exact(old, cur, ids),
+        | RegType::XdpSock
+        | RegType::Func
+        | RegType::ConstDynptr => regs_exact(old, cur, ids),
     }
 }
 

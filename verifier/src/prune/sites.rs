@@ -280,8 +280,14 @@ pub fn before(prog: &Program, maps: &[MapSpec], st: &State, insn: &Insn) -> Pre 
                     }
                 }
             }
+            if id == crate::check::callback::LOOP {
+                // `bpf_loop`'s iterations end by its count.
+                pre.precise |= scalar_bit(st, 1);
+            }
         }
-        Insn::Exit { .. } if st.frames.len() == 1 && enforces_return_range(prog) => {
+        Insn::Exit { .. }
+            if st.cur().in_callback || (st.frames.len() == 1 && enforces_return_range(prog)) =>
+        {
             pre.precise |= scalar_bit(st, 0);
         }
         _ => {}

@@ -21,6 +21,12 @@ pub struct Frame {
     pub frameno: u32,
     /// The subprogram it runs.
     pub subprog: usize,
+    /// The frame runs a callback a helper calls (`in_callback_fn`).
+    pub in_callback: bool,
+    /// The range a callback's R0 must lie in (`callback_ret_range`).
+    pub callback_ret: (i32, i32),
+    /// Callbacks this frame's helper call has scheduled on the path (`callback_depth`).
+    pub callback_depth: u32,
 }
 
 impl Frame {
@@ -43,6 +49,9 @@ impl Frame {
             callsite,
             frameno,
             subprog,
+            in_callback: false,
+            callback_ret: (0, 0),
+            callback_depth: 0,
         }
     }
 }
@@ -56,6 +65,8 @@ pub struct State {
     pub refs: Refs,
     /// `may_goto` fall-throughs taken on this path (`may_goto_depth`).
     pub may_goto_depth: u32,
+    /// Callback frames entered on this path (`callback_unroll_depth`).
+    pub callback_unroll_depth: u32,
 }
 
 /// States compare by their frames and references: the kernel's `states_equal` ignores the
@@ -73,6 +84,7 @@ impl State {
             frames: vec![Frame::entry()],
             refs: Refs::default(),
             may_goto_depth: 0,
+            callback_unroll_depth: 0,
         }
     }
 

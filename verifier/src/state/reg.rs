@@ -40,6 +40,10 @@ pub enum RegType {
     TcpSock,
     /// An AF_XDP socket (`PTR_TO_XDP_SOCK`).
     XdpSock,
+    /// A BPF function, the callback a helper takes (`PTR_TO_FUNC`).
+    Func,
+    /// A dynptr a callback is given (`CONST_PTR_TO_DYNPTR`).
+    ConstDynptr,
 }
 
 impl RegType {
@@ -63,6 +67,8 @@ impl RegType {
             RegType::SockCommon => "sock_common",
             RegType::TcpSock => "tcp_sock",
             RegType::XdpSock => "xdp_sock",
+            RegType::Func => "func",
+            RegType::ConstDynptr => "dynptr_ptr",
         }
     }
 
@@ -105,6 +111,8 @@ pub struct Reg {
     /// A scalar whose exact range some later check relied on (`precise`): pruning then
     /// compares it by range inclusion instead of ignoring it.
     pub precise: bool,
+    /// The subprogram a `Func` pointer names (`subprogno`).
+    pub subprog: usize,
 }
 
 impl Reg {
@@ -123,6 +131,7 @@ impl Reg {
             ringbuf: false,
             ref_obj_id: 0,
             precise: false,
+            subprog: 0,
         }
     }
 

@@ -61,6 +61,20 @@ fn access(
     match reg.ty {
         RegType::Stack => stack::access(env, st, pc, regno, &reg, off, size, acc),
         RegType::MapValue => map::access(env, pc, regno, &reg, off, size, acc, signed),
+        RegType::MapKey => {
+            // A callback's key: read-only, `key_size` bytes.
+            if matches!(acc, Access::Write(_)) {
+                return Err(Reject::at(
+                    pc,
+                    format!("write to change key R{regno} not allowed"),
+                ));
+            }
+            let ks = env.opts.maps.get(reg.map).map_or(0, |m| m.key_size);
+            region(pc, regno, &reg, off, size, ks, |o| {
+                format!("invalid access to map key, key_size={ks} off={o} size={size}")
+            })?;
+            Ok(Some(Reg::unknown()))
+        }
         RegType::Ctx => {
             if let Access::Write(Value::Reg(r, v)) = &acc {
                 if v.is_pointer() && !env.privileged() {
@@ -154,7 +168,11 @@ fn access(
                 Access::Write(_) => None,
             })
         }
-        RegType::Scalar | RegType::PacketEnd | RegType::NotInit => Err(Reject::at(
+        RegType::Scalar
+        | RegType::PacketEnd
+        | RegType::NotInit
+        | RegType::Func
+        | RegType::ConstDynptr => Err(Reject::at(
             pc,
             format!("R{regno} invalid mem access '{}'", reg.type_name()),
         )),
