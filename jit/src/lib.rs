@@ -16,6 +16,7 @@
 //! assert_eq!(jit.run_mem(&mut []).unwrap().r0, 42);
 //! ```
 
+pub mod aarch64;
 pub mod code;
 pub mod frontend;
 pub mod layout;
@@ -306,6 +307,7 @@ impl JitProgram {
             fault_ret: 0,
             site: 0,
             entry_fn: (self.image.code.addr() + self.image.entry) as u64,
+            callouts: [0; aarch64::N_CALLOUTS],
             host: &mut host as *mut Host<'_> as *mut (),
             prog: self as *const JitProgram as *const (),
             fault: None,
