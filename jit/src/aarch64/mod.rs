@@ -24,7 +24,7 @@ use crate::layout::*;
 use crate::runtime;
 use crate::JitError;
 
-pub use program::{A64Image, A64Program, CallOut, Executor, Options, N_CALLOUTS};
+pub use program::{callout, native_callouts, A64Image, A64Program, CallOut, Executor, Options, N_CALLOUTS};
 
 pub(crate) type Asm = VecAssembler<Aarch64Relocation>;
 
