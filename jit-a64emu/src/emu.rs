@@ -61,14 +61,25 @@ fn host_readable(page: u64) -> bool {
 /// Runs aarch64 code under Unicorn (a fresh engine per run, so no translation outlives
 /// code it was made from).
 pub struct Emulator {
-    stack: Vec<u8>,
+    stack_top: u64,
+}
+
+thread_local! {
+    /// The native stack of emulated code on this thread, allocated once (a run allocates
+    /// nothing the interpreter's run does not, so the BPF stacks of both land alike).
+    static STACK_TOP: u64 = {
+        let v = vec![0u8; STACK + PAGE as usize];
+        let top = (v.as_ptr() as u64 + STACK as u64) & !(PAGE - 1);
+        std::mem::forget(v);
+        top
+    };
 }
 
 impl Emulator {
     /// An emulator (always available with the `unicorn` feature).
     pub fn new() -> Result<Emulator, String> {
         Ok(Emulator {
-            stack: vec![0; STACK + PAGE as usize],
+            stack_top: STACK_TOP.with(|t| *t),
         })
     }
 }
@@ -157,7 +168,7 @@ impl Executor for Emulator {
             },
         )
         .map_err(|e| format!("memory hook: {e:?}"))?;
-        let top = (self.stack.as_ptr() as u64 + STACK as u64) & !(PAGE - 1);
+        let top = self.stack_top;
         let exit = page + 4 * EXIT;
         uc.reg_write(RegisterARM64::SP, top).map_err(|e| format!("{e:?}"))?;
         uc.reg_write(RegisterARM64::X30, exit).map_err(|e| format!("{e:?}"))?;
@@ -168,7 +179,10 @@ impl Executor for Emulator {
         }
         if let Err(e) = r {
             let pc = uc.pc_read().unwrap_or(0);
-            return Err(format!("emulation stopped: {e:?} at pc {pc:#x}"));
+            return Err(format!(
+                "emulation stopped: {e:?} at pc {pc:#x} (entry + {:#x})",
+                pc.wrapping_sub(entry)
+            ));
         }
         uc.reg_read(RegisterARM64::X0).map_err(|e| format!("{e:?}"))
     }

@@ -65,7 +65,9 @@ impl Backend<'_> {
             size: size.bytes(),
         };
         let base = site.base();
-        if !self.checked || Plan::stack_proven(base, site.off, site.size) {
+        // Atomics must also be aligned to be performed inline (r10 always is).
+        let aligned = !matches!(site.kind, SiteKind::Atomic(_)) || site.off as i64 % site.size as i64 == 0;
+        if !self.checked || (aligned && Plan::stack_proven(base, site.off, site.size)) {
             self.access(&site, x(base), site.off as i32);
             return;
         }
@@ -74,6 +76,17 @@ impl Backend<'_> {
         let done = self.ops.new_dynamic_label();
         let stack_first = base == 10;
         enc::add_imm(&mut self.ops, true, TA, x(base), site.off as i64, TA);
+        // Atomic and acquire/release instructions fault on a misaligned address where the
+        // interpreter performs the access: those go straight to the interpreter's rule.
+        let slow = if matches!(site.kind, SiteKind::Atomic(_)) && site.size > 1 {
+            let slow = self.ops.new_dynamic_label();
+            let mask = (site.size - 1) as u64;
+            dynasm!(self.ops ; .arch aarch64 ; tst X(TA), mask);
+            self.b_cond(Cond::Ne, slow);
+            Some(slow)
+        } else {
+            None
+        };
         if stack_first {
             self.stack_check(site.size);
         } else {
@@ -90,6 +103,7 @@ impl Backend<'_> {
             ok,
             done,
             stack_first,
+            slow,
         });
     }
 

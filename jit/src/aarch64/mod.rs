@@ -111,6 +111,8 @@ enum Stub {
         ok: DynamicLabel,
         done: DynamicLabel,
         stack_first: bool,
+        /// Where a misaligned atomic enters, past the second check.
+        slow: Option<DynamicLabel>,
     },
     /// The meter ran out at the block starting at `pc` charging `charge`.
     Budget {
@@ -744,6 +746,7 @@ impl<'a> Backend<'a> {
                     ok,
                     done,
                     stack_first,
+                    slow,
                 } => {
                     let s = self.sites[site];
                     dynasm!(self.ops ; .arch aarch64 ; =>label);
@@ -753,6 +756,9 @@ impl<'a> Backend<'a> {
                         self.stack_check(s.size);
                     }
                     self.b_cond(Cond::Lo, ok);
+                    if let Some(slow) = slow {
+                        dynasm!(self.ops ; .arch aarch64 ; =>slow);
+                    }
                     self.save_regs(0..11);
                     self.mov_imm(true, T0, site as u64);
                     self.st_ctx(T0, CTX_SITE);
