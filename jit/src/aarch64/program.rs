@@ -478,3 +478,32 @@ impl Executor for Native {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfbox_vm::isa::{AluOp, Insn, Src, Width};
+
+    /// A block longer than `b.cond`'s ±1 MiB: its meter branch cannot reach the
+    /// out-of-line stub, so short branches fail to assemble and the long form is used.
+    #[test]
+    fn far_targets_fall_back_to_long_branches() {
+        let mut slots = Vec::new();
+        for _ in 0..300_000 {
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: 0,
+                src: Src::Imm(1),
+            }
+            .encode_into(&mut slots);
+        }
+        Insn::Exit.encode_into(&mut slots);
+        let vm = Arc::new(Vm::new(&slots).expect("valid"));
+        let plan = Plan::new(&vm, Mode::Checked);
+        let short = Backend::new(&vm, &plan, 0, true, false).compile();
+        assert!(matches!(short, Err(JitError::Assemble(_))));
+        let img = A64Image::compile(vm, Mode::Checked, Options { lse: true }).expect("long");
+        assert!(img.code().len() > 1 << 20);
+    }
+}
