@@ -139,5 +139,9 @@ pub fn skip(reason: &str) {
     if std::env::var_os("BPFBOX_REQUIRE_ALL").is_some_and(|v| v == "1") {
         panic!("required test skipped: {reason}");
     }
-    eprintln!("skipped: {reason}");
+    // Not `eprintln!`, which the test harness captures: a skip stays visible.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {reason}\n").as_bytes(),
+    );
 }
