@@ -110,7 +110,6 @@ fn jit_dump_shows_each_instruction_above_its_code() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["insns"].as_array().map(|a| a.len()), Some(8));
     assert!(v["image_size"].as_u64().unwrap() > 0);
-
 }
 
 #[test]
@@ -126,7 +125,10 @@ fn jit_dump_shows_aarch64_code_on_any_host() {
         .skip(1)
         .take_while(|l| !l.starts_with(';'))
         .collect();
-    assert!(after.iter().any(|l| l.contains("add x7, x7, x2")), "{after:?}");
+    assert!(
+        after.iter().any(|l| l.contains("add x7, x7, x2")),
+        "{after:?}"
+    );
     let (code, out) = output(&[
         "jit-dump",
         asm.to_str().unwrap(),

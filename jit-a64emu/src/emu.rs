@@ -106,7 +106,7 @@ impl Executor for Emulator {
         )
         .map_err(|e| format!("unicorn: {e:?}"))?;
         // SAFETY: a freshly opened engine; the model is set before anything else.
-        let r = unsafe { uc_ctl(uc.get_handle() as *mut c_void, CTL_WRITE_CPU_MODEL, CPU_ARM64_MAX) };
+        let r = unsafe { uc_ctl(uc.get_handle(), CTL_WRITE_CPU_MODEL, CPU_ARM64_MAX) };
         if r != 0 {
             return Err(format!("unicorn: setting the CPU model failed ({r})"));
         }
@@ -115,75 +115,93 @@ impl Executor for Emulator {
         unsafe { uc.mem_map_ptr(page, PAGE as usize, Permission::ALL, page as *mut c_void) }
             .map_err(|e| format!("map call-out page: {e:?}"))?;
         uc.get_data_mut().mapped.insert(page);
-        uc.add_code_hook(page, page + PAGE - 1, move |uc, addr, _| {
-            let k = ((addr - page) / 4) as usize;
-            if k >= N_CALLOUTS {
-                return;
-            }
-            let regs = [
-                RegisterARM64::X0,
-                RegisterARM64::X1,
-                RegisterARM64::X2,
-                RegisterARM64::X3,
-                RegisterARM64::X4,
-                RegisterARM64::X5,
-            ];
-            let mut a = [0u64; 6];
-            for (v, r) in a.iter_mut().zip(regs) {
-                *v = uc.reg_read(r).unwrap_or(0);
-            }
-            // SAFETY: the code passes call-out `k` the arguments it is compiled to pass,
-            // in a run set up by `A64Program::run_with`.
-            let v = unsafe { callout(k, a) };
-            let _ = uc.reg_write(RegisterARM64::X0, v);
-        })
-        .map_err(|e| format!("code hook: {e:?}"))?;
-        uc.add_mem_hook(
-            HookType::MEM_UNMAPPED,
-            1,
-            0,
-            |uc, _kind: MemType, addr, size, _v| {
-                let first = addr & !(PAGE - 1);
-                let last = (addr + size.max(1) as u64 - 1) & !(PAGE - 1);
-                let mut p = first;
-                while p <= last {
-                    if !uc.get_data().mapped.contains(&p) {
-                        if !host_readable(p) {
-                            uc.get_data_mut().error =
-                                Some(format!("access to unmapped host memory at {addr:#x}"));
-                            return false;
-                        }
-                        // SAFETY: the page is mapped readable in this process for the run.
-                        let r = unsafe {
-                            uc.mem_map_ptr(p, PAGE as usize, Permission::ALL, p as *mut c_void)
-                        };
-                        if r.is_err() {
-                            return false;
-                        }
-                        uc.get_data_mut().mapped.insert(p);
-                    }
-                    p += PAGE;
+        let code_hook = uc
+            .add_code_hook(page, page + PAGE - 1, move |uc, addr, _| {
+                let k = ((addr - page) / 4) as usize;
+                if k >= N_CALLOUTS {
+                    return;
                 }
-                true
-            },
-        )
-        .map_err(|e| format!("memory hook: {e:?}"))?;
-        let top = self.stack_top;
-        let exit = page + 4 * EXIT;
-        uc.reg_write(RegisterARM64::SP, top).map_err(|e| format!("{e:?}"))?;
-        uc.reg_write(RegisterARM64::X30, exit).map_err(|e| format!("{e:?}"))?;
-        uc.reg_write(RegisterARM64::X0, ctx as u64).map_err(|e| format!("{e:?}"))?;
-        let r = uc.emu_start(entry, exit, 0, 0);
-        if let Some(e) = uc.get_data_mut().error.take() {
-            return Err(e);
-        }
-        if let Err(e) = r {
-            let pc = uc.pc_read().unwrap_or(0);
-            return Err(format!(
-                "emulation stopped: {e:?} at pc {pc:#x} (entry + {:#x})",
-                pc.wrapping_sub(entry)
-            ));
-        }
-        uc.reg_read(RegisterARM64::X0).map_err(|e| format!("{e:?}"))
+                let regs = [
+                    RegisterARM64::X0,
+                    RegisterARM64::X1,
+                    RegisterARM64::X2,
+                    RegisterARM64::X3,
+                    RegisterARM64::X4,
+                    RegisterARM64::X5,
+                ];
+                let mut a = [0u64; 6];
+                for (v, r) in a.iter_mut().zip(regs) {
+                    *v = uc.reg_read(r).unwrap_or(0);
+                }
+                // SAFETY: the code passes call-out `k` the arguments it is compiled to pass,
+                // in a run set up by `A64Program::run_with`.
+                let v = unsafe { callout(k, a) };
+                let _ = uc.reg_write(RegisterARM64::X0, v);
+            })
+            .map_err(|e| format!("code hook: {e:?}"))?;
+        let mem_hook = uc
+            .add_mem_hook(
+                HookType::MEM_UNMAPPED,
+                1,
+                0,
+                |uc, _kind: MemType, addr, size, _v| {
+                    let first = addr & !(PAGE - 1);
+                    let last = (addr + size.max(1) as u64 - 1) & !(PAGE - 1);
+                    let mut p = first;
+                    while p <= last {
+                        if !uc.get_data().mapped.contains(&p) {
+                            if !host_readable(p) {
+                                uc.get_data_mut().error =
+                                    Some(format!("access to unmapped host memory at {addr:#x}"));
+                                return false;
+                            }
+                            // SAFETY: the page is mapped readable in this process for the run.
+                            let r = unsafe {
+                                uc.mem_map_ptr(p, PAGE as usize, Permission::ALL, p as *mut c_void)
+                            };
+                            if r.is_err() {
+                                return false;
+                            }
+                            uc.get_data_mut().mapped.insert(p);
+                        }
+                        p += PAGE;
+                    }
+                    true
+                },
+            )
+            .map_err(|e| format!("memory hook: {e:?}"))?;
+        let result = run(&mut uc, entry, ctx as u64, self.stack_top, page + 4 * EXIT);
+        // The hooks hold the engine: removing them lets it close when `uc` is dropped.
+        let _ = uc.remove_hook(code_hook);
+        let _ = uc.remove_hook(mem_hook);
+        result
     }
+}
+
+/// Sets up the registers and runs from `entry` until the return to `exit`; x0 then.
+fn run(
+    uc: &mut Unicorn<'_, State>,
+    entry: u64,
+    ctx: u64,
+    top: u64,
+    exit: u64,
+) -> Result<u64, String> {
+    uc.reg_write(RegisterARM64::SP, top)
+        .map_err(|e| format!("{e:?}"))?;
+    uc.reg_write(RegisterARM64::X30, exit)
+        .map_err(|e| format!("{e:?}"))?;
+    uc.reg_write(RegisterARM64::X0, ctx)
+        .map_err(|e| format!("{e:?}"))?;
+    let r = uc.emu_start(entry, exit, 0, 0);
+    if let Some(e) = uc.get_data_mut().error.take() {
+        return Err(e);
+    }
+    if let Err(e) = r {
+        let pc = uc.pc_read().unwrap_or(0);
+        return Err(format!(
+            "emulation stopped: {e:?} at pc {pc:#x} (entry + {:#x})",
+            pc.wrapping_sub(entry)
+        ));
+    }
+    uc.reg_read(RegisterARM64::X0).map_err(|e| format!("{e:?}"))
 }

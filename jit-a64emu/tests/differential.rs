@@ -299,7 +299,7 @@ fn run_both(
     vm.set_helpers(HelperRegistry::kernel());
     vm.set_budget(budget);
     let vm = Arc::new(vm);
-    let lse = case % 2 == 0;
+    let lse = case.is_multiple_of(2);
     let p = compile(&vm, Mode::Checked, Options { lse });
     let init: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
     let mut mem = init.clone();
@@ -347,7 +347,10 @@ fn emulated_aarch64_equals_the_interpreter_on_random_programs() {
     }
     eprintln!("{ran} programs, {faults} faults, {budget_faults} budget faults");
     assert!(ran > n / 3, "only {ran} programs were valid");
-    assert!(faults > ran / 30 && budget_faults > ran / 100, "{faults} faults, {budget_faults} budget");
+    assert!(
+        faults > ran / 30 && budget_faults > ran / 100,
+        "{faults} faults, {budget_faults} budget"
+    );
 }
 
 /// Random programs with random bits flipped: odd encodings the generator never writes.

@@ -89,7 +89,7 @@ fn campaign(mode: Mode, seeds: std::ops::Range<u64>) {
     for seed in seeds {
         let p = from_seed(seed, GenConfig::default()).expect("generate");
         let Ok(insns) = p.insns() else { continue };
-        let lse = seed % 2 == 0;
+        let lse = seed.is_multiple_of(2);
         let want = run(&p, &insns, None, lse);
         let mut got = run(&p, &insns, Some(mode), lse);
         if mode == Mode::Trusted {

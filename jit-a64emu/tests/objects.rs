@@ -76,7 +76,15 @@ fn run(obj: &Object, idx: usize, input: &TestRun, mode: Option<Mode>) -> Option<
         maps: maps.clone(),
         ..Env::default()
     };
-    let runner = mode.map(|m| EmuRunner(compile(&vm, m, Options { lse: idx % 2 == 0 })));
+    let runner = mode.map(|m| {
+        EmuRunner(compile(
+            &vm,
+            m,
+            Options {
+                lse: idx.is_multiple_of(2),
+            },
+        ))
+    });
     let setup = RunSetup {
         repeat: 1,
         runner: runner
@@ -196,7 +204,9 @@ fn emulated_aarch64_equals_the_interpreter_on_xdp_tools_objects() {
         }
     }
     if found.is_empty() {
-        return skip("no xdp-tools BPF objects installed (apt install xdp-tools xdp-tests libxdp1)");
+        return skip(
+            "no xdp-tools BPF objects installed (apt install xdp-tools xdp-tests libxdp1)",
+        );
     }
     found.sort();
     let n: usize = found.iter().map(|p| compare(p, Mode::Checked)).sum();

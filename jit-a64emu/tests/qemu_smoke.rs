@@ -39,10 +39,13 @@ fn build_harness(dir: &Path) -> Option<PathBuf> {
 fn qemu_runs_aarch64_images_like_the_interpreter() {
     for t in ["aarch64-linux-gnu-gcc", "qemu-aarch64-static"] {
         if !tool(t) {
-            return skip(&format!("{t} is not installed (gcc-aarch64-linux-gnu, qemu-user-static)"));
+            return skip(&format!(
+                "{t} is not installed (gcc-aarch64-linux-gnu, qemu-user-static)"
+            ));
         }
     }
-    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bpf_conformance/tests");
+    let suite =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bpf_conformance/tests");
     if !suite.is_dir() {
         return skip("../shared/bpf_conformance/tests is not beside the checkout");
     }
@@ -54,11 +57,16 @@ fn qemu_runs_aarch64_images_like_the_interpreter() {
     let mut ran = 0;
     for f in test_files(&suite).expect("list conformance tests") {
         let text = std::fs::read_to_string(&f).expect("read test");
-        let Ok((file, prog)) = prepare(&text) else { continue };
+        let Ok((file, prog)) = prepare(&text) else {
+            continue;
+        };
         let Ok(mut vm) = Vm::new(&prog) else { continue };
         // Only programs without call-outs: the harness has no Rust side.
         let calls = vm.decoded().insns.iter().any(|(_, i)| {
-            matches!(i, Insn::Call(_) | Insn::Callx { .. } | Insn::LdAbs { .. } | Insn::LdInd { .. })
+            matches!(
+                i,
+                Insn::Call(_) | Insn::Callx { .. } | Insn::LdAbs { .. } | Insn::LdInd { .. }
+            )
         });
         if calls {
             continue;
@@ -66,7 +74,9 @@ fn qemu_runs_aarch64_images_like_the_interpreter() {
         vm.set_budget(budget);
         let vm = Arc::new(vm);
         let mut mem_i = file.mem.clone();
-        let Ok(want) = vm.run_mem(&mut mem_i) else { continue };
+        let Ok(want) = vm.run_mem(&mut mem_i) else {
+            continue;
+        };
         for (mode, lse) in [(Mode::Checked, true), (Mode::Trusted, false)] {
             let img = A64Image::compile(Arc::clone(&vm), mode, Options { lse }).expect("compile");
             let code = dir.join("code.bin");
@@ -96,11 +106,21 @@ fn qemu_runs_aarch64_images_like_the_interpreter() {
                 .output()
                 .expect("run qemu-aarch64-static");
             let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "{}: {mode:?}: {stdout} {}", f.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}: {mode:?}: {stdout} {}",
+                f.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             let left = budget - if mode == Mode::Checked { want.insns } else { 0 };
             let hex: String = mem_i.iter().map(|b| format!("{b:02x}")).collect();
             let expect = format!("r0={:x} status=0 left={left} mem={hex}", want.r0);
-            assert_eq!(stdout.trim(), expect, "{} ({mode:?}, lse {lse})", f.display());
+            assert_eq!(
+                stdout.trim(),
+                expect,
+                "{} ({mode:?}, lse {lse})",
+                f.display()
+            );
         }
         ran += 1;
     }

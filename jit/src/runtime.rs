@@ -22,7 +22,9 @@ pub(crate) const MAY_GOTO_BUDGET: u64 = 8 * 1024 * 1024;
 /// # Safety
 /// `ctx` is the pointer the entry stub received: a live `RunCtx` whose `host` points at the
 /// run's `Host` and whose `image` at the metadata of an image alive for the run.
-pub(crate) unsafe fn parts<'a>(ctx: *mut RunCtx) -> (&'a mut RunCtx, &'a mut Host<'a>, &'a ImageMeta) {
+pub(crate) unsafe fn parts<'a>(
+    ctx: *mut RunCtx,
+) -> (&'a mut RunCtx, &'a mut Host<'a>, &'a ImageMeta) {
     // SAFETY: per the function's contract; the three are distinct objects.
     unsafe {
         let c = &mut *ctx;

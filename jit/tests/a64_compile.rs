@@ -27,7 +27,9 @@ fn every_conformance_program_compiles_for_aarch64() {
     let mut compiled = 0;
     for f in test_files(&dir).expect("list conformance tests") {
         let text = std::fs::read_to_string(&f).expect("read test");
-        let Ok((_, prog)) = prepare(&text) else { continue };
+        let Ok((_, prog)) = prepare(&text) else {
+            continue;
+        };
         let Ok(vm) = Vm::new(&prog) else { continue };
         let vm = Arc::new(vm);
         for mode in [Mode::Checked, Mode::Trusted] {

@@ -151,7 +151,7 @@ pub(super) enum Ld {
 /// `rt` ⟷ `[base + off]` of `size` bytes: the scaled unsigned offset form, the unscaled
 /// signed 9-bit form, or the address computed into `scratch` first.
 pub(super) fn ldst(ops: &mut Asm, kind: Ld, size: u32, rt: u32, base: u32, off: i32, scratch: u32) {
-    let (b, o) = if off >= 0 && off as u32 % size == 0 && (off as u32 / size) < 4096 {
+    let (b, o) = if off >= 0 && (off as u32).is_multiple_of(size) && (off as u32 / size) < 4096 {
         (base, Some(off as u32))
     } else if (-256..256).contains(&off) {
         unscaled(ops, kind, size, rt, base, off);

@@ -66,7 +66,8 @@ impl Backend<'_> {
         };
         let base = site.base();
         // Atomics must also be aligned to be performed inline (r10 always is).
-        let aligned = !matches!(site.kind, SiteKind::Atomic(_)) || site.off as i64 % site.size as i64 == 0;
+        let aligned =
+            !matches!(site.kind, SiteKind::Atomic(_)) || site.off as i64 % site.size as i64 == 0;
         if !self.checked || (aligned && Plan::stack_proven(base, site.off, site.size)) {
             self.access(&site, x(base), site.off as i32);
             return;
@@ -176,26 +177,62 @@ impl Backend<'_> {
     fn atomic_lse(&mut self, op: AtomicOp, w64: bool, s: u32, a: u32) {
         let r0 = x(0);
         match (op, w64) {
-            (AtomicOp::Add { fetch: false }, true) => dynasm!(self.ops ; .arch aarch64 ; stadd X(s), [X(a)]),
-            (AtomicOp::Add { fetch: false }, false) => dynasm!(self.ops ; .arch aarch64 ; stadd W(s), [X(a)]),
-            (AtomicOp::Or { fetch: false }, true) => dynasm!(self.ops ; .arch aarch64 ; stset X(s), [X(a)]),
-            (AtomicOp::Or { fetch: false }, false) => dynasm!(self.ops ; .arch aarch64 ; stset W(s), [X(a)]),
-            (AtomicOp::Xor { fetch: false }, true) => dynasm!(self.ops ; .arch aarch64 ; steor X(s), [X(a)]),
-            (AtomicOp::Xor { fetch: false }, false) => dynasm!(self.ops ; .arch aarch64 ; steor W(s), [X(a)]),
-            (AtomicOp::And { fetch: false }, true) => dynasm!(self.ops ; .arch aarch64 ; mvn X(T0), X(s) ; stclr X(T0), [X(a)]),
-            (AtomicOp::And { fetch: false }, false) => dynasm!(self.ops ; .arch aarch64 ; mvn W(T0), W(s) ; stclr W(T0), [X(a)]),
-            (AtomicOp::Add { fetch: true }, true) => dynasm!(self.ops ; .arch aarch64 ; ldaddal X(s), X(s), [X(a)]),
-            (AtomicOp::Add { fetch: true }, false) => dynasm!(self.ops ; .arch aarch64 ; ldaddal W(s), W(s), [X(a)]),
-            (AtomicOp::Or { fetch: true }, true) => dynasm!(self.ops ; .arch aarch64 ; ldsetal X(s), X(s), [X(a)]),
-            (AtomicOp::Or { fetch: true }, false) => dynasm!(self.ops ; .arch aarch64 ; ldsetal W(s), W(s), [X(a)]),
-            (AtomicOp::Xor { fetch: true }, true) => dynasm!(self.ops ; .arch aarch64 ; ldeoral X(s), X(s), [X(a)]),
-            (AtomicOp::Xor { fetch: true }, false) => dynasm!(self.ops ; .arch aarch64 ; ldeoral W(s), W(s), [X(a)]),
-            (AtomicOp::And { fetch: true }, true) => dynasm!(self.ops ; .arch aarch64 ; mvn X(T0), X(s) ; ldclral X(T0), X(s), [X(a)]),
-            (AtomicOp::And { fetch: true }, false) => dynasm!(self.ops ; .arch aarch64 ; mvn W(T0), W(s) ; ldclral W(T0), W(s), [X(a)]),
+            (AtomicOp::Add { fetch: false }, true) => {
+                dynasm!(self.ops ; .arch aarch64 ; stadd X(s), [X(a)])
+            }
+            (AtomicOp::Add { fetch: false }, false) => {
+                dynasm!(self.ops ; .arch aarch64 ; stadd W(s), [X(a)])
+            }
+            (AtomicOp::Or { fetch: false }, true) => {
+                dynasm!(self.ops ; .arch aarch64 ; stset X(s), [X(a)])
+            }
+            (AtomicOp::Or { fetch: false }, false) => {
+                dynasm!(self.ops ; .arch aarch64 ; stset W(s), [X(a)])
+            }
+            (AtomicOp::Xor { fetch: false }, true) => {
+                dynasm!(self.ops ; .arch aarch64 ; steor X(s), [X(a)])
+            }
+            (AtomicOp::Xor { fetch: false }, false) => {
+                dynasm!(self.ops ; .arch aarch64 ; steor W(s), [X(a)])
+            }
+            (AtomicOp::And { fetch: false }, true) => {
+                dynasm!(self.ops ; .arch aarch64 ; mvn X(T0), X(s) ; stclr X(T0), [X(a)])
+            }
+            (AtomicOp::And { fetch: false }, false) => {
+                dynasm!(self.ops ; .arch aarch64 ; mvn W(T0), W(s) ; stclr W(T0), [X(a)])
+            }
+            (AtomicOp::Add { fetch: true }, true) => {
+                dynasm!(self.ops ; .arch aarch64 ; ldaddal X(s), X(s), [X(a)])
+            }
+            (AtomicOp::Add { fetch: true }, false) => {
+                dynasm!(self.ops ; .arch aarch64 ; ldaddal W(s), W(s), [X(a)])
+            }
+            (AtomicOp::Or { fetch: true }, true) => {
+                dynasm!(self.ops ; .arch aarch64 ; ldsetal X(s), X(s), [X(a)])
+            }
+            (AtomicOp::Or { fetch: true }, false) => {
+                dynasm!(self.ops ; .arch aarch64 ; ldsetal W(s), W(s), [X(a)])
+            }
+            (AtomicOp::Xor { fetch: true }, true) => {
+                dynasm!(self.ops ; .arch aarch64 ; ldeoral X(s), X(s), [X(a)])
+            }
+            (AtomicOp::Xor { fetch: true }, false) => {
+                dynasm!(self.ops ; .arch aarch64 ; ldeoral W(s), W(s), [X(a)])
+            }
+            (AtomicOp::And { fetch: true }, true) => {
+                dynasm!(self.ops ; .arch aarch64 ; mvn X(T0), X(s) ; ldclral X(T0), X(s), [X(a)])
+            }
+            (AtomicOp::And { fetch: true }, false) => {
+                dynasm!(self.ops ; .arch aarch64 ; mvn W(T0), W(s) ; ldclral W(T0), W(s), [X(a)])
+            }
             (AtomicOp::Xchg, true) => dynasm!(self.ops ; .arch aarch64 ; swpal X(s), X(s), [X(a)]),
             (AtomicOp::Xchg, false) => dynasm!(self.ops ; .arch aarch64 ; swpal W(s), W(s), [X(a)]),
-            (AtomicOp::Cmpxchg, true) => dynasm!(self.ops ; .arch aarch64 ; casal X(r0), X(s), [X(a)]),
-            (AtomicOp::Cmpxchg, false) => dynasm!(self.ops ; .arch aarch64 ; casal W(r0), W(s), [X(a)]),
+            (AtomicOp::Cmpxchg, true) => {
+                dynasm!(self.ops ; .arch aarch64 ; casal X(r0), X(s), [X(a)])
+            }
+            (AtomicOp::Cmpxchg, false) => {
+                dynasm!(self.ops ; .arch aarch64 ; casal W(r0), W(s), [X(a)])
+            }
             (AtomicOp::LoadAcquire | AtomicOp::StoreRelease, _) => unreachable!("plain accesses"),
         }
     }

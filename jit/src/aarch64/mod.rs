@@ -24,7 +24,9 @@ use crate::layout::*;
 use crate::runtime;
 use crate::JitError;
 
-pub use program::{callout, native_callouts, A64Image, A64Program, CallOut, Executor, Options, N_CALLOUTS};
+pub use program::{
+    callout, native_callouts, A64Image, A64Program, CallOut, Executor, Options, N_CALLOUTS,
+};
 
 pub(crate) type Asm = VecAssembler<Aarch64Relocation>;
 
