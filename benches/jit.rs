@@ -139,7 +139,7 @@ fn with_may_goto(slots: &[RawInsn]) -> Vec<RawInsn> {
         };
         insn.encode_into(&mut out);
     }
-    Insn::Exit.encode_into(&mut out);
+    Insn::EXIT.encode_into(&mut out);
     out
 }
 
@@ -196,6 +196,8 @@ fn jit(c: &mut Criterion) {
         };
         let checked = JitProgram::compile(Arc::clone(&vm)).expect("compile");
         let checked_compile = mean(&mut || drop(JitProgram::compile(Arc::clone(&vm))));
+        let blinded = JitProgram::compile_blinded(Arc::clone(&vm)).expect("compile");
+        let blinded_compile = mean(&mut || drop(JitProgram::compile_blinded(Arc::clone(&vm))));
         // SAFETY: these programs only touch their stack and the input buffer, and end
         // (tests/bench_programs.rs runs each one checked, without a fault, on this input).
         let trusted = unsafe { JitProgram::compile_trusted(Arc::clone(&vm)) }.expect("compile");
@@ -228,16 +230,19 @@ fn jit(c: &mut Criterion) {
         let insns = vm.run_mem(&mut input.clone()).expect("run").insns;
         println!(
             "{}: {} insns ({} slots) per run; compile: ours checked {:.1} us, trusted {:.1} us, \
-             rbpf {:.1} us; code: ours trusted {} B (body {} B), checked {} B, kernel {}",
+             checked blinded {:.1} us, rbpf {:.1} us; code: ours trusted {} B (body {} B), \
+             checked {} B, checked blinded {} B, kernel {}",
             p.name,
             insns,
             slots.len(),
             checked_compile.as_secs_f64() * 1e6,
             trusted_compile.as_secs_f64() * 1e6,
+            blinded_compile.as_secs_f64() * 1e6,
             rbpf_compile.as_secs_f64() * 1e6,
             trusted.image().code().len(),
             trusted.image().body_end() - trusted.image().body_start(),
             checked.image().code().len(),
+            blinded.image().code().len(),
             match &kernel {
                 Ok(k) => format!("{} B", k.jited_len),
                 Err(e) => format!("not run ({e})"),
@@ -260,6 +265,9 @@ fn jit(c: &mut Criterion) {
         });
         group.bench_function("bpfbox-jit/checked", |b| {
             fresh(&|m| checked.run_mem(m).unwrap().r0, b)
+        });
+        group.bench_function("bpfbox-jit/checked-blinded", |b| {
+            fresh(&|m| blinded.run_mem(m).unwrap().r0, b)
         });
         group.bench_function("bpfbox-interp/checked", |b| {
             fresh(&|m| vm.run_mem(m).unwrap().r0, b)

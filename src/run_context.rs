@@ -40,7 +40,7 @@ pub(crate) fn context_name(k: ContextKind) -> &'static str {
 /// out): `bpf_prog_test_run_skb` pulls the Ethernet header for every program type but TC's
 /// (`is_l2`), so the run does the same, keeping the `__sk_buff` fields a test may set.
 pub(crate) fn pull_l2(ctx: Context, t: ProgType) -> Context {
-    use bpfbox_vm::context::{skb_off, SKB_HEADROOM};
+    use bpfbox_vm::context::skb_off;
     let pulled_types = matches!(
         t,
         ProgType::SocketFilter
@@ -52,13 +52,13 @@ pub(crate) fn pull_l2(ctx: Context, t: ProgType) -> Context {
     if ctx.kind() != ContextKind::Skb || !pulled_types {
         return ctx;
     }
-    let (Some(frame), Some(bounds)) = (ctx.regions().get(1).copied(), ctx.skb_bounds()) else {
+    let Some(bounds) = ctx.skb_bounds() else {
         return ctx;
     };
     let packet = ctx.packet();
     // Built with the Ethernet header already pulled (Context::skb_at(.., false)), or too
     // short to hold one.
-    if bounds.data != frame.start + SKB_HEADROOM as u64 || packet.len() < ETH_HLEN {
+    if bounds.data != bounds.mac || packet.len() < ETH_HLEN {
         return ctx;
     }
     let mut out = Context::skb_at(packet, false);

@@ -122,6 +122,17 @@ pub enum Error {
         /// Its kernel name (or `helper_<id>`).
         name: String,
     },
+    /// bpfbox's verifier refuses the program, as the kernel's would (build with
+    /// `.verify(false)` to run it anyway).
+    #[error("program '{program}': the verifier refuses it{}: {message}", insn.map(|i| format!(" at insn {i}")).unwrap_or_default())]
+    Rejected {
+        /// The program.
+        program: String,
+        /// The failing instruction.
+        insn: Option<usize>,
+        /// The error, in the kernel's words.
+        message: String,
+    },
     /// The context given is not the kind the program takes.
     #[error("program '{program}' is a {prog_type} program and takes {expected}; the context given is {given}")]
     WrongContext {
@@ -160,6 +171,7 @@ pub struct VmBuilder {
     budget: u64,
     env: Env,
     kernel_compat: bool,
+    verify: bool,
     overrides: Vec<(String, OverrideFn)>,
 }
 
@@ -171,6 +183,7 @@ impl std::fmt::Debug for VmBuilder {
             .field("budget", &self.budget)
             .field("env", &self.env)
             .field("kernel_compat", &self.kernel_compat)
+            .field("verify", &self.verify)
             .field(
                 "overrides",
                 &self.overrides.iter().map(|(n, _)| n).collect::<Vec<_>>(),
@@ -187,12 +200,23 @@ impl Default for VmBuilder {
             budget: bpfbox_vm::interp::DEFAULT_BUDGET,
             env: Env::default(),
             kernel_compat: true,
+            verify: true,
             overrides: Vec::new(),
         }
     }
 }
 
 impl VmBuilder {
+    /// Whether [`VmBuilder::build`] runs bpfbox's verifier on every program first (the
+    /// default): a program the kernel's verifier would refuse is then refused when run, with
+    /// the kernel's message ([`Error::Rejected`]). A program using a feature the verifier
+    /// does not handle yet still runs, in checked mode unless the builder says otherwise;
+    /// [`Vm::verdict`] tells which.
+    pub fn verify(mut self, on: bool) -> Self {
+        self.verify = on;
+        self
+    }
+
     /// The engine: the interpreter (the default) or the JIT.
     pub fn engine(mut self, engine: Engine) -> Self {
         self.engine = engine;
@@ -311,6 +335,18 @@ impl VmBuilder {
         let mut jits = Vec::with_capacity(object.programs().len());
         let mut table = ProgramTable::new();
         let mut unusable = Vec::with_capacity(object.programs().len());
+        let verify_as = bpfbox_kernel_compare::verify::VerifyAs {
+            log_level: 1,
+            ..Default::default()
+        };
+        let verdicts: Vec<Option<bpfbox_verifier::Verdict>> = object
+            .programs()
+            .iter()
+            .map(|p| {
+                self.verify
+                    .then(|| bpfbox_kernel_compare::verify::verify(object, p, &verify_as))
+            })
+            .collect();
         for (handle, prog) in object.programs().iter().enumerate() {
             let used = bpfbox_loader::maps_used(prog);
             unusable.push(
@@ -364,6 +400,7 @@ impl VmBuilder {
             engines,
             missing,
             unusable,
+            verdicts,
             jits,
             table,
             maps,
@@ -426,6 +463,8 @@ pub struct Vm {
     missing: Vec<Option<(usize, u32, String)>>,
     /// Per program: why a map it uses could not be created.
     unusable: Vec<Option<String>>,
+    /// Per program: bpfbox's verifier's verdict (`None` when verification was turned off).
+    verdicts: Vec<Option<bpfbox_verifier::Verdict>>,
     /// The compiled form of each program, with [`Engine::Jit`].
     jits: Vec<Option<Arc<bpfbox_jit::JitProgram>>>,
     table: ProgramTable,
@@ -456,6 +495,13 @@ impl Vm {
     /// budget and the kernel's input rules.
     pub fn builder() -> VmBuilder {
         VmBuilder::default()
+    }
+
+    /// bpfbox's verifier's verdict on program `name` (`None` when built with
+    /// `.verify(false)`).
+    pub fn verdict(&self, name: &str) -> Result<Option<&bpfbox_verifier::Verdict>, Error> {
+        let i = self.index(name)?;
+        Ok(self.verdicts.get(i).and_then(Option::as_ref))
     }
 
     fn index(&self, name: &str) -> Result<usize, Error> {
@@ -554,6 +600,15 @@ impl Vm {
                 program: prog.name.clone(),
                 reason: reason.clone(),
             });
+        }
+        if let Some(Some(v)) = self.verdicts.get(i) {
+            if !v.accepted && !v.unsupported {
+                return Err(Error::Rejected {
+                    program: prog.name.clone(),
+                    insn: v.insn,
+                    message: v.error.clone().unwrap_or_default(),
+                });
+            }
         }
         if let Some(Some((insn, id, name))) = self.missing.get(i) {
             return Err(Error::UnsupportedHelper {
@@ -699,6 +754,12 @@ impl Vm {
     /// `bpf_fib_lookup`), to fill before a run.
     pub fn net_mut(&mut self) -> &mut bpfbox_vm::net::Net {
         &mut self.env.net
+    }
+
+    /// The task runs execute in (`bpf_get_current_task_btf`, `bpf_find_vma`, `bpf_d_path`,
+    /// `bpf_copy_from_user_task`, `bpf_get_task_stack`), to fill before a run.
+    pub fn task_mut(&mut self) -> &mut bpfbox_vm::task::Task {
+        &mut self.env.task
     }
 
     /// The environment runs see; changes apply to the next run.

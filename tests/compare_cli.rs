@@ -180,6 +180,15 @@ fn data_files_and_usage_errors() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("/nonexistent.o: cannot read: no such file")
     );
+    // A prefill with empty parts, or naming a map the object lacks, is a usage error (the
+    // first exited 3 once).
+    for bad in ["::", "nosuchmap:00000000:00"] {
+        let out = bpfbox()
+            .args(["compare", PASS, "--run", "--prefill", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--prefill {bad}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

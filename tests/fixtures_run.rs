@@ -566,7 +566,8 @@ fn kprobe_reads_pt_regs_and_user_memory() {
     let how: Vec<u8> = Args::default().u64(0o100 | 2).u64(0o644).0;
     let regions = |bufs: &[&Vec<u8>]| -> Vec<Region> {
         bufs.iter()
-            .map(|b| Region::new(b.as_ptr(), b.len(), false, RegionKind::User))
+            // SAFETY: the buffers outlive every run below and are not written meanwhile.
+            .map(|b| unsafe { Region::new(b.as_ptr(), b.len(), false, RegionKind::User) })
             .collect()
     };
     let regs = |dfd: i64, name: u64, how: u64| {

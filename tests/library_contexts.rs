@@ -28,7 +28,9 @@ fn from_file_relocates_against_the_host_btf() {
         object.program_errors()
     );
     assert_eq!(object.core_relocations().len(), 4);
-    let mut vm = Vm::builder().build(&object).unwrap();
+    // The kernel's verifier refuses this program (an unbounded variable-offset stack read),
+    // and so does ours; it is here to exercise CO-RE, so it runs unverified.
+    let mut vm = Vm::builder().verify(false).build(&object).unwrap();
     let regs = PtRegs {
         di: 7,
         si: 0x1111_2222,
@@ -37,6 +39,17 @@ fn from_file_relocates_against_the_host_btf() {
     };
     let res = vm.run("core_openat2", Context::kprobe(regs)).unwrap();
     assert_eq!(res.retval, 8);
+    // Verified first (the default), it is refused with the kernel's words.
+    let mut checked = Vm::builder().build(&object).unwrap();
+    match checked.run("core_openat2", Context::kprobe(regs)) {
+        Err(Error::Rejected { message, .. }) => {
+            assert_eq!(
+                message,
+                "invalid unbounded variable-offset read from stack R3"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
     // The oracle for sizeof(struct open_how): the host's BTF, read here directly.
     let host = Btf::parse(&std::fs::read(VMLINUX).unwrap()).unwrap();
     let id = host.find_by_name_kind("open_how", Kind::Struct).unwrap();

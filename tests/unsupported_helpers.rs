@@ -16,7 +16,7 @@ const SOURCE: &str = r#"
 
 SEC("tc") int grows_head(struct __sk_buff *skb)
 {
-    return bpf_skb_change_head(skb, 14, 0) ? TC_ACT_SHOT : TC_ACT_OK;
+    return bpf_skb_change_tail(skb, 14, 0) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 SEC("tc") int passes(struct __sk_buff *skb)
@@ -56,13 +56,13 @@ fn only_the_program_calling_it_is_refused() {
         }) => {
             assert_eq!(
                 (program.as_str(), id, name.as_str()),
-                ("grows_head", 43, "bpf_skb_change_head")
+                ("grows_head", 38, "bpf_skb_change_tail")
             );
         }
         other => panic!("expected an unsupported helper error, got {other:?}"),
     }
     let e = vm.run("grows_head", Context::skb(&frame)).unwrap_err();
-    assert!(e.to_string().contains("bpf_skb_change_head"), "{e}");
+    assert!(e.to_string().contains("bpf_skb_change_tail"), "{e}");
     let r = vm.run("passes", Context::skb(&frame)).unwrap();
     assert_eq!(r.action, Some("TC_ACT_OK"));
 }

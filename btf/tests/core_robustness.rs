@@ -129,7 +129,7 @@ fn relo() -> impl Strategy<Value = (u32, u32, usize, u32)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(384), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_relocations_never_panic(

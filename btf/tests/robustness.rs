@@ -91,7 +91,7 @@ fn exercise(btf: &Btf) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512), ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_btf_never_panics(pick in any::<usize>(), muts in prop::collection::vec(mutation(), 1..8)) {

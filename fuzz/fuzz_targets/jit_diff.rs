@@ -37,6 +37,19 @@ fuzz_target!(|data: &[u8]| {
     let after = buf.clone();
     buf.copy_from_slice(mem);
     let got = jit.run_mem(&mut buf);
-    assert_eq!(got, want);
+    assert_eq!(without_stack_address(got), without_stack_address(want));
     assert_eq!(buf, after);
 });
+
+/// `r` with the address of an out-of-bounds fault cleared: an access relative to r10 faults
+/// at an address inside each engine's own stack allocation, which differ.
+fn without_stack_address(
+    r: Result<bpfbox_vm::RunOutcome, bpfbox_vm::Fault>,
+) -> Result<bpfbox_vm::RunOutcome, bpfbox_vm::Fault> {
+    r.map_err(|mut f| {
+        if let bpfbox_vm::FaultKind::OutOfBounds { addr, .. } = &mut f.kind {
+            *addr = 0;
+        }
+        f
+    })
+}

@@ -199,7 +199,7 @@ fn insn(rng: &mut Rng, len_left: usize) -> Insn {
         },
         19 => Insn::Call(CallTarget::Helper(rng.pick(&[5, 7, 8, 14, 1, 6, 999]))),
         20 => Insn::Callx { reg: reg(rng) },
-        _ => Insn::Exit,
+        _ => Insn::EXIT,
     }
 }
 
@@ -216,7 +216,7 @@ fn program(rng: &mut Rng) -> Vec<RawInsn> {
     for i in 0..n {
         body.push(insn(rng, n - i));
     }
-    body.push(Insn::Exit);
+    body.push(Insn::EXIT);
     fix_jumps(&mut body, rng);
     let mut out = Vec::new();
     for i in &body {
@@ -227,7 +227,7 @@ fn program(rng: &mut Rng) -> Vec<RawInsn> {
         let start = out.len();
         let m = 2 + rng.below(8) as usize;
         let mut f: Vec<Insn> = (0..m).map(|i| insn(rng, m - i)).collect();
-        f.push(Insn::Exit);
+        f.push(Insn::EXIT);
         fix_jumps(&mut f, rng);
         for i in &f {
             i.encode_into(&mut out);

@@ -37,7 +37,7 @@ fn program(n: usize) -> Vec<bpfbox_vm::RawInsn> {
             src: Src::Imm(1),
         });
     }
-    insns.push(Insn::Exit);
+    insns.push(Insn::EXIT);
     let mut slots = Vec::new();
     for i in &insns {
         i.encode_into(&mut slots);

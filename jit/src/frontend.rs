@@ -96,6 +96,20 @@ pub struct Plan {
     pub slots: Vec<Slot>,
     /// The mode.
     pub mode: Mode,
+    /// Whether immediates are blinded ([`crate::Options::blind_constants`]); `false` from
+    /// [`Plan::new`].
+    pub blind: bool,
+    /// Whether the program has a `may_goto`.
+    pub has_may_goto: bool,
+    /// Whether the program makes a tail call.
+    pub has_tail_call: bool,
+    /// Whether control can reach the end of the program (falling off the last instruction
+    /// or jumping to it), which faults.
+    pub end_reachable: bool,
+    /// Whether control falls off the last instruction.
+    pub falls_off_end: bool,
+    /// Whether a BPF-to-BPF call (or function reference) targets slot 0.
+    pub entry_called: bool,
 }
 
 /// Whether `insn` ends a basic block: control may leave it for somewhere other than the
@@ -108,7 +122,7 @@ fn ends_block(insn: &Insn) -> bool {
             | Insn::MayGoto { .. }
             | Insn::Call(_)
             | Insn::Callx { .. }
-            | Insn::Exit
+            | Insn::Exit { .. }
             | Insn::LdAbs { .. }
             | Insn::LdInd { .. }
     )
@@ -116,7 +130,7 @@ fn ends_block(insn: &Insn) -> bool {
 
 /// Whether control never falls through `insn` to the next slot.
 fn no_fallthrough(insn: &Insn) -> bool {
-    matches!(insn, Insn::Ja { .. } | Insn::Exit)
+    matches!(insn, Insn::Ja { .. } | Insn::Exit { .. })
 }
 
 impl Plan {
@@ -146,6 +160,8 @@ impl Plan {
         }
         slots[0].function = true;
         let mut prev_falls = false;
+        let (mut has_may_goto, mut has_tail_call, mut end_target) = (false, false, false);
+        let mut entry_called = false;
         for &(pc, insn) in &decoded.insns {
             slots[pc].insn = Some(insn);
             slots[pc].fallthrough_in = prev_falls;
@@ -153,14 +169,22 @@ impl Plan {
             let mut mark = |t: Option<i64>, function: bool| {
                 if let Some(t) = t.and_then(|t| usize::try_from(t).ok()) {
                     if t < len {
+                        entry_called |= t == 0 && function;
                         slots[t].target = true;
                         slots[t].function |= function;
                         leader[t] = true;
                     } else if t == len {
                         leader[t] = true;
+                        end_target = true;
                     }
                 }
             };
+            has_may_goto |= matches!(insn, Insn::MayGoto { .. });
+            has_tail_call |= matches!(
+                insn,
+                Insn::Call(CallTarget::Helper(id))
+                    if id as u64 == bpfbox_vm::interp::BPF_FUNC_TAIL_CALL
+            );
             match insn {
                 Insn::Ja { .. } | Insn::Jmp { .. } | Insn::MayGoto { .. } => {
                     mark(insn.jump_target(pc), false)
@@ -216,7 +240,16 @@ impl Plan {
         if let Some(s) = start {
             slots[s].charge = count;
         }
-        Plan { slots, mode }
+        Plan {
+            slots,
+            mode,
+            blind: false,
+            has_may_goto,
+            has_tail_call,
+            end_reachable: end_target || prev_falls || decoded.insns.is_empty(),
+            falls_off_end: prev_falls || decoded.insns.is_empty(),
+            entry_called,
+        }
     }
 
     /// Whether `[r10 + off, r10 + off + size)` lies in the current 512-byte frame, which is

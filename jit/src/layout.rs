@@ -26,21 +26,38 @@ pub const STATUS_FAULT: u64 = 1;
 pub const STATUS_STATIC_FAULT: u64 = 2;
 
 /// The per-run context. The fields before `host` are read and written by native code at
-/// the offsets below; keep them `u64` and in this order.
+/// the offsets below; keep them `u64`. The ones call sites touch come first, so that their
+/// offsets fit an 8-bit displacement.
 #[repr(C)]
 pub struct RunCtx {
     /// Instructions left in the budget (checked mode's meter, spilled around call-outs).
     pub left: u64,
-    /// Native stack pointer of the entry stub, restored on a fault exit.
-    pub saved_rsp: u64,
-    /// BPF call depth (frames below the running one).
-    pub depth: u64,
     /// Slot of the instruction calling out (or of the block start, for a budget replay).
     pub pc: u64,
-    /// The [`crate::Image`] whose code calls out.
+    /// The [`crate::ImageMeta`] of the image running now (a tail call switches it).
     pub image: u64,
+    /// One of the `STATUS_*` values.
+    pub status: u64,
+    /// The memory site (or static fault) of the call-out; for a helper call through the
+    /// shared helper stub, the return address of its `call`.
+    pub site: u64,
+    /// Address of the shared epilogue every `exit` jumps to.
+    pub epilogue: u64,
+    /// Address of the shared helper stub every helper call calls.
+    pub helper: u64,
+    /// Address of the shared stub every `LD_ABS` / `LD_IND` calls.
+    pub ld_packet: u64,
+    /// Address of the shared stub every tail call calls.
+    pub tail_call: u64,
+    /// r0..r10 spilled for a call-out that reads or writes them.
+    pub regs: [u64; 11],
     /// BPF r10 at a helper call; the stack top at entry.
     pub r10: u64,
+    /// Helper id of a helper call (or the callx operand).
+    pub id: u64,
+    /// BPF call depth, for backends that count it; the call-outs derive the depth from r10
+    /// (each frame is 512 bytes below its caller's).
+    pub depth: u64,
     /// First byte of the BPF stack.
     pub stack_start: u64,
     /// Start of the first caller region (the fast out-of-line check).
@@ -48,18 +65,12 @@ pub struct RunCtx {
     /// `len - size + 1` of that region for loads of 1, 2, 4, 8 bytes, then for stores (0 when
     /// no access of that size and kind may go there).
     pub r1_lim: [u64; 8],
-    /// r0..r10 spilled for a call-out that reads or writes them.
-    pub regs: [u64; 11],
+    /// Native stack pointer of the entry stub, restored on a fault exit.
+    pub saved_rsp: u64,
     /// r1..r5 at entry.
     pub args: [u64; 5],
-    /// Helper id of a helper call (or the callx operand).
-    pub id: u64,
-    /// One of the `STATUS_*` values.
-    pub status: u64,
     /// Address of the entry stub's fault return.
     pub fault_ret: u64,
-    /// The memory site (or static fault) of the call-out.
-    pub site: u64,
     /// Address of the entry function (slot 0's prologue) the entry stub calls.
     pub entry_fn: u64,
     /// Addresses of the call-outs the aarch64 backend branches to through the context
@@ -84,6 +95,10 @@ macro_rules! off {
 off!(CTX_LEFT, left);
 off!(CTX_SAVED_RSP, saved_rsp);
 off!(CTX_DEPTH, depth);
+off!(CTX_EPILOGUE, epilogue);
+off!(CTX_HELPER, helper);
+off!(CTX_LD_PACKET, ld_packet);
+off!(CTX_TAIL_CALL, tail_call);
 off!(CTX_PC, pc);
 off!(CTX_IMAGE, image);
 off!(CTX_R10, r10);
@@ -98,6 +113,16 @@ off!(CTX_FAULT_RET, fault_ret);
 off!(CTX_SITE, site);
 off!(CTX_ENTRY_FN, entry_fn);
 off!(CTX_CALLOUTS, callouts);
+
+// The fields native code addresses with an 8-bit displacement.
+const _: () = assert!(CTX_TAIL_CALL < 128 && CTX_REGS + 5 * 8 < 128);
+
+/// The BPF call depth of a frame whose r10 is `r10`, in a run whose stack starts at
+/// `stack_start`.
+pub fn depth_of(stack_start: u64, r10: u64) -> usize {
+    let top = stack_start + STACK_BYTES as u64;
+    (top.saturating_sub(r10) / STACK_FRAME_SIZE as u64) as usize
+}
 
 /// Index of an access size in [`RunCtx::r1_lim`] (add 4 for stores).
 pub fn size_index(size: u32) -> usize {

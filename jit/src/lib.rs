@@ -66,6 +66,10 @@ pub(crate) struct ImageMeta {
     pub vm: Arc<Vm>,
     pub sites: Vec<Site>,
     pub faults: Vec<Fault>,
+    /// Address of the image's code.
+    pub code_addr: u64,
+    /// Helper calls through the shared stub: (return offset, slot, helper id), sorted.
+    pub calls: Vec<(u32, u32, u32)>,
 }
 
 /// One compiled program: native code, its slot-to-native offset table and metadata.
@@ -73,11 +77,11 @@ pub struct Image {
     // Boxed so the address baked into the code stays put.
     meta: Box<ImageMeta>,
     code: code::Code,
-    entry: usize,
     body0: usize,
     body_end: usize,
     offsets: Vec<u32>,
     mode: Mode,
+    blind: bool,
     compile_time: Duration,
 }
 
@@ -91,30 +95,40 @@ impl std::fmt::Debug for Image {
 }
 
 impl Image {
-    fn compile(vm: Arc<Vm>, mode: Mode) -> Result<Image, JitError> {
+    fn compile(vm: Arc<Vm>, opts: Options) -> Result<Image, JitError> {
         let start = Instant::now();
-        let plan = Plan::new(&vm, mode);
-        let mut meta = Box::new(ImageMeta {
-            vm: Arc::clone(&vm),
-            sites: Vec::new(),
-            faults: Vec::new(),
-        });
-        let meta_addr = &*meta as *const ImageMeta as u64;
+        let mode = opts.mode;
+        let mut plan = Plan::new(&vm, mode);
+        plan.blind = opts.blind_constants;
+        // Two passes, as the kernel's JIT converges: the first sizes every jump rel32, the
+        // second makes rel8 every jump the first pass's layout proves short.
         #[cfg(target_arch = "x86_64")]
-        let (emitted, sites, faults) = x86_64::Backend::new(&vm, &plan, meta_addr).compile()?;
+        let (emitted, sites, faults) = {
+            let (first, _, _) = x86_64::Backend::new(&vm, &plan, None).compile()?;
+            x86_64::Backend::new(&vm, &plan, Some(&first.offsets)).compile()?
+        };
         #[cfg(not(target_arch = "x86_64"))]
         return Err(JitError::UnsupportedArch(std::env::consts::ARCH));
-        meta.sites = sites;
-        meta.faults = faults;
         let code = code::Code::new(&emitted.code)?;
+        let meta = Box::new(ImageMeta {
+            vm: Arc::clone(&vm),
+            sites,
+            faults,
+            code_addr: code.addr() as u64,
+            calls: emitted.calls,
+        });
         Ok(Image {
             meta,
             code,
-            entry: emitted.entry,
             body0: emitted.body0,
             body_end: emitted.body_end,
-            offsets: emitted.offsets,
+            offsets: {
+                let mut o = emitted.offsets;
+                o.truncate(plan.slots.len());
+                o
+            },
             mode,
+            blind: opts.blind_constants,
             compile_time: start.elapsed(),
         })
     }
@@ -154,27 +168,70 @@ impl Image {
         self.mode
     }
 
+    /// Whether its immediates are blinded.
+    pub fn blinded(&self) -> bool {
+        self.blind
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            mode: self.mode,
+            blind_constants: self.blind,
+        }
+    }
+
     pub(crate) fn body0_addr(&self) -> u64 {
         (self.code.addr() + self.body0) as u64
     }
 }
 
-/// The entry stub shared by every image, assembled and mapped once.
-fn entry_stub() -> Result<&'static code::Code, Fault> {
-    static STUB: std::sync::OnceLock<Result<code::Code, String>> = std::sync::OnceLock::new();
+/// The code shared by every image (entry stub, epilogue, helper stub), mapped once, with
+/// the addresses of its parts.
+struct Shared {
+    code: code::Code,
+    /// Offset of the entry stub in `code`.
+    entry: usize,
+    epilogue: u64,
+    helper: u64,
+    ld_packet: u64,
+    tail_call: u64,
+}
+
+fn shared() -> Result<&'static Shared, Fault> {
+    static SHARED: std::sync::OnceLock<Result<Shared, String>> = std::sync::OnceLock::new();
     #[cfg(target_arch = "x86_64")]
-    let made = STUB.get_or_init(|| {
-        x86_64::entry_stub()
-            .map_err(|e| e.to_string())
-            .and_then(|b| code::Code::new(&b).map_err(|e| e.to_string()))
+    let made = SHARED.get_or_init(|| {
+        let s = x86_64::shared_code().map_err(|e| e.to_string())?;
+        let code = code::Code::new(&s.code).map_err(|e| e.to_string())?;
+        let at = code.addr();
+        Ok(Shared {
+            entry: s.entry,
+            epilogue: (at + s.epilogue) as u64,
+            helper: (at + s.helper) as u64,
+            ld_packet: (at + s.ld_packet) as u64,
+            tail_call: (at + s.tail_call) as u64,
+            code,
+        })
     });
     #[cfg(not(target_arch = "x86_64"))]
-    let made: &Result<code::Code, String> =
-        STUB.get_or_init(|| Err(format!("no JIT backend for {}", std::env::consts::ARCH)));
+    let made: &Result<Shared, String> =
+        SHARED.get_or_init(|| Err(format!("no JIT backend for {}", std::env::consts::ARCH)));
     made.as_ref().map_err(|e| Fault {
         pc: 0,
-        kind: FaultKind::Unsupported(format!("JIT entry stub: {e}")),
+        kind: FaultKind::Unsupported(format!("JIT shared code: {e}")),
     })
+}
+
+/// How a program is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Options {
+    /// Checked or trusted.
+    pub mode: Mode,
+    /// Constant blinding, as the kernel's `bpf_jit_blind_constants`: every immediate of the
+    /// program is emitted XORed with a random key and XORed back at run time, so that a
+    /// program cannot place chosen bytes in executable memory (JIT spraying). For programs
+    /// from untrusted sources; it costs an instruction or two per immediate.
+    pub blind_constants: bool,
 }
 
 /// A program compiled for one mode, with the images of tail call targets compiled on first
@@ -209,8 +266,39 @@ impl JitProgram {
         Self::with_mode(vm, Mode::Trusted)
     }
 
+    /// Compiles `vm`'s program in checked mode with constant blinding
+    /// ([`Options::blind_constants`]).
+    pub fn compile_blinded(vm: Arc<Vm>) -> Result<JitProgram, JitError> {
+        Self::with_options(
+            vm,
+            Options {
+                mode: Mode::Checked,
+                blind_constants: true,
+            },
+        )
+    }
+
+    /// Compiles `vm`'s program with `opts`.
+    ///
+    /// # Safety
+    /// With [`Mode::Trusted`], as for [`JitProgram::compile_trusted`]; nothing with
+    /// [`Mode::Checked`].
+    pub unsafe fn compile_with(vm: Arc<Vm>, opts: Options) -> Result<JitProgram, JitError> {
+        Self::with_options(vm, opts)
+    }
+
     fn with_mode(vm: Arc<Vm>, mode: Mode) -> Result<JitProgram, JitError> {
-        let image = Arc::new(Image::compile(Arc::clone(&vm), mode)?);
+        Self::with_options(
+            vm,
+            Options {
+                mode,
+                blind_constants: false,
+            },
+        )
+    }
+
+    fn with_options(vm: Arc<Vm>, opts: Options) -> Result<JitProgram, JitError> {
+        let image = Arc::new(Image::compile(Arc::clone(&vm), opts)?);
         Ok(JitProgram {
             vm,
             image,
@@ -237,7 +325,7 @@ impl JitProgram {
         if let Some((_, img)) = others.iter().find(|(v, _)| Vm::same_code(v, vm)) {
             return Ok(Arc::clone(img));
         }
-        let img = Arc::new(Image::compile(Arc::clone(vm), self.image.mode)?);
+        let img = Arc::new(Image::compile(Arc::clone(vm), self.image.options())?);
         others.push((Arc::clone(vm), Arc::clone(&img)));
         Ok(img)
     }
@@ -247,7 +335,8 @@ impl JitProgram {
         let mut env = Env::default();
         let ptr = mem.as_mut_ptr();
         let len = mem.len();
-        let regions = [Region::new(ptr, len, true, RegionKind::Memory)];
+        // SAFETY: `mem` is exclusively borrowed for the whole run.
+        let regions = [unsafe { Region::new(ptr, len, true, RegionKind::Memory) }];
         let r1 = if len == 0 { 0 } else { ptr as u64 };
         self.run(
             [r1, len as u64, 0, 0, 0],
@@ -269,33 +358,41 @@ impl JitProgram {
         let checked = self.image.mode == Mode::Checked;
         let mut stack = vec![0u64; STACK_BYTES / 8];
         let stack_ptr = stack.as_mut_ptr() as *mut u8;
-        let mut host = Host::new(
-            &self.vm,
-            stack_ptr,
-            STACK_BYTES,
-            regions,
-            env,
-            opts,
-            checked,
-        );
+        // SAFETY: the stack is owned here and outlives the host (both end with this call).
+        let mut host = unsafe {
+            Host::new(
+                &self.vm,
+                stack_ptr,
+                STACK_BYTES,
+                regions,
+                env,
+                opts,
+                checked,
+            )
+        };
         let budget = host.budget();
         let mut r1_lim = [0u64; 8];
         let mut r1_start = stack_ptr as u64;
         if let Some(r) = regions.first() {
-            r1_start = r.start;
+            r1_start = r.start();
             for (i, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
-                if r.len >= size {
-                    r1_lim[i] = r.len - size + 1;
-                    if r.writable {
+                if r.len() >= size {
+                    r1_lim[i] = r.len() - size + 1;
+                    if r.writable() {
                         r1_lim[4 + i] = r1_lim[i];
                     }
                 }
             }
         }
+        let shared = shared()?;
         let mut ctx = RunCtx {
             left: budget,
             saved_rsp: 0,
             depth: 0,
+            epilogue: shared.epilogue,
+            helper: shared.helper,
+            ld_packet: shared.ld_packet,
+            tail_call: shared.tail_call,
             pc: 0,
             image: &*self.image.meta as *const ImageMeta as u64,
             r10: stack_ptr as u64 + STACK_BYTES as u64,
@@ -308,17 +405,17 @@ impl JitProgram {
             status: STATUS_OK,
             fault_ret: 0,
             site: 0,
-            entry_fn: (self.image.code.addr() + self.image.entry) as u64,
+            entry_fn: self.image.body0_addr(),
             callouts: [0; aarch64::N_CALLOUTS],
             host: &mut host as *mut Host<'_> as *mut (),
             prog: self as *const JitProgram as *const (),
             fault: None,
             entered: Vec::new(),
         };
-        let entry = entry_stub()?.addr();
+        let entry = shared.code.addr() + shared.entry;
         // SAFETY: `entry` is the shared entry stub, in a read-execute mapping that lives for
         // the process; it follows the C ABI taking the context, which lives (with the stack,
-        // host and image it points to) until the call returns, and calls `ctx.entry_fn`, the
+        // host and image it points to) until the call returns, and enters `ctx.entry_fn`, the
         // entry function of an image compiled for this program.
         let r0 = unsafe {
             let f: extern "C" fn(*mut RunCtx) -> u64 = std::mem::transmute(entry);
@@ -358,6 +455,24 @@ impl JitProgram {
 /// The JIT as a bpf_conformance engine, in either mode.
 #[derive(Clone, Copy, Debug)]
 pub struct JitEngine(pub Mode);
+
+/// The JIT with constant blinding as a bpf_conformance engine, in either mode.
+#[derive(Clone, Copy, Debug)]
+pub struct BlindedJitEngine(pub Mode);
+
+impl bpfbox_vm::conformance::Engine for BlindedJitEngine {
+    fn run(&self, prog: &[bpfbox_vm::RawInsn], mem: &mut [u8]) -> Result<u64, String> {
+        let vm = Arc::new(Vm::new(prog).map_err(|e| e.to_string())?);
+        let opts = Options {
+            mode: self.0,
+            blind_constants: true,
+        };
+        // SAFETY: as for `JitEngine`: the suite's fixed, terminating tests, each given the
+        // memory block it was written for.
+        let jit = unsafe { JitProgram::compile_with(vm, opts) }.map_err(|e| e.to_string())?;
+        jit.run_mem(mem).map(|o| o.r0).map_err(|f| f.to_string())
+    }
+}
 
 impl bpfbox_vm::conformance::Engine for JitEngine {
     fn run(&self, prog: &[bpfbox_vm::RawInsn], mem: &mut [u8]) -> Result<u64, String> {

@@ -79,7 +79,7 @@ pub(crate) extern "C" fn jit_helper(
             c.id,
             [r1, r2, r3, r4, r5],
             c.r10,
-            c.depth as usize,
+            crate::layout::depth_of(c.stack_start, c.r10),
             c.pc as usize,
         );
         c.left = budget.saturating_sub(host.count());
@@ -91,6 +91,63 @@ pub(crate) extern "C" fn jit_helper(
             }
         }
     })
+}
+
+/// `call helper` through the shared helper stub: as [`jit_helper`], with the slot and the
+/// helper id found from the return address of the call (in `RunCtx::site`).
+pub(crate) extern "C" fn jit_helper_at(
+    r1: u64,
+    r2: u64,
+    r3: u64,
+    r4: u64,
+    r5: u64,
+    ctx: *mut RunCtx,
+) -> u64 {
+    if !resolve_site(ctx) {
+        return 0;
+    }
+    jit_helper(r1, r2, r3, r4, r5, ctx)
+}
+
+/// Sets `RunCtx::pc` and `RunCtx::id` from the call-out's return address (in
+/// `RunCtx::site`) through the image's table of shared-stub calls; `false` (with a fault)
+/// for an address not in the table.
+fn resolve_site(ctx: *mut RunCtx) -> bool {
+    // SAFETY: native code passes the run's context.
+    let (c, _, meta) = unsafe { parts(ctx) };
+    let at = c.site.wrapping_sub(meta.code_addr);
+    match meta
+        .calls
+        .binary_search_by_key(&at, |&(ret, _, _)| u64::from(ret))
+    {
+        Ok(i) => {
+            let (_, pc, id) = meta.calls[i];
+            c.pc = u64::from(pc);
+            c.id = u64::from(id);
+            true
+        }
+        Err(_) => {
+            fail(
+                c,
+                Fault {
+                    pc: 0,
+                    kind: FaultKind::Unsupported("call-out from an unknown site".into()),
+                },
+            );
+            false
+        }
+    }
+}
+
+/// `LD_ABS` / `LD_IND` through the shared stub: the packet offset in `off`, the slot and
+/// the size found from the return address.
+pub(crate) extern "C" fn jit_ld_packet_at(ctx: *mut RunCtx, off: u64) -> u64 {
+    if !resolve_site(ctx) {
+        return 0;
+    }
+    // SAFETY: native code passes the run's context.
+    let size = unsafe { (*ctx).id };
+    jit_ld_packet(ctx, off, size)
 }
 
 /// A memory access whose inline check failed: performed (or refused) here exactly as the
@@ -150,11 +207,13 @@ fn emulate(c: &mut RunCtx, host: &Host<'_>, site: &crate::frontend::Site) -> Res
             store(host, v)?;
         }
         SiteKind::Atomic(op) => {
-            let old = load(host)?;
-            let res = semantics::atomic(op, sz, old, regs[site.src as usize], regs[0]);
-            if let Some(v) = res.store {
-                store(host, v)?;
-            }
+            use bpfbox_vm::interp::atomics;
+            host.check(addr, size, atomics::may_store(op))
+                .map_err(fault)?;
+            // SAFETY: `check` found the range inside a live region of the run, writable
+            // when the operation may store; program memory is only accessed through raw
+            // pointers.
+            let res = unsafe { atomics::atomic_at(addr, op, sz, regs[site.src as usize], regs[0]) };
             if let Some((which, v)) = res.load {
                 let r = match which {
                     AtomicLoadReg::Src => site.src,
@@ -176,7 +235,8 @@ pub(crate) extern "C" fn jit_budget(ctx: *mut RunCtx) -> u64 {
         // SAFETY: native code passes the run's context.
         let (c, host, meta) = unsafe { parts(ctx) };
         host.set_current(&meta.vm);
-        let f = host.replay_until_budget(c.regs, c.pc as usize, c.left, c.depth as usize);
+        let depth = crate::layout::depth_of(c.stack_start, c.regs[10]);
+        let f = host.replay_until_budget(c.regs, c.pc as usize, c.left, depth);
         fail(c, f);
         0
     })
@@ -208,6 +268,15 @@ pub(crate) extern "C" fn jit_ld_packet(ctx: *mut RunCtx, off: u64, size: u64) ->
     })
 }
 
+/// `bpf_tail_call` through the shared stub: as [`jit_tail_call`], with the slot found from
+/// the return address.
+pub(crate) extern "C" fn jit_tail_call_at(ctx: *mut RunCtx, map: u64, index: u64) -> u64 {
+    if !resolve_site(ctx) {
+        return 0;
+    }
+    jit_tail_call(ctx, map, index)
+}
+
 /// `bpf_tail_call(ctx, map, index)`: the native address to continue at, or 0 to fall
 /// through.
 pub(crate) extern "C" fn jit_tail_call(ctx: *mut RunCtx, map: u64, index: u64) -> u64 {
@@ -229,6 +298,8 @@ pub(crate) extern "C" fn jit_tail_call(ctx: *mut RunCtx, map: u64, index: u64) -
         match prog.image_for(&target) {
             Ok(image) => {
                 let at = image.body0_addr();
+                // Call-outs from now on find the target's metadata.
+                c.image = &*image.meta as *const ImageMeta as u64;
                 c.entered.push(image);
                 at
             }

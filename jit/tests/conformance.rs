@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bpfbox_jit::{JitEngine, JitProgram, Mode};
+use bpfbox_jit::{BlindedJitEngine, JitEngine, JitProgram, Mode};
 use bpfbox_vm::conformance::{prepare, run_file, test_files, Outcome, Summary};
 use bpfbox_vm::Vm;
 
@@ -21,6 +21,10 @@ fn skip(reason: &str) {
 }
 
 fn suite(mode: Mode) {
+    suite_with(&JitEngine(mode));
+}
+
+fn suite_with(engine: &dyn bpfbox_vm::conformance::Engine) {
     let Some(dir) = suite_dir() else {
         return skip("../shared/bpf_conformance/tests is not beside the checkout");
     };
@@ -28,7 +32,7 @@ fn suite(mode: Mode) {
     let mut summary = Summary::default();
     let mut failures = Vec::new();
     for f in &files {
-        let r = run_file(f, &JitEngine(mode));
+        let r = run_file(f, engine);
         summary.add(&r);
         if r.outcome != Outcome::Pass {
             failures.push(r.to_string());
@@ -49,7 +53,22 @@ fn all_conformance_tests_pass_in_trusted_mode() {
 }
 
 #[test]
+fn all_conformance_tests_pass_blinded_in_both_modes() {
+    suite_with(&BlindedJitEngine(Mode::Checked));
+    suite_with(&BlindedJitEngine(Mode::Trusted));
+}
+
+#[test]
+fn blinded_checked_jit_equals_the_interpreter_on_every_conformance_test() {
+    every_test(true);
+}
+
+#[test]
 fn checked_jit_equals_the_interpreter_on_every_conformance_test() {
+    every_test(false);
+}
+
+fn every_test(blind: bool) {
     let Some(dir) = suite_dir() else {
         return skip("../shared/bpf_conformance/tests is not beside the checkout");
     };
@@ -61,7 +80,12 @@ fn checked_jit_equals_the_interpreter_on_every_conformance_test() {
         };
         let Ok(vm) = Vm::new(&prog) else { continue };
         let vm = Arc::new(vm);
-        let jit = JitProgram::compile(Arc::clone(&vm)).expect("compile");
+        let jit = if blind {
+            JitProgram::compile_blinded(Arc::clone(&vm))
+        } else {
+            JitProgram::compile(Arc::clone(&vm))
+        }
+        .expect("compile");
         let mut mem_i = file.mem.clone();
         let mut mem_j = file.mem.clone();
         let want = vm.run_mem(&mut mem_i);

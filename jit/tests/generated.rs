@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use bpfbox_jit::{JitProgram, Mode};
+use bpfbox_jit::{JitProgram, Mode, Options};
 use bpfbox_kernel_compare::gen::{
     from_seed, map_specs, GenConfig, GenProgram, MAP_ARRAY, MAP_ENTRIES, MAP_HASH, MAP_IN, MAP_OUT,
     PACKET_LEN,
@@ -17,8 +17,9 @@ use bpfbox_vm::{Env, ProgType, RawInsn};
 
 type Outcome = Result<(RunResult, Vec<Vec<u8>>), String>;
 
-/// Runs `insns` as the generator's harness does; `mode` None is the interpreter.
-fn run(p: &GenProgram, insns: &[RawInsn], mode: Option<Mode>) -> Outcome {
+/// Runs `insns` as the generator's harness does; `mode` None is the interpreter; `blind`
+/// turns on constant blinding.
+fn run(p: &GenProgram, insns: &[RawInsn], mode: Option<Mode>, blind: bool) -> Outcome {
     let cfg = MapConfig::default();
     let maps: Vec<MapRef> = map_specs()
         .iter()
@@ -47,15 +48,18 @@ fn run(p: &GenProgram, insns: &[RawInsn], mode: Option<Mode>) -> Outcome {
         ..Env::default()
     };
     let vm = Arc::new(vm);
-    let jit = match mode {
-        None => None,
-        Some(Mode::Checked) => Some(JitProgram::compile(Arc::clone(&vm)).expect("compile")),
-        // SAFETY: the generator emits programs the kernel's verifier accepts (the
-        // kernel-compare campaigns load them): every access is in bounds and every loop ends.
-        Some(Mode::Trusted) => {
-            Some(unsafe { JitProgram::compile_trusted(Arc::clone(&vm)) }.expect("compile"))
-        }
-    };
+    let jit = mode.map(|mode| {
+        let opts = Options {
+            mode,
+            blind_constants: blind,
+        };
+        // SAFETY: in trusted mode: the generator emits programs the kernel's verifier
+        // accepts (the kernel-compare campaigns load them): every access is in bounds and
+        // every loop ends.
+        let jit = unsafe { JitProgram::compile_with(Arc::clone(&vm), opts) }.expect("compile");
+        assert_eq!(jit.image().blinded(), blind);
+        jit
+    });
     let setup = RunSetup {
         repeat: 1,
         runner: jit.as_ref().map(|j| j as &dyn testrun::Runner),
@@ -86,19 +90,19 @@ fn run(p: &GenProgram, insns: &[RawInsn], mode: Option<Mode>) -> Outcome {
     Ok((r, contents))
 }
 
-fn campaign(mode: Mode, seeds: std::ops::Range<u64>) {
+fn campaign(mode: Mode, blind: bool, seeds: std::ops::Range<u64>) {
     let mut compared = 0;
     for seed in seeds {
         let p = from_seed(seed, GenConfig::default()).expect("generate");
         let Ok(insns) = p.insns() else { continue };
-        let want = run(&p, &insns, None);
-        let mut got = run(&p, &insns, Some(mode));
+        let want = run(&p, &insns, None, false);
+        let mut got = run(&p, &insns, Some(mode), blind);
         if mode == Mode::Trusted {
             if let (Ok((w, _)), Ok((g, _))) = (&want, &mut got) {
                 g.insns = w.insns;
             }
         }
-        assert_eq!(got, want, "seed {seed} ({mode:?})");
+        assert_eq!(got, want, "seed {seed} ({mode:?}, blinding {blind})");
         compared += 1;
     }
     assert!(compared > 0);
@@ -114,11 +118,21 @@ fn count(default: u64) -> u64 {
 
 #[test]
 fn checked_jit_equals_the_interpreter_on_generated_programs() {
-    campaign(Mode::Checked, 0..count(1500));
+    campaign(Mode::Checked, false, 0..count(1500));
+}
+
+#[test]
+fn blinded_checked_jit_equals_the_interpreter_on_generated_programs() {
+    campaign(Mode::Checked, true, 2_000_000..2_000_000 + count(1000));
+}
+
+#[test]
+fn blinded_trusted_jit_equals_the_interpreter_on_generated_programs() {
+    campaign(Mode::Trusted, true, 3_000_000..3_000_000 + count(500));
 }
 
 #[test]
 fn trusted_jit_equals_the_interpreter_on_generated_programs() {
     let n = count(1000);
-    campaign(Mode::Trusted, 1_000_000..1_000_000 + n);
+    campaign(Mode::Trusted, false, 1_000_000..1_000_000 + n);
 }

@@ -36,7 +36,7 @@ fn a_million_instructions_compile_and_run() {
             src: Src::Imm(1),
         });
     }
-    insns.push(Insn::Exit);
+    insns.push(Insn::EXIT);
     let mut slots = Vec::new();
     for i in &insns {
         i.encode_into(&mut slots);

@@ -71,7 +71,7 @@ fn prologue(len: i32) -> Vec<Insn> {
             src: Src::Reg(2),
             off: 1,
         },
-        Insn::Exit,
+        Insn::EXIT,
         mov64(2, Src::Imm(len)),
     ]
 }
@@ -92,7 +92,7 @@ pub fn wrap(prog: &[RawInsn], mem_len: usize) -> Vec<RawInsn> {
             src: 0,
             off: 0,
         },
-        Insn::Exit,
+        Insn::EXIT,
     ];
     if mem_len > 0 {
         head.extend(prologue(i32::try_from(mem_len).unwrap_or(i32::MAX)));
@@ -214,7 +214,7 @@ impl KernelEngine {
                 message: e.to_string(),
             };
         }
-        match sys::map_lookup(&self.result, &key, 8) {
+        match sys::map_lookup(&self.result, &key) {
             Ok(Some(v)) => KernelResult::Ran {
                 r0: v
                     .get(..8)

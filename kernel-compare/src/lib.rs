@@ -19,9 +19,10 @@ pub mod selftest;
 pub mod struct_ops;
 pub mod sys;
 pub mod verifier_log;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use flags::parse_prog_flags;
 pub use load::{KernelObject, LoadOptions, ProgramLoad, Verdict, VerifierStats};
 pub use report::{compare_file, CompareOptions, FileReport, Prefill, Summary};
-pub use run::{Difference, Outcome, RunComparison, RunInput, Session};
+pub use run::{Difference, Engine, Outcome, RunComparison, RunInput, Session};

@@ -221,9 +221,14 @@ fn line_info(p: &Program, strings: &std::collections::HashMap<String, u32>) -> V
 
 fn create_map(spec: &MapSpec, btf: Option<&Fd>) -> (Option<Fd>, Option<String>, bool) {
     // What libbpf sends: e.g. a perf event array without max_entries gets one per CPU.
-    let cfg = bpfbox_vm::maps::MapConfig {
-        ncpus: crate::probe::possible_cpus(),
+    let Some(ncpus) = crate::probe::possible_cpus() else {
+        let why = format!(
+            "cannot read the possible CPUs ({})",
+            crate::probe::POSSIBLE_CPUS
+        );
+        return (None, Some(why), false);
     };
+    let cfg = bpfbox_vm::maps::MapConfig { ncpus };
     let spec = &bpfbox_loader::libbpf_create_spec(spec, &cfg);
     // The inner template (map-in-map) lives only until the outer map exists.
     let inner = match spec.inner.as_deref() {

@@ -19,8 +19,8 @@ pub struct Probe {
     pub jit_enabled: Option<bool>,
     /// `kernel.unprivileged_bpf_disabled` (`None` if unreadable).
     pub unprivileged_bpf_disabled: Option<u32>,
-    /// Number of possible CPUs (`/sys/devices/system/cpu/possible`): the number of copies of
-    /// per-CPU map values.
+    /// Number of possible CPUs (`/sys/devices/system/cpu/possible`; 0 when unreadable): the
+    /// number of copies of per-CPU map values.
     pub possible_cpus: u32,
 }
 
@@ -58,12 +58,15 @@ pub fn parse_cpu_list(s: &str) -> Option<u32> {
     (n > 0).then_some(n)
 }
 
-/// Number of possible CPUs, as the kernel sizes per-CPU values (1 if unknown).
-pub fn possible_cpus() -> u32 {
-    read_trim("/sys/devices/system/cpu/possible")
-        .and_then(|s| parse_cpu_list(&s))
-        .unwrap_or(1)
+/// Number of possible CPUs, as the kernel sizes per-CPU values; `None` when
+/// `/sys/devices/system/cpu/possible` cannot be read or parsed (never a guess: a per-CPU
+/// buffer sized for fewer CPUs than the kernel writes corrupts the heap).
+pub fn possible_cpus() -> Option<u32> {
+    read_trim(POSSIBLE_CPUS).and_then(|s| parse_cpu_list(&s))
 }
+
+/// Where the possible CPUs are listed.
+pub const POSSIBLE_CPUS: &str = "/sys/devices/system/cpu/possible";
 
 /// Tries to load `r0 = 0; exit` as a socket filter.
 fn try_load() -> Result<(), i32> {
@@ -95,7 +98,7 @@ impl Probe {
             jit_enabled: read_trim("/proc/sys/net/core/bpf_jit_enable").map(|s| s != "0"),
             unprivileged_bpf_disabled: read_trim("/proc/sys/kernel/unprivileged_bpf_disabled")
                 .and_then(|s| s.parse().ok()),
-            possible_cpus: possible_cpus(),
+            possible_cpus: possible_cpus().unwrap_or(0),
         }
     }
 

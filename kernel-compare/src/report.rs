@@ -34,6 +34,11 @@ impl std::str::FromStr for Prefill {
         let (Some(map), Some(key), Some(value)) = (it.next(), it.next(), it.next()) else {
             return Err(format!("`{s}`: expected MAP:KEYHEX:VALUEHEX"));
         };
+        if map.is_empty() || key.is_empty() || value.is_empty() {
+            return Err(format!(
+                "`{s}`: expected MAP:KEYHEX:VALUEHEX with a map name, a key and a value"
+            ));
+        }
         Ok(Prefill {
             map: map.to_string(),
             key: hex_bytes::parse(key)?,
@@ -65,6 +70,8 @@ pub struct CompareOptions {
     pub keep_logs: bool,
     /// CO-RE target BTF; `None`: the running kernel's, when an object needs one.
     pub target_btf: Option<std::sync::Arc<bpfbox_btf::Btf>>,
+    /// The engine of bpfbox's runs; `None`: the interpreter.
+    pub engine: Option<run::Engine>,
 }
 
 /// One program's row.
@@ -82,8 +89,14 @@ pub struct ProgramRow {
     pub kernel_errno: Option<i32>,
     /// Why the kernel could not say / why not loaded / the verifier's last line.
     pub reason: Option<String>,
-    /// bpfbox's verifier verdict (none until the verifier exists).
+    /// bpfbox's verifier verdict (none when the loader did not build the program).
     pub bpfbox_verdict: Option<Verdict>,
+    /// Whether bpfbox rejects only because a feature is not supported yet (not a mismatch).
+    pub bpfbox_unsupported: bool,
+    /// bpfbox's verifier's error line, when it rejects.
+    pub bpfbox_reason: Option<String>,
+    /// bpfbox's verifier's `processed N insns`.
+    pub bpfbox_insns: Option<u64>,
     /// `verification time` in microseconds.
     pub duration_us: Option<u64>,
     /// `processed N insns`.
@@ -114,11 +127,27 @@ pub struct ProgramRow {
 impl ProgramRow {
     /// Whether the kernel's and bpfbox's verdicts disagree, or a run differed.
     pub fn mismatch(&self) -> bool {
-        self.run_mismatches > 0
-            || self
+        self.run_mismatches > 0 || self.verdict_mismatch()
+    }
+
+    /// Whether both verifiers judged the program and disagree (a rejection only because
+    /// bpfbox does not support a feature yet is not a verdict).
+    pub fn verdict_mismatch(&self) -> bool {
+        matches!(self.kernel_verdict, Verdict::Accepted | Verdict::Rejected)
+            && !self.bpfbox_unsupported
+            && self
                 .bpfbox_verdict
                 .as_ref()
                 .is_some_and(|b| *b != self.kernel_verdict)
+    }
+
+    /// The bpfbox verdict cell: `accepted`, `rejected`, `unsupported` or `-`.
+    pub fn bpfbox_label(&self) -> &'static str {
+        match &self.bpfbox_verdict {
+            None => "-",
+            Some(_) if self.bpfbox_unsupported => "unsupported",
+            Some(v) => v.label(),
+        }
     }
 }
 
@@ -229,6 +258,9 @@ pub fn compare_file(path: &Path, opts: &CompareOptions) -> Result<FileReport> {
             kernel_errno: p.errno,
             reason: p.reason.clone(),
             bpfbox_verdict: None,
+            bpfbox_unsupported: false,
+            bpfbox_reason: None,
+            bpfbox_insns: None,
             duration_us: p.stats.verification_time_us,
             insns: p.stats.processed_insns,
             states: p.stats.total_states,
@@ -243,9 +275,28 @@ pub fn compare_file(path: &Path, opts: &CompareOptions) -> Result<FileReport> {
             log: opts.keep_logs.then(|| p.log.clone()),
         })
         .collect();
+    for row in &mut programs {
+        let Some(p) = obj.program(&row.program) else {
+            continue;
+        };
+        let how = crate::verify::VerifyAs {
+            flags: opts.prog_flags,
+            // libbpf loads the programs without BTF once the kernel refused the object's.
+            without_btf: k.btf_error.is_some(),
+            ..crate::verify::VerifyAs::default()
+        };
+        let v = crate::verify::verify(&obj, p, &how);
+        row.bpfbox_verdict = Some(crate::verify::label(&v));
+        row.bpfbox_unsupported = v.unsupported;
+        row.bpfbox_reason = crate::verify::error_line(&v);
+        row.bpfbox_insns = Some(v.stats.processed_insns);
+    }
     let mut mismatches = Vec::new();
     if opts.run {
         let mut s = Session::new(&obj, &k, opts.ncpus.max(1));
+        if let Some(e) = &opts.engine {
+            s.set_engine(e);
+        }
         for pf in &opts.prefill {
             s.prefill(&pf.map, &pf.key, &pf.value)
                 .map_err(|msg| Error::Input {
@@ -329,6 +380,8 @@ pub struct Summary {
     pub run_mismatches: usize,
     /// Programs with a verdict mismatch.
     pub verdict_mismatches: usize,
+    /// Programs bpfbox's verifier cannot judge yet.
+    pub bpfbox_unsupported: usize,
 }
 
 impl Summary {
@@ -345,11 +398,11 @@ impl Summary {
             }
             s.runs += r.runs;
             s.run_mismatches += r.run_mismatches;
-            if r.bpfbox_verdict
-                .as_ref()
-                .is_some_and(|b| *b != r.kernel_verdict)
-            {
+            if r.verdict_mismatch() {
                 s.verdict_mismatches += 1;
+            }
+            if r.bpfbox_unsupported {
+                s.bpfbox_unsupported += 1;
             }
         }
         s
@@ -364,14 +417,18 @@ impl Summary {
     pub fn line(&self) -> String {
         format!(
             "{} programs: {} accepted, {} rejected, {} kernel cannot say, {} not loaded; \
-             {} runs compared, {} mismatches",
+             {} runs compared, {} mismatches ({} verdicts, {} runs); \
+             bpfbox's verifier cannot judge {} yet",
             self.programs,
             self.accepted,
             self.rejected,
             self.cannot_say,
             self.not_loaded,
             self.runs,
-            self.run_mismatches + self.verdict_mismatches
+            self.run_mismatches + self.verdict_mismatches,
+            self.verdict_mismatches,
+            self.run_mismatches,
+            self.bpfbox_unsupported
         )
     }
 }
@@ -408,9 +465,7 @@ fn cells(r: &ProgramRow, with_runs: bool) -> [String; 12] {
         r.program.clone(),
         r.prog_type.clone(),
         r.kernel_verdict.label().to_string(),
-        r.bpfbox_verdict
-            .as_ref()
-            .map_or_else(|| "-".into(), |v| v.label().to_string()),
+        r.bpfbox_label().to_string(),
         opt(r.duration_us),
         opt(r.insns),
         opt(r.states),
@@ -466,6 +521,10 @@ pub fn table(reports: &[FileReport], with_runs: bool) -> String {
             }?;
             Some(format!("{}/{}: {why}", r.file, r.program))
         })
+        .chain(reports.iter().flat_map(|r| &r.programs).filter_map(|r| {
+            let why = r.bpfbox_reason.as_ref()?;
+            Some(format!("{}/{}: bpfbox: {why}", r.file, r.program))
+        }))
         .chain(reports.iter().filter_map(|r| {
             r.btf_error
                 .as_ref()
@@ -551,5 +610,9 @@ mod tests {
         assert_eq!(p.value.len(), 8);
         assert!("x:1".parse::<Prefill>().is_err());
         assert!("x:1:22".parse::<Prefill>().is_err());
+        // Empty parts name nothing (they once reached the kernel as an empty map name).
+        for bad in ["::", "m::00", "m:00:", ":00:00"] {
+            assert!(bad.parse::<Prefill>().is_err(), "{bad}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Running the same input through the kernel (`BPF_PROG_TEST_RUN`) and through bpfbox's
-//! interpreter, and comparing return value, data out, context out and the full contents of
+//! interpreter (or another [`Engine`], such as the JIT), and comparing return value, data out, context out and the full contents of
 //! every map afterwards.
 //!
 //! A [`Session`] holds one object twice: loaded in the kernel ([`KernelObject`]) and as
@@ -7,12 +7,16 @@
 //! frozen `.rodata`, the same [`Session::prefill`]s) and see the same sequence of runs, so
 //! their maps must stay equal.
 
+use std::sync::Arc;
+
 use bpfbox_loader::Object;
 use bpfbox_vm::helpers::MapTable;
 use bpfbox_vm::interp::ProgramTable;
 use bpfbox_vm::maps::{Map, MapConfig};
-use bpfbox_vm::testrun::{build_context, prepare, run_context, RunSetup, TestRun, TestRunError};
-use bpfbox_vm::{Env, ProgType, Program};
+use bpfbox_vm::testrun::{
+    build_context, prepare, run_context, RunSetup, Runner, TestRun, TestRunError,
+};
+use bpfbox_vm::{Env, ProgType, Program, Vm};
 
 use crate::load::{comparable, KernelObject, Verdict};
 use crate::sys::{self, TestRunIn};
@@ -200,11 +204,47 @@ impl PinCpu0 {
 impl Drop for PinCpu0 {
     fn drop(&mut self) {
         if let Some(old) = &self.old {
-            // SAFETY: restores the calling thread's mask read in `new`.
+            // SAFETY: `old` is a valid cpu_set_t of the size passed, read by
+            // sched_getaffinity when the guard was made; pid 0 is the calling thread.
             unsafe {
                 libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), old);
             }
         }
+    }
+}
+
+/// Turns a prepared program into the engine that runs it (or says why it cannot).
+pub type CompileFn = dyn Fn(&Arc<Vm>) -> Result<Box<dyn Runner>, String> + Send + Sync;
+
+/// The engine that runs bpfbox's side of a comparison in place of the interpreter (a JIT
+/// of the same program): its name for reports and how it compiles a prepared program.
+#[derive(Clone)]
+pub struct Engine {
+    /// Name shown in reports (`jit`, `jit-trusted`).
+    pub name: String,
+    /// Whether the engine has no checks of its own (a trusted JIT): it runs only inputs the
+    /// kernel's test run accepted, whose accesses the kernel's verifier proved in bounds,
+    /// and the interpreter runs the others (the kernel refuses, for example, a context
+    /// smaller than the program reads, which would be out of bounds unchecked).
+    pub unchecked: bool,
+    compile: Arc<CompileFn>,
+}
+
+impl Engine {
+    /// An engine named `name` that compiles each program with `compile`; `unchecked` as
+    /// [`Engine::unchecked`].
+    pub fn new(name: impl Into<String>, unchecked: bool, compile: Arc<CompileFn>) -> Engine {
+        Engine {
+            name: name.into(),
+            unchecked,
+            compile,
+        }
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("name", &self.name).finish()
     }
 }
 
@@ -218,6 +258,10 @@ pub struct Session<'a> {
     failed_maps: Vec<(usize, String)>,
     /// Our programs by index (the handle our program arrays hold), for tail calls.
     table: ProgramTable,
+    /// With an [`Engine`]: each program's compiled form by handle, or why it did not compile.
+    runners: Vec<Option<Result<Box<dyn Runner>, String>>>,
+    /// Whether that engine is [`Engine::unchecked`].
+    unchecked: bool,
     env: Env,
 }
 
@@ -295,8 +339,23 @@ impl<'a> Session<'a> {
             ours,
             failed_maps: Vec::new(),
             table,
+            runners: Vec::new(),
+            unchecked: false,
             env,
         }
+    }
+
+    /// Runs bpfbox's side through `engine` from now on: every program is compiled once here
+    /// (tail calls still enter the table's programs, compiled by the engine as it needs).
+    pub fn set_engine(&mut self, engine: &Engine) {
+        self.unchecked = engine.unchecked;
+        self.runners = (0..self.programs.len())
+            .map(|h| {
+                self.table
+                    .get(h as u32)
+                    .map(|vm| (engine.compile)(vm).map_err(|e| format!("{}: {e}", engine.name)))
+            })
+            .collect();
     }
 
     fn program(&self, name: &str) -> Option<&'a Program> {
@@ -328,8 +387,10 @@ impl<'a> Session<'a> {
             .ok_or_else(|| format!("map `{map}` was not created in the kernel"))?;
         let spec = &km.spec;
         let stride = (spec.value_size as usize).div_ceil(8) * 8;
+        // The kernel's own sizes, not ours: it reads a copy for every possible CPU.
+        let sizes = sys::elem_sizes(fd).map_err(|e| format!("kernel map `{map}`: {e}"))?;
         let value = if spec.map_type.is_percpu() && value.len() == spec.value_size as usize {
-            let mut all = vec![0u8; stride * self.env.ncpus as usize];
+            let mut all = vec![0u8; sizes.value];
             for c in all.chunks_mut(stride) {
                 c[..value.len()].copy_from_slice(value);
             }
@@ -447,20 +508,29 @@ impl<'a> Session<'a> {
             regions: Vec::new(),
         };
         let handle = self.programs.iter().position(|q| q.name == p.name);
-        let result = match handle.and_then(|h| self.table.get(h as u32)) {
-            Some(vm) => build_context(p.prog_type, &run).and_then(|ctx| {
-                self.env.maps = maps.clone();
-                let setup = RunSetup {
-                    repeat: 1,
-                    programs: Some(&self.table),
-                    // Nothing consumes the kernel's ring buffers between test runs either.
-                    keep_ringbuf: true,
-                    ..RunSetup::default()
-                };
-                run_context(vm, p.prog_type, ctx, &mut self.env, &setup)
-            }),
+        let kernel_ran = matches!(kernel, Outcome::Ran { .. });
+        let runner = handle
+            .and_then(|h| self.runners.get(h))
+            .and_then(Option::as_ref)
+            .filter(|_| kernel_ran || !self.unchecked);
+        let result = match (handle.and_then(|h| self.table.get(h as u32)), runner) {
+            (Some(_), Some(Err(msg))) => Err(Err(msg.clone())),
+            (Some(vm), runner) => build_context(p.prog_type, &run)
+                .and_then(|ctx| {
+                    self.env.maps = maps.clone();
+                    let setup = RunSetup {
+                        repeat: 1,
+                        programs: Some(&self.table),
+                        runner: runner.and_then(|r| r.as_ref().ok()).map(|r| &**r),
+                        // Nothing consumes the kernel's ring buffers between test runs either.
+                        keep_ringbuf: true,
+                        ..RunSetup::default()
+                    };
+                    run_context(vm, p.prog_type, ctx, &mut self.env, &setup)
+                })
+                .map_err(Ok),
             // Validation failed: run it the plain way for the error.
-            None => bpfbox_vm::testrun::test_run(p, maps, &mut self.env, &run),
+            (None, _) => bpfbox_vm::testrun::test_run(p, maps, &mut self.env, &run).map_err(Ok),
         };
         let ours = match result {
             Ok(r) => Outcome::Ran {
@@ -468,8 +538,10 @@ impl<'a> Session<'a> {
                 data_out: if packet { r.data_out } else { Vec::new() },
                 ctx_out: r.ctx_out,
             },
-            Err(TestRunError::Invalid { errno, msg }) => Outcome::Refused { errno, msg },
-            Err(e) => Outcome::Failed { msg: e.to_string() },
+            Err(Ok(TestRunError::Invalid { errno, msg })) => Outcome::Refused { errno, msg },
+            Err(Ok(e)) => Outcome::Failed { msg: e.to_string() },
+            // The engine could not compile the program.
+            Err(Err(msg)) => Outcome::Failed { msg },
         };
         let mut differences = compare_outcomes(&kernel, &ours);
         let skip: Vec<usize> = self.failed_maps.iter().map(|(i, _)| *i).collect();
@@ -572,21 +644,17 @@ pub fn describe(o: &Outcome) -> String {
 type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// The kernel map's entries (sorted by key).
-fn kernel_entries(
-    fd: &sys::Fd,
-    key_size: u32,
-    value_len: usize,
-    max: u32,
-) -> Result<Entries, String> {
-    // One batch call where the map type allows it, entry by entry otherwise.
-    if let Ok(mut all) = sys::map_lookup_batch(fd, key_size as usize, value_len, max.min(1 << 16)) {
+fn kernel_entries(fd: &sys::Fd, max: u32) -> Result<Entries, String> {
+    // One batch call where the map type allows it, entry by entry otherwise; both size
+    // their buffers from the kernel map's own info.
+    if let Ok(mut all) = sys::map_lookup_batch(fd, max.min(1 << 16)) {
         all.sort();
         return Ok(all);
     }
-    let keys = sys::map_keys(fd, key_size as usize, max as usize + 1).map_err(|e| e.to_string())?;
+    let keys = sys::map_keys(fd, max as usize + 1).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
-        if let Some(v) = sys::map_lookup(fd, &k, value_len).map_err(|e| e.to_string())? {
+        if let Some(v) = sys::map_lookup(fd, &k).map_err(|e| e.to_string())? {
             out.push((k, v));
         }
     }
@@ -610,7 +678,7 @@ pub fn compare_maps(kernel: &KernelObject, ours: &MapTable, skip: &[usize]) -> V
             continue;
         }
         let name = om.name();
-        let k = match kernel_entries(fd, om.key_size(), om.user_value_size(), om.max_entries()) {
+        let k = match kernel_entries(fd, om.max_entries()) {
             Ok(e) => e,
             Err(e) => {
                 d.push(Difference {

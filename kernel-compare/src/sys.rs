@@ -122,7 +122,9 @@ fn bpf<T: Pod>(cmd: i64, op: &'static str, attr: &mut T) -> SysResult<i64> {
     let size = std::mem::size_of::<T>();
     // SAFETY: `attr` is a plain-old-data struct laid out like the union member the kernel
     // reads for `cmd`, valid for `size` bytes; every pointer stored in it refers to a buffer
-    // the caller keeps alive (and sized as the attr says) until this call returns.
+    // the caller keeps alive until this call returns, sized for what the kernel reads or
+    // writes through it (the map element wrappers size theirs from the map's own info,
+    // `elem_sizes`, since the kernel goes by the map's sizes, not the attr's).
     let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, size) };
     if ret < 0 {
         Err(SysError {
@@ -288,21 +290,63 @@ fn elem_attr(fd: &Fd, key: u64, value: u64, flags: u64) -> MapElemAttr {
     }
 }
 
-/// `BPF_MAP_LOOKUP_ELEM` into a buffer of `value_len` bytes (the user-side value size:
-/// `round_up(value_size, 8) * ncpus` for per-CPU maps). `Ok(None)` when the key is absent.
-/// An empty key looks up keyless maps (queue/stack peek).
-pub fn map_lookup(fd: &Fd, key: &[u8], value_len: usize) -> SysResult<Option<Vec<u8>>> {
-    map_lookup_flags(fd, key, value_len, 0)
+/// The sizes of one element as user space exchanges it with the kernel, from the map's own
+/// info: the kernel reads `key` bytes from every key pointer and reads or writes `value`
+/// bytes at every value pointer (`round_up(value_size, 8)` per possible CPU for per-CPU
+/// maps), whatever the caller meant, so every buffer handed over is sized from these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElemSizes {
+    /// Key bytes.
+    pub key: usize,
+    /// Value bytes.
+    pub value: usize,
+}
+
+/// `BPF_MAP_TYPE_PERCPU_HASH`, `_PERCPU_ARRAY`, `_LRU_PERCPU_HASH`,
+/// `_PERCPU_CGROUP_STORAGE`: values with one copy per possible CPU.
+const PERCPU_MAP_TYPES: [u32; 4] = [5, 6, 10, 21];
+
+/// [`ElemSizes`] of the map behind `fd` (`BPF_OBJ_GET_INFO_BY_FD`). A per-CPU map whose
+/// CPU count cannot be read is an error, never a guess.
+pub fn elem_sizes(fd: &Fd) -> SysResult<ElemSizes> {
+    let info = map_info(fd)?;
+    let mut value = info.value_size as usize;
+    if PERCPU_MAP_TYPES.contains(&info.map_type) {
+        let ncpus = crate::probe::possible_cpus().ok_or(SysError {
+            op: "reading /sys/devices/system/cpu/possible",
+            errno: libc::ENOENT,
+        })?;
+        value = value.div_ceil(8) * 8 * ncpus as usize;
+    }
+    Ok(ElemSizes {
+        key: info.key_size as usize,
+        value,
+    })
+}
+
+/// `EINVAL` unless `buf` holds at least `need` bytes (the kernel would read past it).
+fn long_enough(op: &'static str, buf: &[u8], need: usize) -> SysResult<()> {
+    if buf.len() < need {
+        return Err(SysError {
+            op,
+            errno: libc::EINVAL,
+        });
+    }
+    Ok(())
+}
+
+/// `BPF_MAP_LOOKUP_ELEM`: the value (per-CPU maps: every possible CPU's copy, each rounded
+/// up to 8 bytes), `Ok(None)` when the key is absent. An empty key looks up keyless maps
+/// (queue/stack peek).
+pub fn map_lookup(fd: &Fd, key: &[u8]) -> SysResult<Option<Vec<u8>>> {
+    map_lookup_flags(fd, key, 0)
 }
 
 /// [`map_lookup`] with lookup flags (`BPF_F_LOCK`).
-pub fn map_lookup_flags(
-    fd: &Fd,
-    key: &[u8],
-    value_len: usize,
-    flags: u64,
-) -> SysResult<Option<Vec<u8>>> {
-    let mut value = vec![0u8; value_len];
+pub fn map_lookup_flags(fd: &Fd, key: &[u8], flags: u64) -> SysResult<Option<Vec<u8>>> {
+    let sizes = elem_sizes(fd)?;
+    long_enough("BPF_MAP_LOOKUP_ELEM", key, sizes.key)?;
+    let mut value = vec![0u8; sizes.value];
     let mut a = elem_attr(fd, ptr(key), ptr_mut(&mut value), flags);
     match bpf(cmd::MAP_LOOKUP_ELEM, "BPF_MAP_LOOKUP_ELEM", &mut a) {
         Ok(_) => Ok(Some(value)),
@@ -313,8 +357,10 @@ pub fn map_lookup_flags(
 
 /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` (queue/stack pop with an empty key). `Ok(None)` when
 /// absent or empty.
-pub fn map_lookup_and_delete(fd: &Fd, key: &[u8], value_len: usize) -> SysResult<Option<Vec<u8>>> {
-    let mut value = vec![0u8; value_len];
+pub fn map_lookup_and_delete(fd: &Fd, key: &[u8]) -> SysResult<Option<Vec<u8>>> {
+    let sizes = elem_sizes(fd)?;
+    long_enough("BPF_MAP_LOOKUP_AND_DELETE_ELEM", key, sizes.key)?;
+    let mut value = vec![0u8; sizes.value];
     let mut a = elem_attr(fd, ptr(key), ptr_mut(&mut value), 0);
     match bpf(
         cmd::MAP_LOOKUP_AND_DELETE_ELEM,
@@ -329,20 +375,30 @@ pub fn map_lookup_and_delete(fd: &Fd, key: &[u8], value_len: usize) -> SysResult
 
 /// `BPF_MAP_UPDATE_ELEM` with `BPF_ANY`/`BPF_NOEXIST`/`BPF_EXIST`/`BPF_F_LOCK` flags. For
 /// map-in-map and program arrays the value is a descriptor (`u32`).
+/// `key` and `value` must hold the map's sizes ([`elem_sizes`]), or `EINVAL` is returned
+/// without asking the kernel.
 pub fn map_update(fd: &Fd, key: &[u8], value: &[u8], flags: u64) -> SysResult<()> {
+    let sizes = elem_sizes(fd)?;
+    long_enough("BPF_MAP_UPDATE_ELEM", key, sizes.key)?;
+    long_enough("BPF_MAP_UPDATE_ELEM", value, sizes.value)?;
     let mut a = elem_attr(fd, ptr(key), ptr(value), flags);
     bpf(cmd::MAP_UPDATE_ELEM, "BPF_MAP_UPDATE_ELEM", &mut a).map(drop)
 }
 
 /// `BPF_MAP_DELETE_ELEM`.
 pub fn map_delete(fd: &Fd, key: &[u8]) -> SysResult<()> {
+    long_enough("BPF_MAP_DELETE_ELEM", key, elem_sizes(fd)?.key)?;
     let mut a = elem_attr(fd, ptr(key), 0, 0);
     bpf(cmd::MAP_DELETE_ELEM, "BPF_MAP_DELETE_ELEM", &mut a).map(drop)
 }
 
 /// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key for `None`), `Ok(None)` at
 /// the end.
-pub fn map_get_next_key(fd: &Fd, key: Option<&[u8]>, key_len: usize) -> SysResult<Option<Vec<u8>>> {
+pub fn map_get_next_key(fd: &Fd, key: Option<&[u8]>) -> SysResult<Option<Vec<u8>>> {
+    let key_len = elem_sizes(fd)?.key;
+    if let Some(k) = key {
+        long_enough("BPF_MAP_GET_NEXT_KEY", k, key_len)?;
+    }
     let mut next = vec![0u8; key_len];
     let mut a = elem_attr(fd, key.map_or(0, ptr), ptr_mut(&mut next), 0);
     match bpf(cmd::MAP_GET_NEXT_KEY, "BPF_MAP_GET_NEXT_KEY", &mut a) {
@@ -354,10 +410,10 @@ pub fn map_get_next_key(fd: &Fd, key: Option<&[u8]>, key_len: usize) -> SysResul
 
 /// Every key of a map in `GET_NEXT_KEY` order, stopping after `limit` keys (a hash map
 /// changing underneath could otherwise cycle).
-pub fn map_keys(fd: &Fd, key_len: usize, limit: usize) -> SysResult<Vec<Vec<u8>>> {
+pub fn map_keys(fd: &Fd, limit: usize) -> SysResult<Vec<Vec<u8>>> {
     let mut keys: Vec<Vec<u8>> = Vec::new();
     while keys.len() < limit {
-        match map_get_next_key(fd, keys.last().map(Vec::as_slice), key_len)? {
+        match map_get_next_key(fd, keys.last().map(Vec::as_slice))? {
             Some(k) => keys.push(k),
             None => break,
         }
@@ -381,12 +437,11 @@ struct BatchAttr {
 /// Every `(key, value)` of a map with `BPF_MAP_LOOKUP_BATCH`, `chunk` entries per call
 /// (one call for a whole array). Fails with `EINVAL`/`ENOTSUPP` for map types without
 /// batch support; fall back to [`map_keys`] and [`map_lookup`] then.
-pub fn map_lookup_batch(
-    fd: &Fd,
-    key_len: usize,
-    value_len: usize,
-    chunk: u32,
-) -> SysResult<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn map_lookup_batch(fd: &Fd, chunk: u32) -> SysResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    let ElemSizes {
+        key: key_len,
+        value: value_len,
+    } = elem_sizes(fd)?;
     let chunk = chunk.max(1);
     let mut out = Vec::new();
     // Batch tokens are opaque: an array index or a hash bucket (at most key-sized).

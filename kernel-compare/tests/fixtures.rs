@@ -52,6 +52,7 @@ fn fixtures_agree_with_the_kernel() {
         ncpus: probe.possible_cpus,
         keep_logs: false,
         target_btf: None,
+        engine: None,
     };
     let (mut runs, mut agreed, mut accepted) = (0, 0, 0);
     let mut unexplained = Vec::new();

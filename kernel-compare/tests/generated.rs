@@ -317,3 +317,25 @@ fn the_cmpxchg32_quirk_changes_only_programs_with_a_cmpxchg32() {
     }
     assert!(with > 0 && without > 0);
 }
+
+/// The generator writes bounded loops (backward jumps) into a good share of its programs,
+/// besides calls, helpers and atomics.
+#[test]
+fn the_generator_writes_loops_calls_helpers_and_atomics() {
+    use bpfbox_vm::isa::CallTarget;
+    let (mut loops, mut calls, mut helpers, mut atomics) = (0, 0, 0, 0);
+    for seed in 0..300 {
+        let p = from_seed(seed, GenConfig::default()).expect("generate");
+        let insns = p.insns().expect("emit");
+        let decoded = decode_program(&insns).expect("decode");
+        let has = |f: &dyn Fn(usize, &Insn) -> bool| decoded.insns.iter().any(|(pc, i)| f(*pc, i));
+        loops += usize::from(has(&|pc, i| {
+            matches!(i, Insn::Ja { .. }) && i.jump_target(pc).is_some_and(|t| t <= pc as i64)
+        }));
+        calls += usize::from(has(&|_, i| matches!(i, Insn::Call(CallTarget::Local(_)))));
+        helpers += usize::from(has(&|_, i| matches!(i, Insn::Call(CallTarget::Helper(_)))));
+        atomics += usize::from(has(&|_, i| matches!(i, Insn::Atomic { .. })));
+    }
+    eprintln!("of 300: {loops} with loops, {calls} with calls, {helpers} with helpers, {atomics} with atomics");
+    assert!(loops >= 30 && calls >= 30 && helpers >= 30 && atomics >= 30);
+}

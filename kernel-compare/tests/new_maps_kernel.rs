@@ -114,7 +114,6 @@ fn run_ops(s: &MapSpec, ops: &[Op], ncpus: u32) -> Vec<String> {
         return vec![format!("kernel refused {s:?}")];
     };
     let ours = Map::create(s, &MapConfig { ncpus }).unwrap();
-    let vlen = ours.user_value_size();
     let show = |r: Result<Option<Vec<u8>>, i32>| format!("{r:?}");
     let mut bad = Vec::new();
     for op in ops {
@@ -133,7 +132,7 @@ fn run_ops(s: &MapSpec, ops: &[Op], ncpus: u32) -> Vec<String> {
             ),
             Op::Lookup(key) => (
                 show(
-                    sys::map_lookup(&fd, &key.to_ne_bytes(), vlen)
+                    sys::map_lookup(&fd, &key.to_ne_bytes())
                         .map_err(|e| e.errno)
                         .and_then(|v| v.ok_or(2).map(Some)),
                 ),
@@ -159,7 +158,7 @@ fn run_ops(s: &MapSpec, ops: &[Op], ncpus: u32) -> Vec<String> {
                 let kb = key.map(|k| k.to_ne_bytes());
                 (
                     show(
-                        sys::map_get_next_key(&fd, kb.as_ref().map(|k| &k[..]), 4)
+                        sys::map_get_next_key(&fd, kb.as_ref().map(|k| &k[..]))
                             .map_err(|e| e.errno)
                             .and_then(|v| v.ok_or(2).map(Some)),
                     ),

@@ -17,11 +17,11 @@ fn maps_round_trip() {
         sys::map_update(&fd, &k.to_ne_bytes(), &u64::from(k * 10).to_ne_bytes(), 0).unwrap();
     }
     assert_eq!(
-        sys::map_lookup(&fd, &1u32.to_ne_bytes(), 8).unwrap(),
+        sys::map_lookup(&fd, &1u32.to_ne_bytes()).unwrap(),
         Some(10u64.to_ne_bytes().to_vec())
     );
-    assert_eq!(sys::map_lookup(&fd, &9u32.to_ne_bytes(), 8).unwrap(), None);
-    let mut keys = sys::map_keys(&fd, 4, 100).unwrap();
+    assert_eq!(sys::map_lookup(&fd, &9u32.to_ne_bytes()).unwrap(), None);
+    let mut keys = sys::map_keys(&fd, 100).unwrap();
     keys.sort();
     assert_eq!(keys.len(), 3);
     sys::map_delete(&fd, &1u32.to_ne_bytes()).unwrap();
@@ -47,6 +47,44 @@ fn maps_round_trip() {
     sys::map_freeze(&arr).unwrap();
     let e = sys::map_update(&arr, &0u32.to_ne_bytes(), &1u32.to_ne_bytes(), 0).unwrap_err();
     assert_eq!(e.errno, libc::EPERM);
+}
+
+/// Issue 11: the wrappers once took the value length from the caller, and a per-CPU map
+/// looked up with a buffer sized for one CPU let the kernel write every possible CPU's copy
+/// past it (`malloc(): invalid size`). Buffers now come from the map's own info; a short
+/// key or value is refused before the kernel sees it.
+#[test]
+fn per_cpu_buffers_are_sized_from_the_maps_info() {
+    if common::kernel().is_none() {
+        return;
+    }
+    let ncpus = bpfbox_kernel_compare::probe::possible_cpus().expect("possible CPUs") as usize;
+    let spec = MapSpec::new("kc_pcpu", MapType::PercpuArray, 4, 12, 2);
+    let fd = sys::map_create(&MapCreate::from(&spec)).unwrap();
+    let sizes = sys::elem_sizes(&fd).unwrap();
+    assert_eq!((sizes.key, sizes.value), (4, 16 * ncpus));
+    let v = sys::map_lookup(&fd, &0u32.to_ne_bytes()).unwrap().unwrap();
+    assert_eq!(v.len(), 16 * ncpus);
+    // One CPU's value is too short for the kernel's read: refused here.
+    let e = sys::map_update(&fd, &0u32.to_ne_bytes(), &[1u8; 16], 0).unwrap_err();
+    assert_eq!(e.errno, libc::EINVAL);
+    let mut all = vec![0u8; 16 * ncpus];
+    all[0] = 7;
+    sys::map_update(&fd, &1u32.to_ne_bytes(), &all, 0).unwrap();
+    assert_eq!(
+        sys::map_lookup(&fd, &1u32.to_ne_bytes()).unwrap().unwrap(),
+        all
+    );
+    // A key shorter than the map's is refused too.
+    assert_eq!(
+        sys::map_lookup(&fd, &[0u8; 2]).unwrap_err().errno,
+        libc::EINVAL
+    );
+    let batch = sys::map_lookup_batch(&fd, 8).unwrap();
+    assert_eq!(batch.len(), 2);
+    assert!(batch
+        .iter()
+        .all(|(k, v)| k.len() == 4 && v.len() == 16 * ncpus));
 }
 
 #[test]

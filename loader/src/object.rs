@@ -125,7 +125,7 @@ pub struct Object {
     program_errors: Vec<ProgramError>,
     maps: Vec<MapSpec>,
     map_info: Vec<MapInfo>,
-    btf: Option<Btf>,
+    btf: Option<Arc<Btf>>,
     btf_ext: Option<BtfExt>,
     btf_error: Option<String>,
     relocations: Vec<RelocRecord>,
@@ -564,7 +564,7 @@ impl Object {
             program_errors,
             maps,
             map_info,
-            btf,
+            btf: btf.map(Arc::new),
             btf_ext,
             btf_error,
             relocations,
@@ -668,7 +668,12 @@ impl Object {
 
     /// The object's BTF, if it has a valid `.BTF` section.
     pub fn btf(&self) -> Option<&Btf> {
-        self.btf.as_ref()
+        self.btf.as_deref()
+    }
+
+    /// The object's BTF, shared (the verifier keeps it for global functions and line info).
+    pub fn btf_shared(&self) -> Option<Arc<Btf>> {
+        self.btf.clone()
     }
 
     /// The object's `.BTF.ext`, if present and valid.

@@ -67,7 +67,10 @@ fn mutated_objects_never_panic() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let cfg = ProptestConfig {
-        cases: per_object * n as u32,
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(per_object * n as u32),
         failure_persistence: None,
         ..ProptestConfig::default()
     };

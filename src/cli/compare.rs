@@ -22,6 +22,48 @@ pub enum Output {
     Json,
 }
 
+/// Which engine runs bpfbox's side of `--run`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CompareEngine {
+    /// The interpreter (checked).
+    #[default]
+    Interp,
+    /// The JIT in checked mode.
+    Jit,
+    /// The JIT in trusted mode (no checks, no meter): it runs the inputs the kernel's test
+    /// run accepted for programs its verifier accepted, the interpreter the others.
+    JitTrusted,
+}
+
+impl CompareEngine {
+    /// The kernel-compare engine, `None` for the interpreter.
+    fn engine(self) -> Option<bpfbox_kernel_compare::Engine> {
+        use std::sync::Arc;
+        let (name, mode) = match self {
+            CompareEngine::Interp => return None,
+            CompareEngine::Jit => ("jit", bpfbox_jit::Mode::Checked),
+            CompareEngine::JitTrusted => ("jit-trusted", bpfbox_jit::Mode::Trusted),
+        };
+        Some(bpfbox_kernel_compare::Engine::new(
+            name,
+            mode == bpfbox_jit::Mode::Trusted,
+            Arc::new(move |vm| {
+                let vm = Arc::clone(vm);
+                let jit = match mode {
+                    bpfbox_jit::Mode::Checked => bpfbox_jit::JitProgram::compile(vm),
+                    // SAFETY: an unchecked engine runs only programs the kernel's verifier
+                    // accepted, on inputs the kernel's test run accepted (`Session::run`).
+                    bpfbox_jit::Mode::Trusted => unsafe {
+                        bpfbox_jit::JitProgram::compile_trusted(vm)
+                    },
+                };
+                jit.map(|j| Box::new(j) as Box<dyn bpfbox_vm::testrun::Runner>)
+                    .map_err(|e| e.to_string())
+            }),
+        ))
+    }
+}
+
 /// Arguments of `bpfbox compare`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -29,6 +71,7 @@ sudo bpfbox compare /usr/lib/x86_64-linux-gnu/bpf/*.o\n  \
 sudo bpfbox compare xdp_pass.o --run\n  \
 sudo bpfbox compare xdpfilt_dny_tcp.o --run --prefill filter_ports:50000000:0600000000000000\n  \
 sudo bpfbox compare prog.o --prog my_prog --run --data packet.bin --json\n  \
+sudo bpfbox compare /usr/lib/x86_64-linux-gnu/bpf/*.o --run --engine jit\n  \
 sudo bpfbox compare verifier_and.o --flags 'BPF_F_TEST_RND_HI32|BPF_F_TEST_REG_INVARIANTS'\n  \
 sudo bpfbox compare *.o -o csv > a.csv   # veristat -C a.csv b.csv compares two runs\n\n\
 Needs root (or CAP_BPF): without it, says why in one line and exits 3.\n\
@@ -49,6 +92,9 @@ pub struct CompareArgs {
     /// Run inputs through the kernel (BPF_PROG_TEST_RUN) and bpfbox, and compare.
     #[arg(long)]
     run: bool,
+    /// The engine of bpfbox's runs: the interpreter, or the JIT beside the kernel's.
+    #[arg(long, value_enum, default_value_t, requires = "run")]
+    engine: CompareEngine,
     /// Input data files (packets); default: crafted packets for packet programs.
     #[arg(long, requires = "run")]
     data: Vec<PathBuf>,
@@ -141,6 +187,7 @@ pub fn run(mut a: CompareArgs) -> CliResult {
                     .map_err(|e| CliError::usage(format!("--btf {}: {e}", b.display())))
             })
             .transpose()?,
+        engine: a.engine.engine(),
     };
     let bar = if a.objects.len() > 1 {
         let b = ProgressBar::new(a.objects.len() as u64);
@@ -163,7 +210,10 @@ pub fn run(mut a: CompareArgs) -> CliResult {
             // `--prog` over several objects picks the objects that have it.
             Err(e @ CompareError::UnknownProgram { .. }) => unknown.push(e.to_string()),
             Err(e) => {
-                if matches!(e, CompareError::Io { .. } | CompareError::Loader(_)) {
+                if matches!(
+                    e,
+                    CompareError::Io { .. } | CompareError::Loader(_) | CompareError::Input { .. }
+                ) {
                     bad_inputs += 1;
                 }
                 failures.push(format!("{}: {e}", path.display()));

@@ -52,7 +52,12 @@ fn ret_c(r: RetKind) -> &'static str {
         RetKind::Integer => "long",
         RetKind::Void => "void",
         RetKind::PtrToMapValueOrNull => "void *",
-        RetKind::PtrToRingbufMemOrNull | RetKind::PtrToMemOrNull => "void *",
+        RetKind::PtrToRingbufMemOrNull | RetKind::PtrToMemOrNull | RetKind::PtrToMem => "void *",
+        RetKind::PtrToMapValue => "void *",
+        RetKind::PtrToSocketOrNull => "struct bpf_sock *",
+        RetKind::PtrToTcpSockOrNull => "struct bpf_tcp_sock *",
+        RetKind::PtrToSockCommonOrNull => "struct bpf_sock *",
+        RetKind::PtrToMemOrBtfId | RetKind::PtrToBtfId | RetKind::PtrToBtfIdOrNull => "void *",
     }
 }
 
@@ -73,6 +78,19 @@ fn arg_c(a: ArgKind) -> &'static str {
         ArgKind::PtrToRingbufMem => "ARG_PTR_TO_RINGBUF_MEM",
         ArgKind::PtrToLong => "ARG_PTR_TO_LONG",
         ArgKind::PtrToStackOrNull => "ARG_PTR_TO_STACK_OR_NULL",
+        ArgKind::PtrToMemOrNull => "ARG_PTR_TO_MEM_OR_NULL",
+        ArgKind::PtrToFixedMem => "ARG_PTR_TO_FIXED_SIZE_MEM",
+        ArgKind::PtrToCtxOrNull => "ARG_PTR_TO_CTX_OR_NULL",
+        ArgKind::ConstAllocSizeOrZero => "ARG_CONST_ALLOC_SIZE_OR_ZERO",
+        ArgKind::PtrToSpinLock => "ARG_PTR_TO_SPIN_LOCK",
+        ArgKind::PtrToSockCommon => "ARG_PTR_TO_SOCK_COMMON",
+        ArgKind::PtrToSocket => "ARG_PTR_TO_SOCKET",
+        ArgKind::PtrToBtfId => "ARG_PTR_TO_BTF_ID",
+        ArgKind::PtrToPercpuBtfId => "ARG_PTR_TO_PERCPU_BTF_ID",
+        ArgKind::PtrToTimer => "ARG_PTR_TO_TIMER",
+        ArgKind::KptrXchgDest => "ARG_KPTR_XCHG_DEST",
+        ArgKind::PtrToDynptr => "ARG_PTR_TO_DYNPTR",
+        ArgKind::PtrToArena => "ARG_PTR_TO_ARENA",
     }
 }
 

@@ -22,6 +22,7 @@ mod reloc;
 mod run;
 mod selftest;
 mod show;
+mod verify;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -145,6 +146,8 @@ enum Command {
     FuzzKernel(fuzz_kernel::FuzzKernelArgs),
     /// Run the kernel's verifier selftests against the kernel and bpfbox.
     Selftest(selftest::SelftestArgs),
+    /// Verify an object's programs as the kernel's verifier would (veristat's columns).
+    Verify(verify::VerifyArgs),
     /// List the helpers, map types and program types the interpreter supports.
     Helpers(helpers::HelpersArgs),
     /// Show the native code the JIT makes of a program.
@@ -177,6 +180,7 @@ pub fn main() -> ExitCode {
         Command::Compare(a) => compare::run(a),
         Command::FuzzKernel(a) => fuzz_kernel::run(a),
         Command::Selftest(a) => selftest::run(a),
+        Command::Verify(a) => verify::run(a),
         Command::Helpers(a) => helpers::run(a),
         Command::JitDump(a) => jit_dump::run(a),
     };

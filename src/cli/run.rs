@@ -109,6 +109,10 @@ pub struct RunArgs {
     /// Skip memory checks (only for programs known to stay in bounds).
     #[arg(long)]
     unchecked: bool,
+    /// Object: run the program even if bpfbox's verifier refuses it (by default a program
+    /// the kernel's verifier would refuse is refused, with the kernel's message).
+    #[arg(long)]
+    no_verify: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -412,7 +416,8 @@ fn run_object(a: &RunArgs) -> CliResult {
     let mut builder = env_options(
         crate::Vm::builder()
             .budget(a.budget)
-            .engine(a.engine.into()),
+            .engine(a.engine.into())
+            .verify(!a.no_verify),
         a,
     )?;
     if a.unchecked {
@@ -423,6 +428,21 @@ fn run_object(a: &RunArgs) -> CliResult {
     let mut vm = builder
         .build(&obj)
         .map_err(|e| CliError::rejected(format!("{}: {e}", a.file.display())))?;
+    if let Ok(Some(v)) = vm.verdict(&prog.name) {
+        if v.unsupported {
+            crate::errln!(
+                "bpfbox: warning: {}: program '{}' not verified: {}; running it {}",
+                a.file.display(),
+                prog.name,
+                v.error.as_deref().unwrap_or_default(),
+                if a.unchecked {
+                    "unchecked as asked"
+                } else {
+                    "in checked mode"
+                }
+            );
+        }
+    }
     prefill(&vm, &a.map)?;
     let data_in = match (&a.data, &a.data_hex) {
         (Some(f), _) => read_file(f)?,
@@ -450,9 +470,14 @@ fn run_object(a: &RunArgs) -> CliResult {
                 } if matches!(f.kind, FaultKind::Unsupported(_)) => 3,
                 _ => 1,
             };
+            let hint = if matches!(e, crate::Error::Rejected { .. }) {
+                " (--no-verify runs it anyway)"
+            } else {
+                ""
+            };
             return Err(CliError {
                 code,
-                message: format!("{}: {e}", a.file.display()),
+                message: format!("{}: {e}{hint}", a.file.display()),
             });
         }
     };

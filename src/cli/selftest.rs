@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bpfbox_kernel_compare::probe::Probe;
 use bpfbox_kernel_compare::selftest::runner::unsupported_kind;
 use bpfbox_kernel_compare::selftest::{
-    Environment, MatchResult, RetvalComparison, SelftestObject, Status, TestOutcome,
+    Environment, MatchResult, Parity, RetvalComparison, SelftestObject, Status, TestOutcome,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use regex::Regex;
@@ -33,9 +33,10 @@ tests/selftests/build.sh target/selftests-obj\n  \
 sudo bpfbox selftest target/selftests-obj\n  \
 sudo bpfbox selftest target/selftests-obj/verifier_and.o --filter 'invalid' -o csv\n  \
 sudo bpfbox selftest target/selftests-obj --known tests/selftests/known.txt\n\n\
-Columns: the annotation's verdict, the kernel's, bpfbox's verifier's (- until it exists),\n\
-processed instructions, the first error line, the __msg and __xlated checks, and the __retval of the\n\
-kernel and of bpfbox's interpreter.\n\
+Columns: the annotation's verdict, the kernel's, bpfbox's verifier's, processed instructions,\n\
+the first error line, the __msg and __xlated checks, and the __retval of the kernel and of\n\
+bpfbox's interpreter. The line before the summary gives bpfbox's verifier against the kernel\n\
+(same verdict, same error line, processed instructions); --parity-table adds them per file.\n\
 Needs root (or CAP_BPF): without it, says why in one line and exits 3.\n\
 Exit codes: 0 all agree, 1 a disagreement (not listed in --known) or a __retval where\n\
 bpfbox and the kernel differ, 2 usage error, 3 internal or unsupported.")]
@@ -59,6 +60,10 @@ pub struct SelftestArgs {
     /// table.
     #[arg(long)]
     show_log: bool,
+    /// After the rows, bpfbox's verifier against the kernel per object file, as a Markdown
+    /// table.
+    #[arg(long)]
+    parity_table: bool,
 }
 
 /// The agreement counts printed after the rows.
@@ -360,6 +365,7 @@ pub fn run(a: SelftestArgs) -> CliResult {
     }
     bar.finish_and_clear();
     let summary = Summary::of(&rows, &known);
+    let parity = Parity::of(&rows);
     let output = if a.json { Output::Json } else { a.output };
     match output {
         Output::Json => {
@@ -369,12 +375,14 @@ pub fn run(a: SelftestArgs) -> CliResult {
                 tests: &'a [TestOutcome],
                 errors: &'a [String],
                 summary: &'a Summary,
+                verifier: &'a Parity,
             }
             print_json(&Out {
                 kernel: &probe,
                 tests: &rows,
                 errors: &errors,
                 summary: &summary,
+                verifier: &parity,
             })?;
         }
         Output::Csv => crate::out!("{}", csv(&rows))?,
@@ -392,6 +400,11 @@ pub fn run(a: SelftestArgs) -> CliResult {
                     }
                 }
             }
+            if a.parity_table {
+                crate::out!("{}\n", parity.markdown())?;
+            }
+            // The summary stays the last line.
+            crate::outln!("{}", parity.total.line())?;
             crate::outln!("{}", summary.line())?;
         }
     }

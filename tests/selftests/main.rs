@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use bpfbox_kernel_compare::probe::Probe;
 use bpfbox_kernel_compare::selftest::runner::unsupported_kind;
 use bpfbox_kernel_compare::selftest::{
-    Environment, Expected, RetvalComparison, SelftestObject, Status, TestOutcome,
+    Environment, Expected, Parity, RetvalComparison, SelftestObject, Status, TestOutcome,
 };
 use bpfbox_loader::Object;
 
@@ -157,6 +157,43 @@ fn all_objects_build_and_open() {
     assert_eq!(tests, 1355);
 }
 
+/// Issue 10's helper item: no program of the corpus calls a helper bpfbox lacks (each would
+/// be refused as `UnsupportedHelper` before running).
+#[test]
+fn every_helper_the_corpus_calls_is_implemented() {
+    let dir = match corpus() {
+        Ok(d) => d,
+        Err(reason) => return common::skip(&reason),
+    };
+    let registry = bpfbox_vm::helpers::HelperRegistry::kernel();
+    let mut calls = 0;
+    let mut missing = BTreeSet::new();
+    for path in objects(&dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        let obj = Object::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for prog in obj.programs() {
+            calls += prog
+                .insns
+                .iter()
+                .filter(|i| i.code == 0x85 && i.src == 0)
+                .count();
+            if let Some((pc, id)) = registry.first_missing(&prog.insns) {
+                let name = bpfbox_vm::helper_names::HELPER_NAMES
+                    .get(id as usize)
+                    .copied()
+                    .unwrap_or("?");
+                missing.insert(format!(
+                    "{}/{} insn {pc}: {name}#{id}",
+                    obj.name(),
+                    prog.name
+                ));
+            }
+        }
+    }
+    assert!(calls > 1000, "only {calls} helper calls found");
+    assert!(missing.is_empty(), "helpers missing:\n{missing:#?}");
+}
+
 #[test]
 fn annotations_read_as_written() {
     let dir = match corpus() {
@@ -247,7 +284,9 @@ fn kernel_agrees_with_annotations_except_known() {
     }
     let missing: Vec<&String> = known
         .keys()
-        .filter(|k| !k.starts_with("retval:") && !listed_seen.contains(*k))
+        .filter(|k| {
+            !k.starts_with("retval:") && !k.starts_with("accepts:") && !listed_seen.contains(*k)
+        })
         .collect();
     let verdicts = all
         .iter()
@@ -302,6 +341,63 @@ fn kernel_agrees_with_annotations_except_known() {
     assert!(all
         .iter()
         .any(|r| r.expected == Expected::Failure && r.status == Status::Agree));
+}
+
+/// The floors bpfbox's verifier holds on this corpus against the running kernel: same
+/// verdict (percent of the tests the kernel judges), same error line (percent of the tests
+/// both reject), processed instructions within 0.5-2x (percent of the tests both accept).
+const VERDICT_FLOOR: f64 = 80.0;
+const ERROR_LINE_FLOOR: f64 = 70.0;
+const INSNS_FLOOR: f64 = 80.0;
+
+#[test]
+fn verifier_agrees_with_the_kernel() {
+    let all = match outcomes() {
+        Ok(a) => a,
+        Err(reason) => return common::skip(&reason),
+    };
+    let known = known();
+    let parity = Parity::of(all);
+    let c = &parity.total;
+    eprintln!("{}", c.line());
+    let unexplained: Vec<&String> = parity
+        .false_accepts
+        .iter()
+        .filter(|id| !known.contains_key(&format!("accepts:{id}")))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "bpfbox accepts what the kernel rejects (not in known.txt as `accepts:TEST`):\n{unexplained:#?}"
+    );
+    let stale: Vec<&String> = known
+        .keys()
+        .filter_map(|k| k.strip_prefix("accepts:").map(|_| k))
+        .filter(|k| {
+            !parity
+                .false_accepts
+                .iter()
+                .any(|id| format!("accepts:{id}") == **k)
+        })
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "known.txt lists accepts that are gone: {stale:?}"
+    );
+    assert!(
+        c.verdict_percent() >= VERDICT_FLOOR,
+        "same verdict on {:.1}% < {VERDICT_FLOOR}%",
+        c.verdict_percent()
+    );
+    assert!(
+        c.error_percent() >= ERROR_LINE_FLOOR,
+        "same error line on {:.1}% < {ERROR_LINE_FLOOR}%",
+        c.error_percent()
+    );
+    assert!(
+        c.insns_percent() >= INSNS_FLOOR,
+        "processed insns within 0.5-2x on {:.1}% < {INSNS_FLOOR}%",
+        c.insns_percent()
+    );
 }
 
 #[test]

@@ -2,14 +2,20 @@
 //! each undecided branch pushed on a stack of pending states; states saved at prune points
 //! and compared against later arrivals; the same limits with the same messages.
 
-use bpfbox_vm::disasm::{insn_text, DisasmOptions, Syntax};
 use bpfbox_vm::isa::{Insn, IsaErrorKind};
 use bpfbox_vm::Program;
 
 use crate::cfg::Cfg;
+use crate::check::may_goto::{self, is_may_goto};
 use crate::check::{self, Flow};
 use crate::error::{Reject, Result};
-use crate::options::{Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT};
+use crate::global;
+use crate::log::Log;
+use crate::options::{
+    Options, Stats, BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_STATE_FREQ,
+};
+use crate::prune;
+use crate::prune::precision::{self, Chain, Entry, Request, Segment};
 use crate::state::State;
 
 /// Most instructions processed over all paths (`BPF_COMPLEXITY_LIMIT_INSNS`).
@@ -31,8 +37,14 @@ pub struct Env<'a> {
     pub strict_alignment: bool,
     /// Deepest stack use per subprogram, in bytes.
     pub stack_depth: Vec<u32>,
-    /// The log lines so far.
-    pub log: String,
+    /// The log.
+    pub log: Log,
+    /// What the walk learns for the engines.
+    pub observed: crate::facts::Observed,
+    /// Whether `may_goto` loops widen imprecise scalars (see [`may_goto`]).
+    pub widen: bool,
+    /// Global functions called so far, each to be verified once after the main program.
+    pub globals_called: Vec<usize>,
 }
 
 impl Env<'_> {
@@ -59,6 +71,23 @@ struct Checkpoint {
     hits: u32,
     /// Later arrivals it did not prune (counted when a new state was due).
     misses: u32,
+    /// Dead registers already forgotten (`cleaned`).
+    cleaned: bool,
+    /// The stretch of path from the previous checkpoint, for precision backtracking.
+    seg: Segment,
+}
+
+/// The saved states as precision backtracking walks them.
+struct Saved<'a>(&'a mut [Checkpoint]);
+
+impl Chain for Saved<'_> {
+    fn segment(&self, k: usize) -> (&Segment, Option<usize>) {
+        (&self.0[k].seg, self.0[k].parent)
+    }
+
+    fn state_mut(&mut self, k: usize) -> &mut State {
+        &mut self.0[k].state
+    }
 }
 
 struct Pending {
@@ -66,6 +95,9 @@ struct Pending {
     pc: usize,
     prev: usize,
     parent: Option<usize>,
+    /// Where the log resumes at level 1.
+    log_pos: usize,
+    seg: Segment,
 }
 
 /// Walks every path of the program; `Ok` when every path reaches a valid exit.
@@ -74,8 +106,37 @@ pub fn run(
     opts: &Options,
     cfg: &Cfg,
     stats: &mut Stats,
-    log: &mut String,
-) -> Result<()> {
+    log: &mut Log,
+) -> Result<crate::facts::Facts> {
+    let start = log.clone();
+    let r = run_once(prog, opts, cfg, stats, log, true);
+    let Err(e) = &r else {
+        return r;
+    };
+    if e.unsupported || !prog.insns.iter().any(is_may_goto) {
+        return r;
+    }
+    // Without precision marks the widening at `may_goto` may drop a bound the kernel
+    // keeps (a precise loop counter); a walk that widens nothing is sound as well, and its
+    // acceptance stands.
+    let mut stats2 = Stats::default();
+    let mut log2 = start;
+    if let Ok(facts) = run_once(prog, opts, cfg, &mut stats2, &mut log2, false) {
+        *stats = stats2;
+        *log = log2;
+        return Ok(facts);
+    }
+    r
+}
+
+fn run_once(
+    prog: &Program,
+    opts: &Options,
+    cfg: &Cfg,
+    stats: &mut Stats,
+    log: &mut Log,
+    widen: bool,
+) -> Result<crate::facts::Facts> {
     let flags = prog.prog_flags | opts.flags;
     let mut env = Env {
         prog,
@@ -85,11 +146,73 @@ pub fn run(
         strict_alignment: flags & BPF_F_STRICT_ALIGNMENT != 0 && flags & BPF_F_ANY_ALIGNMENT == 0,
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
+        observed: crate::facts::Observed::new(prog.insns.len()),
+        widen,
+        globals_called: Vec::new(),
     };
-    let r = Walker::new(prog.insns.len()).walk(&mut env, stats);
+    let r = walk_all(&mut env, stats).and_then(|()| check::subprog::check_stack_depth(&env));
     stats.stack_depth = env.stack_depth.clone();
+    if r.is_ok() {
+        // The rewrite of `may_goto` keeps its loop budget in 8 more bytes of the frame.
+        for (k, d) in stats.stack_depth.iter_mut().enumerate() {
+            let end = cfg.subprog_end(k, prog.insns.len());
+            if prog.insns[cfg.subprogs[k]..end].iter().any(is_may_goto) {
+                *d += 8;
+            }
+        }
+    }
     *log = env.log;
-    r
+    let insns = &prog.insns;
+    // A slot starts an instruction unless it is the second half of an `ld_imm64`.
+    let starts = |i: usize| i == 0 || insns[i - 1].code != 0x18;
+    r.map(|()| env.observed.facts(starts))
+}
+
+/// The main program, then each global function it calls, in subprogram order, until no
+/// new one is called (`do_check_main`, `do_check_subprogs`).
+fn walk_all(env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
+    let insns = env.prog.insns.as_slice();
+    let state_freq = (env.prog.prog_flags | env.opts.flags) & BPF_F_TEST_STATE_FREQ != 0;
+    check::tail_call::check_subprogs(env)?;
+    let mut main = Walker::new(insns);
+    main.state_freq = state_freq;
+    main.walk(env, stats, State::entry(), 0)?;
+    let mut verified = vec![false; env.cfg.subprogs.len()];
+    #[allow(clippy::needless_range_loop)] // `verified` is written inside the loop body
+    loop {
+        let mut new = 0;
+        for k in 1..verified.len() {
+            if verified[k] || !env.globals_called.contains(&k) {
+                continue;
+            }
+            let start = env.cfg.subprogs[k];
+            let st = global::entry_state(env, start, k)?;
+            let mut w = Walker::new(insns);
+            w.state_freq = state_freq;
+            w.processed = stats.processed_insns;
+            let (states, peak, most) = (
+                stats.total_states,
+                stats.peak_states,
+                stats.max_states_per_insn,
+            );
+            let r = w.walk(env, stats, st, start);
+            stats.total_states += states;
+            stats.peak_states = stats.peak_states.max(peak);
+            stats.max_states_per_insn = stats.max_states_per_insn.max(most);
+            r?;
+            if env.opts.log_level >= 1 {
+                let name = global::name(env, k);
+                env.log.line(&format!(
+                    "Func#{k} ('{name}') is safe for any args that match its prototype"
+                ));
+            }
+            verified[k] = true;
+            new += 1;
+        }
+        if new == 0 {
+            return Ok(());
+        }
+    }
 }
 
 struct Walker {
@@ -103,10 +226,21 @@ struct Walker {
     peak: u64,
     live: u64,
     max_per_insn: u64,
+    /// Registers live before each instruction.
+    live_regs: Vec<u16>,
+    /// `BPF_F_TEST_STATE_FREQ`: a checkpoint at every prune point.
+    state_freq: bool,
+    /// Stack-slot liveness learned so far.
+    stack_live: prune::liveness::StackLive,
+    /// The walking path's stretch since its last checkpoint.
+    seg: Segment,
+    /// The instruction executed before the current one (`prev_insn_idx`).
+    prev: usize,
 }
 
 impl Walker {
-    fn new(n: usize) -> Walker {
+    fn new(insns: &[bpfbox_vm::isa::RawInsn]) -> Walker {
+        let n = insns.len();
         Walker {
             checkpoints: Vec::new(),
             at: vec![Vec::new(); n],
@@ -118,6 +252,11 @@ impl Walker {
             peak: 0,
             live: 0,
             max_per_insn: 0,
+            live_regs: prune::liveness::live_regs_before(insns),
+            seg: Segment::default(),
+            stack_live: prune::liveness::StackLive::new(insns),
+            state_freq: false,
+            prev: 0,
         }
     }
 
@@ -136,23 +275,55 @@ impl Walker {
     /// The kernel's `is_state_visited`: `Ok(true)` to prune this path.
     fn visited(
         &mut self,
-        env: &Env<'_>,
+        env: &mut Env<'_>,
         pc: usize,
-        st: &State,
+        st: &mut State,
         parent: &mut Option<usize>,
     ) -> Result<bool> {
-        let force = env.cfg.force_checkpoint[pc];
+        let may_goto = is_may_goto(&env.prog.insns[pc]);
+        // A long history forces a checkpoint, which starts a new one.
+        let force = self.state_freq || env.cfg.force_checkpoint[pc] || self.seg.hist.len() > 40;
         let mut add =
             force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
+        let cmp = prune::Cmp {
+            id_gen: env.id_gen,
+            allow_uninit_stack: env.privileged(),
+            precision: env.privileged(),
+        };
         let mut list = std::mem::take(&mut self.at[pc]);
+        // `clean_live_states`: checkpoints whose paths are all explored forget dead registers.
+        for &k in &list {
+            let c = &mut self.checkpoints[k];
+            if c.branches == 0 && !c.cleaned && prune::same_callsites(&c.state, st) {
+                prune::clean_state(&mut c.state, pc, &self.live_regs, &self.stack_live);
+                c.cleaned = true;
+            }
+        }
         let scanned = list.len() as u64;
         let mut i = 0;
         let mut pruned = false;
+        let mut hit = 0;
         while i < list.len() {
             let k = list[i];
             let c = &mut self.checkpoints[k];
             if c.branches > 0 {
-                if c.state == *st {
+                // A loop through `may_goto` that comes back no wider than it was is covered
+                // by the earlier iteration: the runtime's budget ends it.
+                if may_goto
+                    && c.state.may_goto_depth != st.may_goto_depth
+                    && may_goto::within(&c.state, st)
+                {
+                    c.hits += 1;
+                    pruned = true;
+                    break;
+                }
+                if c.state.may_goto_depth == st.may_goto_depth
+                    && prune::states_maybe_looping(&c.state, st)
+                    && prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
+                {
+                    let p = env.prog;
+                    env.log
+                        .infinite_loop(pc, st, &c.state, &p.line_info, &env.opts.maps);
                     self.at[pc] = list;
                     return Err(Reject::at(
                         pc,
@@ -166,15 +337,20 @@ impl Walker {
                 {
                     add = false;
                 }
-            } else if c.state == *st {
+            } else if prune::states_equal(&c.state, st, prune::Exact::Not, cmp) {
                 c.hits += 1;
                 pruned = true;
+                hit = k;
                 break;
             }
             if add {
                 c.misses += 1;
             }
-            let n = if force && c.branches > 0 { 64 } else { 3 };
+            let n = if env.cfg.force_checkpoint[pc] && c.branches > 0 {
+                64
+            } else {
+                3
+            };
             if c.misses > c.hits * n + n {
                 // A state that keeps missing is dropped from the comparisons.
                 list.remove(i);
@@ -183,22 +359,45 @@ impl Walker {
             i += 1;
         }
         self.at[pc] = list;
-        self.max_per_insn = self.max_per_insn.max(scanned);
-        if pruned {
+        if let Some(k) = pruned.then_some(hit) {
+            // What the old state needed precise, the values arriving here need too.
+            if env.cfg.jmp_point[pc] {
+                self.seg.push(Entry::new(pc, self.prev), false);
+            }
+            let req = precision::request_from(&self.checkpoints[k].state);
+            self.seg.last = pc;
+            precision::mark_chain(
+                &env.prog.insns,
+                &mut Saved(&mut self.checkpoints),
+                &self.seg,
+                *parent,
+                &req,
+            );
             return Ok(true);
         }
+        // Counted only when no state matched, as the kernel counts it.
+        self.max_per_insn = self.max_per_insn.max(scanned);
         if !add {
             return Ok(false);
         }
         self.prev_jmps = self.jmps;
         self.prev_processed = self.processed;
+        if env.privileged() {
+            // Precision is learned afresh below every checkpoint.
+            precision::forget_precision(st);
+        }
         let k = self.checkpoints.len();
+        let mut seg = std::mem::take(&mut self.seg);
+        seg.last = self.prev;
+        self.seg.first = pc;
         self.checkpoints.push(Checkpoint {
             state: st.clone(),
             parent: *parent,
             branches: 1,
             hits: 0,
             misses: 0,
+            cleaned: false,
+            seg,
         });
         self.at[pc].push(k);
         self.live += 1;
@@ -207,8 +406,28 @@ impl Walker {
         Ok(false)
     }
 
-    fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
-        let r = self.walk_paths(env);
+    /// `find_prev_entry`: the state an earlier pass of this path through `pc` saved, in the
+    /// same call chain, older than the latest checkpoint `parent`.
+    fn loop_entry(&self, pc: usize, st: &State, parent: Option<usize>) -> Option<&State> {
+        let mut k = self.checkpoints[parent?].parent;
+        while let Some(i) = k {
+            let c = &self.checkpoints[i];
+            let same_calls = c.state.frames.len() == st.frames.len()
+                && c.state
+                    .frames
+                    .iter()
+                    .zip(&st.frames)
+                    .all(|(a, b)| a.callsite == b.callsite);
+            if c.branches > 0 && same_calls && self.at[pc].contains(&i) {
+                return Some(&c.state);
+            }
+            k = c.parent;
+        }
+        None
+    }
+
+    fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats, st: State, pc: usize) -> Result<()> {
+        let r = self.walk_paths(env, st, pc);
         stats.processed_insns = self.processed;
         stats.total_states = self.checkpoints.len() as u64;
         stats.peak_states = self.peak;
@@ -216,11 +435,40 @@ impl Walker {
         r
     }
 
-    fn walk_paths(&mut self, env: &mut Env<'_>) -> Result<()> {
-        let mut st = State::entry();
-        let mut pc = 0usize;
+    /// Records what the step of `insn` adds to the path's history and makes precise what it
+    /// relied on (`opened`: this visit already has a history record).
+    #[allow(clippy::too_many_arguments)]
+    fn after_step(
+        &mut self,
+        env: &Env<'_>,
+        pre: prune::sites::Pre,
+        pc: usize,
+        st: &State,
+        insn: &Insn,
+        branched: bool,
+        opened: bool,
+        parent: Option<usize>,
+    ) {
+        let (entry, regs) = prune::sites::after(pre, pc, self.prev, st, insn, branched);
+        if let Some(e) = entry {
+            self.seg.push(e, opened);
+        }
+        if regs != 0 {
+            let mut req = Request::reg(st.frames.len(), 0);
+            *req.regs.last_mut().expect("a state has a frame") = regs;
+            self.seg.last = pc;
+            precision::mark_chain(
+                &env.prog.insns,
+                &mut Saved(&mut self.checkpoints),
+                &self.seg,
+                parent,
+                &req,
+            );
+        }
+    }
+
+    fn walk_paths(&mut self, env: &mut Env<'_>, mut st: State, mut pc: usize) -> Result<()> {
         let mut parent: Option<usize> = None;
-        let level = env.opts.log_level;
         loop {
             let mut ended = false;
             // Counted before the prune check, as the kernel counts it.
@@ -235,11 +483,9 @@ impl Walker {
                 ));
             }
             if env.cfg.prune_point.get(pc).copied().unwrap_or(false)
-                && self.visited(env, pc, &st, &mut parent)?
+                && self.visited(env, pc, &mut st, &mut parent)?
             {
-                if level >= 1 {
-                    env.log.push_str(&format!("{pc}: safe\n"));
-                }
+                env.log.safe(pc);
                 ended = true;
             }
             if !ended {
@@ -250,24 +496,54 @@ impl Walker {
                     };
                     Reject::at(pc, msg)
                 })?;
-                if level >= 1 {
-                    let raw = env.prog.insns[pc];
-                    let text = insn_text(&insn, pc, Syntax::Kernel, &DisasmOptions::default());
-                    env.log
-                        .push_str(&format!("{pc}: ({:02x}) {text}\n", raw.code));
-                }
+                env.observed.visit(pc);
+                let p = env.prog;
+                env.log
+                    .insn(&st, pc, &insn, p.insns[pc], &p.line_info, &env.opts.maps);
                 if matches!(
                     insn,
                     Insn::Jmp { .. }
                         | Insn::Ja { .. }
                         | Insn::Call(_)
-                        | Insn::Exit
+                        | Insn::Exit { .. }
                         | Insn::MayGoto { .. }
                 ) {
                     self.jmps += 1;
                 }
-                match check::step(env, &mut st, pc, &insn)? {
-                    Flow::Next(n) => pc = n,
+                let is_jmp = matches!(insn, Insn::Jmp { .. });
+                let track = env.privileged();
+                let opened = env.cfg.jmp_point.get(pc).copied().unwrap_or(false);
+                if opened {
+                    self.seg.push(Entry::new(pc, self.prev), false);
+                }
+                let pre = prune::sites::before(env.prog, &env.opts.maps, &st, &insn);
+                let single = st.frames.len() == 1;
+                let flow = match insn {
+                    Insn::MayGoto { off } => {
+                        let prev = if env.widen {
+                            self.loop_entry(pc, &st, parent)
+                        } else {
+                            None
+                        };
+                        may_goto::branch(&st, pc, off, prev)
+                    }
+                    _ => check::step(env, &mut st, pc, &insn)?,
+                };
+                if single {
+                    self.stack_live.record(pc, pre.reads, pre.writes);
+                }
+                if track {
+                    let branched = matches!(flow, Flow::Branch { .. });
+                    self.after_step(env, pre, pc, &st, &insn, branched, opened, parent);
+                }
+                self.prev = pc;
+                match flow {
+                    Flow::Next(n) => {
+                        if is_jmp {
+                            env.log.jump(&st, pc, &env.opts.maps);
+                        }
+                        pc = n;
+                    }
                     Flow::Branch {
                         taken,
                         target,
@@ -290,7 +566,10 @@ impl Walker {
                             pc: target,
                             prev: pc,
                             parent,
+                            log_pos: env.log.pos(),
+                            seg: self.seg.clone(),
                         });
+                        env.log.jump(&st, pc, &env.opts.maps);
                         pc = fall;
                     }
                     Flow::Exit => ended = true,
@@ -298,16 +577,17 @@ impl Walker {
             }
             if ended {
                 self.path_done(parent);
+                env.log.path_end();
+                self.stack_live.update();
                 let Some(p) = self.pending.pop() else {
                     return Ok(());
                 };
-                if level >= 1 {
-                    env.log
-                        .push_str(&format!("\nfrom {} to {}:\n", p.prev, p.pc));
-                }
+                env.log.resume(p.log_pos, p.prev);
                 st = p.state;
                 pc = p.pc;
                 parent = p.parent;
+                self.prev = p.prev;
+                self.seg = p.seg;
             }
         }
     }

@@ -3,7 +3,7 @@
 //! Stages, each its own module, data flowing one way:
 //! program-level checks ([`cfg`]) → the abstract state ([`state`]: registers, stack, frames)
 //! over a scalar [`domain`] → per-instruction checks by kind ([`check`]) → path exploration
-//! ([`explore`]) → the log.
+//! ([`explore`]) → the log ([`log`]).
 //!
 //! It fails closed: a program using a feature not handled yet is rejected with a message
 //! saying so ([`Verdict::unsupported`]), never accepted.
@@ -15,17 +15,29 @@ pub mod ctx;
 pub mod domain;
 pub mod error;
 pub mod explore;
+pub mod facts;
+pub mod global;
+pub mod log;
 pub mod options;
+pub mod prune;
 pub mod state;
 
 pub use error::Reject;
+pub use facts::Facts;
 pub use options::{Options, Stats, Verdict};
 
 use bpfbox_vm::Program;
 
+/// Whether a rejection is a complexity limit. Our state pruning is not yet as strong as the
+/// kernel's, so reaching a limit the kernel may not reach says nothing about its verdict.
+fn is_complexity_limit(r: &Reject) -> bool {
+    r.message.starts_with("BPF program is too large.") || r.message.starts_with("The sequence of ")
+}
+
 /// Verifies `prog` as the kernel would load it with `opts`.
 pub fn verify(prog: &Program, opts: &Options) -> Verdict {
-    let mut log = String::new();
+    let started = std::time::Instant::now();
+    let mut log = log::Log::new(opts.log_level);
     let mut stats = Stats::default();
     let input = cfg::CfgInput {
         insns: &prog.insns,
@@ -33,15 +45,21 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
         line_info: &prog.line_info,
         maps: &opts.maps,
         privileged: opts.privileged,
-        verbose: opts.log_level >= 2,
+        verbose: log.verbose(),
     };
+    let sleepable = (prog.prog_flags | opts.flags) & (1 << 4) != 0; // BPF_F_SLEEPABLE
     let result = if prog.insns.is_empty() {
         Err(Reject::program("empty program"))
+    } else if prog.prog_type == bpfbox_vm::ProgType::Syscall && !sleepable {
+        // `check_attach_btf_id`, before the program-level checks.
+        Err(Reject::program("Syscall programs can only be sleepable"))
     } else {
         cfg::check(&input).and_then(|c| {
             for l in &c.log {
-                log.push_str(l);
-                log.push('\n');
+                log.line(l);
+            }
+            for m in log::prototype::main_messages(prog, opts.btf.as_deref()) {
+                log.line(&m);
             }
             if !opts.privileged {
                 // Unprivileged loads add speculative-execution paths and sanitation that the
@@ -51,43 +69,27 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
             explore::run(prog, opts, &c, &mut stats, &mut log)
         })
     };
-    finish(result, log, stats)
-}
-
-fn finish(result: Result<(), Reject>, mut log: String, stats: Stats) -> Verdict {
-    let processed = format!(
-        "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read {}\n",
-        stats.processed_insns,
-        explore::INSN_LIMIT,
-        stats.max_states_per_insn,
-        stats.total_states,
-        stats.peak_states,
-        stats.mark_read
-    );
-    let result = result.map(|()| {
-        log.push_str(&processed);
-    });
+    let usec = started.elapsed().as_micros();
+    let error = result.as_ref().err().map(|r| r.message.as_str());
+    let log = log.finish(error, &stats, usec);
     match result {
-        Ok(()) => Verdict {
+        Ok(facts) => Verdict {
             accepted: true,
             insn: None,
             error: None,
             unsupported: false,
             log,
             stats,
+            facts: Some(facts),
         },
-        Err(r) => {
-            log.push_str(&r.message);
-            log.push('\n');
-            log.push_str(&processed);
-            Verdict {
-                accepted: false,
-                insn: r.insn,
-                error: Some(r.message),
-                unsupported: r.unsupported,
-                log,
-                stats,
-            }
-        }
+        Err(r) => Verdict {
+            accepted: false,
+            insn: r.insn,
+            unsupported: r.unsupported || is_complexity_limit(&r),
+            error: Some(r.message),
+            log,
+            stats,
+            facts: None,
+        },
     }
 }

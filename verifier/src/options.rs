@@ -1,5 +1,8 @@
 //! What the caller tells the verifier, and what it answers.
 
+use std::sync::Arc;
+
+use bpfbox_btf::Btf;
 use bpfbox_vm::maps::spec::MapSpec;
 use serde::Serialize;
 
@@ -7,6 +10,9 @@ use serde::Serialize;
 pub const BPF_F_STRICT_ALIGNMENT: u32 = 1 << 0;
 /// `BPF_F_ANY_ALIGNMENT`.
 pub const BPF_F_ANY_ALIGNMENT: u32 = 1 << 1;
+
+/// `BPF_F_TEST_STATE_FREQ`: save a checkpoint at every prune point.
+pub const BPF_F_TEST_STATE_FREQ: u32 = 1 << 3;
 
 /// How to verify.
 #[derive(Clone, Debug)]
@@ -16,11 +22,14 @@ pub struct Options {
     /// Whether the load is privileged (CAP_BPF, CAP_PERFMON): bounded loops, calls, pointer
     /// leaks and uninitialised stack reads need it.
     pub privileged: bool,
-    /// Log level: 0 (only the error), 1 (instructions and errors), 2 (the state after every
-    /// instruction).
+    /// Log level, the kernel's bits: 1 (instructions, the states at branch points and the
+    /// failing path), 2 (every path, the state after every instruction), 4 (the closing
+    /// `verification time` and `stack depth` lines). 0 logs only the error and statistics.
     pub log_level: u32,
     /// `prog_flags` beyond the program's own (`BPF_F_STRICT_ALIGNMENT`, ...).
     pub flags: u32,
+    /// The program's BTF (the object's `.BTF`), which its `func_info` type ids index.
+    pub btf: Option<Arc<Btf>>,
 }
 
 impl Default for Options {
@@ -30,6 +39,7 @@ impl Default for Options {
             privileged: true,
             log_level: 1,
             flags: 0,
+            btf: None,
         }
     }
 }
@@ -66,4 +76,6 @@ pub struct Verdict {
     pub log: String,
     /// Statistics.
     pub stats: Stats,
+    /// What the walk learned for the engines, when the program is accepted.
+    pub facts: Option<crate::facts::Facts>,
 }

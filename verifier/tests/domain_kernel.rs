@@ -258,7 +258,7 @@ impl Gen {
                     dst: 0,
                     src: Src::Imm(0),
                 });
-                self.insns.push(Insn::Exit);
+                self.insns.push(Insn::EXIT);
                 true
             }
             Some(false) => {
@@ -277,7 +277,7 @@ impl Gen {
                     },
                     &[0],
                 );
-                self.push(Insn::Exit, &[]);
+                self.push(Insn::EXIT, &[]);
                 // The jump's target, never reached.
                 self.insns.push(Insn::Alu {
                     width: Width::W64,
@@ -285,7 +285,7 @@ impl Gen {
                     dst: 0,
                     src: Src::Imm(0),
                 });
-                self.insns.push(Insn::Exit);
+                self.insns.push(Insn::EXIT);
                 false
             }
             None => {
@@ -307,7 +307,7 @@ impl Gen {
                     },
                     &[0],
                 );
-                self.push(Insn::Exit, &[]);
+                self.push(Insn::EXIT, &[]);
                 self.regs = jump;
                 let all = self.live();
                 self.record(At::Entry(x + 3), &all);
@@ -456,7 +456,7 @@ impl Gen {
                 },
                 &[0],
             );
-            self.push(Insn::Exit, &[]);
+            self.push(Insn::EXIT, &[]);
         }
         (self.insns.clone(), self)
     }
@@ -562,7 +562,7 @@ fn check(seed: u64, steps: usize) -> Result<usize, String> {
     if !kernel_visited.is_subset(&model_visited)
         || model_visited
             .iter()
-            .any(|n| !kernel_visited.contains(n) && !matches!(insns[*n], Insn::Exit))
+            .any(|n| !kernel_visited.contains(n) && !matches!(insns[*n], Insn::Exit { .. }))
     {
         return Err(format!(
             "seed {seed}: visited instructions differ: kernel {kernel_visited:?} model \

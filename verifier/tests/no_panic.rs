@@ -24,8 +24,16 @@ fn slot() -> impl Strategy<Value = RawInsn> {
         .prop_map(|(c, d, s, o, i)| RawInsn::new(c, d, s, o, i))
 }
 
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    // 2,000 cases by default; `PROPTEST_CASES` raises it.
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
     #[test]
     fn never_panics(
         insns in proptest::collection::vec(slot(), 0..24),
@@ -55,8 +63,10 @@ proptest! {
             privileged,
             log_level: level,
             flags,
+            ..Options::default()
         };
         let v = verify(&prog, &opts);
         prop_assert!(v.accepted || v.error.is_some());
+        prop_assert!(v.stats.processed_insns <= bpfbox_verifier::explore::INSN_LIMIT + 1);
     }
 }

@@ -187,7 +187,7 @@ where
             continue;
         }
         let p = parse_insn(&toks, opts).map_err(|kind| AsmError { line, kind })?;
-        if matches!(p.insn, Insn::Exit) && first_exit.is_none() {
+        if matches!(p.insn, Insn::Exit { .. }) && first_exit.is_none() {
             first_exit = Some(slot);
         }
         let n = p.insn.slots();
@@ -507,7 +507,7 @@ fn parse_insn(toks: &[&str], opts: &AsmOptions) -> KResult<Pending> {
     match m {
         "exit" => {
             count(m, ops, "0", &[0])?;
-            return Ok(Pending::plain(Insn::Exit));
+            return Ok(Pending::plain(Insn::EXIT));
         }
         "ja" | "ja32" | "may_goto" => {
             count(m, ops, "1", &[1])?;

@@ -363,7 +363,7 @@ fn kernel(insn: &Insn, pc: usize, opts: &DisasmOptions<'_>) -> String {
             format!("call {name}#{btf_id}")
         }
         Insn::Callx { reg } => format!("callx r{reg}"),
-        Insn::Exit => "exit".to_string(),
+        Insn::Exit { .. } => "exit".to_string(),
         Insn::LdImm64 { dst, kind, imm } => {
             let lo = imm as u32 as i32;
             let hi = (imm >> 32) as u32;
@@ -504,7 +504,7 @@ fn llvm(insn: &Insn) -> String {
         }
         Insn::Call(CallTarget::Kfunc { btf_id, .. }) => format!("call {}", shex(btf_id as i64)),
         Insn::Callx { reg } => format!("callx r{reg}"),
-        Insn::Exit => "exit".to_string(),
+        Insn::Exit { .. } => "exit".to_string(),
         Insn::LdImm64 { dst, kind, imm } => {
             if kind == LdImm64Kind::Imm {
                 format!("r{dst} = {} ll", shex(imm as i64))
@@ -681,7 +681,7 @@ fn conformance(insn: &Insn) -> String {
         Insn::Call(CallTarget::Kfunc { btf_id, off: 0 }) => format!("call runtime {btf_id}"),
         Insn::Call(CallTarget::Kfunc { btf_id, off }) => format!("call kfunc {btf_id} {off}"),
         Insn::Callx { reg } => format!("call %r{reg}"),
-        Insn::Exit => "exit".to_string(),
+        Insn::Exit { .. } => "exit".to_string(),
         Insn::LdImm64 { dst, kind, imm } => {
             let lo = imm as u32 as i32;
             let hi = (imm >> 32) as u32 as i32;

@@ -4,6 +4,10 @@
 /// Printk lines a run keeps by default.
 pub const DEFAULT_PRINTK_LIMIT: usize = 65536;
 
+/// The size of the `seq_file` buffer an iterator program writes into (`PAGE_SIZE << 3`, as
+/// `bpf_seq_read` allocates it); a write that does not fit fails with `-EOVERFLOW`.
+pub const SEQ_BUF_SIZE: usize = 32768;
+
 /// Per-run environment. Every default is fixed so that a run is reproducible; tests change
 /// the fields they care about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +60,11 @@ pub struct Env {
     /// Set when output was dropped: printk lines past `printk_limit`, perf samples past a
     /// full buffer. Test runs report and clear it.
     pub output_limit_reached: bool,
+    /// The task the program runs in (`bpf_get_current_task_btf`, `bpf_find_vma`,
+    /// `bpf_d_path`, ...).
+    pub task: crate::task::Task,
+    /// What an iterator program wrote with `bpf_seq_write`, at most [`SEQ_BUF_SIZE`] bytes.
+    pub seq: Vec<u8>,
 }
 
 impl Default for Env {
@@ -90,6 +99,8 @@ impl Default for Env {
             current_prog: None,
             printk_limit: DEFAULT_PRINTK_LIMIT,
             output_limit_reached: false,
+            task: crate::task::Task::default(),
+            seq: Vec::new(),
         }
     }
 }

@@ -682,8 +682,12 @@ pub enum Insn {
         /// Register holding the target.
         reg: u8,
     },
-    /// Return from the current function.
-    Exit,
+    /// Return from the current function. The kernel ignores `off` (it checks only `imm`,
+    /// `src` and `dst`), and it is kept so that decoding and encoding round-trip.
+    Exit {
+        /// The ignored offset field.
+        off: i16,
+    },
     /// 64-bit immediate load, occupying two slots.
     LdImm64 {
         /// Destination.
@@ -898,6 +902,9 @@ fn wreg(r: u8) -> Result<u8, IsaErrorKind> {
 }
 
 impl Insn {
+    /// `exit` as compilers emit it (offset 0).
+    pub const EXIT: Insn = Insn::Exit { off: 0 };
+
     /// Number of slots the instruction occupies (2 for `ld_imm64`, else 1).
     #[inline]
     pub fn slots(&self) -> usize {
@@ -1234,7 +1241,7 @@ impl Insn {
                 if r.imm != 0 || r.src != 0 || r.dst != 0 {
                     return Err(IsaErrorKind::Reserved("BPF_EXIT"));
                 }
-                Ok(Insn::Exit)
+                Ok(Insn::Exit { off: r.off })
             }
             op::JCOND => {
                 if jmp32 || is_x {
@@ -1353,7 +1360,7 @@ impl Insn {
                 one(RawInsn::new(op::JMP | op::CALL, 0, src, off, imm))
             }
             Insn::Callx { reg } => one(RawInsn::new(op::JMP | op::CALL | op::X, reg, 0, 0, 0)),
-            Insn::Exit => one(RawInsn::new(op::JMP | op::EXIT, 0, 0, 0, 0)),
+            Insn::Exit { off } => one(RawInsn::new(op::JMP | op::EXIT, 0, 0, off, 0)),
             Insn::LdImm64 { dst, kind, imm } => (
                 [
                     RawInsn::new(

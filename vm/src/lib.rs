@@ -6,6 +6,7 @@
 
 pub mod conformance;
 pub mod env;
+pub mod fuzzing;
 pub mod helper_names;
 pub mod helpers;
 pub mod interp;
@@ -15,6 +16,7 @@ pub mod memory;
 pub mod net;
 pub mod program;
 pub mod semantics;
+pub mod task;
 
 pub use env::Env;
 pub use interp::{Fault, FaultKind, RunOutcome, Vm};

@@ -23,27 +23,121 @@ pub enum RegionKind {
     User,
 }
 
-/// A contiguous range of host memory a program may touch.
+/// A contiguous range of host memory a program may touch, with its permission.
+///
+/// Its fields are private: the engines dereference every address a region covers, so a
+/// region can only be made from memory whose owner vouches for it — [`Region::new`] is
+/// `unsafe`, and the safe constructors take memory that lives for the whole program
+/// ([`Region::from_static`], [`Region::from_static_mut`], [`Region::leak`]).
+///
+/// Regions may overlap: a store needs one writable region holding all its bytes, a load any
+/// region holding them (a context is one read-only region with writable fields over it).
+///
+/// ```compile_fail,E0451
+/// // Safe code cannot point an engine at memory it does not own (issue 11): the fields
+/// // are private and the raw constructor is `unsafe`.
+/// use bpfbox_vm::memory::{Region, RegionKind};
+/// let r = Region { start: 0x1000, len: 4096, writable: true, kind: RegionKind::User };
+/// ```
+///
+/// ```compile_fail,E0133
+/// use bpfbox_vm::memory::{Region, RegionKind};
+/// let r = Region::new(0x1000 as *const u8, 4096, true, RegionKind::User);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Region {
-    /// First host address of the region.
-    pub start: u64,
-    /// Length in bytes.
-    pub len: u64,
-    /// Whether stores are allowed.
-    pub writable: bool,
-    /// What the region holds.
-    pub kind: RegionKind,
+    start: u64,
+    len: u64,
+    writable: bool,
+    kind: RegionKind,
 }
 
 impl Region {
     /// A region covering `len` bytes at `ptr`.
-    pub fn new(ptr: *const u8, len: usize, writable: bool, kind: RegionKind) -> Self {
+    ///
+    /// # Safety
+    ///
+    /// For as long as the region is given to any run, `[ptr, ptr + len)` must be memory
+    /// that may be read (and, if `writable`, written) through raw pointers: allocated,
+    /// not freed or moved, and not accessed through Rust references that the program's
+    /// accesses would invalidate.
+    pub unsafe fn new(ptr: *const u8, len: usize, writable: bool, kind: RegionKind) -> Self {
         Region {
             start: ptr as u64,
             len: len as u64,
             writable,
             kind,
+        }
+    }
+
+    /// A read-only region over memory that lives for the rest of the program.
+    pub fn from_static(buf: &'static [u8], kind: RegionKind) -> Self {
+        // SAFETY: the buffer lives forever and the region never allows a store into it.
+        unsafe { Region::new(buf.as_ptr(), buf.len(), false, kind) }
+    }
+
+    /// A writable region over memory handed over for the rest of the program (nothing else
+    /// can reach it through the exclusive borrow given up here).
+    pub fn from_static_mut(buf: &'static mut [u8], kind: RegionKind) -> Self {
+        // SAFETY: the buffer lives forever and the `'static` exclusive borrow is consumed,
+        // so no Rust reference observes the program's stores.
+        unsafe { Region::new(buf.as_mut_ptr(), buf.len(), true, kind) }
+    }
+
+    /// A region over `bytes`, which are leaked (they stay allocated for the rest of the
+    /// program): the safe way to give a run memory of its own without a lifetime to track.
+    pub fn leak(bytes: Vec<u8>, writable: bool, kind: RegionKind) -> Self {
+        let buf: &'static mut [u8] = Box::leak(bytes.into_boxed_slice());
+        if writable {
+            Region::from_static_mut(buf, kind)
+        } else {
+            Region::from_static(buf, kind)
+        }
+    }
+
+    /// First host address of the region.
+    #[inline(always)]
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Length in bytes.
+    #[inline(always)]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the region covers no byte.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether stores are allowed.
+    #[inline(always)]
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// What the region holds.
+    #[inline(always)]
+    pub fn kind(&self) -> RegionKind {
+        self.kind
+    }
+
+    /// The `len` bytes at offset `off` of this region, with its permission and kind;
+    /// `None` unless they lie inside it.
+    pub fn sub_region(self, off: u64, len: u64) -> Option<Region> {
+        let start = self.start.checked_add(off)?;
+        self.contains(start, len)
+            .then_some(Region { start, len, ..self })
+    }
+
+    /// The same memory without the right to store into it.
+    pub fn read_only(self) -> Self {
+        Region {
+            writable: false,
+            ..self
         }
     }
 

@@ -190,12 +190,16 @@ impl SocketTable {
         self.socks
             .iter()
             .map(|(_, b)| {
-                Region::new(
-                    b.as_ptr() as *const u8,
-                    SOCK_BUF_SIZE,
-                    false,
-                    RegionKind::User,
-                )
+                // SAFETY: each view is a boxed buffer the table owns and never resizes; runs
+                // borrow the environment holding the table for as long as they use it.
+                unsafe {
+                    Region::new(
+                        b.as_ptr() as *const u8,
+                        SOCK_BUF_SIZE,
+                        false,
+                        RegionKind::User,
+                    )
+                }
             })
             .collect()
     }
@@ -405,4 +409,7 @@ pub struct Net {
     /// the kernel's test run attaches a socket whose cookie comes from a global counter at
     /// run time, so no fixed value matches it; 0 stands for no socket.
     pub ctx_socket_cookie: u64,
+    /// Options of the context's socket that `bpf_getsockopt` reads and `bpf_setsockopt`
+    /// sets, as `(level, optname, value)`; an option absent here reads as `-EINVAL`.
+    pub sockopts: Vec<(i32, i32, Vec<u8>)>,
 }

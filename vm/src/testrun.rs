@@ -124,6 +124,11 @@ pub fn action_name(t: ProgType, retval: u32) -> Option<&'static str> {
     }
 }
 
+/// Whether programs of type `t` get a `struct __sk_buff` context.
+pub fn has_skb_context(t: ProgType) -> bool {
+    is_skb(t)
+}
+
 fn is_skb(t: ProgType) -> bool {
     use ProgType::*;
     matches!(
@@ -320,6 +325,17 @@ pub fn test_run_insns(
     run: &TestRun,
 ) -> Result<RunResult, TestRunError> {
     let vm = prepare(insns, prog_type, maps)?;
+    run_prepared(&vm, prog_type, maps, env, run)
+}
+
+/// [`test_run_insns`] of a program already [`prepare`]d (with its budget and engine set).
+pub fn run_prepared(
+    vm: &Vm,
+    prog_type: ProgType,
+    maps: &MapTable,
+    env: &mut Env,
+    run: &TestRun,
+) -> Result<RunResult, TestRunError> {
     let ctx = build_context(prog_type, run)?;
     env.maps = maps.clone();
     let setup = RunSetup {
@@ -327,7 +343,7 @@ pub fn test_run_insns(
         regions: &run.regions,
         ..RunSetup::default()
     };
-    run_context(&vm, prog_type, ctx, env, &setup)
+    run_context(vm, prog_type, ctx, env, &setup)
 }
 
 /// How [`run_context`] runs, beyond the program and its context.
@@ -387,9 +403,10 @@ pub fn run_context(
     setup: &RunSetup<'_>,
 ) -> Result<RunResult, TestRunError> {
     env.prog_type = prog_type;
-    let mut regions = ctx.regions();
+    let mut regions = ctx.regions_for(prog_type);
     regions.extend(env.maps.regions());
     regions.extend(env.net.sockets.regions());
+    regions.extend(env.task.regions());
     regions.extend_from_slice(setup.regions);
     // BPF_PROG_TEST_RUN gives each run fresh cgroup storage; it stays in the map here so
     // that tests can read it afterwards.

@@ -51,7 +51,7 @@ fn sum_loop_and_call() {
             src: Src::Reg(0),
         },
         Insn::Call(CallTarget::Local(1)),
-        Insn::Exit,
+        Insn::EXIT,
         Insn::Alu {
             width: Width::W64,
             op: AluOp::Mov,
@@ -76,7 +76,7 @@ fn sum_loop_and_call() {
             dst: 0,
             src: Src::Reg(2),
         },
-        Insn::Exit,
+        Insn::EXIT,
     ]);
     let vm = Vm::new(&p).unwrap();
     let out = vm.run_mem(&mut []).unwrap();
@@ -92,7 +92,7 @@ fn out_of_bounds_faults_and_budget_stops() {
             src: 10,
             off: 0,
         },
-        Insn::Exit,
+        Insn::EXIT,
     ]);
     let err = Vm::new(&p).unwrap().run_mem(&mut []).unwrap_err();
     assert_eq!(err.pc, 0);

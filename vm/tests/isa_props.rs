@@ -119,7 +119,7 @@ fn insn() -> impl Strategy<Value = Insn> {
         (any::<i32>(), any::<i16>())
             .prop_map(|(btf_id, off)| Insn::Call(CallTarget::Kfunc { btf_id, off })),
         reg().prop_map(|reg| Insn::Callx { reg }),
-        Just(Insn::Exit),
+        Just(Insn::EXIT),
         (wreg(), ld_kind(), any::<u64>()).prop_map(|(dst, kind, imm)| {
             let imm = if matches!(kind, LdImm64Kind::MapFd | LdImm64Kind::MapIdx) {
                 imm & 0xffff_ffff
@@ -245,7 +245,7 @@ fn raw_slot() -> impl Strategy<Value = RawInsn> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000), ..ProptestConfig::default() })]
 
     #[test]
     fn encode_decode_round_trip(i in insn()) {
@@ -292,7 +292,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000), ..ProptestConfig::default() })]
 
     #[test]
     fn conformance_syntax_round_trip(p in program()) {

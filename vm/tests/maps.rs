@@ -195,8 +195,8 @@ fn array_pointers_are_stable_and_in_region() {
     let p = m.lookup_ptr(&k32(3), 0).unwrap();
     let regions = m.regions();
     assert_eq!(regions.len(), 1);
-    assert_eq!(regions[0].kind, RegionKind::MapValue);
-    assert!(regions[0].writable);
+    assert_eq!(regions[0].kind(), RegionKind::MapValue);
+    assert!(regions[0].writable());
     assert!(regions[0].contains(p as u64, 4));
     assert_eq!(p as usize % 8, 0);
     // SAFETY: p points to 4 bytes of the live map's value storage.
@@ -208,7 +208,7 @@ fn array_pointers_are_stable_and_in_region() {
     assert_eq!(unsafe { std::ptr::read_unaligned(p as *const u32) }, 9);
     // BPF_F_RDONLY_PROG maps register a read-only region.
     let ro = create(MapSpec::new("ro", MapType::Array, 4, 4, 1).with_flags(BPF_F_RDONLY_PROG));
-    assert!(!ro.regions()[0].writable);
+    assert!(!ro.regions()[0].writable());
 }
 
 /// bpf_get_file_flag/map_get_sys_perms: BPF_F_RDONLY maps reject syscall writes and frozen
@@ -549,8 +549,11 @@ fn ringbuf_records() {
     // SAFETY: a points to 5 reserved bytes; its header is the 8 bytes before it.
     let hdr = unsafe { std::ptr::read_unaligned(a.sub(8) as *const u32) };
     assert_eq!(hdr, 5 | BPF_RINGBUF_BUSY_BIT);
-    assert!(m.regions()[0].contains(a as u64, 5));
-    assert_eq!(m.regions()[0].kind, RegionKind::RingBuf);
+    // The program reaches the record only, never the header before it nor the ring.
+    assert!(m.regions().is_empty());
+    let rec = m.ringbuf_record_region(a, 5).unwrap();
+    assert!(rec.contains(a as u64, 5) && !rec.contains(a as u64 - 8, 1));
+    assert_eq!(rec.kind(), RegionKind::RingBuf);
     // SAFETY: a points to 5 reserved bytes.
     unsafe { std::ptr::copy_nonoverlapping(b"hello".as_ptr(), a, 5) };
     let b = m.reserve(3, 0).unwrap();

@@ -33,7 +33,7 @@ fn slot() -> impl Strategy<Value = RawInsn> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000), ..ProptestConfig::default() })]
 
     #[test]
     fn decode_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {

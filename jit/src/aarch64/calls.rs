@@ -59,30 +59,34 @@ impl Backend<'_> {
         );
     }
 
+    /// A BPF-to-BPF call: the callee's frame is 512 bytes below. Checked mode faults a
+    /// call beyond the last frame, found from r10 (trusted code was verified, which bounds
+    /// the depth), as the x86-64 backend does.
     pub(super) fn local_call(&mut self, pc: usize, target: usize) -> Result<(), JitError> {
-        let depth = self.static_fault(Fault {
-            pc,
-            kind: FaultKind::CallDepth {
-                max: MAX_CALL_FRAMES,
-            },
-        });
         let Some(f) = self.func.get(target).copied().flatten() else {
             return Err(JitError::BadCall { pc, target });
         };
-        self.ld_ctx(T0, CTX_DEPTH);
-        dynasm!(self.ops ; .arch aarch64 ; cmp XSP(T0), (MAX_CALL_FRAMES - 1) as u32);
-        self.b_cond(Cond::Hs, depth);
-        dynasm!(self.ops ; .arch aarch64 ; add XSP(T0), XSP(T0), 1);
-        self.st_ctx(T0, CTX_DEPTH);
+        if self.checked {
+            let depth = self.static_fault(Fault {
+                pc,
+                kind: FaultKind::CallDepth {
+                    max: MAX_CALL_FRAMES,
+                },
+            });
+            self.ld_ctx(T0, CTX_STACK_START);
+            dynasm!(self.ops
+                ; .arch aarch64
+                ; sub X(T0), X(x(10)), X(T0)
+                ; cmp XSP(T0), STACK_FRAME_SIZE as u32
+            );
+            self.b_cond(Cond::Ls, depth);
+        }
         dynasm!(self.ops
             ; .arch aarch64
             ; sub XSP(x(10)), XSP(x(10)), STACK_FRAME_SIZE as u32
             ; bl =>f
             ; add XSP(x(10)), XSP(x(10)), STACK_FRAME_SIZE as u32
         );
-        self.ld_ctx(T0, CTX_DEPTH);
-        dynasm!(self.ops ; .arch aarch64 ; sub XSP(T0), XSP(T0), 1);
-        self.st_ctx(T0, CTX_DEPTH);
         Ok(())
     }
 

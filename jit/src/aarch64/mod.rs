@@ -1,7 +1,12 @@
 //! The aarch64 backend: the kernel's arm64 register map (R0 x7, R1–R5 x0–x4, R6–R9
 //! x19–x22, FP x25), helper calls with no argument moves, one fixed-size frame per BPF
 //! function with the callee-saved pairs stored only when the function writes them, an entry
-//! stub at the start of every image, and out-of-line stubs after the body.
+//! stub at the start of every image that builds the entry function's frame and enters slot
+//! 0's body (where tail calls enter too), and out-of-line stubs after the body.
+//!
+//! It follows the runtime contract of [`crate::runtime`] as the x86-64 backend does:
+//! `RunCtx::image` is the image running now (a tail call switches it), the call depth is
+//! found from r10, and call-outs record only their slot.
 //!
 //! It emits into a host-neutral [`VecAssembler`], so images can be produced and inspected
 //! (and run under an emulator) on any host; [`program`] runs them natively on an aarch64
@@ -95,9 +100,7 @@ impl Cond {
 /// What the backend produced for one program.
 pub(crate) struct Emitted {
     pub code: Vec<u8>,
-    /// Offset of slot 0's function (with its prologue): what the entry stub calls.
-    pub entry: usize,
-    /// Offset of slot 0's body after its prologue (where tail calls enter).
+    /// Offset of slot 0's body (where the entry stub and tail calls enter).
     pub body0: usize,
     /// Native offset of each slot's code (`u32::MAX` for slots without code).
     pub offsets: Vec<u32>,
@@ -131,7 +134,6 @@ pub(crate) struct Backend<'a> {
     pub ops: Asm,
     vm: &'a Vm,
     plan: &'a Plan,
-    meta: u64,
     checked: bool,
     lse: bool,
     /// Conditional branches to labels go through an inverted short branch around `b`
@@ -146,6 +148,9 @@ pub(crate) struct Backend<'a> {
     epilogues: [Option<DynamicLabel>; 4],
     /// Pair mask of the function being emitted.
     cur_pairs: u8,
+    /// Whether prologues set the frame's `may_goto` counter (the image has `may_goto` or a
+    /// tail call, whose target may have one and shares the frame).
+    may_goto: bool,
     fault_exit: DynamicLabel,
     stubs: Vec<Stub>,
     pub sites: Vec<Site>,
@@ -206,7 +211,7 @@ fn mask_of(r: u8) -> u8 {
 }
 
 impl<'a> Backend<'a> {
-    pub(crate) fn new(vm: &'a Vm, plan: &'a Plan, meta: u64, lse: bool, long: bool) -> Self {
+    pub(crate) fn new(vm: &'a Vm, plan: &'a Plan, lse: bool, long: bool) -> Self {
         let mut ops = Asm::new(0);
         let len = plan.slots.len();
         let mut body = vec![None; len + 1];
@@ -235,7 +240,6 @@ impl<'a> Backend<'a> {
             ops,
             vm,
             plan,
-            meta,
             checked,
             lse,
             long,
@@ -244,6 +248,7 @@ impl<'a> Backend<'a> {
             pairs,
             epilogues: [None; 4],
             cur_pairs: 3,
+            may_goto: plan.has_may_goto || plan.has_tail_call,
             fault_exit,
             stubs: Vec::new(),
             sites: Vec::new(),
@@ -342,12 +347,11 @@ impl<'a> Backend<'a> {
         enc::st_ctx(&mut self.ops, rt, CTX, off, T2);
     }
 
-    /// Stores the slot and the image into the context before a call-out.
+    /// Stores the slot into the context before a call-out (`RunCtx::image` is already
+    /// the running image's).
     fn note_call_out(&mut self, pc: usize) {
         self.mov_imm(true, T0, pc as u64);
         self.st_ctx(T0, CTX_PC);
-        self.mov_imm(true, T0, self.meta);
-        self.st_ctx(T0, CTX_IMAGE);
     }
 
     /// Calls call-out `k` through the context's table.
@@ -376,7 +380,8 @@ impl<'a> Backend<'a> {
     }
 
     /// A BPF function's prologue: the frame, the callee-saved pairs it writes, a fresh
-    /// `may_goto` budget. The entry function's is always the same length.
+    /// `may_goto` budget (when the image needs one). The entry stub builds the same frame
+    /// for slot 0.
     fn prologue(&mut self, pairs: u8) {
         dynasm!(self.ops
             ; .arch aarch64
@@ -389,6 +394,12 @@ impl<'a> Backend<'a> {
         if pairs & 2 != 0 {
             dynasm!(self.ops ; .arch aarch64 ; stp x21, x22, [sp, FRAME_PAIR2]);
         }
+        if self.may_goto {
+            self.may_goto_budget();
+        }
+    }
+
+    fn may_goto_budget(&mut self) {
         self.mov_imm(true, T0, runtime::MAY_GOTO_BUDGET);
         dynasm!(self.ops ; .arch aarch64 ; str X(T0), [sp, FRAME_GOTO]);
     }
@@ -420,9 +431,11 @@ impl<'a> Backend<'a> {
     }
 
     /// The entry stub (`extern "C" fn(*mut RunCtx) -> u64`): saves the host's callee-saved
-    /// registers, loads the BPF registers from the context and calls the entry function;
-    /// a fault anywhere returns through its second half with the stack pointer it saved.
-    fn entry_stub(&mut self, entry_fn: DynamicLabel) {
+    /// registers, loads the BPF registers from the context, builds the entry function's
+    /// frame (as [`Backend::prologue`] does, returning into the stub) and enters slot 0's
+    /// body; a fault anywhere returns through its second half with the stack pointer it
+    /// saved.
+    fn entry_stub(&mut self, body0: DynamicLabel) {
         dynasm!(self.ops
             ; .arch aarch64
             ; stp x29, x30, [sp, -STUB_FRAME]!
@@ -446,7 +459,16 @@ impl<'a> Backend<'a> {
         for r in [0u8, 6, 7, 8, 9] {
             dynasm!(self.ops ; .arch aarch64 ; mov X(x(r)), xzr);
         }
-        dynasm!(self.ops ; .arch aarch64 ; bl =>entry_fn);
+        dynasm!(self.ops
+            ; .arch aarch64
+            ; adr x30, >back
+            ; stp x29, x30, [sp, -FRAME]!
+            ; mov x29, sp
+            ; stp x19, x20, [sp, FRAME_PAIR1]
+            ; stp x21, x22, [sp, FRAME_PAIR2]
+        );
+        self.may_goto_budget();
+        dynasm!(self.ops ; .arch aarch64 ; b =>body0 ; back:);
         self.st_ctx(METER, CTX_LEFT);
         dynasm!(self.ops
             ; .arch aarch64
@@ -467,18 +489,22 @@ impl<'a> Backend<'a> {
         let len = self.plan.slots.len();
         let mut offsets = vec![u32::MAX; len];
         let mut body0 = 0;
-        let mut entry = 0;
-        let main = self.func[0].unwrap_or_else(|| self.ops.new_dynamic_label());
+        let main = self.label(0);
         self.entry_stub(main);
+        // The entry function's frame is the stub's (its pairs are always stored).
+        self.cur_pairs = self.pairs.first().copied().unwrap_or(3);
         for (pc, offset) in offsets.iter_mut().enumerate() {
             let slot = self.plan.slots[pc].clone();
-            if let Some(f) = self.func[pc] {
+            // Slot 0 has a prologue only when a BPF-to-BPF call enters it too.
+            let func = if pc == 0 && !self.plan.entry_called {
+                None
+            } else {
+                self.func[pc]
+            };
+            if let Some(f) = func {
                 if slot.fallthrough_in {
                     let b = self.label(pc);
                     dynasm!(self.ops ; .arch aarch64 ; b =>b);
-                }
-                if pc == 0 {
-                    entry = self.ops.offset().0;
                 }
                 dynasm!(self.ops ; .arch aarch64 ; =>f);
                 self.cur_pairs = self.pairs[pc];
@@ -537,7 +563,6 @@ impl<'a> Backend<'a> {
         Ok((
             Emitted {
                 code,
-                entry,
                 body0,
                 offsets,
                 body_end,
@@ -600,7 +625,7 @@ impl<'a> Backend<'a> {
             Insn::Call(CallTarget::Kfunc { .. }) | Insn::AddrSpaceCast { .. } => {
                 unreachable!("static faults are handled above")
             }
-            Insn::Exit => {
+            Insn::Exit { .. } => {
                 let e = self.epilogue_label(self.cur_pairs);
                 dynasm!(self.ops ; .arch aarch64 ; b =>e);
             }
@@ -679,8 +704,6 @@ impl<'a> Backend<'a> {
         }
         if let Some(common) = static_common {
             dynasm!(self.ops ; .arch aarch64 ; =>common);
-            self.mov_imm(true, T0, self.meta);
-            self.st_ctx(T0, CTX_IMAGE);
             self.st_ctx(T1, CTX_SITE);
             self.mov_imm(true, T0, STATUS_STATIC_FAULT);
             self.st_ctx(T0, CTX_STATUS);

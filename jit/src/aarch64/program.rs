@@ -114,7 +114,9 @@ extern "C" fn a64_tail_call(ctx: *mut RunCtx, map: u64, index: u64) -> u64 {
         let prog = unsafe { &*(c.prog as *const A64Program) };
         match prog.image_for(&target) {
             Ok(image) => {
-                let at = (image.code.addr() + image.body0) as u64;
+                let at = image.body0_addr();
+                // Call-outs from now on find the target's metadata.
+                c.image = &*image.meta as *const ImageMeta as u64;
                 prog.keep(image);
                 at
             }
@@ -136,7 +138,6 @@ extern "C" fn a64_tail_call(ctx: *mut RunCtx, map: u64, index: u64) -> u64 {
 pub struct A64Image {
     meta: Box<ImageMeta>,
     code: code::Code,
-    entry: usize,
     body0: usize,
     body_end: usize,
     offsets: Vec<u32>,
@@ -161,31 +162,29 @@ impl A64Image {
     pub fn compile(vm: Arc<Vm>, mode: Mode, opts: Options) -> Result<A64Image, JitError> {
         let start = Instant::now();
         let plan = Plan::new(&vm, mode);
-        let mut meta = Box::new(ImageMeta {
-            vm: Arc::clone(&vm),
-            sites: Vec::new(),
-            faults: Vec::new(),
-        });
-        let meta_addr = &*meta as *const ImageMeta as u64;
         // Short conditional branches first; a target out of their ±1 MiB range makes the
         // assembler refuse the relocation, and the program is emitted again with inverted
         // short branches around `b`.
         let (emitted, sites, faults) =
-            match Backend::new(&vm, &plan, meta_addr, opts.lse, false).compile() {
+            match Backend::new(&vm, &plan, opts.lse, false).compile() {
                 Ok(r) => r,
-                Err(JitError::Assemble(_)) => {
-                    Backend::new(&vm, &plan, meta_addr, opts.lse, true).compile()?
-                }
+                Err(JitError::Assemble(_)) => Backend::new(&vm, &plan, opts.lse, true).compile()?,
                 Err(e) => return Err(e),
             };
-        meta.sites = sites;
-        meta.faults = faults;
         let code = code::Code::new(&emitted.code)?;
         dynasmrt::cache_control::synchronize_icache(code.bytes());
+        // Call-outs find the slot in `RunCtx::pc` (stored by the code), so the table of
+        // shared-stub calls stays empty.
+        let meta = Box::new(ImageMeta {
+            vm: Arc::clone(&vm),
+            sites,
+            faults,
+            code_addr: code.addr() as u64,
+            calls: Vec::new(),
+        });
         Ok(A64Image {
             meta,
             code,
-            entry: emitted.entry,
             body0: emitted.body0,
             body_end: emitted.body_end,
             offsets: emitted.offsets,
@@ -205,15 +204,14 @@ impl A64Image {
         self.code.addr()
     }
 
-    /// Offset of slot 0's function (its prologue), which the entry stub calls.
-    pub fn entry(&self) -> usize {
-        self.entry
-    }
-
-    /// Offset of slot 0's body (where tail calls enter: the entry prologue has a fixed
-    /// length).
+    /// Offset of slot 0's body, where the entry stub (after building the entry function's
+    /// frame) and tail calls enter.
     pub fn body0(&self) -> usize {
         self.body0
+    }
+
+    fn body0_addr(&self) -> u64 {
+        (self.code.addr() + self.body0) as u64
     }
 
     /// Native offset of each slot's code (`u32::MAX` where a slot has none).
@@ -340,7 +338,8 @@ impl A64Program {
         let mut env = Env::default();
         let ptr = mem.as_mut_ptr();
         let len = mem.len();
-        let regions = [Region::new(ptr, len, true, RegionKind::Memory)];
+        // SAFETY: `mem` is exclusively borrowed for the whole run.
+        let regions = [unsafe { Region::new(ptr, len, true, RegionKind::Memory) }];
         let r1 = if len == 0 { 0 } else { ptr as u64 };
         self.run_with(
             [r1, len as u64, 0, 0, 0],
@@ -361,27 +360,30 @@ impl A64Program {
         opts: RunOptions<'_>,
         exec: &mut dyn Executor,
     ) -> Result<RunOutcome, Fault> {
-        let checked = self.image.mode == Mode::Checked;
         let mut stack = vec![0u64; STACK_BYTES / 8];
+        let checked = self.image.mode == Mode::Checked;
         let stack_ptr = stack.as_mut_ptr() as *mut u8;
-        let mut host = Host::new(
-            &self.vm,
-            stack_ptr,
-            STACK_BYTES,
-            regions,
-            env,
-            opts,
-            checked,
-        );
+        // SAFETY: the stack is owned here and outlives the host (both end with this call).
+        let mut host = unsafe {
+            Host::new(
+                &self.vm,
+                stack_ptr,
+                STACK_BYTES,
+                regions,
+                env,
+                opts,
+                checked,
+            )
+        };
         let budget = host.budget();
         let mut r1_lim = [0u64; 8];
         let mut r1_start = stack_ptr as u64;
         if let Some(r) = regions.first() {
-            r1_start = r.start;
+            r1_start = r.start();
             for (i, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
-                if r.len >= size {
-                    r1_lim[i] = r.len - size + 1;
-                    if r.writable {
+                if r.len() >= size {
+                    r1_lim[i] = r.len() - size + 1;
+                    if r.writable() {
                         r1_lim[4 + i] = r1_lim[i];
                     }
                 }
@@ -391,6 +393,11 @@ impl A64Program {
             left: budget,
             saved_rsp: 0,
             depth: 0,
+            // The x86-64 backend's shared stubs; aarch64 code calls out through `callouts`.
+            epilogue: 0,
+            helper: 0,
+            ld_packet: 0,
+            tail_call: 0,
             pc: 0,
             image: &*self.image.meta as *const ImageMeta as u64,
             r10: stack_ptr as u64 + STACK_BYTES as u64,
@@ -403,7 +410,7 @@ impl A64Program {
             status: STATUS_OK,
             fault_ret: 0,
             site: 0,
-            entry_fn: (self.image.code.addr() + self.image.entry) as u64,
+            entry_fn: self.image.body0_addr(),
             callouts: exec.callouts(),
             host: &mut host as *mut Host<'_> as *mut (),
             prog: self as *const A64Program as *const (),
@@ -498,10 +505,10 @@ mod tests {
             }
             .encode_into(&mut slots);
         }
-        Insn::Exit.encode_into(&mut slots);
+        Insn::EXIT.encode_into(&mut slots);
         let vm = Arc::new(Vm::new(&slots).expect("valid"));
         let plan = Plan::new(&vm, Mode::Checked);
-        let short = Backend::new(&vm, &plan, 0, true, false).compile();
+        let short = Backend::new(&vm, &plan, true, false).compile();
         assert!(matches!(short, Err(JitError::Assemble(_))));
         let img = A64Image::compile(vm, Mode::Checked, Options { lse: true }).expect("long");
         assert!(img.code().len() > 1 << 20);

@@ -266,7 +266,16 @@ impl Backend<'_> {
         }
     }
 
-    pub(super) fn jmp(&mut self, width: Width, cond: JmpCond, dst: u8, src: Src, t: DynamicLabel) {
+    /// A conditional jump to `t`, rel8 when `short`.
+    pub(super) fn jmp(
+        &mut self,
+        width: Width,
+        cond: JmpCond,
+        dst: u8,
+        src: Src,
+        t: DynamicLabel,
+        short: bool,
+    ) {
         let d = x(dst);
         let w64 = width == Width::W64;
         if cond == JmpCond::Set {
@@ -290,17 +299,26 @@ impl Backend<'_> {
                 (Src::Imm(i), false) => dynasm!(self.ops ; .arch x64 ; cmp Rd(d), DWORD i),
             }
         }
+        macro_rules! j {
+            ($ins:ident) => {
+                if short {
+                    dynasm!(self.ops ; .arch x64 ; $ins BYTE =>t)
+                } else {
+                    dynasm!(self.ops ; .arch x64 ; $ins =>t)
+                }
+            };
+        }
         match cond {
-            JmpCond::Eq => dynasm!(self.ops ; .arch x64 ; je =>t),
-            JmpCond::Ne | JmpCond::Set => dynasm!(self.ops ; .arch x64 ; jne =>t),
-            JmpCond::Gt => dynasm!(self.ops ; .arch x64 ; ja =>t),
-            JmpCond::Ge => dynasm!(self.ops ; .arch x64 ; jae =>t),
-            JmpCond::Lt => dynasm!(self.ops ; .arch x64 ; jb =>t),
-            JmpCond::Le => dynasm!(self.ops ; .arch x64 ; jbe =>t),
-            JmpCond::Sgt => dynasm!(self.ops ; .arch x64 ; jg =>t),
-            JmpCond::Sge => dynasm!(self.ops ; .arch x64 ; jge =>t),
-            JmpCond::Slt => dynasm!(self.ops ; .arch x64 ; jl =>t),
-            JmpCond::Sle => dynasm!(self.ops ; .arch x64 ; jle =>t),
+            JmpCond::Eq => j!(je),
+            JmpCond::Ne | JmpCond::Set => j!(jne),
+            JmpCond::Gt => j!(ja),
+            JmpCond::Ge => j!(jae),
+            JmpCond::Lt => j!(jb),
+            JmpCond::Le => j!(jbe),
+            JmpCond::Sgt => j!(jg),
+            JmpCond::Sge => j!(jge),
+            JmpCond::Slt => j!(jl),
+            JmpCond::Sle => j!(jle),
         }
     }
 }

@@ -155,3 +155,45 @@ pub(super) fn sub_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
 pub(super) fn cmp_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
     emit(ops, F64, &[0x3b], dst, base, disp);
 }
+
+/// `op QWORD [base + disp], imm8` for the group-1 opcode extension `ext` (0 add, 5 sub,
+/// 7 cmp).
+pub(super) fn alu_mem_imm8(ops: &mut Asm, ext: u8, base: u8, disp: i32, imm: i8) {
+    emit(ops, F64, &[0x83], ext, base, disp);
+    ops.push(imm as u8);
+}
+
+/// `jmp QWORD [base + disp]`.
+pub(super) fn jmp_mem(ops: &mut Asm, base: u8, disp: i32) {
+    emit(ops, F32, &[0xff], 4, base, disp);
+}
+
+/// `call QWORD [base + disp]`.
+pub(super) fn call_mem(ops: &mut Asm, base: u8, disp: i32) {
+    emit(ops, F32, &[0xff], 2, base, disp);
+}
+
+/// `xor [base + disp], imm` of width `w` (sign-extended from 32 bits for Q).
+pub(super) fn xor_imm(ops: &mut Asm, w: W, imm: i32, base: u8, disp: i32) {
+    match w {
+        W::B => {
+            emit(ops, F32, &[0x80], 6, base, disp);
+            ops.push(imm as u8);
+        }
+        W::H => {
+            emit(ops, F16, &[0x81], 6, base, disp);
+            ops.extend((imm as i16).to_le_bytes());
+        }
+        W::D | W::Q => {
+            emit(
+                ops,
+                if w == W::Q { F64 } else { F32 },
+                &[0x81],
+                6,
+                base,
+                disp,
+            );
+            ops.extend(imm.to_le_bytes());
+        }
+    }
+}

@@ -160,6 +160,9 @@ impl Backend<'_> {
                 enc::load(&mut self.ops, w, d, b, o)
             }
             SiteKind::Load { signed: true } => enc::load_sx(&mut self.ops, w, d, b, o),
+            SiteKind::Store { imm: Some(v) } if self.plan.blind => {
+                self.store_imm_blinded(w, v as i32, b, o)
+            }
             SiteKind::Store { imm: Some(v) } => enc::store_imm(&mut self.ops, w, v as i32, b, o),
             SiteKind::Store { imm: None } | SiteKind::Atomic(AtomicOp::StoreRelease) => {
                 enc::store(&mut self.ops, w, s, b, o)

@@ -236,7 +236,7 @@ impl KernelRunner {
             sys::map_update(&m[MAP_ARRAY as usize], &(i as u32).to_le_bytes(), v, 0)?;
         }
         let hash = &m[MAP_HASH as usize];
-        for k in sys::map_keys(hash, 4, MAP_ENTRIES as usize + 1)? {
+        for k in sys::map_keys(hash, MAP_ENTRIES as usize + 1)? {
             sys::map_delete(hash, &k)?;
         }
         for (k, v) in p.hash_entries() {
@@ -311,19 +311,19 @@ impl KernelRunner {
             },
         )?;
         let m = &self.maps;
-        let value = |fd: &Fd, k: u32, len: usize| -> Result<Vec<u8>, sys::SysError> {
-            Ok(sys::map_lookup(fd, &k.to_le_bytes(), len)?.unwrap_or_default())
+        let value = |fd: &Fd, k: u32| -> Result<Vec<u8>, sys::SysError> {
+            Ok(sys::map_lookup(fd, &k.to_le_bytes())?.unwrap_or_default())
         };
-        let outv = value(&m[MAP_OUT as usize], 0, IO_SIZE)?;
+        let outv = value(&m[MAP_OUT as usize], 0)?;
         let array = (0..MAP_ENTRIES)
-            .map(|i| value(&m[MAP_ARRAY as usize], i, VALUE_SIZE))
+            .map(|i| value(&m[MAP_ARRAY as usize], i))
             .collect::<Result<_, _>>()?;
         let hash_fd = &m[MAP_HASH as usize];
         let mut hash = Vec::new();
-        for k in sys::map_keys(hash_fd, 4, MAP_ENTRIES as usize + 1)? {
+        for k in sys::map_keys(hash_fd, MAP_ENTRIES as usize + 1)? {
             if let (Ok(kk), Some(v)) = (
                 <[u8; 4]>::try_from(k.as_slice()),
-                sys::map_lookup(hash_fd, &k, VALUE_SIZE)?,
+                sys::map_lookup(hash_fd, &k)?,
             ) {
                 hash.push((u32::from_le_bytes(kk), v));
             }

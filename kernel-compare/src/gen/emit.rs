@@ -17,6 +17,11 @@ const MAX_CALLS_PER_FUNC: usize = 3;
 const SCALARS: [u8; 5] = [0, 6, 7, 8, 9];
 /// `main`'s extra slot, below the general ones, where r9 is spilled in the epilogue.
 const SPILL_OFF: i16 = -8 * (NSLOTS as i16 + 1);
+/// The trip counter of a [`Stmt::Loop`], and where r9 is spilled around its test.
+const LOOP_COUNT_OFF: i16 = SPILL_OFF - 24;
+const LOOP_SPILL_OFF: i16 = SPILL_OFF - 32;
+/// Most trips of a loop.
+const MAX_TRIPS: u8 = 4;
 /// Offset in `MAP_IN` / `MAP_OUT` of the slot images.
 const SLOTS_OFF: i16 = 80;
 
@@ -167,6 +172,8 @@ struct Ctx<'a> {
     ifs_left: usize,
     /// Calls still allowed in this function.
     calls_left: usize,
+    /// Whether a loop is being emitted (loops do not nest).
+    in_loop: bool,
     /// Which functions have a call site so far.
     called: &'a mut [bool],
     /// Kernel behaviours to reproduce.
@@ -340,6 +347,7 @@ impl Ctx<'_> {
                 ref els,
                 long_ja,
             } => self.branch(wide, cond, dst, src, then, els, long_ja, out)?,
+            Stmt::Loop { count, ref body } => self.bounded_loop(count, body, out)?,
             Stmt::Call { callee, ref reload } => {
                 let first = self.func + 1;
                 if first >= self.nfuncs || self.calls_left == 0 {
@@ -434,6 +442,55 @@ impl Ctx<'_> {
         if next < self.nfuncs && !self.called.get(next).copied().unwrap_or(true) {
             self.call(next, &[Reload::Const(0); 5], out)?;
         }
+        Ok(())
+    }
+
+    /// `body` `1 + count % MAX_TRIPS` times, counted down in a stack slot.
+    fn bounded_loop(&mut self, count: u8, body: &[Stmt], out: &mut Out) -> Result<(), EmitError> {
+        if self.in_loop || self.ifs_left == 0 {
+            return self.block(body, out);
+        }
+        self.ifs_left -= 1;
+        out.push(Insn::St {
+            size: Size::DW,
+            dst: 10,
+            off: LOOP_COUNT_OFF,
+            imm: 1 + i32::from(count % MAX_TRIPS),
+        });
+        let top = out.pc();
+        self.in_loop = true;
+        let emitted = self.block(body, out);
+        self.in_loop = false;
+        emitted?;
+        let stx = |src, off| Insn::Stx {
+            size: Size::DW,
+            dst: 10,
+            src,
+            off,
+        };
+        out.push(stx(9, LOOP_SPILL_OFF));
+        out.push(load(Size::DW, false, 9, 10, LOOP_COUNT_OFF));
+        out.push(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Add,
+            dst: 9,
+            src: Src::Imm(-1),
+        });
+        out.push(stx(9, LOOP_COUNT_OFF));
+        out.push(Insn::Jmp {
+            width: Width::W64,
+            cond: bpfbox_vm::isa::JmpCond::Eq,
+            dst: 9,
+            src: Src::Imm(0),
+            off: 2,
+        });
+        out.push(load(Size::DW, false, 9, 10, LOOP_SPILL_OFF));
+        let back = top as i64 - (out.pc() as i64 + 1);
+        out.push(Insn::Ja {
+            off: i32::from(i16::try_from(back).map_err(|_| EmitError::TooLong)?),
+            long: false,
+        });
+        out.push(load(Size::DW, false, 9, 10, LOOP_SPILL_OFF));
         Ok(())
     }
 
@@ -631,7 +688,7 @@ fn main_epilogue(out: &mut Out) {
             off: SLOTS_OFF + 8 * j,
         });
     }
-    out.push(Insn::Exit);
+    out.push(Insn::EXIT);
 }
 
 fn sub_prologue(f: &Func, out: &mut Out) {
@@ -674,6 +731,7 @@ impl GenProgram {
                 nfuncs: funcs.len(),
                 ifs_left: MAX_IFS_PER_FUNC,
                 calls_left: MAX_CALLS_PER_FUNC,
+                in_loop: false,
                 called: &mut called,
                 quirks,
             };
@@ -686,7 +744,7 @@ impl GenProgram {
                 sub_prologue(f, &mut o);
                 ctx.block(&f.body, &mut o)?;
                 ctx.ensure_next_called(&mut o)?;
-                o.push(Insn::Exit);
+                o.push(Insn::EXIT);
             }
             out.push(o.code);
         }

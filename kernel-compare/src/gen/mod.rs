@@ -19,9 +19,10 @@
 //!   byte of stack it reads is initialised, and the verifier sees unknown scalars. A
 //!   subprogram initialises r0 and r6..r9 from its arguments or constants, and its own slots.
 //! * Outside helper blocks every register r0..r9 holds a scalar; r10 is never an operand.
-//!   Stack accesses are aligned and inside the eight slots. Conditional jumps only skip
-//!   forward over whole statements (if / if-else), so there are no loops and no jump into a
-//!   helper block. The number of branches per function is capped to keep path counts small.
+//!   Stack accesses are aligned and inside the eight slots. Conditional jumps skip forward
+//!   over whole statements (if / if-else), or close a bounded loop ([`Stmt::Loop`], a trip
+//!   counter on the stack), so there is no jump into a helper block. The number of
+//!   branches and loops per function is capped to keep path counts small.
 //! * After any call r1..r5 are reloaded (the verifier marks them unreadable). A map lookup's
 //!   result is null-checked before use; inside that block only r1 (the value pointer) and
 //!   scalar registers r0, r6..r9 are used.
@@ -298,6 +299,16 @@ pub enum Stmt {
         els: Vec<Stmt>,
         /// Jump over `els` with `gotol` (`ja32`) instead of `ja`.
         long_ja: bool,
+    },
+    /// A bounded loop: `body` runs `1 + count % 4` times. The trip counter lives in a
+    /// stack slot below the general ones (a known constant the verifier follows through
+    /// every iteration), and r9 is spilled around the back-edge test. Loops do not nest
+    /// (an inner one runs its body once) and count against the branch cap.
+    Loop {
+        /// Trip count selector.
+        count: u8,
+        /// The body.
+        body: Vec<Stmt>,
     },
     /// BPF-to-BPF call of a later function (selector reduced modulo the candidates); r1..r5
     /// are its arguments.

@@ -300,7 +300,16 @@ pub fn stmt(cfg: GenConfig) -> BoxedStrategy<Stmt> {
                     els,
                     long_ja,
                 });
-            Union::new_weighted(vec![(3, inner.boxed()), (1, branch.boxed())])
+            let bounded_loop = (
+                any::<u8>(),
+                proptest::collection::vec(inner.clone(), 1..arm),
+            )
+                .prop_map(|(count, body)| Stmt::Loop { count, body });
+            Union::new_weighted(vec![
+                (6, inner.boxed()),
+                (2, branch.boxed()),
+                (1, bounded_loop.boxed()),
+            ])
         })
         .boxed()
 }

@@ -5,11 +5,13 @@
 
 pub mod annotations;
 pub mod caps;
+pub mod parity;
 pub mod pattern;
 pub mod runner;
 pub mod xlated;
 
 pub use annotations::{parse_spec, Expect, LoadMode, TestSpec};
+pub use parity::{Counts, Parity};
 pub use pattern::{match_in_order, MatchResult, Pattern};
 pub use runner::{
     Environment, Expected, RetvalComparison, RunValue, SelftestObject, Status, TestOutcome,

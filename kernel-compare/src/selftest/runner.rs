@@ -146,8 +146,14 @@ pub struct TestOutcome {
     pub kernel: Option<Verdict>,
     /// The errno of a refused load.
     pub errno: Option<i32>,
-    /// bpfbox's verifier verdict (`None` until bpfbox has a verifier).
+    /// bpfbox's verifier verdict (`None` when the loader did not build the program).
     pub bpfbox: Option<Verdict>,
+    /// bpfbox's verifier's error line, when it rejects.
+    pub bpfbox_error: Option<String>,
+    /// Whether bpfbox rejects only because a feature is not supported yet.
+    pub bpfbox_unsupported: bool,
+    /// bpfbox's verifier's `processed N insns`.
+    pub bpfbox_processed_insns: Option<u64>,
     /// `processed N insns`.
     pub processed_insns: Option<u64>,
     /// The first line of the log that says what is wrong (the last non-statistics line of
@@ -175,6 +181,14 @@ pub struct TestOutcome {
     /// The verifier log (not serialized: large).
     #[serde(skip)]
     pub log: String,
+    /// bpfbox's verifier log at the level the kernel's was asked for (not serialized).
+    #[serde(skip)]
+    pub bpfbox_log: String,
+    /// Whether bpfbox's log is the kernel's line for line (time and map addresses masked);
+    /// `None` when the kernel gave no log.
+    pub bpfbox_log_same: Option<bool>,
+    /// Where bpfbox's log first differs from the kernel's.
+    pub bpfbox_log_difference: Option<bpfbox_verifier::log::compare::Difference>,
 }
 
 impl TestOutcome {
@@ -241,7 +255,9 @@ impl Environment {
             )
             .ok()
             .and_then(|s| s.trim().parse().ok()),
-            ncpus: crate::probe::possible_cpus(),
+            // Sizes bpfbox's own per-CPU maps only (the kernel side sizes its buffers from
+            // each map's info, and fails where the count is unknown).
+            ncpus: crate::probe::possible_cpus().unwrap_or(1),
             host_btf: bpfbox_loader::core::load_host_btf().ok(),
             jit_enabled: std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
                 .ok()
@@ -355,6 +371,9 @@ impl SelftestObject {
             kernel: None,
             errno: None,
             bpfbox: None,
+            bpfbox_error: None,
+            bpfbox_unsupported: false,
+            bpfbox_processed_insns: None,
             processed_insns: None,
             first_error: None,
             msgs: None,
@@ -367,6 +386,9 @@ impl SelftestObject {
             btf_error: None,
             xlated_text: String::new(),
             log: String::new(),
+            bpfbox_log: String::new(),
+            bpfbox_log_same: None,
+            bpfbox_log_difference: None,
         };
         if !spec.runs_on_this_arch() {
             out.reason = Some(format!("architecture: only {:?}", spec.arch));
@@ -421,6 +443,7 @@ impl SelftestObject {
         }
         // The selftests' loader: the test's log level exactly, a 2 MiB log buffer, libbpf's
         // retry at level 1 when a load without a log fails, the test's flags.
+        bpfbox_verify(object, false, spec, unprivileged, &mut out);
         let opts = LoadOptions {
             log_level: spec.log_level,
             log_size: Some(LOG_BUF_SIZE),
@@ -437,6 +460,11 @@ impl SelftestObject {
             }
         };
         out.btf_error = kernel.btf_error.clone();
+        if out.btf_error.is_some() {
+            // libbpf loads the programs without their BTF records once the kernel refuses
+            // the object's BTF: verify what the kernel was given.
+            bpfbox_verify(object, true, spec, unprivileged, &mut out);
+        }
         let Some(load) = kernel.program(&spec.program) else {
             out.status = Status::CannotSay;
             out.reason = Some("the program was not loaded".into());
@@ -450,6 +478,12 @@ impl SelftestObject {
             .or(load.verified_insns.map(u64::from));
         out.first_error = load.reason.clone();
         out.log = load.log.clone();
+        if !out.log.is_empty() && out.bpfbox.is_some() {
+            let same =
+                bpfbox_verifier::log::compare::first_difference(&out.log, &out.bpfbox_log, false);
+            out.bpfbox_log_same = Some(same.is_none());
+            out.bpfbox_log_difference = same;
+        }
         // An auxiliary program the kernel refused fails the whole object load in libbpf.
         let aux_refused = kernel
             .programs
@@ -659,6 +693,31 @@ fn kernel_prefill(kernel: &KernelObject, pre: &[Prefill]) -> std::result::Result
         sys::map_update(fd, &p.key, &p.value, 0).map_err(|e| format!("map `{}`: {e}", p.map))?;
     }
     Ok(())
+}
+
+/// bpfbox's verifier on the test's program, loaded as the selftests load it.
+fn bpfbox_verify(
+    object: &Object,
+    without_btf: bool,
+    spec: &TestSpec,
+    unprivileged: bool,
+    out: &mut TestOutcome,
+) {
+    let Some(p) = object.program(&spec.program) else {
+        return;
+    };
+    let how = crate::verify::VerifyAs {
+        privileged: !unprivileged,
+        flags: spec.prog_flags,
+        log_level: spec.log_level.max(1),
+        without_btf,
+    };
+    let v = crate::verify::verify(object, p, &how);
+    out.bpfbox = Some(crate::verify::label(&v));
+    out.bpfbox_error = crate::verify::error_line(&v);
+    out.bpfbox_unsupported = v.unsupported;
+    out.bpfbox_processed_insns = Some(v.stats.processed_insns);
+    out.bpfbox_log = v.log;
 }
 
 /// The same run in bpfbox's interpreter, on fresh maps of the object, with the loaded

@@ -51,6 +51,14 @@ pub fn alu(
         }),
     };
     let dst_reg = read(st, pc, dst)?.clone();
+    if let (Src::Reg(_), AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod) = (src, op) {
+        let b = src_reg.val.bounds();
+        let nonzero = match width {
+            Width::W64 => b.umin > 0,
+            Width::W32 => b.u32_min > 0,
+        };
+        env.observed.divisor(pc, src_reg.is_scalar() && nonzero);
+    }
     if let Src::Imm(imm) = src {
         if matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod) && imm == 0 {
             return Err(Reject::at(pc, "div by zero"));
@@ -126,6 +134,7 @@ fn ptr_arith(
         | RegType::Mem
         | RegType::RdonlyMem => true,
         RegType::MapPtr => known && b.smin == 0 && op == AluOp::Add,
+        RegType::FlowKeys => known,
         _ => false,
     };
     if !allowed {
@@ -144,6 +153,7 @@ fn ptr_arith(
         ));
     }
     sane_offset(pc, off, ptr.ty)?;
+    sane_offset(pc, ptr, ptr.ty)?;
     let mut out = ptr.clone();
     match op {
         AluOp::Add => {
@@ -201,40 +211,31 @@ fn ptr_arith(
             ))
         }
     }
-    if (out.off as i64).abs() >= MAX_VAR_OFF {
-        return Err(Reject::at(
-            pc,
-            format!(
-                "{} pointer offset {} is not allowed",
-                out.ty.name(),
-                out.off
-            ),
-        ));
-    }
-    let ob = out.val.bounds();
-    if ob.smin <= -MAX_VAR_OFF || ob.smax >= MAX_VAR_OFF {
-        return Err(Reject::unsupported(
-            pc,
-            "pointers with unbounded variable offsets",
-        ));
-    }
+    sane_offset(pc, &out, ptr.ty)?;
     Ok(out)
 }
 
-/// `check_reg_sane_offset` on the scalar operand.
-fn sane_offset(pc: usize, off: &Reg, ty: RegType) -> Result<()> {
-    let b = off.val.bounds();
+/// `check_reg_sane_offset`: the operand, the pointer and the result of pointer arithmetic must
+/// each stay within `BPF_MAX_VAR_OFF`.
+fn sane_offset(pc: usize, reg: &Reg, ty: RegType) -> Result<()> {
     let name = ty.name();
-    if let Some(v) = off.val.as_const() {
+    if let Some(v) = reg.val.as_const() {
         let v = v as i64;
-        if v.unsigned_abs() >= MAX_VAR_OFF as u64 {
+        if v >= MAX_VAR_OFF || v <= -MAX_VAR_OFF {
             return Err(Reject::at(
                 pc,
-                format!("value {v} makes {name} pointer be out of bounds"),
+                format!("math between {name} pointer and {v} is not allowed"),
             ));
         }
     }
-    if b.smin == i64::MIN {
+    if reg.off as i64 >= MAX_VAR_OFF || reg.off as i64 <= -MAX_VAR_OFF {
+        return Err(Reject::at(
+            pc,
+            format!("{name} pointer offset {} is not allowed", reg.off),
+        ));
+    }
+    let smin = reg.val.bounds().smin;
+    if smin == i64::MIN {
         return Err(Reject::at(
             pc,
             format!(
@@ -242,10 +243,10 @@ fn sane_offset(pc: usize, off: &Reg, ty: RegType) -> Result<()> {
             ),
         ));
     }
-    if b.smin <= -MAX_VAR_OFF {
+    if smin >= MAX_VAR_OFF || smin <= -MAX_VAR_OFF {
         return Err(Reject::at(
             pc,
-            format!("value {} makes {name} pointer be out of bounds", b.smin),
+            format!("value {smin} makes {name} pointer be out of bounds"),
         ));
     }
     Ok(())
@@ -294,6 +295,24 @@ fn mov(
                     Reg::unknown()
                 }
                 (_, _, true) => unreachable_pointer_mov(pc)?,
+                (Width::W32, AluOp::Mov, false) => {
+                    // A 32-bit copy of a value that fits in 32 bits is the same value: the
+                    // copies are linked, as 64-bit copies are.
+                    let mut v = Scalar::unknown();
+                    v.alu(op, width, &s.val);
+                    let mut out = Reg::scalar(v);
+                    if 64 - s.val.bounds().umax.leading_zeros() <= 32 && s.val.as_const().is_none()
+                    {
+                        if s.id == 0 {
+                            let id = env.new_id();
+                            st.reg_mut(r).id = id;
+                            out.id = id;
+                        } else {
+                            out.id = s.id;
+                        }
+                    }
+                    out
+                }
                 (_, _, false) => {
                     let mut v = Scalar::unknown();
                     v.alu(op, width, &s.val);

@@ -1,53 +1,114 @@
-//! Calls. Part 1 handles the helpers every program type gets from the kernel's base set
-//! (map lookup, update and delete on plain maps, time, random, cpu id), with their argument
-//! checks; every other helper, BPF-to-BPF calls and kfuncs are rejected as not supported yet.
+//! Helper calls (`check_helper_call`): the prototype the program type gets from the
+//! catalogue (`invalid func`, `program of this type cannot use helper`, GPL-only and
+//! sleepable helpers), each argument against it ([`super::args`]), map and helper
+//! compatibility ([`super::mapfunc`]), references acquired and released, then r1-r5
+//! clobbered and r0 typed from the return kind. BPF-to-BPF calls, kfuncs and the helpers
+//! part 2 adds (callbacks, locks, timers, dynptrs, BTF-typed objects) are rejected as not
+//! supported yet.
+
+use std::sync::OnceLock;
 
 use bpfbox_vm::helper_names::helper_name;
-use bpfbox_vm::helpers::{ArgKind, HelperRegistry, RetKind};
+use bpfbox_vm::helpers::catalogue::{flag, for_prog, Caller, FuncProto, RetBase};
 use bpfbox_vm::isa::CallTarget;
 use bpfbox_vm::maps::spec::MapType;
 use bpfbox_vm::ProgType;
 
-use super::mem::stack_bounds;
-use super::read;
-use crate::domain::ScalarDomain;
+use super::args::{self, Meta};
+use super::mapfunc;
+use crate::domain::{Bounds, Scalar, ScalarDomain};
 use crate::error::{Reject, Result};
 use crate::explore::Env;
-use crate::state::{Byte, Reg, RegType, State};
+use crate::state::{refs, Reg, RegType, State};
 
-/// Helpers handled so far: `map_lookup_elem`, `map_update_elem`, `map_delete_elem`,
-/// `ktime_get_ns`, `get_prandom_u32`, `get_smp_processor_id`.
-const HANDLED: [i32; 6] = [1, 2, 3, 5, 7, 8];
+/// `BPF_F_SLEEPABLE`.
+const BPF_F_SLEEPABLE: u32 = 1 << 4;
+/// `MAX_ERRNO`.
+const MAX_ERRNO: i64 = 4095;
 
-/// Program types whose helper set includes the base set.
-fn has_base_helpers(t: ProgType) -> bool {
-    use ProgType::*;
+/// `license_is_gpl_compatible`.
+pub fn gpl_compatible(license: &str) -> bool {
     matches!(
-        t,
-        SocketFilter
-            | SchedCls
-            | SchedAct
-            | Xdp
-            | Kprobe
-            | Tracepoint
-            | PerfEvent
-            | RawTracepoint
-            | CgroupSkb
-            | LwtIn
-            | LwtOut
-            | LwtXmit
-            | SkSkb
-            | SkMsg
+        license,
+        "GPL"
+            | "GPL v2"
+            | "GPL and additional rights"
+            | "Dual BSD/GPL"
+            | "Dual MIT/GPL"
+            | "Dual MPL/GPL"
     )
 }
 
-/// Map types whose lookup, update and delete the handled helpers accept.
-fn plain_map(t: MapType) -> bool {
-    use MapType::*;
+/// `bpf_helper_changes_pkt_data`: after these, every packet pointer is invalid.
+fn changes_pkt_data(name: &str) -> bool {
     matches!(
-        t,
-        Hash | Array | PercpuHash | PercpuArray | LruHash | LruPercpuHash
+        name,
+        "bpf_clone_redirect"
+            | "bpf_l3_csum_replace"
+            | "bpf_l4_csum_replace"
+            | "bpf_lwt_push_encap"
+            | "bpf_lwt_seg6_action"
+            | "bpf_lwt_seg6_adjust_srh"
+            | "bpf_lwt_seg6_store_bytes"
+            | "bpf_msg_pop_data"
+            | "bpf_msg_pull_data"
+            | "bpf_msg_push_data"
+            | "bpf_skb_adjust_room"
+            | "bpf_skb_change_head"
+            | "bpf_skb_change_proto"
+            | "bpf_skb_change_tail"
+            | "bpf_skb_pull_data"
+            | "bpf_skb_store_bytes"
+            | "bpf_skb_vlan_pop"
+            | "bpf_skb_vlan_push"
+            | "bpf_store_hdr_opt"
+            | "bpf_xdp_adjust_head"
+            | "bpf_xdp_adjust_meta"
+            | "bpf_xdp_adjust_tail"
+            | "bpf_tail_call"
     )
+}
+
+/// `is_ptr_cast_function`: r0 carries the argument's reference.
+fn is_ptr_cast(name: &str) -> bool {
+    matches!(
+        name,
+        "bpf_tcp_sock"
+            | "bpf_sk_fullsock"
+            | "bpf_skc_to_tcp_sock"
+            | "bpf_skc_to_tcp6_sock"
+            | "bpf_skc_to_udp6_sock"
+            | "bpf_skc_to_mptcp_sock"
+            | "bpf_skc_to_tcp_timewait_sock"
+            | "bpf_skc_to_tcp_request_sock"
+    )
+}
+
+/// `is_acquire_function`: socket lookups, ring-buffer reservations, and lookups in
+/// socket maps.
+fn is_acquire(name: &str, map: Option<MapType>) -> bool {
+    matches!(
+        name,
+        "bpf_sk_lookup_tcp" | "bpf_sk_lookup_udp" | "bpf_skc_lookup_tcp" | "bpf_ringbuf_reserve"
+    ) || (name == "bpf_map_lookup_elem"
+        && matches!(map, Some(MapType::Sockmap | MapType::Sockhash)))
+}
+
+/// `nr_cpu_ids` of the running kernel: the possible CPUs.
+fn nr_cpu_ids() -> u64 {
+    static N: OnceLock<u64> = OnceLock::new();
+    *N.get_or_init(|| {
+        std::fs::read_to_string("/sys/devices/system/cpu/possible")
+            .ok()
+            .and_then(|s| {
+                s.trim()
+                    .split(',')
+                    .filter_map(|r| r.rsplit('-').next()?.parse::<u64>().ok())
+                    .max()
+            })
+            .map(|m| m + 1)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64))
+    })
 }
 
 /// A call instruction.
@@ -62,132 +123,284 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, t: CallTarget) -> Resu
     let Some(name) = helper_name(id) else {
         return Err(Reject::at(pc, format!("invalid func unknown#{id}")));
     };
-    if !HANDLED.contains(&id) || !has_base_helpers(env.prog.prog_type) {
+    let fp = proto(env, pc, id, name)?;
+    // The argument checks read the current frame's stack: a pointer into a caller's stack
+    // is refused rather than checked against the wrong frame.
+    let cur_frame = st.frames.len() - 1;
+    if (1..=fp.args.len().min(5) as u8).any(|r| {
+        let x = st.reg(r);
+        x.ty == RegType::Stack && x.frameno as usize != cur_frame
+    }) {
         return Err(Reject::unsupported(
             pc,
-            format!(
-                "helper {name}#{id} in {} programs",
-                env.prog.prog_type.name()
-            ),
+            "helper arguments in a caller's stack",
         ));
     }
-    let registry = HelperRegistry::kernel();
-    let Some(h) = registry.get(id as u64) else {
-        return Err(Reject::unsupported(pc, format!("helper {name}#{id}")));
+    let mut meta = Meta {
+        func_id: id,
+        pkt_access: fp.pkt_access,
+        ..Meta::default()
     };
-    let proto = h.proto.clone();
-    let mut map: Option<usize> = None;
-    for (i, kind) in proto.args.iter().enumerate() {
-        let regno = i as u8 + 1;
-        let r = read(st, pc, regno)?.clone();
-        match kind {
-            ArgKind::Anything => {
-                if r.is_pointer() && !env.privileged() {
-                    return Err(Reject::at(
-                        pc,
-                        format!("R{regno} leaks addr into helper function"),
-                    ));
-                }
-            }
-            ArgKind::ConstMapPtr => {
-                if r.ty != RegType::MapPtr {
-                    return Err(Reject::at(
-                        pc,
-                        format!("R{regno} type={} expected=map_ptr", r.type_name()),
-                    ));
-                }
-                let spec = &env.opts.maps[r.map];
-                if !plain_map(spec.map_type) {
-                    return Err(Reject::unsupported(
-                        pc,
-                        format!("{name} on {} maps", spec.map_type.name()),
-                    ));
-                }
-                map = Some(r.map);
-            }
-            ArgKind::PtrToMapKey | ArgKind::PtrToMapValue => {
-                let Some(m) = map else {
-                    return Err(Reject::at(pc, "invalid map_ptr to access map->key"));
-                };
-                let spec = &env.opts.maps[m];
-                let size = if *kind == ArgKind::PtrToMapKey {
-                    spec.key_size
-                } else {
-                    spec.value_size
-                };
-                helper_mem(env, st, pc, regno, &r, size)?;
-            }
-            _ => return Err(Reject::unsupported(pc, format!("helper {name}#{id}"))),
+    for i in 0..5 {
+        args::check_arg(env, st, pc, fp, i, &mut meta)?;
+    }
+    record_func_map(env, pc, name, &meta)?;
+    if let Some((regno, size)) = meta.access {
+        super::helper_mem::mark_written(st, regno, size);
+    }
+    if meta.release_regno != 0 {
+        let released = meta.ref_obj_id != 0 && refs::release(st, meta.ref_obj_id, env.privileged());
+        let null = st.reg(meta.release_regno).const_value() == Some(0);
+        if !released && !null {
+            return Err(Reject::at(
+                pc,
+                format!("func {name}#{id} reference has not been acquired before"),
+            ));
         }
+    }
+    special(env, st, pc, name)?;
+    if let Some(m) = meta.map {
+        let spec = &env.opts.maps[m];
+        let attach = env.prog.expected_attach_type.unwrap_or(0);
+        mapfunc::check(spec.map_type, id, name, env.prog.prog_type, attach)
+            .map_err(|m| Reject::at(pc, m))?;
     }
     for r in 1..=5 {
         *st.reg_mut(r) = Reg::not_init();
     }
-    st.cur_mut().regs[0] = match proto.ret {
-        RetKind::Integer => Reg::unknown(),
-        RetKind::Void => Reg::not_init(),
-        RetKind::PtrToMapValueOrNull => {
-            let mut r = Reg::pointer(RegType::MapValue);
-            r.maybe_null = true;
-            r.map = map.unwrap_or(0);
-            r.id = env.new_id();
-            r
-        }
-        _ => return Err(Reject::unsupported(pc, format!("helper {name}#{id}"))),
-    };
+    let mut r0 = ret(env, pc, fp, name, &meta)?;
+    if r0.maybe_null {
+        r0.id = env.new_id();
+    }
+    if is_ptr_cast(name) {
+        r0.ref_obj_id = meta.ref_obj_id;
+    } else if is_acquire(name, meta.map.map(|m| env.opts.maps[m].map_type)) {
+        let rid = env.new_id();
+        st.refs.acquire(rid, pc);
+        r0.id = rid;
+        r0.ref_obj_id = rid;
+    }
+    st.cur_mut().regs[0] = r0;
+    if name == "bpf_get_func_ip" {
+        get_func_ip(env, pc, id)?;
+    }
+    if changes_pkt_data(name) {
+        clear_packet_pointers(st, env.privileged());
+    }
     Ok(())
 }
 
-/// A memory argument of `size` bytes the helper reads (`check_helper_mem_access`).
-fn helper_mem(
-    env: &mut Env<'_>,
-    st: &mut State,
-    pc: usize,
-    regno: u8,
-    r: &Reg,
-    size: u32,
-) -> Result<()> {
-    match r.ty {
-        RegType::Stack if !r.maybe_null => {}
-        RegType::Scalar | RegType::MapPtr | RegType::Ctx | RegType::PacketEnd => {
-            return Err(Reject::at(
-                pc,
-                format!(
-                    "R{regno} type={} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
-                    r.type_name()
-                ),
-            ))
-        }
-        _ => return Err(Reject::unsupported(pc, format!("helper memory arguments in {}", r.type_name()))),
+/// The prototype this program gets for helper `id`, after the checks made before the
+/// arguments.
+fn proto(env: &Env<'_>, pc: usize, id: i32, name: &str) -> Result<&'static FuncProto> {
+    let prog = env.prog;
+    if matches!(
+        prog.prog_type,
+        ProgType::StructOps | ProgType::Ext | ProgType::LircMode2 | ProgType::Unspec
+    ) {
+        return Err(Reject::unsupported(
+            pc,
+            format!("helpers in {} programs", prog.prog_type.name()),
+        ));
     }
-    if r.val.as_const() != Some(0) {
-        return Err(Reject::unsupported(pc, "variable-offset stack arguments"));
+    let caller = Caller {
+        prog_type: prog.prog_type,
+        attach: prog.expected_attach_type.unwrap_or(0),
+        privileged: env.privileged(),
+        sleepable: (prog.prog_flags | env.opts.flags) & BPF_F_SLEEPABLE != 0,
+    };
+    let Some(fp) = for_prog(id as u32, &caller) else {
+        return Err(Reject::at(
+            pc,
+            format!("program of this type cannot use helper {name}#{id}"),
+        ));
+    };
+    if fp.gpl_only && !gpl_compatible(&prog.license) {
+        return Err(Reject::at(
+            pc,
+            "cannot call GPL-restricted function from non-GPL compatible program",
+        ));
     }
-    let off = r.off;
-    stack_bounds(env, st, pc, regno, off, size as i32, false)?;
-    let subprog = st.cur().subprog;
-    let depth = ((-off + 7) / 8 * 8) as u32;
-    if env.stack_depth[subprog] < depth {
-        env.stack_depth[subprog] = depth;
+    if fp.restricted {
+        return Err(Reject::unsupported(
+            pc,
+            format!("helper {name}#{id}, whose callers the kernel restricts further,"),
+        ));
     }
-    let privileged = env.privileged();
-    let stack = &st.cur().stack;
-    for i in 0..size as i32 {
-        let b = stack.byte(off + i);
-        let ok = match b {
-            Byte::Misc | Byte::Zero => true,
-            Byte::Invalid => privileged,
-            Byte::Spill => {
-                let (s, _) = crate::state::Stack::locate(off + i);
-                stack.slots[s].spilled.is_scalar() || privileged
-            }
-        };
-        if !ok {
-            return Err(Reject::at(
-                pc,
-                format!("invalid indirect read from stack R{regno} off {off}+{i} size {size}"),
-            ));
-        }
+    if fp.might_sleep && !caller.sleepable {
+        return Err(Reject::at(
+            pc,
+            "helper call might sleep in a non-sleepable prog",
+        ));
+    }
+    if let Some(what) = fp.args.iter().find_map(args::unsupported_arg) {
+        return Err(Reject::unsupported(pc, format!("{what} ({name}#{id})")));
+    }
+    if matches!(fp.ret.base, RetBase::PtrToBtfId | RetBase::PtrToMemOrBtfId)
+        || (fp.ret.base == RetBase::PtrToMem && fp.ret.flags & flag::RINGBUF == 0)
+    {
+        return Err(Reject::unsupported(
+            pc,
+            format!("BTF-typed results ({name}#{id})"),
+        ));
+    }
+    Ok(fp)
+}
+
+/// `record_func_map` and `record_func_key`: read-only maps refuse the helpers that change
+/// them, and a tail call needs a program array.
+fn record_func_map(env: &Env<'_>, pc: usize, name: &str, meta: &Meta) -> Result<()> {
+    let Some(m) = meta.map else {
+        return Ok(());
+    };
+    let spec = &env.opts.maps[m];
+    if spec.map_flags & bpfbox_vm::maps::spec::BPF_F_RDONLY_PROG != 0
+        && matches!(
+            name,
+            "bpf_map_delete_elem"
+                | "bpf_map_update_elem"
+                | "bpf_map_push_elem"
+                | "bpf_map_pop_elem"
+        )
+    {
+        return Err(Reject::at(pc, "write into map forbidden"));
+    }
+    if name == "bpf_tail_call" && spec.map_type != MapType::ProgArray {
+        return Err(Reject::at(pc, "expected prog array map for tail call"));
     }
     Ok(())
+}
+
+/// Checks particular helpers make after their arguments.
+fn special(env: &mut Env<'_>, st: &mut State, pc: usize, name: &str) -> Result<()> {
+    match name {
+        "bpf_tail_call" => {
+            if st.frames.len() > 1 {
+                return Err(Reject::unsupported(pc, "tail calls from BPF-to-BPF calls"));
+            }
+            refs::check_leak(st, "tail_call").map_err(|m| Reject::at(pc, m))
+        }
+        "bpf_get_local_storage" => {
+            if st.reg(2).const_value() != Some(0) {
+                return Err(Reject::at(
+                    pc,
+                    "get_local_storage() doesn't support non-zero flags",
+                ));
+            }
+            Ok(())
+        }
+        _ => {
+            let _ = env;
+            Ok(())
+        }
+    }
+}
+
+/// `check_get_func_ip`.
+fn get_func_ip(env: &Env<'_>, pc: usize, id: i32) -> Result<()> {
+    match env.prog.prog_type {
+        ProgType::Kprobe => Ok(()),
+        ProgType::Tracing => Err(Reject::unsupported(
+            pc,
+            "bpf_get_func_ip in tracing programs",
+        )),
+        t => Err(Reject::at(
+            pc,
+            format!(
+                "func bpf_get_func_ip#{id} not supported for program type {}",
+                t as u32
+            ),
+        )),
+    }
+}
+
+/// r0 after the call, from the return kind.
+fn ret(env: &Env<'_>, pc: usize, fp: &FuncProto, name: &str, meta: &Meta) -> Result<Reg> {
+    let null = fp.ret.maybe_null();
+    let ptr = |ty: RegType| {
+        let mut r = Reg::pointer(ty);
+        r.maybe_null = null;
+        r
+    };
+    Ok(match fp.ret.base {
+        RetBase::Integer => Reg::scalar(ret_range(name, meta)),
+        RetBase::Void => Reg::not_init(),
+        RetBase::PtrToMapValue => {
+            let Some(m) = meta.map else {
+                return Err(Reject::at(pc, "kernel subsystem misconfigured verifier"));
+            };
+            let ty = env.opts.maps[m].map_type;
+            if matches!(ty, MapType::ArrayOfMaps | MapType::HashOfMaps) {
+                return Err(Reject::unsupported(
+                    pc,
+                    format!("{name} on {} maps", ty.name()),
+                ));
+            }
+            let mut r = ptr(RegType::MapValue);
+            r.map = m;
+            r
+        }
+        RetBase::PtrToSocket => ptr(RegType::Socket),
+        RetBase::PtrToSockCommon => ptr(RegType::SockCommon),
+        RetBase::PtrToTcpSock => ptr(RegType::TcpSock),
+        RetBase::PtrToMem => {
+            let mut r = ptr(RegType::Mem);
+            r.ringbuf = fp.ret.flags & flag::RINGBUF != 0;
+            r.mem_size = meta.mem_size;
+            r
+        }
+        RetBase::PtrToMemOrBtfId | RetBase::PtrToBtfId => {
+            return Err(Reject::unsupported(
+                pc,
+                format!("BTF-typed results ({name})"),
+            ))
+        }
+    })
+}
+
+/// `do_refine_retval_range`: helpers whose integer result the kernel bounds.
+fn ret_range(name: &str, meta: &Meta) -> Scalar {
+    match name {
+        "bpf_get_stack"
+        | "bpf_get_task_stack"
+        | "bpf_probe_read_str"
+        | "bpf_probe_read_kernel_str"
+        | "bpf_probe_read_user_str" => {
+            let mut b: Bounds = Scalar::unknown().bounds();
+            b.smax = meta.msize_max as i64;
+            b.s32_max = meta.msize_max as i32;
+            b.smin = -MAX_ERRNO;
+            b.s32_min = -MAX_ERRNO as i32;
+            let mut s = Scalar::from_bounds(b);
+            s.sync();
+            s
+        }
+        "bpf_get_smp_processor_id" => Scalar::from_urange(0, nr_cpu_ids() - 1),
+        _ => Scalar::unknown(),
+    }
+}
+
+/// `clear_all_pkt_pointers`: after a helper that may move packet data.
+fn clear_packet_pointers(st: &mut State, privileged: bool) {
+    for fr in &mut st.frames {
+        let regs = fr.regs.iter_mut();
+        let spills = fr
+            .stack
+            .slots
+            .iter_mut()
+            .filter(|s| s.is_spill())
+            .map(|s| &mut s.spilled);
+        for r in regs.chain(spills) {
+            if matches!(
+                r.ty,
+                RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+            ) {
+                *r = if privileged {
+                    Reg::unknown()
+                } else {
+                    Reg::not_init()
+                };
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! ranges from comparisons with `pkt_end`).
 
 use bpfbox_vm::isa::{JmpCond, Src, Width};
+use bpfbox_vm::maps::spec::{MapSpec, MapType};
 
 use super::{read, Flow};
 use crate::domain::ScalarDomain;
@@ -66,8 +67,8 @@ pub fn cond(
         && matches!(cond, JmpCond::Eq | JmpCond::Ne)
     {
         let eq_taken = cond == JmpCond::Eq;
-        mark_null(st, d.id, !eq_taken);
-        mark_null(&mut other, d.id, eq_taken);
+        mark_null(st, d.id, d.ref_obj_id, !eq_taken, &env.opts.maps);
+        mark_null(&mut other, d.id, d.ref_obj_id, eq_taken, &env.opts.maps);
         return Ok(Flow::Branch {
             taken: Box::new(other),
             target,
@@ -75,7 +76,23 @@ pub fn cond(
         });
     }
     if d.is_pointer() && s.is_pointer() && width == Width::W64 {
-        packet_ranges(st, &mut other, &d, &s, cond);
+        let src_reg = match src {
+            Src::Reg(r) => r,
+            Src::Imm(_) => dst,
+        };
+        packet_ranges(st, &mut other, (dst, &d), (src_reg, &s), cond);
+        // A pointer equal to one that is not NULL is not NULL either, on the equal side.
+        if let Src::Reg(r) = src {
+            if d.maybe_null != s.maybe_null && matches!(cond, JmpCond::Eq | JmpCond::Ne) {
+                let eq_side = if cond == JmpCond::Eq {
+                    &mut other
+                } else {
+                    &mut *st
+                };
+                let regno = if s.maybe_null { r } else { dst };
+                not_null(eq_side.reg_mut(regno), &env.opts.maps);
+            }
+        }
     } else if d.is_pointer() && !env.privileged() {
         return Err(Reject::at(
             pc,
@@ -106,7 +123,13 @@ fn taken(d: &Reg, s: &Reg, cond: JmpCond, width: Width) -> Option<bool> {
     // pointer compared with 0 still explores both sides.
     let not_null = matches!(
         p.ty,
-        RegType::MapValue | RegType::MapKey | RegType::Mem | RegType::RdonlyMem
+        RegType::MapValue
+            | RegType::MapKey
+            | RegType::Mem
+            | RegType::RdonlyMem
+            | RegType::Socket
+            | RegType::TcpSock
+            | RegType::SockCommon
     );
     if !zero || p.maybe_null || !not_null {
         return None;
@@ -170,29 +193,64 @@ pub fn for_each_reg(st: &mut State, mut f: impl FnMut(&mut Reg)) {
 }
 
 /// `mark_ptr_or_null_regs`: on this side, the pointers with `id` are NULL (`is_null`, they
-/// become the scalar 0) or valid.
-fn mark_null(st: &mut State, id: u32, is_null: bool) {
+/// become the scalar 0) or valid. A NULL acquired pointer (`ref_obj_id == id`) holds no
+/// reference any more.
+fn mark_null(st: &mut State, id: u32, ref_obj_id: u32, is_null: bool, maps: &[MapSpec]) {
     if id == 0 {
         return;
+    }
+    if is_null && ref_obj_id == id {
+        st.refs.release(id);
     }
     for_each_reg(st, |x| {
         if x.maybe_null && x.id == id {
             if is_null {
                 *x = Reg::constant(0);
             } else {
-                x.maybe_null = false;
+                not_null(x, maps);
                 x.id = 0;
             }
         }
     });
 }
 
-/// `try_match_pkt_pointers` for packet pointers compared with `pkt_end`.
-fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: JmpCond) {
+/// `mark_ptr_not_null_reg`: the pointer is valid; a socket map's element is the socket
+/// itself.
+fn not_null(x: &mut Reg, maps: &[MapSpec]) {
+    x.maybe_null = false;
+    if x.ty == RegType::MapValue {
+        match maps.get(x.map).map(|m| m.map_type) {
+            Some(MapType::Sockmap | MapType::Sockhash) => x.ty = RegType::Socket,
+            Some(MapType::Xskmap) => x.ty = RegType::XdpSock,
+            _ => {}
+        }
+    }
+}
+
+/// A packet pointer found at or beyond `pkt_end` on one side of a comparison
+/// (`AT_PKT_END`, `BEYOND_PKT_END`): no byte past it may be read.
+const AT_PKT_END: i32 = -1;
+const BEYOND_PKT_END: i32 = -2;
+
+/// `try_match_pkt_pointers`: packet pointers compared with `pkt_end`, metadata pointers with
+/// the start of the packet.
+fn packet_ranges(
+    fall: &mut State,
+    taken: &mut State,
+    (dst, d): (u8, &Reg),
+    (src, s): (u8, &Reg),
+    cond: JmpCond,
+) {
     use JmpCond::*;
-    let (pkt, pkt_on_left) = match (d.ty, s.ty) {
-        (RegType::Packet, RegType::PacketEnd) => (d, true),
-        (RegType::PacketEnd, RegType::Packet) => (s, false),
+    // `pkt' cmp pkt_end`, and `pkt_meta' cmp pkt` where `pkt` is the packet's start itself
+    // (`reg_is_init_pkt_pointer`).
+    let init_pkt =
+        |r: &Reg| r.ty == RegType::Packet && r.id == 0 && r.off == 0 && r.val.as_const() == Some(0);
+    let (pkt, pkt_reg, pkt_on_left) = match (d.ty, s.ty) {
+        (RegType::Packet, RegType::PacketEnd) => (d, dst, true),
+        (RegType::PacketEnd, RegType::Packet) => (s, src, false),
+        (RegType::PacketMeta, _) if init_pkt(s) => (d, dst, true),
+        (_, RegType::PacketMeta) if init_pkt(d) => (s, src, false),
         _ => return,
     };
     // Which side learns pkt + off <= end, and whether the bound is open on the right.
@@ -207,7 +265,16 @@ fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: Jm
         (Le, false) => (false, true),
         _ => return,
     };
-    let st = if side_taken { taken } else { fall };
+    // On the other side the compared register itself is at (`>=`) or past (`>`) the end
+    // (`mark_pkt_end`).
+    let (st, other) = if side_taken {
+        (taken, fall)
+    } else {
+        (fall, taken)
+    };
+    if pkt.ty == RegType::Packet {
+        other.reg_mut(pkt_reg).range = if open { AT_PKT_END } else { BEYOND_PKT_END };
+    }
     if pkt.off < 0 || (pkt.off == 0 && open) {
         return;
     }
@@ -216,9 +283,9 @@ fn packet_ranges(fall: &mut State, taken: &mut State, d: &Reg, s: &Reg, cond: Jm
         return;
     }
     let range = pkt.off + i32::from(open);
-    let id = pkt.id;
+    let (id, ty) = (pkt.id, pkt.ty);
     for_each_reg(st, |x| {
-        if x.ty == RegType::Packet && x.id == id {
+        if x.ty == ty && x.id == id {
             x.range = x.range.max(range);
         }
     });

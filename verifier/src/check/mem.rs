@@ -5,7 +5,7 @@
 use bpfbox_vm::isa::{AtomicOp, Size};
 use bpfbox_vm::maps::spec::{BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG};
 
-use super::read;
+use super::{ctx_access, read};
 use crate::ctx;
 use crate::domain::{Scalar, ScalarDomain};
 use crate::error::{Reject, Result};
@@ -40,14 +40,22 @@ fn tnum_str(v: &Scalar) -> String {
     }
 }
 
-/// `check_ptr_alignment` for a fixed-offset access.
-fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32) -> Result<()> {
+/// `check_ptr_alignment` for a fixed-offset access; `force` for atomics, which are always
+/// checked strictly.
+fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32, force: bool) -> Result<()> {
+    let strict = env.strict_alignment || force;
     let (desc, strict) = match reg.ty {
         RegType::Stack => ("stack ", true),
-        RegType::Ctx => ("context ", env.strict_alignment),
-        RegType::MapValue => ("map value ", env.strict_alignment),
+        RegType::Ctx => ("context ", strict),
+        RegType::MapValue => ("value ", strict),
+        RegType::MapKey => ("key ", strict),
+        RegType::FlowKeys => ("flow keys ", strict),
+        RegType::Socket => ("sock ", strict),
+        RegType::SockCommon => ("sock_common ", strict),
+        RegType::TcpSock => ("tcp_sock ", strict),
+        RegType::XdpSock => ("xdp_sock ", strict),
         RegType::Packet | RegType::PacketMeta => {
-            if !env.strict_alignment {
+            if !strict {
                 return Ok(());
             }
             let t = reg.val.bounds().var_off;
@@ -66,7 +74,7 @@ fn alignment(env: &Env<'_>, pc: usize, reg: &Reg, off: i32, size: u32) -> Result
             }
             return Ok(());
         }
-        _ => ("", env.strict_alignment),
+        _ => ("", strict),
     };
     if !strict || size == 1 {
         return Ok(());
@@ -105,7 +113,7 @@ fn access(
     signed: bool,
 ) -> Result<Option<Reg>> {
     let reg = st.reg(regno).clone();
-    alignment(env, pc, &reg, off as i32, size)?;
+    alignment(env, pc, &reg, off as i32, size, false)?;
     let off = off as i32 + reg.off;
     if reg.maybe_null {
         return Err(Reject::at(
@@ -118,19 +126,21 @@ fn access(
             if reg.val.as_const() != Some(0) {
                 return Err(Reject::unsupported(pc, "variable-offset stack access"));
             }
-            if reg.frameno as usize + 1 != st.frames.len() {
-                return Err(Reject::unsupported(pc, "access to a caller's stack"));
+            // The frame the pointer points into: the current one or a caller's.
+            let fi = reg.frameno as usize;
+            if fi >= st.frames.len() {
+                return Err(Reject::at(pc, format!("R{regno} points into a dead frame")));
             }
             let write = matches!(acc, Access::Write(_));
-            stack_bounds(env, st, pc, regno, off, size as i32, write)?;
-            let subprog = st.cur().subprog;
+            stack_bounds_in(env, st, pc, regno, off, size as i32, write, fi)?;
+            let subprog = st.frames[fi].subprog;
             let depth = ((-off + 7) / 8 * 8) as u32;
             if env.stack_depth[subprog] < depth {
                 env.stack_depth[subprog] = depth;
             }
             match acc {
-                Access::Read => stack_read(env, st, pc, off, size).map(Some),
-                Access::Write(v) => stack_write(env, st, pc, off, size, v).map(|_| None),
+                Access::Read => stack_read(env, st, pc, off, size, fi).map(Some),
+                Access::Write(v) => stack_write(env, st, pc, off, size, v, fi).map(|_| None),
             }
         }
         RegType::MapValue => {
@@ -181,48 +191,30 @@ fn access(
                     return Err(Reject::at(pc, format!("R{r} leaks addr into ctx")));
                 }
             }
-            if reg.off < 0 {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "negative offset ctx ptr R{regno} off={} disallowed",
-                        reg.off
-                    ),
-                ));
-            }
-            if reg.off != 0 {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "dereference of modified ctx ptr R{regno} off={} disallowed",
-                        reg.off
-                    ),
-                ));
-            }
-            if reg.val.as_const() != Some(0) {
-                return Err(Reject::at(
-                    pc,
-                    format!(
-                        "variable ctx access var_off={} disallowed",
-                        tnum_str(&reg.val)
-                    ),
-                ));
-            }
-            let write = matches!(acc, Access::Write(_));
-            let kind = ctx::access(env.prog, off, size, write, signed).map_err(|e| e.at(pc))?;
-            if write {
-                return Ok(None);
-            }
-            Ok(Some(match kind {
-                ctx::Field::Scalar => Reg::unknown(),
-                ctx::Field::Pointer(ty) => {
-                    let mut r = Reg::pointer(ty);
-                    if ty.is_packet() {
-                        r.id = 0;
-                    }
-                    r
+            let a = ctx::Access {
+                off,
+                size,
+                write: matches!(acc, Access::Write(_)),
+                signed,
+            };
+            ctx_access::context(env, pc, regno, &reg, a)
+        }
+        RegType::Socket | RegType::SockCommon | RegType::TcpSock | RegType::XdpSock => {
+            let a = ctx::Access {
+                off,
+                size,
+                write: matches!(acc, Access::Write(_)),
+                signed,
+            };
+            ctx_access::socket(pc, regno, &reg, a)
+        }
+        RegType::FlowKeys => {
+            if let Access::Write(Value::Reg(r, v)) = &acc {
+                if v.is_pointer() && !env.privileged() {
+                    return Err(Reject::at(pc, format!("R{r} leaks addr into flow keys")));
                 }
-            }))
+            }
+            ctx_access::flow_keys(pc, off, size, matches!(acc, Access::Read))
         }
         RegType::Packet | RegType::PacketMeta => {
             if let Access::Write(_) = acc {
@@ -243,7 +235,14 @@ fn access(
                     format!("R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."),
                 ));
             }
-            let ok = reg.range >= 0 && off >= 0 && off as i64 + size as i64 <= reg.range as i64;
+            if reg.range < 0 {
+                // At or past `pkt_end`: the kernel does not detail the access.
+                return Err(Reject::at(
+                    pc,
+                    format!("R{regno} offset is outside of the packet"),
+                ));
+            }
+            let ok = off >= 0 && off as i64 + size as i64 <= reg.range as i64;
             if !ok {
                 return Err(Reject::at(
                     pc,
@@ -253,6 +252,27 @@ fn access(
                     ),
                 ));
             }
+            Ok(match acc {
+                Access::Read => Some(Reg::unknown()),
+                Access::Write(_) => None,
+            })
+        }
+        RegType::Mem | RegType::RdonlyMem => {
+            if matches!(acc, Access::Write(_)) && reg.ty == RegType::RdonlyMem {
+                return Err(Reject::at(
+                    pc,
+                    format!("R{regno} cannot write into {}", reg.type_name()),
+                ));
+            }
+            if let Access::Write(Value::Reg(r, v)) = &acc {
+                if v.is_pointer() && !env.privileged() {
+                    return Err(Reject::at(pc, format!("R{r} leaks addr into mem")));
+                }
+            }
+            let ms = reg.mem_size;
+            region(pc, regno, &reg, off, size, ms, |o| {
+                format!("invalid access to memory, mem_size={ms} off={o} size={size}")
+            })?;
             Ok(match acc {
                 Access::Read => Some(Reg::unknown()),
                 Access::Write(_) => None,
@@ -321,7 +341,7 @@ fn region(
 }
 
 /// `check_stack_access_within_bounds` for a constant offset (helpers' reads say `read from`
-/// as direct reads do).
+/// as direct reads do), in the current frame.
 #[allow(clippy::too_many_arguments)]
 pub fn stack_bounds(
     env: &Env<'_>,
@@ -332,11 +352,27 @@ pub fn stack_bounds(
     size: i32,
     write: bool,
 ) -> Result<()> {
+    let fi = st.frames.len() - 1;
+    stack_bounds_in(env, st, pc, regno, off, size, write, fi)
+}
+
+/// [`stack_bounds`] in frame `fi`.
+#[allow(clippy::too_many_arguments)]
+pub fn stack_bounds_in(
+    env: &Env<'_>,
+    st: &mut State,
+    pc: usize,
+    regno: u8,
+    off: i32,
+    size: i32,
+    write: bool,
+    fi: usize,
+) -> Result<()> {
     let extra = if write { " write to" } else { " read from" };
     let min_valid = if write || env.privileged() {
         -MAX_STACK
     } else {
-        -st.cur().stack.allocated()
+        -st.frames[fi].stack.allocated()
     };
     let bad = off < min_valid || off > -1 || off as i64 + size as i64 > 0 || size < 0;
     if bad {
@@ -345,13 +381,20 @@ pub fn stack_bounds(
             format!("invalid{extra} stack R{regno} off={off} size={size}"),
         ));
     }
-    st.cur_mut().stack.grow(-off);
+    st.frames[fi].stack.grow(-off);
     Ok(())
 }
 
-/// `check_stack_read_fixed_off`.
-fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> Result<Reg> {
-    let stack = &st.cur().stack;
+/// `check_stack_read_fixed_off` in frame `fi`.
+fn stack_read(
+    env: &Env<'_>,
+    st: &mut State,
+    pc: usize,
+    off: i32,
+    size: u32,
+    fi: usize,
+) -> Result<Reg> {
+    let stack = &st.frames[fi].stack;
     let (spi, _) = Stack::locate(off);
     let slot = stack.slots[spi].clone();
     let uninit_ok = env.privileged();
@@ -369,8 +412,9 @@ fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> 
             return Err(Reject::at(pc, "invalid size of register fill"));
         }
         if size <= spill_size && off % 8 == 0 {
+            // A narrowing fill breaks the link only when the value does not fit.
             let mut r = slot.spilled.clone();
-            if size < 8 {
+            if reg_width(&r) > size * 8 {
                 r.id = 0;
             }
             return Ok(r);
@@ -416,36 +460,60 @@ fn stack_read(env: &Env<'_>, st: &mut State, pc: usize, off: i32, size: u32) -> 
     })
 }
 
-/// `check_stack_write_fixed_off`.
+/// `check_stack_write_fixed_off` in frame `fi`.
 fn stack_write(
-    env: &Env<'_>,
+    env: &mut Env<'_>,
     st: &mut State,
     pc: usize,
     off: i32,
     size: u32,
     v: Value,
+    fi: usize,
 ) -> Result<()> {
     let privileged = env.privileged();
+    let in_caller = fi + 1 != st.frames.len();
     let (spi, _) = Stack::locate(off);
-    let slot = &mut st.cur_mut().stack.slots[spi];
-    if !privileged && slot.is_spill() && !slot.spilled.is_scalar() && size != 8 {
-        return Err(Reject::at(
-            pc,
-            "attempt to corrupt spilled pointer on stack",
-        ));
+    {
+        let slot = &st.frames[fi].stack.slots[spi];
+        if !privileged && slot.is_spill() && !slot.spilled.is_scalar() && size != 8 {
+            return Err(Reject::at(
+                pc,
+                "attempt to corrupt spilled pointer on stack",
+            ));
+        }
     }
     let aligned = off % 8 == 0;
     let spill = match &v {
-        Value::Reg(_, r) if aligned && r.is_scalar() && privileged => Some(r.clone()),
+        Value::Reg(regno, r) if aligned && r.is_scalar() && privileged => {
+            // A spill that holds the whole value links the slot with the register (an id
+            // is given first if it has none); a narrowing spill does not.
+            let mut r = r.clone();
+            if reg_width(&r) <= 8 * size {
+                if r.id == 0 && r.val.as_const().is_none() {
+                    r.id = env.new_id();
+                    st.reg_mut(*regno).id = r.id;
+                }
+            } else {
+                r.id = 0;
+            }
+            Some(r)
+        }
         Value::Imm(imm) if aligned && privileged => Some(Reg::constant(*imm as i64 as u64)),
         Value::Reg(_, r) if r.is_pointer() => {
             if size != 8 {
                 return Err(Reject::at(pc, "invalid size of register spill"));
             }
+            if in_caller && r.ty == RegType::Stack {
+                return Err(Reject::at(
+                    pc,
+                    "cannot spill pointers to stack into stack frame of the caller",
+                ));
+            }
             Some(r.clone())
         }
         _ => None,
     };
+    let slot = &mut st.frames[fi].stack.slots[spi];
     if let Some(r) = spill {
         // A narrow spill keeps the whole register; fills narrow it as loads do.
         slot.spilled = r;
@@ -475,7 +543,7 @@ fn stack_write(
         Value::Unknown => false,
     };
     let kind = if zero { Byte::Zero } else { Byte::Misc };
-    let stack = &mut st.cur_mut().stack;
+    let stack = &mut st.frames[fi].stack;
     for i in 0..size as i32 {
         let (s, b) = Stack::locate(off + i);
         stack.slots[s].bytes[b] = kind;
@@ -483,12 +551,9 @@ fn stack_write(
     Ok(())
 }
 
-fn mask(size: u32) -> u64 {
-    if size >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (size * 8)) - 1
-    }
+/// `get_reg_width`: how many low bits a scalar's values need.
+fn reg_width(r: &Reg) -> u32 {
+    64 - r.val.bounds().umax.leading_zeros()
 }
 
 /// Narrows a loaded scalar to `size` bytes, zero- or sign-extended.
@@ -496,25 +561,13 @@ fn narrow(r: Reg, size: u32, signed: bool) -> Reg {
     if !r.is_scalar() || size >= 8 {
         return r;
     }
-    let mut v = r.val;
+    // `coerce_reg_to_size(_sx)`: the bounds change, the link (if any) stays, as the
+    // kernel's loads keep it; fills that do not hold the whole value dropped it already.
+    let mut out = r;
     if signed {
-        let src = v;
-        v.alu(
-            bpfbox_vm::isa::AluOp::MovSx((size * 8) as u8),
-            bpfbox_vm::isa::Width::W64,
-            &src,
-        );
+        out.val.coerce_to_size_sx(size);
     } else {
-        v.alu(
-            bpfbox_vm::isa::AluOp::And,
-            bpfbox_vm::isa::Width::W64,
-            &Scalar::constant(mask(size)),
-        );
-    }
-    let mut out = Reg::scalar(v);
-    out.id = r.id;
-    if out.val != r.val {
-        out.id = 0;
+        out.val.coerce_to_size(size);
     }
     out
 }
@@ -613,7 +666,13 @@ pub fn atomic(
     let base = st.reg(dst).clone();
     match base.ty {
         RegType::Stack | RegType::MapValue => {}
-        RegType::Ctx | RegType::Packet | RegType::PacketMeta => {
+        RegType::Ctx
+        | RegType::Packet
+        | RegType::PacketMeta
+        | RegType::Socket
+        | RegType::SockCommon
+        | RegType::TcpSock
+        | RegType::XdpSock => {
             return Err(Reject::at(
                 pc,
                 format!(
@@ -630,6 +689,7 @@ pub fn atomic(
         }
     }
     let n = size.bytes();
+    alignment(env, pc, &base, off as i32, n, true)?;
     let old = access(env, st, pc, dst, off, n, Access::Read, false)?.unwrap_or_else(Reg::unknown);
     if old.is_pointer() {
         return Err(Reject::unsupported(pc, "atomics on a spilled pointer"));

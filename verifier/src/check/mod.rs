@@ -1,12 +1,20 @@
 //! Per-instruction checks by kind. Each returns where the path goes next.
 
 pub mod alu;
+pub mod args;
 pub mod call;
+pub mod ctx_access;
 pub mod exit;
+pub mod helper_mem;
 pub mod jmp;
+pub mod ld_abs;
+pub mod mapfunc;
+pub mod may_goto;
 pub mod mem;
+pub mod subprog;
+pub mod tail_call;
 
-use bpfbox_vm::isa::{Insn, LdImm64Kind};
+use bpfbox_vm::isa::{CallTarget, Insn, LdImm64Kind};
 
 use crate::error::{Reject, Result};
 use crate::explore::Env;
@@ -77,14 +85,11 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             src,
             off,
         } => mem::atomic(env, st, pc, size, op, dst, src, off)?,
-        Insn::LdAbs { .. } | Insn::LdInd { .. } => {
-            return Err(Reject::unsupported(
-                pc,
-                "legacy packet access (BPF_LD_ABS/IND)",
-            ))
-        }
+        Insn::LdAbs { .. } => ld_abs::ld_abs(env, st, pc, None)?,
+        Insn::LdInd { src, .. } => ld_abs::ld_abs(env, st, pc, Some(src))?,
         Insn::Ja { off, .. } => return Ok(Flow::Next((pc as i64 + 1 + off as i64) as usize)),
-        Insn::MayGoto { .. } => return Err(Reject::unsupported(pc, "may_goto")),
+        // The walk handles it: it needs the path's earlier states (see `may_goto`).
+        Insn::MayGoto { .. } => return Err(Reject::at(pc, "may_goto outside the walk")),
         Insn::Jmp {
             width,
             cond,
@@ -92,9 +97,11 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             src,
             off,
         } => return jmp::cond(env, st, pc, width, cond, dst, src, off),
+        Insn::Call(CallTarget::Local(imm)) => return subprog::call(env, st, pc, imm),
+        Insn::Call(CallTarget::Helper(tail_call::TAIL_CALL)) => tail_call::call(env, st, pc)?,
         Insn::Call(t) => call::call(env, st, pc, t)?,
         Insn::Callx { .. } => return Err(Reject::at(pc, format!("unknown opcode {:02x}", 0x8d))),
-        Insn::Exit => return exit::exit(env, st, pc),
+        Insn::Exit { .. } => return exit::exit(env, st, pc),
     }
     Ok(next)
 }

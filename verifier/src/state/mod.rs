@@ -1,8 +1,10 @@
 //! The abstract machine state: registers and stack per frame, and the frames of a path.
 
+pub mod refs;
 pub mod reg;
 pub mod stack;
 
+pub use refs::Refs;
 pub use reg::{Reg, RegType};
 pub use stack::{Byte, Stack};
 
@@ -24,24 +26,44 @@ pub struct Frame {
 impl Frame {
     /// The entry frame: r1 the context, r10 the frame pointer.
     pub fn entry() -> Frame {
+        let mut f = Frame::new(0, 0, 0);
+        f.regs[1] = Reg::pointer(RegType::Ctx);
+        f
+    }
+
+    /// A fresh frame number `frameno` running `subprog`, entered from `callsite`: every
+    /// register but r10 uninitialised, an empty stack (`init_func_state`).
+    pub fn new(callsite: usize, frameno: u32, subprog: usize) -> Frame {
         let mut regs: [Reg; 11] = std::array::from_fn(|_| Reg::not_init());
-        regs[1] = Reg::pointer(RegType::Ctx);
         regs[10] = Reg::pointer(RegType::Stack);
+        regs[10].frameno = frameno;
         Frame {
             regs,
             stack: Stack::default(),
-            callsite: 0,
-            frameno: 0,
-            subprog: 0,
+            callsite,
+            frameno,
+            subprog,
         }
     }
 }
 
 /// A path's state (`struct bpf_verifier_state`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct State {
     /// The call chain, innermost last.
     pub frames: Vec<Frame>,
+    /// Acquired references the path holds.
+    pub refs: Refs,
+    /// `may_goto` fall-throughs taken on this path (`may_goto_depth`).
+    pub may_goto_depth: u32,
+}
+
+/// States compare by their frames and references: the kernel's `states_equal` ignores the
+/// `may_goto` depth, which only the loop checks at a `may_goto` consult.
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        self.frames == other.frames && self.refs == other.refs
+    }
 }
 
 impl State {
@@ -49,7 +71,14 @@ impl State {
     pub fn entry() -> State {
         State {
             frames: vec![Frame::entry()],
+            refs: Refs::default(),
+            may_goto_depth: 0,
         }
+    }
+
+    /// The frame a stack pointer `reg` points into.
+    pub fn frame_of(&self, reg: &Reg) -> Option<&Frame> {
+        self.frames.get(reg.frameno as usize)
     }
 
     /// The innermost frame.

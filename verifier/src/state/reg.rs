@@ -26,10 +26,20 @@ pub enum RegType {
     PacketMeta,
     /// The end of packet data.
     PacketEnd,
+    /// The flow dissector's `struct bpf_flow_keys` (`PTR_TO_FLOW_KEYS`).
+    FlowKeys,
     /// Memory of a known size.
     Mem,
     /// Read-only memory of a known size.
     RdonlyMem,
+    /// A socket (`PTR_TO_SOCKET`, a full `struct bpf_sock`).
+    Socket,
+    /// Any socket (`PTR_TO_SOCK_COMMON`).
+    SockCommon,
+    /// A TCP socket (`PTR_TO_TCP_SOCK`).
+    TcpSock,
+    /// An AF_XDP socket (`PTR_TO_XDP_SOCK`).
+    XdpSock,
 }
 
 impl RegType {
@@ -46,8 +56,13 @@ impl RegType {
             RegType::Packet => "pkt",
             RegType::PacketMeta => "pkt_meta",
             RegType::PacketEnd => "pkt_end",
+            RegType::FlowKeys => "flow_keys",
             RegType::Mem => "mem",
             RegType::RdonlyMem => "rdonly_mem",
+            RegType::Socket => "sock",
+            RegType::SockCommon => "sock_common",
+            RegType::TcpSock => "tcp_sock",
+            RegType::XdpSock => "xdp_sock",
         }
     }
 
@@ -83,6 +98,13 @@ pub struct Reg {
     pub range: i32,
     /// Size of `Mem`/`RdonlyMem`.
     pub mem_size: u32,
+    /// `Mem` reserved in a ring buffer (`MEM_RINGBUF`).
+    pub ringbuf: bool,
+    /// The acquired reference this pointer holds or derives from (`ref_obj_id`), 0 if none.
+    pub ref_obj_id: u32,
+    /// A scalar whose exact range some later check relied on (`precise`): pruning then
+    /// compares it by range inclusion instead of ignoring it.
+    pub precise: bool,
 }
 
 impl Reg {
@@ -98,6 +120,9 @@ impl Reg {
             frameno: 0,
             range: 0,
             mem_size: 0,
+            ringbuf: false,
+            ref_obj_id: 0,
+            precise: false,
         }
     }
 
@@ -150,10 +175,15 @@ impl Reg {
 
     /// The kernel's name of the type, with `_or_null` when it may be NULL.
     pub fn type_name(&self) -> String {
-        if self.maybe_null {
-            format!("{}_or_null", self.ty.name())
+        let base = if self.ringbuf && self.ty == RegType::Mem {
+            "ringbuf_mem"
         } else {
-            self.ty.name().to_string()
+            self.ty.name()
+        };
+        if self.maybe_null {
+            format!("{base}_or_null")
+        } else {
+            base.to_string()
         }
     }
 }

@@ -3,6 +3,8 @@
 //! deterministic random number generator.
 #![allow(dead_code)]
 
+pub mod walk_cases;
+
 use bpfbox_kernel_compare::load::{KernelObject, LoadOptions, Verdict as KVerdict};
 use bpfbox_kernel_compare::probe::Probe;
 use bpfbox_verifier::{verify, Options, Verdict};

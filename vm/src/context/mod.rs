@@ -7,6 +7,7 @@
 //! a private tail holding the 64-bit pointers, and [`rewrite_ctx_access`] turns `LDX W` of a
 //! pointer field into `LDX DW` of its private copy.
 
+pub mod access;
 mod rewrite;
 
 pub use rewrite::rewrite_ctx_access;
@@ -23,6 +24,13 @@ pub const SKB_SHINFO_SIZE: u64 = 320;
 pub const PAGE_SIZE: usize = 4096;
 /// `NET_SKB_PAD + NET_IP_ALIGN` on x86-64: headroom of a test-run socket buffer.
 pub const SKB_HEADROOM: usize = 64;
+/// `BPF_SKB_MAX_LEN` (`SKB_MAX_ALLOC` on x86-64): the longest socket buffer
+/// `bpf_skb_change_head` may grow.
+pub const BPF_SKB_MAX_LEN: u64 = 16064;
+/// Room kept before a socket buffer's headroom, where `bpf_skb_change_head` grows the head
+/// as the kernel's `skb_cow` would after reallocating it: a buffer never grows past
+/// `BPF_SKB_MAX_LEN`, so the headroom never runs out.
+const SKB_HEAD_RESERVE: usize = BPF_SKB_MAX_LEN as usize;
 /// `ETH_HLEN`.
 pub const ETH_HLEN: usize = 14;
 /// The loopback device's interface index, the device XDP test runs receive on.
@@ -249,8 +257,9 @@ impl Context {
     /// A socket-buffer context; with `l2` false data starts at the network header, as for
     /// socket filters (the kernel's test run pulls the Ethernet header for them).
     pub fn skb_at(packet: &[u8], l2: bool) -> Context {
-        let mut frame = vec![0u8; SKB_HEADROOM + packet.len() + SKB_SHINFO_SIZE as usize];
-        frame[SKB_HEADROOM..SKB_HEADROOM + packet.len()].copy_from_slice(packet);
+        let head = SKB_HEAD_RESERVE + SKB_HEADROOM;
+        let mut frame = vec![0u8; head + packet.len() + SKB_SHINFO_SIZE as usize];
+        frame[head..head + packet.len()].copy_from_slice(packet);
         let mut c = Context {
             kind: ContextKind::Skb,
             ctx: u64_buf(skb_off::SIZE as usize),
@@ -263,8 +272,8 @@ impl Context {
             ETH_HLEN
         };
         let base = c.frame.as_ptr() as u64;
-        let data = base + (SKB_HEADROOM + pull) as u64;
-        let end = base + (SKB_HEADROOM + packet.len()) as u64;
+        let data = base + (head + pull) as u64;
+        let end = base + (head + packet.len()) as u64;
         c.set_ptr(skb_off::UAPI_DATA, skb_off::DATA, data);
         c.set_ptr(skb_off::UAPI_DATA_END, skb_off::DATA_END, end);
         c.set_ptr(skb_off::UAPI_DATA_META, skb_off::DATA_META, data);
@@ -428,7 +437,7 @@ impl Context {
     pub fn skb_bounds(&self) -> Option<crate::interp::SkbBounds> {
         (self.kind == ContextKind::Skb).then(|| {
             let d = self.get_u64(skb_off::DATA);
-            let mac = self.frame.as_ptr() as u64 + SKB_HEADROOM as u64;
+            let mac = self.frame.as_ptr() as u64 + (SKB_HEAD_RESERVE + SKB_HEADROOM) as u64;
             crate::interp::SkbBounds {
                 data: d,
                 len: self.get_u64(skb_off::DATA_END).saturating_sub(d),
@@ -438,22 +447,41 @@ impl Context {
         })
     }
 
-    /// The memory a run over this context must register: the context (writable) and the
-    /// whole frame (headroom and tailroom included).
-    pub fn regions(&self) -> Vec<Region> {
-        let mut v = vec![Region::new(
-            self.ctx.as_ptr() as *const u8,
-            self.ctx_len,
-            true,
-            RegionKind::Context,
-        )];
+    /// The memory a run of a program of type `t` over this context registers: the whole
+    /// context read-only (the first region), writable regions over the fields the program
+    /// type may store into ([`access::writable_ranges`]), and the whole frame (headroom and
+    /// tailroom included).
+    pub fn regions_for(&self, t: crate::program::ProgType) -> Vec<Region> {
+        let base = self.ctx.as_ptr() as *const u8;
+        let ranges = access::writable_ranges(self.kind, t);
+        // SAFETY: `ctx` and `frame` are heap buffers owned by this context, never resized
+        // after construction; the caller keeps the context alive for every run given
+        // these regions (a `Context` is borrowed for the whole run).
+        let mut v =
+            vec![unsafe { Region::new(base, self.ctx_len, ranges.is_none(), RegionKind::Context) }];
+        for &(off, len) in ranges.unwrap_or(&[]) {
+            if off + len <= self.ctx_len as u64 {
+                // SAFETY: a sub-range of the context buffer, as above.
+                v.push(unsafe {
+                    Region::new(
+                        base.add(off as usize),
+                        len as usize,
+                        true,
+                        RegionKind::Context,
+                    )
+                });
+            }
+        }
         if !self.frame.is_empty() {
-            v.push(Region::new(
-                self.frame.as_ptr(),
-                self.frame.len(),
-                true,
-                RegionKind::Packet,
-            ));
+            // SAFETY: as above, for the frame.
+            v.push(unsafe {
+                Region::new(
+                    self.frame.as_ptr(),
+                    self.frame.len(),
+                    true,
+                    RegionKind::Packet,
+                )
+            });
         }
         v
     }

@@ -1,146 +1,59 @@
-//! Which program types may call each helper, as the kernel's `func_proto` switches decide
-//! (Linux 6.12: `bpf_base_func_proto` in kernel/bpf/helpers.c, `bpf_tracing_func_proto`,
-//! and `sk_filter_func_proto`, `tc_cls_act_func_proto`, `xdp_func_proto`,
-//! `cg_skb_func_proto`, `bpf_sk_base_func_proto` in net/core/filter.c,
-//! `cgroup_common_func_proto` in kernel/bpf/cgroup.c), for the helpers bpfbox implements.
+//! Which program types may call each helper, derived from the [`super::catalogue`]'s
+//! `get_func_proto` tables for a privileged load with the default attach type.
 
+use std::sync::OnceLock;
+
+use super::catalogue::{for_prog, Caller};
+use crate::helper_names::{helper_id, HELPER_NAMES};
 use crate::program::ProgType;
 
 /// Who may call a helper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Availability {
-    /// Every program type (the base prototypes; some need `CAP_BPF` or `CAP_PERFMON`).
+    /// Every program type whose helpers the catalogue models.
     Base,
     /// These program types.
     Types(&'static [ProgType]),
 }
 
-use ProgType::*;
+/// Program types whose helper sets the catalogue models.
+fn modelled() -> impl Iterator<Item = ProgType> {
+    ProgType::ALL.into_iter().filter(|t| {
+        !matches!(
+            t,
+            ProgType::Unspec | ProgType::LircMode2 | ProgType::StructOps | ProgType::Ext
+        )
+    })
+}
 
-const TRACING: &[ProgType] = &[
-    Kprobe,
-    Tracepoint,
-    PerfEvent,
-    RawTracepoint,
-    RawTracepointWritable,
-    Tracing,
-    Lsm,
-];
-const PERF_OUTPUT: &[ProgType] = &[
-    Kprobe,
-    Tracepoint,
-    PerfEvent,
-    RawTracepoint,
-    RawTracepointWritable,
-    Tracing,
-    Lsm,
-    SocketFilter,
-    SchedCls,
-    SchedAct,
-    Xdp,
-    CgroupSkb,
-    LwtIn,
-    LwtOut,
-    LwtXmit,
-    SkSkb,
-    SockOps,
-];
-const XDP: &[ProgType] = &[Xdp];
-const TC_XDP: &[ProgType] = &[SchedCls, SchedAct, Xdp];
-const LOAD_BYTES: &[ProgType] = &[
-    SocketFilter,
-    SchedCls,
-    SchedAct,
-    CgroupSkb,
-    LwtIn,
-    LwtOut,
-    LwtXmit,
-    SkSkb,
-    FlowDissector,
-];
-const SK_LOOKUP: &[ProgType] = &[SchedCls, SchedAct, Xdp, CgroupSkb, SkSkb];
-const SOCK: &[ProgType] = &[SchedCls, SchedAct, CgroupSkb];
-const SK_STORAGE: &[ProgType] = &[
-    SchedCls,
-    SchedAct,
-    CgroupSkb,
-    SockOps,
-    CgroupSockAddr,
-    CgroupSockopt,
-    Tracing,
-    Lsm,
-];
-const CGROUP: &[ProgType] = &[
-    CgroupSkb,
-    CgroupSock,
-    CgroupSockAddr,
-    SockOps,
-    CgroupDevice,
-    CgroupSysctl,
-    CgroupSockopt,
-];
-const NETNS: &[ProgType] = &[CgroupSockAddr, SockOps, SkMsg, CgroupSockopt, CgroupSock];
-const LWT_TC: &[ProgType] = &[SchedCls, SchedAct, LwtXmit];
-
-/// The program types that may call the helper `name` (with its `bpf_` prefix).
+/// The program types that may call the helper `name` (with its `bpf_` prefix) when loaded
+/// with CAP_BPF and CAP_PERFMON and no particular attach type.
 pub fn program_types(name: &str) -> Availability {
-    let t = match name {
-        "bpf_get_current_uid_gid"
-        | "bpf_get_current_comm"
-        | "bpf_probe_read"
-        | "bpf_probe_read_str" => TRACING,
-        "bpf_perf_event_output" => PERF_OUTPUT,
-        "bpf_skb_load_bytes" => LOAD_BYTES,
-        "bpf_skb_store_bytes"
-        | "bpf_l3_csum_replace"
-        | "bpf_l4_csum_replace"
-        | "bpf_skb_pull_data"
-        | "bpf_csum_update"
-        | "bpf_get_hash_recalc" => LWT_TC,
-        "bpf_get_socket_cookie" => &[
-            SocketFilter,
-            SchedCls,
-            SchedAct,
-            CgroupSkb,
-            CgroupSock,
-            CgroupSockAddr,
-            SockOps,
-            SkSkb,
-            SkMsg,
-            CgroupSockopt,
-            Tracing,
-        ],
-        "bpf_csum_diff" | "bpf_redirect" | "bpf_fib_lookup" | "bpf_check_mtu" => TC_XDP,
-        "bpf_get_stack" => TRACING,
-        "bpf_xdp_adjust_head"
-        | "bpf_xdp_adjust_tail"
-        | "bpf_xdp_adjust_meta"
-        | "bpf_redirect_map" => XDP,
-        "bpf_sk_lookup_tcp" | "bpf_sk_lookup_udp" | "bpf_skc_lookup_tcp" | "bpf_sk_release" => {
-            SK_LOOKUP
-        }
-        "bpf_sk_fullsock" | "bpf_tcp_sock" | "bpf_get_listener_sock" => SOCK,
-        "bpf_sk_storage_get" | "bpf_sk_storage_delete" => SK_STORAGE,
-        "bpf_get_local_storage" => CGROUP,
-        "bpf_get_netns_cookie" => NETNS,
-        "bpf_skc_to_tcp_sock" | "bpf_skc_to_tcp_request_sock" | "bpf_ktime_get_coarse_ns" => {
-            // bpf_sk_base_func_proto: networking and tracing types.
-            return Availability::Types(&[
-                SocketFilter,
-                SchedCls,
-                SchedAct,
-                Xdp,
-                CgroupSkb,
-                SkSkb,
-                SockOps,
-                Kprobe,
-                Tracepoint,
-                RawTracepoint,
-                Tracing,
-                Lsm,
-            ]);
-        }
-        _ => return Availability::Base,
-    };
-    Availability::Types(t)
+    static TABLE: OnceLock<Vec<Availability>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (0..HELPER_NAMES.len() as u32)
+            .map(|id| {
+                let types: Vec<ProgType> = modelled()
+                    .filter(|&t| {
+                        let c = Caller {
+                            prog_type: t,
+                            attach: 0,
+                            privileged: true,
+                            sleepable: false,
+                        };
+                        for_prog(id, &c).is_some()
+                    })
+                    .collect();
+                if types.len() == modelled().count() {
+                    Availability::Base
+                } else {
+                    // Built once per process: the slices live as long as the table.
+                    Availability::Types(Box::leak(types.into_boxed_slice()))
+                }
+            })
+            .collect()
+    });
+    helper_id(name)
+        .and_then(|id| table.get(id as usize).copied())
+        .unwrap_or(Availability::Types(&[]))
 }

@@ -73,7 +73,8 @@ fn drain(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
             discarded += 1;
             continue;
         };
-        // The sample and its dynptr stay in scratch memory for the rest of the run.
+        // The sample and its dynptr stay in scratch memory while the callback runs, then
+        // their regions are withdrawn and the memory freed.
         let scratch = &mut c.env().scratch;
         scratch.push(data.into_boxed_slice());
         let (addr, len) = match scratch.last() {
@@ -83,9 +84,19 @@ fn drain(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
         scratch.push(Box::new(encode(addr, len as u32)));
         let Some(d) = scratch.last() else { break };
         let dynptr = d.as_ptr();
-        c.add_region(Region::new(addr as *const u8, len, false, RegionKind::User));
-        c.add_region(Region::new(dynptr, 16, false, RegionKind::User));
-        ret = c.call_function(a[1], [dynptr as u64, a[2], 0, 0, 0])?;
+        // SAFETY: both buffers live in the environment's scratch space, kept (boxed, never
+        // moved) until their regions are withdrawn below.
+        unsafe {
+            c.add_region(Region::new(addr as *const u8, len, false, RegionKind::User));
+            c.add_region(Region::new(dynptr, 16, false, RegionKind::User));
+        }
+        let r = c.call_function(a[1], [dynptr as u64, a[2], 0, 0, 0]);
+        c.remove_region(dynptr as u64, RegionKind::User);
+        c.remove_region(addr, RegionKind::User);
+        let scratch = &mut c.env().scratch;
+        scratch.pop();
+        scratch.pop();
+        ret = r?;
     }
     Ok(samples - discarded)
 }

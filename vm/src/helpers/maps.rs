@@ -139,7 +139,9 @@ fn lookup(ctx: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> 
     if matches!(map.map_type(), MapType::ArrayOfMaps | MapType::HashOfMaps) {
         if let Some(inner) = map.inner_map(&key) {
             for r in inner.regions() {
-                ctx.add_region(r);
+                // SAFETY: the inner map's memory lives as long as the map, which the run's
+                // map table holds from here on.
+                unsafe { ctx.add_region(r) };
             }
             ctx.env().maps.insert_if_absent(inner);
         }
@@ -201,17 +203,24 @@ fn for_each(ctx: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError
         let Some(value) = map.lookup_ptr(&key, cpu) else {
             continue;
         };
-        // The key lives in the environment's scratch space for the rest of the run, so the
-        // region stays valid while the callback (and anything after it) may read it.
+        // The key lives in the environment's scratch space while the callback runs; its
+        // region is withdrawn and the key freed afterwards, so a loop of calls does not
+        // accumulate memory (a callback's key pointer is not valid after it returns).
         let scratch = &mut ctx.env().scratch;
         scratch.push(key.into_boxed_slice());
         let Some(k) = scratch.last() else { break };
-        let region = Region::new(k.as_ptr(), k.len(), false, crate::memory::RegionKind::User);
-        let kaddr = region.start;
-        ctx.add_region(region);
+        // SAFETY: the key is boxed in the environment's scratch space, kept until its region
+        // is withdrawn below.
+        let region =
+            unsafe { Region::new(k.as_ptr(), k.len(), false, crate::memory::RegionKind::User) };
+        let kaddr = region.start();
+        // SAFETY: as above.
+        unsafe { ctx.add_region(region) };
         n += 1;
-        let r = ctx.call_function(a[1], [a[0], kaddr, value as u64, a[2], 0])?;
-        if r != 0 {
+        let r = ctx.call_function(a[1], [a[0], kaddr, value as u64, a[2], 0]);
+        ctx.remove_region(kaddr, crate::memory::RegionKind::User);
+        ctx.env().scratch.pop();
+        if r? != 0 {
             break;
         }
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::interp::HelperCtx;
 
 pub mod availability;
+pub mod catalogue;
 pub mod csum;
 pub mod dynptr;
 pub mod fib;
@@ -18,11 +19,14 @@ pub mod packet;
 pub mod printk;
 mod probe;
 mod ringbuf;
+mod seq;
 mod socket;
+mod sockopt;
 mod stack;
 pub mod storage;
 pub mod strings;
 mod sync;
+mod task;
 mod time;
 pub mod timer;
 
@@ -77,6 +81,68 @@ pub enum ArgKind {
     PtrToLong,
     /// Pointer to stack memory, or NULL.
     PtrToStackOrNull,
+    /// Pointer to readable memory, or NULL, whose size is the next argument.
+    PtrToMemOrNull,
+    /// Pointer to memory of a size the prototype fixes (other than a `u64`).
+    PtrToFixedMem,
+    /// The program's context, or NULL.
+    PtrToCtxOrNull,
+    /// Size of memory the helper allocates (`ARG_CONST_ALLOC_SIZE_OR_ZERO`).
+    ConstAllocSizeOrZero,
+    /// A `bpf_spin_lock` in a map value.
+    PtrToSpinLock,
+    /// Any socket pointer (`ARG_PTR_TO_SOCK_COMMON`).
+    PtrToSockCommon,
+    /// A full socket (`ARG_PTR_TO_SOCKET`), possibly NULL when the prototype allows it.
+    PtrToSocket,
+    /// A kernel object typed by BTF (`ARG_PTR_TO_BTF_ID`, `ARG_PTR_TO_BTF_ID_SOCK_COMMON`).
+    PtrToBtfId,
+    /// A per-CPU kernel object (`ARG_PTR_TO_PERCPU_BTF_ID`).
+    PtrToPercpuBtfId,
+    /// A `bpf_timer` in a map value.
+    PtrToTimer,
+    /// A kptr slot in a map value (`ARG_KPTR_XCHG_DEST`).
+    KptrXchgDest,
+    /// A `bpf_dynptr`.
+    PtrToDynptr,
+    /// A pointer into an arena.
+    PtrToArena,
+}
+
+impl ArgKind {
+    /// The coarse kind of a catalogue argument.
+    pub fn of(a: &catalogue::Arg) -> ArgKind {
+        use catalogue::{flag, ArgBase as B};
+        match a.base {
+            B::DontCare | B::Anything | B::Scalar => ArgKind::Anything,
+            B::ConstMapPtr => ArgKind::ConstMapPtr,
+            B::PtrToMapKey => ArgKind::PtrToMapKey,
+            B::PtrToMapValue => ArgKind::PtrToMapValue,
+            B::PtrToMem if a.has(flag::FIXED_SIZE) && a.size == 8 => ArgKind::PtrToLong,
+            B::PtrToMem if a.has(flag::FIXED_SIZE) => ArgKind::PtrToFixedMem,
+            B::PtrToMem if a.has(flag::UNINIT) => ArgKind::PtrToUninitMem,
+            B::PtrToMem if a.maybe_null() => ArgKind::PtrToMemOrNull,
+            B::PtrToMem => ArgKind::PtrToMem,
+            B::PtrToArena => ArgKind::PtrToArena,
+            B::ConstSize => ArgKind::ConstSize,
+            B::ConstSizeOrZero => ArgKind::ConstSizeOrZero,
+            B::PtrToCtx if a.maybe_null() => ArgKind::PtrToCtxOrNull,
+            B::PtrToCtx => ArgKind::PtrToCtx,
+            B::PtrToSpinLock => ArgKind::PtrToSpinLock,
+            B::PtrToSockCommon => ArgKind::PtrToSockCommon,
+            B::PtrToSocket => ArgKind::PtrToSocket,
+            B::PtrToBtfId | B::PtrToBtfIdSockCommon => ArgKind::PtrToBtfId,
+            B::PtrToRingbufMem => ArgKind::PtrToRingbufMem,
+            B::ConstAllocSizeOrZero => ArgKind::ConstAllocSizeOrZero,
+            B::PtrToPercpuBtfId => ArgKind::PtrToPercpuBtfId,
+            B::PtrToFunc => ArgKind::PtrToFunc,
+            B::PtrToStack => ArgKind::PtrToStackOrNull,
+            B::PtrToConstStr => ArgKind::PtrToConstStr,
+            B::PtrToTimer => ArgKind::PtrToTimer,
+            B::KptrXchgDest => ArgKind::KptrXchgDest,
+            B::PtrToDynptr => ArgKind::PtrToDynptr,
+        }
+    }
 }
 
 /// Return kinds, after the kernel's `enum bpf_return_type`.
@@ -92,6 +158,45 @@ pub enum RetKind {
     PtrToRingbufMemOrNull,
     /// Pointer to memory, or NULL.
     PtrToMemOrNull,
+    /// Pointer to a map value (never NULL).
+    PtrToMapValue,
+    /// Pointer to a full socket, or NULL.
+    PtrToSocketOrNull,
+    /// Pointer to a TCP socket, or NULL.
+    PtrToTcpSockOrNull,
+    /// Pointer to any socket, or NULL.
+    PtrToSockCommonOrNull,
+    /// Pointer to memory (never NULL).
+    PtrToMem,
+    /// Pointer to memory or a BTF-typed kernel object, possibly NULL.
+    PtrToMemOrBtfId,
+    /// Pointer to a BTF-typed kernel object.
+    PtrToBtfId,
+    /// Pointer to a BTF-typed kernel object, or NULL.
+    PtrToBtfIdOrNull,
+}
+
+impl RetKind {
+    /// The coarse kind of a catalogue return kind.
+    pub fn of(r: &catalogue::Ret) -> RetKind {
+        use catalogue::{flag, RetBase as B};
+        let null = r.maybe_null();
+        match r.base {
+            B::Integer => RetKind::Integer,
+            B::Void => RetKind::Void,
+            B::PtrToMapValue if null => RetKind::PtrToMapValueOrNull,
+            B::PtrToMapValue => RetKind::PtrToMapValue,
+            B::PtrToSocket => RetKind::PtrToSocketOrNull,
+            B::PtrToTcpSock => RetKind::PtrToTcpSockOrNull,
+            B::PtrToSockCommon => RetKind::PtrToSockCommonOrNull,
+            B::PtrToMem if r.flags & flag::RINGBUF != 0 => RetKind::PtrToRingbufMemOrNull,
+            B::PtrToMem if null => RetKind::PtrToMemOrNull,
+            B::PtrToMem => RetKind::PtrToMem,
+            B::PtrToMemOrBtfId => RetKind::PtrToMemOrBtfId,
+            B::PtrToBtfId if null => RetKind::PtrToBtfIdOrNull,
+            B::PtrToBtfId => RetKind::PtrToBtfId,
+        }
+    }
 }
 
 /// A helper's signature.
@@ -104,6 +209,14 @@ pub struct Proto {
 }
 
 impl Proto {
+    /// The coarse view of a catalogue prototype.
+    pub fn of(p: &catalogue::FuncProto) -> Self {
+        Proto {
+            ret: RetKind::of(&p.ret),
+            args: p.used_args().iter().map(ArgKind::of).collect(),
+        }
+    }
+
     /// A prototype from its parts.
     pub fn new(ret: RetKind, args: &[ArgKind]) -> Self {
         Proto {
@@ -199,11 +312,18 @@ impl HelperRegistry {
         strings::register(&mut r);
         mtu::register(&mut r);
         stack::register(&mut r);
+        task::register(&mut r);
+        seq::register(&mut r);
+        sockopt::register(&mut r);
         r
     }
 
-    /// Adds or replaces a helper.
-    pub fn register(&mut self, h: Helper) {
+    /// Adds or replaces a helper. A helper the kernel has takes its prototype from the
+    /// [`catalogue`], whatever the caller passed, so engines and verifier agree.
+    pub fn register(&mut self, mut h: Helper) {
+        if let Some(p) = catalogue::default_proto(h.id) {
+            h.proto = Proto::of(p);
+        }
         let id = h.id as usize;
         if self.by_id.len() <= id {
             self.by_id.resize(id + 1, None);

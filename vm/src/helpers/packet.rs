@@ -5,7 +5,7 @@
 
 use super::maps::{map_arg, EFAULT, EINVAL};
 use super::{reg, ArgKind as A, HelperError, HelperRegistry, RetKind as R};
-use crate::context::{skb_off, xdp_off, SKB_SHINFO_SIZE, XDP_FRAME_SIZE};
+use crate::context::{skb_off, xdp_off, BPF_SKB_MAX_LEN, SKB_SHINFO_SIZE, XDP_FRAME_SIZE};
 use crate::interp::HelperCtx;
 use crate::maps::MapType;
 use crate::program::ProgType;
@@ -27,8 +27,8 @@ fn wr_ptr(
     private: u64,
     v: u64,
 ) -> Result<(), HelperError> {
-    c.write(ctx.wrapping_add(private), &v.to_ne_bytes())?;
-    c.write(ctx.wrapping_add(uapi), &(v as u32).to_ne_bytes())
+    c.write_context(ctx.wrapping_add(private), &v.to_ne_bytes())?;
+    c.write_context(ctx.wrapping_add(uapi), &(v as u32).to_ne_bytes())
 }
 
 /// `(data, data_end)` of a socket-buffer context.
@@ -103,6 +103,7 @@ fn adjust_tail(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErro
         return Ok(EINVAL);
     }
     if off > 0 {
+        c.check_writable(x.end, off as usize)?;
         c.write(x.end, &vec![0u8; off as usize])?;
     }
     wr_ptr(c, a[0], 4, xdp_off::DATA_END, end)?;
@@ -127,6 +128,46 @@ fn adjust_meta(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErro
     Ok(0)
 }
 
+/// `bpf_skb_change_head(skb, head_room, flags)`: pushes `head_room` zero bytes before the
+/// data (the new MAC header), growing `len`; `-EINVAL` for flags or a buffer that would
+/// grow past `BPF_SKB_MAX_LEN`. The data pointers are recomputed either way.
+fn change_head(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let ctx = a[0];
+    let head_room = a[1] & 0xffff_ffff;
+    let (data, end) = skb_bounds(c, ctx)?;
+    let len = end.wrapping_sub(data) & 0xffff_ffff;
+    let new_len = (len + head_room) & 0xffff_ffff;
+    if a[2] != 0 || new_len > BPF_SKB_MAX_LEN || new_len < len {
+        return Ok(EINVAL);
+    }
+    let new_data = data.wrapping_sub(head_room);
+    // The head grows into the frame's reserve; the write is checked like any other.
+    let n = usize::try_from(head_room).unwrap_or(usize::MAX);
+    c.check_writable(new_data, n)?;
+    let zeros = vec![0u8; n];
+    c.write(new_data, &zeros)?;
+    wr_ptr(c, ctx, skb_off::UAPI_DATA, skb_off::DATA, new_data)?;
+    wr_ptr(
+        c,
+        ctx,
+        skb_off::UAPI_DATA_META,
+        skb_off::DATA_META,
+        new_data,
+    )?;
+    let old = rd32(c, ctx.wrapping_add(skb_off::LEN))?;
+    c.write_context(
+        ctx.wrapping_add(skb_off::LEN),
+        &old.wrapping_add(head_room as u32).to_ne_bytes(),
+    )?;
+    Ok(0)
+}
+
+fn rd32(c: &HelperCtx<'_, '_>, addr: u64) -> Result<u32, HelperError> {
+    let mut b = [0u8; 4];
+    c.read_into(addr, &mut b)?;
+    Ok(u32::from_ne_bytes(b))
+}
+
 /// A redirect a program requested (`bpf_redirect`, `bpf_redirect_map`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Redirect {
@@ -140,6 +181,14 @@ pub struct Redirect {
 
 /// Registers the packet and redirect helpers.
 pub(crate) fn register(r: &mut HelperRegistry) {
+    reg(
+        r,
+        43,
+        "bpf_skb_change_head",
+        R::Integer,
+        &[A::PtrToCtx, A::Anything, A::Anything],
+        change_head,
+    );
     reg(
         r,
         44,
@@ -173,6 +222,8 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         &[A::PtrToCtx, A::Anything, A::PtrToUninitMem, A::ConstSize],
         |c, a| {
             let len = a[3] & 0xffff_ffff;
+            // Checked before anything of the program's size is allocated.
+            c.check_writable(a[2], len as usize)?;
             let (data, end) = skb_bounds(c, a[0])?;
             let off = a[1] & 0xffff_ffff;
             let bytes = match skb_ptr_checked(data, end, off, len) {
@@ -276,11 +327,14 @@ pub(crate) fn register(r: &mut HelperRegistry) {
             if bad {
                 return Ok(if xdp { 0 } else { 2 });
             }
-            c.env().redirects.push(Redirect {
-                target: a[0] & 0xffff_ffff,
-                map: None,
-                flags: a[1],
-            });
+            record(
+                c,
+                Redirect {
+                    target: a[0] & 0xffff_ffff,
+                    map: None,
+                    flags: a[1],
+                },
+            );
             Ok(if xdp { 4 } else { 7 })
         },
     );
@@ -325,10 +379,27 @@ fn redirect_map(c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperErr
     if !found && flags & BPF_F_BROADCAST == 0 {
         return Ok(flags & ACTIONS);
     }
-    c.env().redirects.push(Redirect {
-        target: u64::from(key),
-        map: Some(map.name().to_string()),
-        flags,
-    });
+    record(
+        c,
+        Redirect {
+            target: u64::from(key),
+            map: Some(map.name().to_string()),
+            flags,
+        },
+    );
     Ok(4)
+}
+
+/// The most redirects a run records; the kernel keeps only the last, and a program calling
+/// the helper in a loop must not grow host memory without bound.
+pub const MAX_REDIRECTS: usize = 1024;
+
+/// Records a redirect, or flags the output limit once [`MAX_REDIRECTS`] are kept.
+fn record(c: &mut HelperCtx<'_, '_>, r: Redirect) {
+    let env = c.env();
+    if env.redirects.len() < MAX_REDIRECTS {
+        env.redirects.push(r);
+    } else {
+        env.output_limit_reached = true;
+    }
 }

@@ -55,13 +55,17 @@ impl Space {
     }
 }
 
-fn size_arg(v: u64) -> usize {
-    usize::try_from(v).unwrap_or(usize::MAX).min(1 << 24)
+/// The size argument (the kernel's `u32`), once the destination is known to hold it: every
+/// buffer sized by the program is checked before it is allocated.
+fn size_arg(c: &HelperCtx<'_, '_>, dst: u64, v: u64) -> Result<usize, HelperError> {
+    let size = (v & 0xffff_ffff) as usize;
+    c.check_writable(dst, size)?;
+    Ok(size)
 }
 
 /// `bpf_probe_read{,_kernel,_user}(dst, size, src)`.
 fn read(space: Space, c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let size = size_arg(a[1]);
+    let size = size_arg(c, a[0], a[1])?;
     let mut buf = vec![0u8; size];
     let r = if c.read_into(a[2], &mut buf).is_ok() {
         0
@@ -77,7 +81,7 @@ fn read(space: Space, c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, Hel
 /// NUL, returning the length including the NUL (`size` when truncated); on a fault the
 /// destination is zeroed and the errno returned.
 fn read_str(space: Space, c: &mut HelperCtx<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let size = size_arg(a[1]);
+    let size = size_arg(c, a[0], a[1])?;
     if size == 0 {
         return Ok(0);
     }
@@ -117,7 +121,7 @@ pub(crate) fn register(r: &mut HelperRegistry) {
     // bpf_copy_from_user(dst, size, user_ptr): the sleepable copy; a fault clears dst and
     // is -EFAULT whatever the address.
     reg(r, 148, "bpf_copy_from_user", R::Integer, args, |c, a| {
-        let mut buf = vec![0u8; size_arg(a[1])];
+        let mut buf = vec![0u8; size_arg(c, a[0], a[1])?];
         let r = if c.read_into(a[2], &mut buf).is_ok() {
             0
         } else {

@@ -4,6 +4,7 @@ use super::maps::{map_arg, EFAULT, EINVAL};
 use super::{reg, ArgKind as A, HelperError, HelperRegistry, RetKind as R};
 use crate::interp::HelperCtx;
 use crate::maps::{MapRef, MapType};
+use crate::memory::RegionKind;
 
 fn ret<T>(r: crate::maps::MapResult<T>) -> u64 {
     r.map_or_else(|e| e.helper_ret() as u64, |_| 0)
@@ -14,9 +15,7 @@ fn ring_of(c: &mut HelperCtx<'_, '_>, addr: u64) -> Option<MapRef> {
     c.env()
         .maps
         .iter()
-        .find(|m| {
-            m.map_type() == MapType::Ringbuf && m.regions().iter().any(|r| r.contains(addr, 1))
-        })
+        .find(|m| m.map_type() == MapType::Ringbuf && m.ringbuf_owns(addr))
         .cloned()
 }
 
@@ -38,6 +37,8 @@ fn submit_or_discard(
         map.submit(p, a[1])
     };
     r.map_err(|e| HelperError::Message(e.to_string()))?;
+    // The record is the consumer's now: the program loses its way to it.
+    c.remove_region(a[0], RegionKind::RingBuf);
     Ok(0)
 }
 
@@ -66,7 +67,15 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         &[A::ConstMapPtr, A::Anything, A::Anything],
         |c, a| {
             let map = map_arg(c, a[0])?;
-            Ok(map.reserve(a[1], a[2]).map_or(0, |p| p as u64))
+            let Some(p) = map.reserve(a[1], a[2]) else {
+                return Ok(0);
+            };
+            if let Some(r) = map.ringbuf_record_region(p, a[1]) {
+                // SAFETY: the record lies in the ring's data area, which the map (held by
+                // the run's map table) owns for the whole run.
+                unsafe { c.add_region(r) };
+            }
+            Ok(p as u64)
         },
     );
     reg(

@@ -24,8 +24,10 @@ fn storage(
     match map.local_storage(key, cpu, create, init) {
         Ok(Some((p, region))) => {
             if let Some(r) = region {
-                if !c.is_accessible(r.start, r.len as usize, true) {
-                    c.add_region(r);
+                if !c.is_accessible(r.start(), r.len() as usize, true) {
+                    // SAFETY: the storage's memory belongs to the map, which the run's map
+                    // table keeps alive.
+                    unsafe { c.add_region(r) };
                 }
             }
             Ok(p as u64)

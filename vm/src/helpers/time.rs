@@ -48,7 +48,8 @@ pub(crate) fn register(r: &mut HelperRegistry) {
         R::Integer,
         &[A::PtrToUninitMem, A::ConstSize],
         |c, a| {
-            let size = usize::try_from(a[1]).unwrap_or(usize::MAX).min(1 << 20);
+            let size = usize::try_from(a[1] & 0xffff_ffff).unwrap_or(usize::MAX);
+            c.check_writable(a[0], size)?;
             let comm = c.env().comm;
             let mut buf = vec![0u8; size];
             let n = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());

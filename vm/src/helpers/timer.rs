@@ -80,12 +80,11 @@ pub fn fire_timers<'a>(
         let key = env.scratch.last().map_or(0, |k| k.as_ptr() as u64);
         let mut regions = env.maps.regions();
         regions.extend(env.net.sockets.regions());
-        regions.push(Region::new(
-            key as *const u8,
-            t.key.len(),
-            false,
-            RegionKind::User,
-        ));
+        regions.extend(env.task.regions());
+        // SAFETY: the key was just boxed into the environment's scratch space, kept (never
+        // moved) for the rest of the run.
+        regions
+            .push(unsafe { Region::new(key as *const u8, t.key.len(), false, RegionKind::User) });
         env.timers[i].running = true;
         env.current_prog = t.prog;
         let r = vm.run_function(

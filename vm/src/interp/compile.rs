@@ -384,7 +384,7 @@ pub(crate) fn compile(
                 Op::new(K::CallKfunc, 0, 0, off as i32, btf_id as u32 as u64)
             }
             Insn::Callx { reg } => Op::new(K::Callx, reg, 0, 0, 0),
-            Insn::Exit => Op::new(K::Exit, 0, 0, 0, 0),
+            Insn::Exit { .. } => Op::new(K::Exit, 0, 0, 0, 0),
             Insn::LdImm64 { dst, kind, imm } => match kind {
                 LdImm64Kind::Imm => Op::new(K::LdImm64, dst, 0, 0, imm),
                 // A function pointer is its slot index; callx and helpers taking callbacks

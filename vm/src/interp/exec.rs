@@ -17,7 +17,8 @@ fn r(i: u8) -> usize {
     (i & 15) as usize
 }
 
-/// Finds the region holding `[addr, addr + size)`; a store also needs a writable region.
+/// Finds a region holding `[addr, addr + size)`; a store needs a writable one (regions may
+/// overlap: a read-only context with writable fields over it).
 #[inline(always)]
 pub(crate) fn check_access(
     regions: &[Region],
@@ -26,10 +27,7 @@ pub(crate) fn check_access(
     write: bool,
 ) -> Result<(), FaultKind> {
     for reg in regions {
-        if reg.contains(addr, size) {
-            if write && !reg.writable {
-                break;
-            }
+        if reg.contains(addr, size) && (!write || reg.writable()) {
             return Ok(());
         }
     }
@@ -38,11 +36,11 @@ pub(crate) fn check_access(
 
 /// [`check_access`] for the hot loop. The first region (the stack, which most accesses hit)
 /// is tested inline; the scan of the others stays out of line so the loop's registers are
-/// not spent on it. The answer is the same: the first region holding the range decides.
+/// not spent on it. The answer is the same.
 #[inline(always)]
 fn accessible(regions: &[Region], addr: u64, size: u64, write: bool) -> bool {
     match regions.first() {
-        Some(first) if first.contains(addr, size) && (!write || first.writable) => true,
+        Some(first) if first.contains(addr, size) && (!write || first.writable()) => true,
         _ => scan_regions(regions, addr, size, write),
     }
 }
@@ -66,8 +64,9 @@ macro_rules! load {
                 return Err(Fault { pc: $pc, kind });
             }
         }
-        // SAFETY: in checked mode the range lies inside a live region the run owns or borrows;
-        // in unchecked mode the caller of `set_unchecked` promised every access is in bounds.
+        // SAFETY: in checked mode the range lies inside a live region, and regions are made
+        // only from memory their maker vouched for (`Region::new` is unsafe); in unchecked
+        // mode the caller of `set_unchecked` promised every access is in bounds.
         unsafe { std::ptr::read_unaligned(addr as usize as *const $t) }
     }};
 }
@@ -458,21 +457,22 @@ pub(crate) fn run<const CHECKED: bool>(
                     regs[r(op.dst)]
                 };
                 let a = base.wrapping_add(op.off as i64 as u64);
-                let old = match size {
-                    crate::isa::Size::B => load!(m, CHECKED, at, a, u8) as u64,
-                    crate::isa::Size::H => load!(m, CHECKED, at, a, u16) as u64,
-                    crate::isa::Size::W => load!(m, CHECKED, at, a, u32) as u64,
-                    crate::isa::Size::DW => load!(m, CHECKED, at, a, u64),
-                };
-                let res = semantics::atomic(aop, size, old, regs[r(op.src)], regs[0]);
-                if let Some(v) = res.store {
-                    match size {
-                        crate::isa::Size::B => store!(m, CHECKED, at, a, u8, v),
-                        crate::isa::Size::H => store!(m, CHECKED, at, a, u16, v),
-                        crate::isa::Size::W => store!(m, CHECKED, at, a, u32, v),
-                        crate::isa::Size::DW => store!(m, CHECKED, at, a, u64, v),
-                    }
+                let write = super::atomics::may_store(aop);
+                let n = super::atomics::bytes(size);
+                if CHECKED && !accessible(&m.regions, a, n, write) {
+                    let kind = FaultKind::OutOfBounds {
+                        addr: a,
+                        size: n,
+                        write,
+                    };
+                    return Err(Fault { pc: at, kind });
                 }
+                // SAFETY: in checked mode the range lies in a live region (writable when the
+                // operation may store); in unchecked mode the caller of `set_unchecked`
+                // promised every access is in bounds. Program memory is only ever accessed
+                // through raw pointers.
+                let res =
+                    unsafe { super::atomics::atomic_at(a, aop, size, regs[r(op.src)], regs[0]) };
                 if let Some((which, v)) = res.load {
                     let reg = match which {
                         AtomicLoadReg::Src => op.src,

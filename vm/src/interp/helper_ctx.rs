@@ -29,8 +29,64 @@ impl HelperCtx<'_, '_> {
     }
 
     /// Makes more memory visible to the program for the rest of the run.
-    pub fn add_region(&mut self, region: Region) {
+    ///
+    /// A helper registered from safe code cannot call it (issue 11: a safe override once
+    /// pointed the interpreter at foreign memory):
+    ///
+    /// ```compile_fail,E0133
+    /// use bpfbox_vm::helpers::HelperRegistry;
+    /// use bpfbox_vm::memory::{Region, RegionKind};
+    /// let mut r = HelperRegistry::new();
+    /// r.override_fn(1, |c, _| {
+    ///     c.add_region(Region::from_static(&[0u8; 8], RegionKind::User));
+    ///     Ok(0)
+    /// });
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// The region's memory must stay valid for the rest of the run, as [`Region::new`]
+    /// requires.
+    pub unsafe fn add_region(&mut self, region: Region) {
         self.m.regions.push(region);
+    }
+
+    /// Withdraws the region starting at `start` (a ring buffer record once submitted), so
+    /// the program can no longer reach that memory.
+    pub fn remove_region(&mut self, start: u64, kind: crate::memory::RegionKind) {
+        if let Some(i) = self
+            .m
+            .regions
+            .iter()
+            .rposition(|r| r.start() == start && r.kind() == kind)
+        {
+            self.m.regions.remove(i);
+        }
+    }
+
+    /// Writes `data` into the run's context at `addr` whether or not the program may store
+    /// there: the context's private fields and the pointer fields the kernel keeps
+    /// read-only, which helpers such as `bpf_xdp_adjust_head` update. The range must lie
+    /// in the context.
+    pub fn write_context(&mut self, addr: u64, data: &[u8]) -> Result<(), HelperError> {
+        let in_ctx = self.m.regions.iter().any(|r| {
+            r.kind() == crate::memory::RegionKind::Context && r.contains(addr, data.len() as u64)
+        });
+        if !in_ctx {
+            return Err(HelperError::Fault(Box::new(Fault {
+                pc: self.m.pc,
+                kind: FaultKind::OutOfBounds {
+                    addr,
+                    size: data.len() as u64,
+                    write: true,
+                },
+            })));
+        }
+        // SAFETY: the range lies in the context region, memory the run's owner registered
+        // as valid for reads and writes of the engine for the whole run; the program's view
+        // of it is only ever through raw pointers.
+        unsafe { std::ptr::copy(data.as_ptr(), addr as usize as *mut u8, data.len()) };
+        Ok(())
     }
 
     fn check(&self, addr: u64, len: usize, write: bool) -> Result<(), HelperError> {

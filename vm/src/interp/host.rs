@@ -63,7 +63,12 @@ impl<'r> Host<'r> {
     /// The state of a run of `vm` whose stack is the `stack_len` bytes at `stack` (region 0,
     /// as in the interpreter), with the caller's `regions` after it. `checked` is the memory
     /// checking of code the host runs itself (callbacks and budget replays).
-    pub fn new(
+    ///
+    /// # Safety
+    ///
+    /// `[stack, stack + stack_len)` must be valid for reads and writes for the host's whole
+    /// life, as [`Region::new`] requires.
+    pub unsafe fn new(
         vm: &'r Vm,
         stack: *mut u8,
         stack_len: usize,
@@ -73,7 +78,8 @@ impl<'r> Host<'r> {
         checked: bool,
     ) -> Host<'r> {
         let mut all = Vec::with_capacity(regions.len() + 1);
-        all.push(Region::new(stack, stack_len, true, RegionKind::Stack));
+        // SAFETY: the caller vouches for the stack (this function's contract).
+        all.push(unsafe { Region::new(stack, stack_len, true, RegionKind::Stack) });
         all.extend_from_slice(regions);
         Host {
             m: Machine {

@@ -6,6 +6,7 @@
 //! (the default) every load and store is checked against the regions and a bad access is a
 //! [`Fault`] carrying the program counter.
 
+pub mod atomics;
 mod compile;
 mod exec;
 mod helper_ctx;
@@ -235,10 +236,14 @@ impl Machine<'_> {
         let Some(addr) = skb.load_addr(off as i32, size) else {
             return Ok(None);
         };
+        // The bounds come from the embedder (`RunOptions::skb`), so they are held against
+        // the run's regions like any other access before anything is read.
+        exec::check_access(&self.regions, addr, u64::from(size), false)
+            .map_err(|kind| Fault { pc, kind })?;
         let mut v = 0u64;
         for i in 0..u64::from(size) {
-            // SAFETY: `load_addr` returned an address whose `size` bytes lie inside the
-            // socket buffer the caller registered for this run.
+            // SAFETY: the `size` bytes at `addr` lie in one of the run's regions (checked
+            // above), memory its owner keeps valid for the run.
             let b = unsafe { std::ptr::read((addr + i) as usize as *const u8) };
             v = (v << 8) | b as u64;
         }
@@ -493,7 +498,8 @@ impl Vm {
         let mut env = Env::default();
         let ptr = mem.as_mut_ptr();
         let len = mem.len();
-        let regions = [Region::new(ptr, len, true, RegionKind::Memory)];
+        // SAFETY: `mem` is exclusively borrowed for the whole run.
+        let regions = [unsafe { Region::new(ptr, len, true, RegionKind::Memory) }];
         let r1 = if len == 0 { 0 } else { ptr as u64 };
         self.run(
             [r1, len as u64, 0, 0, 0],
@@ -549,7 +555,8 @@ impl Vm {
         let stack_bytes = stack.len() * 8;
         let stack_ptr = stack.as_mut_ptr() as *mut u8;
         let mut all = Vec::with_capacity(regions.len() + 1);
-        all.push(Region::new(stack_ptr, stack_bytes, true, RegionKind::Stack));
+        // SAFETY: the stack is owned here and dropped only after the run.
+        all.push(unsafe { Region::new(stack_ptr, stack_bytes, true, RegionKind::Stack) });
         all.extend_from_slice(regions);
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(&args);

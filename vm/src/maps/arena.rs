@@ -6,8 +6,9 @@
 //! lives, and only ever touched through raw pointers: no Rust reference to these bytes is
 //! ever created, so program writes cannot invalidate a borrow.
 //!
-//! Concurrent programs racing on the same value behave as they do in the kernel (no
-//! synchronisation beyond what the program does itself); map-internal bookkeeping is
+//! Concurrent programs racing on the same value behave as they do in the kernel: BPF atomic
+//! instructions are atomic read-modify-writes ([`crate::interp::atomics`]), other accesses
+//! get no synchronisation beyond what the program does itself; map-internal bookkeeping is
 //! protected by each map's mutex.
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
@@ -26,11 +27,15 @@ pub struct Arena {
     layout: Layout,
 }
 
-// SAFETY (for the two impls below): the arena owns its allocation exclusively; all accesses
-// go through raw pointers with bounds checks, and the pointer itself is never reassigned, so
-// moving or sharing the handle between threads cannot create aliasing references.
+// SAFETY (for the two impls below): the arena owns its allocation exclusively and the
+// pointer is never reassigned; no Rust reference to its bytes is ever created, so moving or
+// sharing the handle between threads cannot create aliasing references. What threads do to
+// the bytes: BPF atomic instructions are real atomic read-modify-writes
+// (`interp::atomics`), and map bookkeeping is under each map's mutex. Plain loads and stores
+// of programs on different threads to the same bytes are the programs' own race, as in the
+// kernel (the memory is plain bytes with no invariant a torn value could break).
 unsafe impl Send for Arena {}
-// SAFETY: see above; `&Arena` only exposes raw-pointer based copies.
+// SAFETY: see above; `&Arena` only exposes bounds-checked raw-pointer copies.
 unsafe impl Sync for Arena {}
 
 impl Arena {
@@ -130,7 +135,10 @@ impl Arena {
 
     /// The region a program may access: the whole arena.
     pub fn region(&self, writable: bool, kind: RegionKind) -> Region {
-        Region::new(self.ptr.as_ptr(), self.len, writable, kind)
+        // SAFETY: the arena's allocation lives as long as the arena, which the map (and so
+        // the map table a run borrows) owns; its bytes are only ever accessed through raw
+        // pointers.
+        unsafe { Region::new(self.ptr.as_ptr(), self.len, writable, kind) }
     }
 
     /// The offset of `addr` inside the arena, if it points into it.

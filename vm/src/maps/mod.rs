@@ -417,7 +417,8 @@ impl Map {
     }
 
     /// Memory programs may access directly: value storage (`RegionKind::MapValue`, read-only
-    /// with `BPF_F_RDONLY_PROG`) or the ring buffer data area (`RegionKind::RingBuf`).
+    /// with `BPF_F_RDONLY_PROG`). A ring buffer has none: each reserved record is a region
+    /// of its own while it is reserved ([`Map::ringbuf_record_region`]).
     pub fn regions(&self) -> Vec<Region> {
         self.ops().regions()
     }
@@ -474,6 +475,16 @@ impl Map {
             return None;
         }
         self.ringbuf().ok()?.reserve(size)
+    }
+
+    /// The writable region of a record [`Map::reserve`] returned (ring buffers only).
+    pub fn ringbuf_record_region(&self, sample: *const u8, size: u64) -> Option<Region> {
+        self.ringbuf().ok()?.record_region(sample, size)
+    }
+
+    /// Whether `addr` points into this ring buffer's data area.
+    pub fn ringbuf_owns(&self, addr: u64) -> bool {
+        self.ringbuf().is_ok_and(|r| r.owns(addr))
     }
 
     /// `bpf_ringbuf_submit` of a pointer returned by [`Map::reserve`].

@@ -137,6 +137,22 @@ impl RingBuf {
         Ok(())
     }
 
+    /// The writable region of the `size`-byte record at `sample` (from [`RingBuf::reserve`]).
+    pub(crate) fn record_region(&self, sample: *const u8, size: u64) -> Option<Region> {
+        let off = self.data.offset_of(sample)?;
+        let end = (off as u64).checked_add(size)?;
+        (end <= 2 * self.size).then(|| {
+            self.data
+                .region(true, RegionKind::RingBuf)
+                .sub_region(off as u64, size)
+        })?
+    }
+
+    /// Whether `addr` points into the data area.
+    pub(crate) fn owns(&self, addr: u64) -> bool {
+        self.data.offset_of(addr as usize as *const u8).is_some()
+    }
+
     /// `bpf_ringbuf_submit`.
     pub(crate) fn submit(&self, sample: *const u8, flags: u64) -> MapResult<()> {
         self.commit(sample, flags, false)
@@ -185,7 +201,7 @@ impl RingBuf {
             if len & BPF_RINGBUF_BUSY_BIT != 0 {
                 return None;
             }
-            let sample = u64::from(len & !BPF_RINGBUF_DISCARD_BIT);
+            let sample = u64::from(len & !BPF_RINGBUF_DISCARD_BIT).min(self.size);
             let off = (p.consumer & self.mask) as usize + BPF_RINGBUF_HDR_SZ as usize;
             p.consumer += round_len(sample);
             if len & BPF_RINGBUF_DISCARD_BIT == 0 {
@@ -205,7 +221,9 @@ impl RingBuf {
             if len & BPF_RINGBUF_BUSY_BIT != 0 {
                 break;
             }
-            let sample = u64::from(len & !BPF_RINGBUF_DISCARD_BIT);
+            // Headers are written only here (programs never reach them); bounding by the
+            // ring's size keeps a corrupt one from asking for more than the ring holds.
+            let sample = u64::from(len & !BPF_RINGBUF_DISCARD_BIT).min(self.size);
             if len & BPF_RINGBUF_DISCARD_BIT == 0 {
                 let off = (pos & self.mask) as usize + BPF_RINGBUF_HDR_SZ as usize;
                 out.push(self.data.to_vec(off, sample as usize));
@@ -224,8 +242,11 @@ impl RingBuf {
 impl MapOps for RingBuf {
     super::ring_buffer_has_no_elements!();
 
+    /// None: the data area holds the record headers the consumer trusts, so a program
+    /// reaches only the records it reserved, each through a region of its own
+    /// ([`RingBuf::record_region`]) withdrawn when the record is submitted or discarded.
     fn regions(&self) -> Vec<Region> {
-        vec![self.data.region(true, RegionKind::RingBuf)]
+        Vec::new()
     }
 
     fn len(&self) -> usize {

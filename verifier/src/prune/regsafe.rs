@@ -1,0 +1,156 @@
+//! `regsafe`: whether every path that was safe from an old register is safe from the current
+//! one, so the current path may stop.
+
+use super::idmap::IdMap;
+use super::Exact;
+use crate::domain::ScalarDomain;
+use crate::state::{Reg, RegType};
+
+/// `regs_exact`: the same register up to a renaming of ids.
+pub fn regs_exact(old: &Reg, cur: &Reg, ids: &mut IdMap) -> bool {
+    same_fields(old, cur)
+        && old.val == cur.val
+        && ids.check(old.id, cur.id)
+        && ids.check(old.ref_obj_id, cur.ref_obj_id)
+}
+
+/// The fields the kernel compares before the variable offset: type, fixed offset and the
+/// type's own data (map, size, packet range).
+fn same_fields(old: &Reg, cur: &Reg) -> bool {
+    old.ty == cur.ty
+        && old.maybe_null == cur.maybe_null
+        && old.off == cur.off
+        && old.map == cur.map
+        && old.range == cur.range
+        && old.mem_size == cur.mem_size
+        && old.ringbuf == cur.ringbuf
+        && old.frameno == cur.frameno
+}
+
+/// The current value lies inside the old one (`range_within` and `tnum_in`).
+fn within(old: &Reg, cur: &Reg) -> bool {
+    cur.val.within(&old.val)
+}
+
+/// `regsafe`. `precision` says whether precision marks are tracked: without them every
+/// scalar counts as precise, which only prunes less.
+pub fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap, exact: Exact, precision: bool) -> bool {
+    if exact == Exact::Exact {
+        return regs_exact(old, cur, ids);
+    }
+    if old.ty == RegType::NotInit && (exact == Exact::Not || cur.ty == RegType::NotInit) {
+        // The explored state never read it.
+        return true;
+    }
+    // Types, `_or_null` included, must match: a NULL check on the old register would have
+    // marked others with its id, which a non-null current one cannot show.
+    if old.ty != cur.ty || old.maybe_null != cur.maybe_null {
+        return false;
+    }
+    match old.ty {
+        RegType::NotInit => true,
+        RegType::Scalar => {
+            if precision && !old.precise && exact == Exact::Not {
+                return true;
+            }
+            ids.check_scalar(old.id, cur.id) && within(old, cur)
+        }
+        RegType::MapKey | RegType::MapValue | RegType::Mem | RegType::RdonlyMem => {
+            same_fields(old, cur)
+                && within(old, cur)
+                && ids.check(old.id, cur.id)
+                && ids.check(old.ref_obj_id, cur.ref_obj_id)
+        }
+        RegType::Packet | RegType::PacketMeta => {
+            // At least the old range, so accesses safe before stay in bounds.
+            if old.range < 0 || cur.range < 0 {
+                if old.range != cur.range {
+                    return false;
+                }
+            } else if old.range > cur.range {
+                return false;
+            }
+            old.off == cur.off && ids.check(old.id, cur.id) && within(old, cur)
+        }
+        // fp-8 of one frame is not fp-8 of another.
+        RegType::Stack => regs_exact(old, cur, ids) && old.frameno == cur.frameno,
+        RegType::Ctx
+        | RegType::MapPtr
+        | RegType::PacketEnd
+        | RegType::FlowKeys
+        | RegType::Socket
+        | RegType::SockCommon
+        | RegType::TcpSock
+        | RegType::XdpSock => regs_exact(old, cur, ids),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Scalar;
+
+    fn range(lo: u64, hi: u64) -> Reg {
+        Reg::scalar(Scalar::from_urange(lo, hi))
+    }
+
+    #[test]
+    fn scalars_need_inclusion_only_when_precise() {
+        let mut old = range(0, 10);
+        let cur = range(3, 20);
+        assert!(regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        old.precise = true;
+        assert!(!regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        assert!(regsafe(
+            &old,
+            &range(3, 5),
+            &mut IdMap::new(0),
+            Exact::Not,
+            true
+        ));
+        // Without precision tracking every scalar is compared.
+        old.precise = false;
+        assert!(!regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, false));
+    }
+
+    #[test]
+    fn not_init_old_accepts_anything_unless_range_within() {
+        let old = Reg::not_init();
+        let cur = range(0, 1);
+        assert!(regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        assert!(!regsafe(
+            &old,
+            &cur,
+            &mut IdMap::new(0),
+            Exact::RangeWithin,
+            true
+        ));
+        assert!(regsafe(
+            &old,
+            &old,
+            &mut IdMap::new(0),
+            Exact::RangeWithin,
+            true
+        ));
+    }
+
+    #[test]
+    fn packet_range_must_not_shrink() {
+        let mut old = Reg::pointer(RegType::Packet);
+        old.range = 8;
+        let mut cur = old.clone();
+        cur.range = 4;
+        assert!(!regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        cur.range = 14;
+        assert!(regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+    }
+
+    #[test]
+    fn null_and_non_null_never_match() {
+        let mut old = Reg::pointer(RegType::MapValue);
+        old.maybe_null = true;
+        old.id = 1;
+        let cur = Reg::pointer(RegType::MapValue);
+        assert!(!regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+    }
+}
