@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use bpfbox_jit::aarch64::{A64Program, Options};
 use bpfbox_jit::Mode;
-use bpfbox_vm::interp::RunOptions;
-use bpfbox_vm::memory::Region;
+use bpfbox_vm::interp::{RunOptions, STACK_WORDS};
+use bpfbox_vm::memory::{Region, RegionKind};
 use bpfbox_vm::{Env, Fault, RunOutcome, Vm};
 
 #[cfg(feature = "unicorn")]
@@ -119,6 +119,57 @@ pub fn run_mem(prog: &A64Program, mem: &mut [u8]) -> Result<RunOutcome, Fault> {
         kind: bpfbox_vm::FaultKind::Unsupported(e),
     })?;
     prog.run_mem_with(mem, &mut emu)
+}
+
+/// The regions and arguments of the conformance contract (r1 = `mem`, r2 = its length).
+fn mem_contract(mem: &mut [u8]) -> ([Region; 1], [u64; 5]) {
+    let ptr = mem.as_mut_ptr();
+    let len = mem.len();
+    // SAFETY: `mem` is exclusively borrowed by the caller for the whole run.
+    let regions = [unsafe { Region::new(ptr, len, true, RegionKind::Memory) }];
+    let r1 = if len == 0 { 0 } else { ptr as u64 };
+    (regions, [r1, len as u64, 0, 0, 0])
+}
+
+/// Runs `vm` in the interpreter with the conformance contract on `mem`, on the caller's
+/// `stack` (see [`run_mem_on_stack`]).
+pub fn interp_mem_on_stack(
+    vm: &Vm,
+    mem: &mut [u8],
+    stack: &mut [u64; STACK_WORDS],
+) -> Result<RunOutcome, Fault> {
+    let (regions, args) = mem_contract(mem);
+    vm.run_on_stack(
+        stack,
+        args,
+        &regions,
+        &mut Env::default(),
+        RunOptions::default(),
+    )
+}
+
+/// Runs `prog` emulated with the conformance contract on `mem`, on the caller's `stack`:
+/// given the same (zeroed) stack as [`interp_mem_on_stack`], both engines see the same
+/// addresses, so results holding stack addresses (r0, a fault's address, values stored to
+/// memory) compare exactly.
+pub fn run_mem_on_stack(
+    prog: &A64Program,
+    mem: &mut [u8],
+    stack: &mut [u64; STACK_WORDS],
+) -> Result<RunOutcome, Fault> {
+    let mut emu = Emulator::new().map_err(|e| Fault {
+        pc: 0,
+        kind: bpfbox_vm::FaultKind::Unsupported(e),
+    })?;
+    let (regions, args) = mem_contract(mem);
+    prog.run_on_stack(
+        stack,
+        args,
+        &regions,
+        &mut Env::default(),
+        RunOptions::default(),
+        &mut emu,
+    )
 }
 
 /// The aarch64 JIT under emulation as a bpf_conformance engine.

@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use bpfbox_jit::aarch64::Options;
 use bpfbox_jit::Mode;
-use bpfbox_jit_a64emu::{available, compile, disasm, run_mem, skip, EmuEngine};
+use bpfbox_jit_a64emu::{
+    available, compile, disasm, interp_mem_on_stack, run_mem_on_stack, skip, EmuEngine,
+};
 use bpfbox_vm::conformance::{prepare, run_file, test_files, Outcome, Summary};
+use bpfbox_vm::interp::STACK_WORDS;
 use bpfbox_vm::Vm;
 
 fn suite_dir() -> Option<PathBuf> {
@@ -79,8 +82,11 @@ fn emulated_aarch64_equals_the_interpreter_on_every_conformance_test() {
             let p = compile(&vm, Mode::Checked, Options { lse });
             let mut mem_i = file.mem.clone();
             let mut mem_j = file.mem.clone();
-            let want = vm.run_mem(&mut mem_i);
-            let got = run_mem(&p, &mut mem_j);
+            // One stack buffer for both, so both engines see the same addresses.
+            let mut stack = Box::new([0u64; STACK_WORDS]);
+            let want = interp_mem_on_stack(&vm, &mut mem_i, &mut stack);
+            stack.fill(0);
+            let got = run_mem_on_stack(&p, &mut mem_j, &mut stack);
             assert_eq!(
                 got,
                 want,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bpfbox_vm::interp::host::Host;
-use bpfbox_vm::interp::{FaultKind, RunOptions};
+use bpfbox_vm::interp::{FaultKind, RunOptions, STACK_WORDS};
 use bpfbox_vm::memory::{Region, RegionKind};
 use bpfbox_vm::{Env, Fault, RunOutcome, Vm};
 
@@ -360,10 +360,26 @@ impl A64Program {
         opts: RunOptions<'_>,
         exec: &mut dyn Executor,
     ) -> Result<RunOutcome, Fault> {
-        let mut stack = vec![0u64; STACK_BYTES / 8];
+        let mut stack = Box::new([0u64; STACK_WORDS]);
+        self.run_on_stack(&mut stack, args, regions, env, opts, exec)
+    }
+
+    /// As [`A64Program::run_with`], on the caller's BPF stack instead of a fresh one, so
+    /// that another engine can be given the same stack addresses ([`Vm::run_on_stack`]).
+    /// The program sees the stack as it is: a run's own stack starts zeroed.
+    pub fn run_on_stack(
+        &self,
+        stack: &mut [u64; STACK_WORDS],
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+        exec: &mut dyn Executor,
+    ) -> Result<RunOutcome, Fault> {
         let checked = self.image.mode == Mode::Checked;
         let stack_ptr = stack.as_mut_ptr() as *mut u8;
-        // SAFETY: the stack is owned here and outlives the host (both end with this call).
+        // SAFETY: the stack is exclusively borrowed for the call and outlives the host
+        // (both end with this call).
         let mut host = unsafe {
             Host::new(
                 &self.vm,
@@ -454,7 +470,6 @@ impl A64Program {
         };
         drop(ctx);
         drop(host);
-        drop(stack);
         match result {
             Err(Fault {
                 kind: FaultKind::LdAbsExit,
