@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use bpfbox_jit::aarch64::Options;
 use bpfbox_jit::Mode;
-use bpfbox_jit_a64emu::{
-    available, compile, disasm, interp_mem_on_stack, run_mem_on_stack, skip,
-};
+use bpfbox_jit_a64emu::{available, compile, disasm, interp_mem_on_stack, run_mem_on_stack, skip};
 use bpfbox_vm::helpers::HelperRegistry;
 use bpfbox_vm::interp::STACK_WORDS;
 use bpfbox_vm::isa::{
@@ -371,7 +369,10 @@ fn emulated_aarch64_equals_the_interpreter_on_random_programs() {
     );
     assert!(ran > n / 3, "only {ran} programs were valid");
     // The results that hold host addresses are among those compared exactly.
-    assert!(addresses > ran / 100, "{addresses} results hold a stack address");
+    assert!(
+        addresses > ran / 100,
+        "{addresses} results hold a stack address"
+    );
     assert!(
         faults > ran / 30 && budget_faults > ran / 100,
         "{faults} faults, {budget_faults} budget"

@@ -165,12 +165,11 @@ impl A64Image {
         // Short conditional branches first; a target out of their ±1 MiB range makes the
         // assembler refuse the relocation, and the program is emitted again with inverted
         // short branches around `b`.
-        let (emitted, sites, faults) =
-            match Backend::new(&vm, &plan, opts.lse, false).compile() {
-                Ok(r) => r,
-                Err(JitError::Assemble(_)) => Backend::new(&vm, &plan, opts.lse, true).compile()?,
-                Err(e) => return Err(e),
-            };
+        let (emitted, sites, faults) = match Backend::new(&vm, &plan, opts.lse, false).compile() {
+            Ok(r) => r,
+            Err(JitError::Assemble(_)) => Backend::new(&vm, &plan, opts.lse, true).compile()?,
+            Err(e) => return Err(e),
+        };
         let code = code::Code::new(&emitted.code)?;
         dynasmrt::cache_control::synchronize_icache(code.bytes());
         // Call-outs find the slot in `RunCtx::pc` (stored by the code), so the table of
