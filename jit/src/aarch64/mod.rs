@@ -15,8 +15,10 @@
 mod alu;
 mod calls;
 mod enc;
+mod entry;
 mod mem;
 pub mod program;
+mod stubs;
 
 use dynasmrt::aarch64::Aarch64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -27,7 +29,6 @@ use bpfbox_vm::{Fault, Vm};
 
 use crate::frontend::{static_fault, Mode, Plan, Site};
 use crate::layout::*;
-use crate::runtime;
 use crate::JitError;
 
 pub use program::{
@@ -379,111 +380,6 @@ impl<'a> Backend<'a> {
         }
     }
 
-    /// A BPF function's prologue: the frame, the callee-saved pairs it writes, a fresh
-    /// `may_goto` budget (when the image needs one). The entry stub builds the same frame
-    /// for slot 0.
-    fn prologue(&mut self, pairs: u8) {
-        dynasm!(self.ops
-            ; .arch aarch64
-            ; stp x29, x30, [sp, -FRAME]!
-            ; mov x29, sp
-        );
-        if pairs & 1 != 0 {
-            dynasm!(self.ops ; .arch aarch64 ; stp x19, x20, [sp, FRAME_PAIR1]);
-        }
-        if pairs & 2 != 0 {
-            dynasm!(self.ops ; .arch aarch64 ; stp x21, x22, [sp, FRAME_PAIR2]);
-        }
-        if self.may_goto {
-            self.may_goto_budget();
-        }
-    }
-
-    fn may_goto_budget(&mut self) {
-        self.mov_imm(true, T0, runtime::MAY_GOTO_BUDGET);
-        dynasm!(self.ops ; .arch aarch64 ; str X(T0), [sp, FRAME_GOTO]);
-    }
-
-    fn epilogues_out(&mut self) {
-        for pairs in 0..4u8 {
-            let Some(l) = self.epilogues[pairs as usize] else {
-                continue;
-            };
-            dynasm!(self.ops ; .arch aarch64 ; =>l);
-            if pairs & 1 != 0 {
-                dynasm!(self.ops ; .arch aarch64 ; ldp x19, x20, [sp, FRAME_PAIR1]);
-            }
-            if pairs & 2 != 0 {
-                dynasm!(self.ops ; .arch aarch64 ; ldp x21, x22, [sp, FRAME_PAIR2]);
-            }
-            dynasm!(self.ops
-                ; .arch aarch64
-                ; ldp x29, x30, [sp], FRAME
-                ; ret
-            );
-        }
-        let f = self.fault_exit;
-        dynasm!(self.ops ; .arch aarch64 ; =>f);
-        self.ld_ctx(T0, CTX_SAVED_RSP);
-        dynasm!(self.ops ; .arch aarch64 ; mov sp, XSP(T0));
-        self.ld_ctx(T0, CTX_FAULT_RET);
-        dynasm!(self.ops ; .arch aarch64 ; br X(T0));
-    }
-
-    /// The entry stub (`extern "C" fn(*mut RunCtx) -> u64`): saves the host's callee-saved
-    /// registers, loads the BPF registers from the context, builds the entry function's
-    /// frame (as [`Backend::prologue`] does, returning into the stub) and enters slot 0's
-    /// body; a fault anywhere returns through its second half with the stack pointer it
-    /// saved.
-    fn entry_stub(&mut self, body0: DynamicLabel) {
-        dynasm!(self.ops
-            ; .arch aarch64
-            ; stp x29, x30, [sp, -STUB_FRAME]!
-            ; mov x29, sp
-            ; stp x19, x20, [sp, 16]
-            ; stp x21, x22, [sp, 32]
-            ; stp x23, x24, [sp, 48]
-            ; stp x25, x26, [sp, 64]
-            ; stp x27, x28, [sp, 80]
-            ; mov X(CTX), x0
-            ; mov XSP(T0), sp
-        );
-        self.st_ctx(T0, CTX_SAVED_RSP);
-        dynasm!(self.ops ; .arch aarch64 ; adr X(T0), >fault_ret);
-        self.st_ctx(T0, CTX_FAULT_RET);
-        self.ld_ctx(METER, CTX_LEFT);
-        self.ld_ctx(x(10), CTX_R10);
-        for r in 1..6u8 {
-            self.ld_ctx(x(r), CTX_ARGS + 8 * (r as i32 - 1));
-        }
-        for r in [0u8, 6, 7, 8, 9] {
-            dynasm!(self.ops ; .arch aarch64 ; mov X(x(r)), xzr);
-        }
-        dynasm!(self.ops
-            ; .arch aarch64
-            ; adr x30, >back
-            ; stp x29, x30, [sp, -FRAME]!
-            ; mov x29, sp
-            ; stp x19, x20, [sp, FRAME_PAIR1]
-            ; stp x21, x22, [sp, FRAME_PAIR2]
-        );
-        self.may_goto_budget();
-        dynasm!(self.ops ; .arch aarch64 ; b =>body0 ; back:);
-        self.st_ctx(METER, CTX_LEFT);
-        dynasm!(self.ops
-            ; .arch aarch64
-            ; mov x0, X(x(0))
-            ; fault_ret:
-            ; ldp x19, x20, [sp, 16]
-            ; ldp x21, x22, [sp, 32]
-            ; ldp x23, x24, [sp, 48]
-            ; ldp x25, x26, [sp, 64]
-            ; ldp x27, x28, [sp, 80]
-            ; ldp x29, x30, [sp], STUB_FRAME
-            ; ret
-        );
-    }
-
     /// Compiles the whole program.
     pub(crate) fn compile(mut self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
         let len = self.plan.slots.len();
@@ -642,72 +538,5 @@ impl<'a> Backend<'a> {
             Insn::LdInd { size, src, imm } => self.ld_packet(pc, Some(src), imm, size.bytes()),
         }
         Ok(())
-    }
-
-    fn stubs_out(&mut self) {
-        let stubs = std::mem::take(&mut self.stubs);
-        let fault_exit = self.fault_exit;
-        let mut static_common: Option<DynamicLabel> = None;
-        for stub in stubs {
-            match stub {
-                Stub::Static { label, fault } => {
-                    let common = *static_common.get_or_insert_with(|| self.ops.new_dynamic_label());
-                    dynasm!(self.ops ; .arch aarch64 ; =>label);
-                    self.mov_imm(true, T1, fault as u64);
-                    dynasm!(self.ops ; .arch aarch64 ; b =>common);
-                }
-                Stub::Budget { label, pc, charge } => {
-                    dynasm!(self.ops ; .arch aarch64 ; =>label);
-                    if charge < 4096 {
-                        dynasm!(self.ops ; .arch aarch64 ; add XSP(METER), XSP(METER), charge);
-                    } else {
-                        self.mov_imm(true, T0, charge as u64);
-                        dynasm!(self.ops ; .arch aarch64 ; add X(METER), X(METER), X(T0));
-                    }
-                    self.save_regs(0..11);
-                    self.st_ctx(METER, CTX_LEFT);
-                    self.note_call_out(pc);
-                    dynasm!(self.ops ; .arch aarch64 ; mov x0, X(CTX));
-                    self.call_out(CallOut::Budget);
-                    dynasm!(self.ops ; .arch aarch64 ; b =>fault_exit);
-                }
-                Stub::Mem {
-                    label,
-                    site,
-                    ok,
-                    done,
-                    stack_first,
-                    slow,
-                } => {
-                    let s = self.sites[site];
-                    dynasm!(self.ops ; .arch aarch64 ; =>label);
-                    if stack_first {
-                        self.region1_check(&s);
-                    } else {
-                        self.stack_check(s.size);
-                    }
-                    self.b_cond(Cond::Lo, ok);
-                    if let Some(slow) = slow {
-                        dynasm!(self.ops ; .arch aarch64 ; =>slow);
-                    }
-                    self.save_regs(0..11);
-                    self.mov_imm(true, T0, site as u64);
-                    self.st_ctx(T0, CTX_SITE);
-                    self.note_call_out(s.pc);
-                    dynasm!(self.ops ; .arch aarch64 ; mov x0, X(CTX));
-                    self.call_out(CallOut::Mem);
-                    self.jump_if_faulted();
-                    self.restore_regs(0..11);
-                    dynasm!(self.ops ; .arch aarch64 ; b =>done);
-                }
-            }
-        }
-        if let Some(common) = static_common {
-            dynasm!(self.ops ; .arch aarch64 ; =>common);
-            self.st_ctx(T1, CTX_SITE);
-            self.mov_imm(true, T0, STATUS_STATIC_FAULT);
-            self.st_ctx(T0, CTX_STATUS);
-            dynasm!(self.ops ; .arch aarch64 ; b =>fault_exit);
-        }
     }
 }
