@@ -32,6 +32,7 @@ pub(crate) fn context_name(k: ContextKind) -> &'static str {
         }
         ContextKind::Tracepoint => "a tracepoint context (Context::tracepoint, the record)",
         ContextKind::Syscall => "a syscall context (Context::syscall, user bytes)",
+        ContextKind::Struct => "a uapi context struct (Context::uapi_struct, the type's bytes)",
     }
 }
 

@@ -593,6 +593,7 @@ impl Vm {
             overrides: self.overrides.as_ref(),
             runner: self.jits[i].as_deref().map(|j| j as &dyn testrun::Runner),
             keep_ringbuf: false,
+            expected_attach_type: self.programs[i].expected_attach_type,
         };
         let prog = &self.programs[i];
         if let Some(Some(reason)) = self.unusable.get(i) {

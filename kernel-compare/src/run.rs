@@ -524,6 +524,7 @@ impl<'a> Session<'a> {
                         runner: runner.and_then(|r| r.as_ref().ok()).map(|r| &**r),
                         // Nothing consumes the kernel's ring buffers between test runs either.
                         keep_ringbuf: true,
+                        expected_attach_type: p.expected_attach_type,
                         ..RunSetup::default()
                     };
                     run_context(vm, p.prog_type, ctx, &mut self.env, &setup)

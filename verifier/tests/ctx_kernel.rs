@@ -178,6 +178,8 @@ fn socket_contexts_match_the_kernel() {
     }
     use ProgType::*;
     let mut configs = vec![
+        // Loaded without an attach type: the kernel makes it a socket-creation program.
+        cfg(CgroupSock, None, 80),
         cfg(CgroupSock, Some(CGROUP_INET_SOCK_CREATE), 80),
         cfg(CgroupSock, Some(CGROUP_INET_SOCK_RELEASE), 80),
         cfg(CgroupSock, Some(CGROUP_INET4_POST_BIND), 80),

@@ -17,7 +17,11 @@ use crate::env::{Env, SEQ_BUF_SIZE};
 use crate::helpers::MapTable;
 use crate::maps::{Map, MapConfig, MapSpec, MapType};
 use crate::program::ProgType;
-use crate::testrun::{TestRun, TestRunError};
+use crate::testrun::{build_context, run_context, RunSetup, TestRun, TestRunError};
+
+/// Bytes of context input each case gets: more than the largest context struct
+/// (`bpf_sock_ops`, 224 bytes).
+pub const CTX_IN_LEN: usize = 256;
 
 /// Where a pointer argument points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +77,9 @@ pub enum Step {
 pub struct Case {
     /// The program type (and so the context and helper rules).
     pub prog_type: ProgType,
+    /// The `expected_attach_type` it is loaded with (which context fields a cgroup program
+    /// may write depends on it).
+    pub attach: Option<u32>,
     /// The patched steps.
     pub steps: Vec<Step>,
 }
@@ -168,6 +175,9 @@ impl Case {
     pub fn from_bytes(data: &[u8]) -> Case {
         let mut b = Bytes(data);
         let prog_type = ProgType::ALL[usize::from(b.u8()) % ProgType::ALL.len()];
+        // Any attach type of Linux 6.12 (0 to 56), or none.
+        let attach = u32::from(b.u8() % 64);
+        let attach = (attach < 57).then_some(attach);
         let n = usize::from(b.u8() % 8) + 1;
         let mut steps = Vec::with_capacity(n);
         for _ in 0..n {
@@ -194,7 +204,11 @@ impl Case {
                 steps.push(Step::Call { id, args });
             }
         }
-        Case { prog_type, steps }
+        Case {
+            prog_type,
+            attach,
+            steps,
+        }
     }
 
     /// The carrier with the steps patched in, as assembly text (the assembler checks it).
@@ -309,6 +323,8 @@ pub fn run(case: &Case) -> Result<Outcome, String> {
     };
     let input = TestRun {
         data_in: vec![0x45; 64],
+        // Room for every context struct, so stores meet its writable fields.
+        ctx_in: Some(vec![0; CTX_IN_LEN]),
         repeat: 1,
         ..TestRun::default()
     };
@@ -317,7 +333,14 @@ pub fn run(case: &Case) -> Result<Outcome, String> {
         Err(e) => return Ok(Outcome::Refused(TestRunError::Isa(e))),
     };
     vm.set_budget(FUZZ_BUDGET);
-    let r = crate::testrun::run_prepared(&vm, case.prog_type, &maps, &mut env, &input);
+    env.maps = maps.clone();
+    let setup = RunSetup {
+        repeat: input.repeat,
+        expected_attach_type: case.attach,
+        ..RunSetup::default()
+    };
+    let r = build_context(case.prog_type, &input)
+        .and_then(|ctx| run_context(&vm, case.prog_type, ctx, &mut env, &setup));
     if env.printk.len() > env.printk_limit {
         return Err(format!("{} printk lines kept", env.printk.len()));
     }

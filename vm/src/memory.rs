@@ -23,6 +23,21 @@ pub enum RegionKind {
     User,
 }
 
+/// How a store into a writable region must be shaped. A context field is written the way
+/// the kernel's `is_valid_access` rules let a program write it: most fields only whole, byte
+/// arrays (`__sk_buff.cb`) by any naturally aligned store inside them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum StoreShape {
+    /// Any store inside the region.
+    #[default]
+    Any,
+    /// Only a store of exactly the region's length at its start.
+    Whole,
+    /// Only a store whose address is a multiple of its size (a context buffer starts 8-byte
+    /// aligned, so this is the kernel's `off % size == 0`).
+    Aligned,
+}
+
 /// A contiguous range of host memory a program may touch, with its permission.
 ///
 /// Its fields are private: the engines dereference every address a region covers, so a
@@ -30,8 +45,9 @@ pub enum RegionKind {
 /// `unsafe`, and the safe constructors take memory that lives for the whole program
 /// ([`Region::from_static`], [`Region::from_static_mut`], [`Region::leak`]).
 ///
-/// Regions may overlap: a store needs one writable region holding all its bytes, a load any
-/// region holding them (a context is one read-only region with writable fields over it).
+/// Regions may overlap: a store needs one writable region holding all its bytes, shaped as
+/// the region's [`StoreShape`] demands, a load any region holding them (a context is one
+/// read-only region with writable fields over it).
 ///
 /// ```compile_fail,E0451
 /// // Safe code cannot point an engine at memory it does not own (issue 11): the fields
@@ -50,6 +66,46 @@ pub struct Region {
     len: u64,
     writable: bool,
     kind: RegionKind,
+    store: StoreShape,
+}
+
+/// Whether `[addr, addr + size)` may be read (or written) under `regions`: some region holds
+/// the whole range, and for a store one that is writable and admits its shape. Every engine
+/// (the interpreter, the JITs' checked mode, helpers) decides with this rule.
+pub fn check_access(
+    regions: &[Region],
+    addr: u64,
+    size: u64,
+    write: bool,
+) -> Result<(), crate::interp::FaultKind> {
+    if regions.iter().any(|r| r.allows(addr, size, write)) {
+        Ok(())
+    } else {
+        Err(crate::interp::FaultKind::OutOfBounds { addr, size, write })
+    }
+}
+
+/// [`check_access`] for memory a helper reads or writes on the program's behalf. Store
+/// shapes describe the program's own store instructions; a helper writes the length its
+/// arguments give into any writable region holding it.
+pub fn check_helper_access(
+    regions: &[Region],
+    addr: u64,
+    len: u64,
+    write: bool,
+) -> Result<(), crate::interp::FaultKind> {
+    if regions
+        .iter()
+        .any(|r| r.contains(addr, len) && (!write || r.writable()))
+    {
+        Ok(())
+    } else {
+        Err(crate::interp::FaultKind::OutOfBounds {
+            addr,
+            size: len,
+            write,
+        })
+    }
 }
 
 impl Region {
@@ -67,7 +123,36 @@ impl Region {
             len: len as u64,
             writable,
             kind,
+            store: StoreShape::Any,
         }
+    }
+
+    /// The same region, admitting only stores of `shape` (a restriction: always safe).
+    pub fn with_store_shape(self, shape: StoreShape) -> Self {
+        Region {
+            store: shape,
+            ..self
+        }
+    }
+
+    /// How a store into the region must be shaped.
+    #[inline(always)]
+    pub fn store_shape(&self) -> StoreShape {
+        self.store
+    }
+
+    /// Whether this region alone admits an access of `size` bytes at `addr`: it holds them,
+    /// and a store is allowed there with that shape.
+    #[inline(always)]
+    pub fn allows(&self, addr: u64, size: u64, write: bool) -> bool {
+        self.contains(addr, size)
+            && (!write
+                || (self.writable
+                    && match self.store {
+                        StoreShape::Any => true,
+                        StoreShape::Whole => size == self.len,
+                        StoreShape::Aligned => size != 0 && addr.is_multiple_of(size),
+                    }))
     }
 
     /// A read-only region over memory that lives for the rest of the program.

@@ -180,7 +180,8 @@ pub fn context_of(t: ProgType) -> &'static str {
         ProgType::Kprobe => "struct pt_regs from ctx_in",
         ProgType::RawTracepoint | ProgType::RawTracepointWritable => "u64 arguments from ctx_in",
         ProgType::Tracepoint => "the tracepoint record from ctx_in",
-        _ => "the ctx_in bytes",
+        ProgType::Syscall => "the ctx_in bytes",
+        _ => "its uapi context struct from ctx_in",
     }
 }
 
@@ -299,7 +300,10 @@ pub fn build_context(t: ProgType, run: &TestRun) -> Result<Context, TestRunError
             Context::raw_tracepoint(&args)
         }
         ProgType::Tracepoint => Context::tracepoint(bytes),
-        _ => Context::syscall(bytes),
+        ProgType::Syscall => Context::syscall(bytes),
+        // sock_ops, the cgroup types, sk_msg, sk_lookup, flow_dissector, ...: the bytes as
+        // the type's uapi struct, writable only where the type's rules allow.
+        _ => Context::uapi_struct(bytes),
     })
 }
 
@@ -328,10 +332,11 @@ pub fn test_run_insns(
     run_prepared(&vm, prog_type, maps, env, run)
 }
 
-/// [`test_run_insns`] of a program already [`prepare`]d (with its budget and engine set).
-pub fn run_prepared(
+/// [`run_prepared`] of a program loaded with `expected_attach_type` `attach`.
+fn run_prepared_as(
     vm: &Vm,
     prog_type: ProgType,
+    attach: Option<u32>,
     maps: &MapTable,
     env: &mut Env,
     run: &TestRun,
@@ -341,9 +346,21 @@ pub fn run_prepared(
     let setup = RunSetup {
         repeat: run.repeat,
         regions: &run.regions,
+        expected_attach_type: attach,
         ..RunSetup::default()
     };
     run_context(vm, prog_type, ctx, env, &setup)
+}
+
+/// [`test_run_insns`] of a program already [`prepare`]d (with its budget and engine set).
+pub fn run_prepared(
+    vm: &Vm,
+    prog_type: ProgType,
+    maps: &MapTable,
+    env: &mut Env,
+    run: &TestRun,
+) -> Result<RunResult, TestRunError> {
+    run_prepared_as(vm, prog_type, None, maps, env, run)
 }
 
 /// How [`run_context`] runs, beyond the program and its context.
@@ -364,6 +381,9 @@ pub struct RunSetup<'a> {
     /// The kernel's test run has no consumer: records accumulate across runs until the
     /// buffer is full, which a harness comparing run after run with the kernel must mirror.
     pub keep_ringbuf: bool,
+    /// The program's `expected_attach_type` ([`Program::expected_attach_type`]): which
+    /// context fields a cgroup program may write depends on it.
+    pub expected_attach_type: Option<u32>,
 }
 
 /// An engine that runs one prepared program: the interpreter ([`Vm`]) or a compiled form of
@@ -403,7 +423,7 @@ pub fn run_context(
     setup: &RunSetup<'_>,
 ) -> Result<RunResult, TestRunError> {
     env.prog_type = prog_type;
-    let mut regions = ctx.regions_for(prog_type);
+    let mut regions = ctx.regions_for(prog_type, setup.expected_attach_type);
     regions.extend(env.maps.regions());
     regions.extend(env.net.sockets.regions());
     regions.extend(env.task.regions());
@@ -515,12 +535,20 @@ pub fn run_context(
     })
 }
 
-/// Runs `prog` bound to `maps` (see [`test_run_insns`]).
+/// Runs `prog` bound to `maps` (see [`test_run_insns`]), with its `expected_attach_type`.
 pub fn test_run(
     prog: &Program,
     maps: &MapTable,
     env: &mut Env,
     run: &TestRun,
 ) -> Result<RunResult, TestRunError> {
-    test_run_insns(&prog.insns, prog.prog_type, maps, env, run)
+    let vm = prepare(&prog.insns, prog.prog_type, maps)?;
+    run_prepared_as(
+        &vm,
+        prog.prog_type,
+        prog.expected_attach_type,
+        maps,
+        env,
+        run,
+    )
 }

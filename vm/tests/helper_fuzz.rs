@@ -35,6 +35,7 @@ fn every_carrier_runs() {
     for t in ProgType::ALL {
         let case = Case {
             prog_type: t,
+            attach: None,
             steps: Vec::new(),
         };
         match run(&case).unwrap() {

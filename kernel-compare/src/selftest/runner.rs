@@ -793,6 +793,7 @@ fn bpfbox_test_run(
         let setup = RunSetup {
             repeat: 1,
             programs: Some(&table),
+            expected_attach_type: p.expected_attach_type,
             ..RunSetup::default()
         };
         run_context(&vm, p.prog_type, ctx, &mut vm_env, &setup)

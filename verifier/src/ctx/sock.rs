@@ -50,20 +50,26 @@ pub(super) fn access(load: &Load, a: Access) -> Option<Field> {
         return None;
     }
     let read_only = !a.write;
+    // `bpf_prog_load_fixup_attach_type`: loaded without an attach type, a cgroup_sock
+    // program is a socket-creation program.
+    let at = match load.attach {
+        0 => attach::CGROUP_INET_SOCK_CREATE,
+        a => a,
+    };
     let ok = match a.off {
         BOUND_DEV_IF | MARK | PRIORITY => matches!(
-            load.attach,
+            at,
             attach::CGROUP_INET_SOCK_CREATE | attach::CGROUP_INET_SOCK_RELEASE
         ),
         o if (SRC_IP4..SRC_IP4 + 4).contains(&o) => {
-            load.attach == attach::CGROUP_INET4_POST_BIND && read_only
+            at == attach::CGROUP_INET4_POST_BIND && read_only
         }
         o if (SRC_IP6..SRC_IP6 + 16).contains(&o) => {
-            load.attach == attach::CGROUP_INET6_POST_BIND && read_only
+            at == attach::CGROUP_INET6_POST_BIND && read_only
         }
         o if (SRC_PORT..SRC_PORT + 4).contains(&o) => {
             matches!(
-                load.attach,
+                at,
                 attach::CGROUP_INET4_POST_BIND | attach::CGROUP_INET6_POST_BIND
             ) && read_only
         }

@@ -12,7 +12,7 @@ mod rewrite;
 
 pub use rewrite::rewrite_ctx_access;
 
-use crate::memory::{Region, RegionKind};
+use crate::memory::{Region, RegionKind, StoreShape};
 
 /// `XDP_PACKET_HEADROOM`.
 pub const XDP_PACKET_HEADROOM: usize = 256;
@@ -180,6 +180,10 @@ pub enum ContextKind {
     Tracepoint,
     /// `BPF_PROG_TYPE_SYSCALL` user context.
     Syscall,
+    /// The uapi context struct of a program type without a kind of its own (`bpf_sock_ops`,
+    /// `bpf_sock_addr`, `bpf_sockopt`, `bpf_sysctl`, `sk_msg_md`, ...), from the caller's
+    /// bytes.
+    Struct,
 }
 
 /// A context ready to pass in r1: the context bytes and, for packet programs, the frame.
@@ -334,6 +338,13 @@ impl Context {
         Self::raw(ContextKind::Syscall, bytes)
     }
 
+    /// The context of a program type without a kind of its own: `bytes` laid out as its
+    /// uapi struct (`struct bpf_sock_ops`, `struct bpf_sock_addr`, ...). A run makes only
+    /// the fields the type may store into writable.
+    pub fn uapi_struct(bytes: &[u8]) -> Context {
+        Self::raw(ContextKind::Struct, bytes)
+    }
+
     /// The kind of context.
     pub fn kind(&self) -> ContextKind {
         self.kind
@@ -447,29 +458,34 @@ impl Context {
         })
     }
 
-    /// The memory a run of a program of type `t` over this context registers: the whole
-    /// context read-only (the first region), writable regions over the fields the program
-    /// type may store into ([`access::writable_ranges`]), and the whole frame (headroom and
-    /// tailroom included).
-    pub fn regions_for(&self, t: crate::program::ProgType) -> Vec<Region> {
+    /// The memory a run of a program of type `t`, loaded with `expected_attach_type`
+    /// `attach`, over this context registers: the whole context read-only (the first
+    /// region), a writable region over each field the program may store into, shaped as it
+    /// may store ([`access::writable_ranges`]), and the whole frame (headroom and tailroom
+    /// included).
+    pub fn regions_for(&self, t: crate::program::ProgType, attach: Option<u32>) -> Vec<Region> {
         let base = self.ctx.as_ptr() as *const u8;
-        let ranges = access::writable_ranges(self.kind, t);
+        let fields = access::writable_ranges(self.kind, t, attach);
         // SAFETY: `ctx` and `frame` are heap buffers owned by this context, never resized
         // after construction; the caller keeps the context alive for every run given
         // these regions (a `Context` is borrowed for the whole run).
-        let mut v =
-            vec![unsafe { Region::new(base, self.ctx_len, ranges.is_none(), RegionKind::Context) }];
-        for &(off, len) in ranges.unwrap_or(&[]) {
-            if off + len <= self.ctx_len as u64 {
+        let whole =
+            unsafe { Region::new(base, self.ctx_len, fields.is_none(), RegionKind::Context) };
+        // A context writable throughout (a syscall program's) still takes only aligned
+        // stores, as `syscall_prog_is_valid_access` demands.
+        let mut v = vec![whole.with_store_shape(StoreShape::Aligned)];
+        for f in fields.unwrap_or(&[]) {
+            if f.off + f.len <= self.ctx_len as u64 {
                 // SAFETY: a sub-range of the context buffer, as above.
-                v.push(unsafe {
+                let r = unsafe {
                     Region::new(
-                        base.add(off as usize),
-                        len as usize,
+                        base.add(f.off as usize),
+                        f.len as usize,
                         true,
                         RegionKind::Context,
                     )
-                });
+                };
+                v.push(r.with_store_shape(f.shape));
             }
         }
         if !self.frame.is_empty() {

@@ -17,22 +17,7 @@ fn r(i: u8) -> usize {
     (i & 15) as usize
 }
 
-/// Finds a region holding `[addr, addr + size)`; a store needs a writable one (regions may
-/// overlap: a read-only context with writable fields over it).
-#[inline(always)]
-pub(crate) fn check_access(
-    regions: &[Region],
-    addr: u64,
-    size: u64,
-    write: bool,
-) -> Result<(), FaultKind> {
-    for reg in regions {
-        if reg.contains(addr, size) && (!write || reg.writable()) {
-            return Ok(());
-        }
-    }
-    Err(FaultKind::OutOfBounds { addr, size, write })
-}
+pub(crate) use crate::memory::check_access;
 
 /// [`check_access`] for the hot loop. The first region (the stack, which most accesses hit)
 /// is tested inline; the scan of the others stays out of line so the loop's registers are
@@ -40,7 +25,7 @@ pub(crate) fn check_access(
 #[inline(always)]
 fn accessible(regions: &[Region], addr: u64, size: u64, write: bool) -> bool {
     match regions.first() {
-        Some(first) if first.contains(addr, size) && (!write || first.writable()) => true,
+        Some(first) if first.allows(addr, size, write) => true,
         _ => scan_regions(regions, addr, size, write),
     }
 }

@@ -93,12 +93,14 @@ impl HelperCtx<'_, '_> {
         if len == 0 {
             return Ok(());
         }
-        exec::check_access(&self.m.regions, addr, len as u64, write).map_err(|kind| {
-            HelperError::Fault(Box::new(Fault {
-                pc: self.m.pc,
-                kind,
-            }))
-        })
+        crate::memory::check_helper_access(&self.m.regions, addr, len as u64, write).map_err(
+            |kind| {
+                HelperError::Fault(Box::new(Fault {
+                    pc: self.m.pc,
+                    kind,
+                }))
+            },
+        )
     }
 
     /// Copies `buf.len()` bytes of program memory at `addr` into `buf`.
