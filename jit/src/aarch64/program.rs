@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bpfbox_vm::interp::host::Host;
 use bpfbox_vm::interp::{FaultKind, RunOptions, STACK_WORDS};
-use bpfbox_vm::memory::{Region, RegionKind};
+use bpfbox_vm::memory::{Region, RegionKind, StoreShape};
 use bpfbox_vm::{Env, Fault, RunOutcome, Vm};
 
 use super::Backend;
@@ -398,7 +398,9 @@ impl A64Program {
             for (i, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
                 if r.len() >= size {
                     r1_lim[i] = r.len() - size + 1;
-                    if r.writable() {
+                    // The inline check knows no store shape: a shaped region's stores
+                    // take the host's check, as on x86-64.
+                    if r.writable() && r.store_shape() == StoreShape::Any {
                         r1_lim[4 + i] = r1_lim[i];
                     }
                 }
