@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         maps: vec![
             MapSpec::new("a", MapType::Array, 4, 16, 1),
             MapSpec::new("h", MapType::Hash, 8, 8, 4),
-            MapSpec::new("r", MapType::RingBuf, 0, 0, 4096),
+            MapSpec::new("r", MapType::Ringbuf, 0, 0, 4096),
         ],
         privileged: head[2] & 1 == 0,
         bpf_capable: head[3] & 4 == 0,

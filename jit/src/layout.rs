@@ -73,6 +73,9 @@ pub struct RunCtx {
     pub fault_ret: u64,
     /// Address of the entry function (slot 0's prologue) the entry stub calls.
     pub entry_fn: u64,
+    /// Addresses of the call-outs the aarch64 backend branches to through the context
+    /// (indexed by [`crate::aarch64::CallOut`]; unused by x86-64 code).
+    pub callouts: [u64; crate::aarch64::N_CALLOUTS],
     /// Rust side only: the run's host state (`*mut Host`).
     pub host: *mut (),
     /// Rust side only: the program (`*const JitProgram`).
@@ -109,6 +112,7 @@ off!(CTX_STATUS, status);
 off!(CTX_FAULT_RET, fault_ret);
 off!(CTX_SITE, site);
 off!(CTX_ENTRY_FN, entry_fn);
+off!(CTX_CALLOUTS, callouts);
 
 // The fields native code addresses with an 8-bit displacement.
 const _: () = assert!(CTX_TAIL_CALL < 128 && CTX_REGS + 5 * 8 < 128);

@@ -1,7 +1,9 @@
 //! bpfbox-jit: compiles eBPF to native code with exactly the interpreter's meaning.
 //!
 //! A shared [`frontend`] finds blocks, functions and the accesses it can prove in bounds;
-//! a thin per-architecture backend ([`x86_64`] here) emits code with `dynasmrt`. Helpers,
+//! a thin per-architecture backend emits code with `dynasmrt`: `x86_64` (run natively by
+//! [`JitProgram`]) and [`aarch64`] (compiled on any host; run natively on an aarch64 host or
+//! through an [`aarch64::Executor`] such as an emulator). Helpers,
 //! memory slow paths, budget replays and tail calls call back into the interpreter's own
 //! run state ([`bpfbox_vm::interp::host::Host`]), so the JIT and the interpreter share one
 //! definition of every operation that is not plain arithmetic.
@@ -16,6 +18,7 @@
 //! assert_eq!(jit.run_mem(&mut []).unwrap().r0, 42);
 //! ```
 
+pub mod aarch64;
 pub mod code;
 pub mod frontend;
 pub mod layout;
@@ -405,6 +408,7 @@ impl JitProgram {
             fault_ret: 0,
             site: 0,
             entry_fn: self.image.body0_addr(),
+            callouts: [0; aarch64::N_CALLOUTS],
             host: &mut host as *mut Host<'_> as *mut (),
             prog: self as *const JitProgram as *const (),
             fault: None,

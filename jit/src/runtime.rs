@@ -22,7 +22,9 @@ pub(crate) const MAY_GOTO_BUDGET: u64 = 8 * 1024 * 1024;
 /// # Safety
 /// `ctx` is the pointer the entry stub received: a live `RunCtx` whose `host` points at the
 /// run's `Host` and whose `image` at the metadata of an image alive for the run.
-unsafe fn parts<'a>(ctx: *mut RunCtx) -> (&'a mut RunCtx, &'a mut Host<'a>, &'a ImageMeta) {
+pub(crate) unsafe fn parts<'a>(
+    ctx: *mut RunCtx,
+) -> (&'a mut RunCtx, &'a mut Host<'a>, &'a ImageMeta) {
     // SAFETY: per the function's contract; the three are distinct objects.
     unsafe {
         let c = &mut *ctx;
@@ -32,13 +34,13 @@ unsafe fn parts<'a>(ctx: *mut RunCtx) -> (&'a mut RunCtx, &'a mut Host<'a>, &'a 
     }
 }
 
-fn fail(c: &mut RunCtx, f: Fault) {
+pub(crate) fn fail(c: &mut RunCtx, f: Fault) {
     c.fault = Some(f);
     c.status = STATUS_FAULT;
 }
 
 /// Runs a call-out body, turning a panic into a fault instead of unwinding into native code.
-fn guarded(ctx: *mut RunCtx, what: &str, f: impl FnOnce() -> u64) -> u64 {
+pub(crate) fn guarded(ctx: *mut RunCtx, what: &str, f: impl FnOnce() -> u64) -> u64 {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(_) => {

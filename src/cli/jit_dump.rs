@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bpfbox_jit::JitProgram;
+use bpfbox_jit::aarch64::A64Image;
+use bpfbox_jit::{JitProgram, Mode};
 use bpfbox_vm::disasm::{insn_text, DisasmOptions, Syntax};
 use bpfbox_vm::maps::MapConfig;
 use bpfbox_vm::Vm;
@@ -21,7 +22,7 @@ pub enum Arch {
     #[default]
     #[value(name = "x86_64")]
     X86_64,
-    /// AArch64 (no backend yet).
+    /// AArch64 (any host: the code is only disassembled; LSE atomics).
     Aarch64,
 }
 
@@ -72,9 +73,6 @@ struct Native {
 
 /// Runs `bpfbox jit-dump`.
 pub fn run(a: JitDumpArgs) -> CliResult {
-    if a.arch == Arch::Aarch64 {
-        return Err(CliError::internal("no JIT backend for aarch64 yet"));
-    }
     let content = input::classify(&a.file)?;
     let (name, vm) = if let Content::Elf = content {
         let obj = object::open(&a.file, None)?;
@@ -92,20 +90,56 @@ pub fn run(a: JitDumpArgs) -> CliResult {
         (a.file.display().to_string(), vm)
     };
     let vm = Arc::new(vm);
-    let jit = match a.mode {
-        DumpMode::Checked => JitProgram::compile(Arc::clone(&vm)),
-        // SAFETY: the trusted code is disassembled here, never run.
-        DumpMode::Trusted => unsafe { JitProgram::compile_trusted(Arc::clone(&vm)) },
+    let mode = match a.mode {
+        DumpMode::Checked => Mode::Checked,
+        DumpMode::Trusted => Mode::Trusted,
+    };
+    let fail = |e: bpfbox_jit::JitError| CliError::internal(format!("{name}: {e}"));
+    // Either backend's image: code, slot offsets, body bounds, compile time.
+    let (code, offsets, body_start, body_end, compile_time): (Vec<u8>, Vec<u32>, usize, usize, _) =
+        match a.arch {
+            Arch::X86_64 => {
+                let jit = match mode {
+                    Mode::Checked => JitProgram::compile(Arc::clone(&vm)),
+                    // SAFETY: the trusted code is disassembled here, never run.
+                    Mode::Trusted => unsafe { JitProgram::compile_trusted(Arc::clone(&vm)) },
+                }
+                .map_err(fail)?;
+                let i = jit.image();
+                (
+                    i.code().to_vec(),
+                    i.offsets().to_vec(),
+                    i.body_start(),
+                    i.body_end(),
+                    i.compile_time(),
+                )
+            }
+            Arch::Aarch64 => {
+                let opts = bpfbox_jit::aarch64::Options { lse: true };
+                let i = A64Image::compile(Arc::clone(&vm), mode, opts).map_err(fail)?;
+                let start = i.offsets().first().copied().unwrap_or(0) as usize;
+                (
+                    i.code().to_vec(),
+                    i.offsets().to_vec(),
+                    start,
+                    i.body_end(),
+                    i.compile_time(),
+                )
+            }
+        };
+    let cs = match a.arch {
+        Arch::X86_64 => Capstone::new()
+            .x86()
+            .mode(arch::x86::ArchMode::Mode64)
+            .syntax(arch::x86::ArchSyntax::Att)
+            .build(),
+        Arch::Aarch64 => Capstone::new()
+            .arm64()
+            .mode(arch::arm64::ArchMode::Arm)
+            .build(),
     }
-    .map_err(|e| CliError::internal(format!("{name}: {e}")))?;
-    let image = jit.image();
-    let cs = Capstone::new()
-        .x86()
-        .mode(arch::x86::ArchMode::Mode64)
-        .syntax(arch::x86::ArchSyntax::Att)
-        .build()
-        .map_err(|e| CliError::internal(format!("capstone: {e}")))?;
-    let code = image.code();
+    .map_err(|e| CliError::internal(format!("capstone: {e}")))?;
+    let code = &code[..];
     let disasm = |from: usize, to: usize| -> Vec<Native> {
         let Some(bytes) = code.get(from..to) else {
             return Vec::new();
@@ -134,7 +168,7 @@ pub fn run(a: JitDumpArgs) -> CliResult {
         }
     };
     // Each slot's code runs from its offset to the next slot's that has code.
-    let offsets = image.offsets();
+    let offsets = &offsets[..];
     let decoded = vm.decoded();
     let opts = DisasmOptions::default();
     let mut rows = Vec::new();
@@ -144,27 +178,31 @@ pub fn run(a: JitDumpArgs) -> CliResult {
             .iter()
             .map(|&(p, _)| offsets[p] as usize)
             .find(|&o| o != u32::MAX as usize)
-            .unwrap_or(image.body_end());
+            .unwrap_or(body_end);
         rows.push((
             pc,
             insn_text(&insn, pc, Syntax::Kernel, &opts),
             disasm(start, end),
         ));
     }
-    let entry = disasm(0, image.body_start());
-    let tail = disasm(image.body_end(), code.len());
+    let entry = disasm(0, body_start);
+    let tail = disasm(body_end, code.len());
     let mode = match a.mode {
         DumpMode::Checked => "checked",
         DumpMode::Trusted => "trusted",
     };
-    let compile_ns = image.compile_time().as_nanos() as u64;
+    let (arch_id, arch_name) = match a.arch {
+        Arch::X86_64 => ("x86_64", "x86-64"),
+        Arch::Aarch64 => ("aarch64", "aarch64"),
+    };
+    let compile_ns = compile_time.as_nanos() as u64;
     if a.json {
         return print_json(&serde_json::json!({
             "program": name,
-            "arch": "x86_64",
+            "arch": arch_id,
             "mode": mode,
             "image_size": code.len(),
-            "body_size": image.body_end() - image.body_start(),
+            "body_size": body_end - body_start,
             "compile_ns": compile_ns,
             "entry": entry,
             "insns": rows.iter().map(|(pc, text, native)| serde_json::json!({
@@ -178,9 +216,9 @@ pub fn run(a: JitDumpArgs) -> CliResult {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{name}: {} bytes of x86-64 code ({} in the body), {mode}, compiled in {:.1} µs",
+        "{name}: {} bytes of {arch_name} code ({} in the body), {mode}, compiled in {:.1} µs",
         code.len(),
-        image.body_end() - image.body_start(),
+        body_end - body_start,
         compile_ns as f64 / 1000.0
     );
     let print = |out: &mut String, n: &Native| {

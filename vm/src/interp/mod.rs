@@ -28,6 +28,8 @@ use crate::memory::{Region, RegionKind};
 pub const MAX_CALL_FRAMES: usize = 8;
 /// Stack bytes per frame (`MAX_BPF_STACK`).
 pub const STACK_FRAME_SIZE: usize = 512;
+/// 8-byte words of a run's whole stack (every frame).
+pub const STACK_WORDS: usize = MAX_CALL_FRAMES * STACK_FRAME_SIZE / 8;
 /// Default instruction budget of a run.
 pub const DEFAULT_BUDGET: u64 = 100_000_000;
 /// Tail calls one run may make (`MAX_TAIL_CALL_CNT`).
@@ -525,7 +527,8 @@ impl Vm {
                 kind: FaultKind::PcOutOfRange,
             });
         }
-        self.run_at(pc, args, regions, env, opts)
+        let mut stack = vec![0u64; STACK_WORDS];
+        self.run_at(&mut stack, pc, args, regions, env, opts)
     }
 
     /// Runs with r1..r5 = `args`, the given regions (besides the stack) and environment.
@@ -539,23 +542,39 @@ impl Vm {
         env: &mut Env,
         opts: RunOptions<'_>,
     ) -> Result<RunOutcome, Fault> {
-        self.run_at(0, args, regions, env, opts)
+        let mut stack = vec![0u64; STACK_WORDS];
+        self.run_at(&mut stack, 0, args, regions, env, opts)
+    }
+
+    /// As [`Vm::run`], on the caller's stack of [`STACK_WORDS`] words instead of a fresh
+    /// one, so that two engines run on the same addresses (differential tests compare
+    /// results that hold stack addresses). The program sees the stack as it is: a run's own
+    /// stack starts zeroed.
+    pub fn run_on_stack(
+        &self,
+        stack: &mut [u64; STACK_WORDS],
+        args: [u64; 5],
+        regions: &[Region],
+        env: &mut Env,
+        opts: RunOptions<'_>,
+    ) -> Result<RunOutcome, Fault> {
+        self.run_at(stack, 0, args, regions, env, opts)
     }
 
     fn run_at(
         &self,
+        // u64 storage keeps the stack 8-byte aligned, as the kernel's is; STACK_WORDS long.
+        stack: &mut [u64],
         start: usize,
         args: [u64; 5],
         regions: &[Region],
         env: &mut Env,
         opts: RunOptions<'_>,
     ) -> Result<RunOutcome, Fault> {
-        // u64 storage keeps the stack 8-byte aligned, as the kernel's is.
-        let mut stack = vec![0u64; MAX_CALL_FRAMES * STACK_FRAME_SIZE / 8];
         let stack_bytes = stack.len() * 8;
         let stack_ptr = stack.as_mut_ptr() as *mut u8;
         let mut all = Vec::with_capacity(regions.len() + 1);
-        // SAFETY: the stack is owned here and dropped only after the run.
+        // SAFETY: the stack is exclusively borrowed for the whole run.
         all.push(unsafe { Region::new(stack_ptr, stack_bytes, true, RegionKind::Stack) });
         all.extend_from_slice(regions);
         let mut regs = [0u64; 16];
@@ -582,7 +601,6 @@ impl Vm {
         let result = m.run_from(start, 0);
         let insns = m.count;
         drop(m);
-        drop(stack);
         match result {
             Ok(r0) => Ok(RunOutcome { r0, insns }),
             Err(Fault {
