@@ -292,8 +292,7 @@ impl<'a> Backend<'a> {
                 body0 = self.ops.offset().0;
             }
             *offset = self.ops.offset().0 as u32;
-            let (charge, insn, rejected, target) =
-                (slot.charge, slot.insn, slot.rejected.clone(), slot.target);
+            let (charge, insn, target) = (slot.charge, slot.insn, slot.target);
             if self.checked && charge > 0 {
                 let label = self.ops.new_dynamic_label();
                 if charge <= 127 {
@@ -306,7 +305,7 @@ impl<'a> Backend<'a> {
             }
             match insn {
                 None => {
-                    if let Some(kind) = rejected {
+                    if let Some(kind) = self.plan.slots[pc].rejected.clone() {
                         let l = self.static_fault(Fault { pc, kind });
                         dynasm!(self.ops ; .arch x64 ; jmp =>l);
                     } else if target {
@@ -353,7 +352,12 @@ impl<'a> Backend<'a> {
     }
 
     fn insn(&mut self, pc: usize, insn: &Insn) -> Result<(), JitError> {
-        if let Some(f) = static_fault(self.vm, pc, insn) {
+        // Only these can fault statically; the test spares the rest the call.
+        let may_fault = matches!(
+            insn,
+            Insn::Call(CallTarget::Kfunc { .. }) | Insn::AddrSpaceCast { .. } | Insn::LdImm64 { .. }
+        );
+        if let Some(f) = may_fault.then(|| static_fault(self.vm, pc, insn)).flatten() {
             let l = self.static_fault(f);
             dynasm!(self.ops ; .arch x64 ; jmp =>l);
             return Ok(());
