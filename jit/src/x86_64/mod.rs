@@ -115,9 +115,11 @@ impl<'a> Backend<'a> {
     /// A backend for one pass, sizing forward jumps as `sizing` says.
     fn new(vm: &'a Vm, plan: &'a Plan, sizing: jumps::Sizing<'a>) -> Backend<'a> {
         let len = plan.slots.len();
-        // Sized for the common case so that the buffers rarely grow: a few bytes per
-        // slot and a label per jump target.
-        let mut ops = Asm::new_with_capacity(0, 16 * len + 256, 4, 0, len / 2 + 8, 4, len / 2 + 8);
+        // Sized for the common case so that the buffers rarely grow: a few bytes per slot
+        // (more in checked mode, with its inline checks and out-of-line paths) and a label
+        // per jump target.
+        let bytes = if plan.mode == Mode::Checked { 48 } else { 16 } * len + 256;
+        let mut ops = Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8);
         let mut body = vec![None; len + 1];
         let mut func = vec![None; len];
         for (pc, s) in plan.slots.iter().enumerate() {
