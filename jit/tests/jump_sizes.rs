@@ -45,7 +45,10 @@ fn forward(dense: usize, wide: usize) -> Vec<RawInsn> {
 
 /// A loop of three rounds over `wide` long adds, closed by a backward jump.
 fn backward(wide: usize) -> Vec<RawInsn> {
-    let mut p = vec![alu(AluOp::Mov, 2, Src::Imm(0)), alu(AluOp::Mov, 3, Src::Imm(3))];
+    let mut p = vec![
+        alu(AluOp::Mov, 2, Src::Imm(0)),
+        alu(AluOp::Mov, 3, Src::Imm(3)),
+    ];
     p.extend((0..wide).map(|_| alu(AluOp::Add, 2, Src::Imm(0x10000))));
     p.push(alu(AluOp::Sub, 3, Src::Imm(1)));
     p.push(Insn::Jmp {
@@ -88,7 +91,10 @@ fn assert_switches_at_limit(sizes: &[usize], fixed: usize) {
     // sizes[i] has i + 1 wide instructions; the switch is between i + 1 and i + 2.
     let last_short = grown[0] + 1;
     assert!(last_short * step + fixed <= 128, "rel8 while it fits");
-    assert!((last_short + 1) * step + fixed > 128, "rel32 only past the limit");
+    assert!(
+        (last_short + 1) * step + fixed > 128,
+        "rel32 only past the limit"
+    );
 }
 
 #[test]

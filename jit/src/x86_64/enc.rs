@@ -133,7 +133,15 @@ pub(super) fn store_imm(ops: &mut Asm, w: W, imm: i32, base: u8, disp: i32) {
             emit(ops, F32, &[0xc6], 0, base, disp, &[imm as u8]);
         }
         W::H => {
-            emit(ops, F16, &[0xc7], 0, base, disp, &(imm as i16).to_le_bytes());
+            emit(
+                ops,
+                F16,
+                &[0xc7],
+                0,
+                base,
+                disp,
+                &(imm as i16).to_le_bytes(),
+            );
         }
         W::D | W::Q => {
             let f = if w == W::Q { F64 } else { F32 };
@@ -180,7 +188,15 @@ pub(super) fn xor_imm(ops: &mut Asm, w: W, imm: i32, base: u8, disp: i32) {
             emit(ops, F32, &[0x80], 6, base, disp, &[imm as u8]);
         }
         W::H => {
-            emit(ops, F16, &[0x81], 6, base, disp, &(imm as i16).to_le_bytes());
+            emit(
+                ops,
+                F16,
+                &[0x81],
+                6,
+                base,
+                disp,
+                &(imm as i16).to_le_bytes(),
+            );
         }
         W::D | W::Q => {
             let f = if w == W::Q { F64 } else { F32 };

@@ -97,8 +97,10 @@ pub(crate) struct Backend<'a> {
     pending_size: u32,
     /// How this pass sizes forward jumps ([`jumps`]).
     sizing: jumps::Sizing<'a>,
-    /// Forward jumps this pass made rel8 on a guess, checked once the targets are placed.
+    /// Forward jumps this pass made rel8, checked once the targets are placed.
     guesses: Vec<jumps::Guess>,
+    /// Forward jumps this pass made rel32, checked for those that would fit rel8.
+    longs: Vec<jumps::Guess>,
     /// Where slot 0's body starts, each slot's native offset, and where the body ends.
     body0: usize,
     offsets: Vec<u32>,
@@ -148,6 +150,7 @@ impl<'a> Backend<'a> {
             pending_size: 1,
             sizing,
             guesses: Vec::new(),
+            longs: Vec::new(),
             body0: 0,
             offsets: Vec::new(),
             body_end: 0,
@@ -357,7 +360,9 @@ impl<'a> Backend<'a> {
         // Only these can fault statically; the test spares the rest the call.
         let may_fault = matches!(
             insn,
-            Insn::Call(CallTarget::Kfunc { .. }) | Insn::AddrSpaceCast { .. } | Insn::LdImm64 { .. }
+            Insn::Call(CallTarget::Kfunc { .. })
+                | Insn::AddrSpaceCast { .. }
+                | Insn::LdImm64 { .. }
         );
         if let Some(f) = may_fault.then(|| static_fault(self.vm, pc, insn)).flatten() {
             let l = self.static_fault(f);
