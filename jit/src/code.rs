@@ -3,16 +3,17 @@
 //! never writable and executable at once.
 //!
 //! Mappings of dropped images go to a small pool and are reused (flipped back to
-//! read-write, overwritten, zero-filled past the new code, flipped to read-execute): that
-//! spares the `mmap`, `munmap` and page faults that otherwise dominate compiling a small
-//! program.
+//! read-write, overwritten, zero-filled where the old code went past the new, flipped to
+//! read-execute): that spares the `mmap`, `munmap` and page faults that otherwise dominate
+//! compiling a small program. The two `mprotect`s remain, one each way.
 
 use std::sync::Mutex;
 
 use memmap2::{Mmap, MmapMut};
 
-/// Retired mappings, kept for reuse.
-static POOL: Mutex<Vec<Mmap>> = Mutex::new(Vec::new());
+/// Retired mappings, kept for reuse, with the length of the code they last held (zero
+/// beyond it).
+static POOL: Mutex<Vec<(Mmap, usize)>> = Mutex::new(Vec::new());
 /// Most mappings the pool keeps.
 const POOL_MAX: usize = 32;
 const PAGE: usize = 4096;
@@ -31,18 +32,21 @@ impl Code {
         let reused = {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
             pool.iter()
-                .position(|m| m.len() == size)
+                .position(|(m, _)| m.len() == size)
                 .map(|i| pool.swap_remove(i))
         };
-        let mut rw = match reused {
-            Some(m) => match m.make_mut() {
-                Ok(rw) => rw,
-                Err(_) => MmapMut::map_anon(size)?,
+        // A fresh mapping is zero already.
+        let (mut rw, dirty) = match reused {
+            Some((m, used)) => match m.make_mut() {
+                Ok(rw) => (rw, used),
+                Err(_) => (MmapMut::map_anon(size)?, 0),
             },
-            None => MmapMut::map_anon(size)?,
+            None => (MmapMut::map_anon(size)?, 0),
         };
         rw[..bytes.len()].copy_from_slice(bytes);
-        rw[bytes.len()..].fill(0);
+        if dirty > bytes.len() {
+            rw[bytes.len()..dirty].fill(0);
+        }
         let map = rw.make_exec()?;
         Ok(Code {
             map: Some(map),
@@ -70,7 +74,7 @@ impl Drop for Code {
         if let Some(m) = self.map.take() {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() < POOL_MAX {
-                pool.push(m);
+                pool.push((m, self.len));
             }
         }
     }

@@ -100,13 +100,8 @@ impl Image {
         let mode = opts.mode;
         let mut plan = Plan::new(&vm, mode);
         plan.blind = opts.blind_constants;
-        // Two passes, as the kernel's JIT converges: the first sizes every jump rel32, the
-        // second makes rel8 every jump the first pass's layout proves short.
         #[cfg(target_arch = "x86_64")]
-        let (emitted, sites, faults) = {
-            let (first, _, _) = x86_64::Backend::new(&vm, &plan, None).compile()?;
-            x86_64::Backend::new(&vm, &plan, Some(&first.offsets)).compile()?
-        };
+        let (emitted, sites, faults) = x86_64::compile(&vm, &plan)?;
         #[cfg(not(target_arch = "x86_64"))]
         return Err(JitError::UnsupportedArch(std::env::consts::ARCH));
         let code = code::Code::new(&emitted.code)?;

@@ -1,6 +1,6 @@
 //! ALU operations and conditional jumps.
 
-use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 use bpfbox_vm::isa::{AluOp, EndKind, JmpCond, Src, Width};
 
@@ -266,15 +266,15 @@ impl Backend<'_> {
         }
     }
 
-    /// A conditional jump to `t`, rel8 when `short`.
+    /// The conditional jump of slot `pc` to slot `target` (sized by [`Backend::jump`]).
     pub(super) fn jmp(
         &mut self,
         width: Width,
         cond: JmpCond,
         dst: u8,
         src: Src,
-        t: DynamicLabel,
-        short: bool,
+        pc: usize,
+        target: usize,
     ) {
         let d = x(dst);
         let w64 = width == Width::W64;
@@ -299,6 +299,7 @@ impl Backend<'_> {
                 (Src::Imm(i), false) => dynasm!(self.ops ; .arch x64 ; cmp Rd(d), DWORD i),
             }
         }
+        let (t, short) = self.jump(pc, target);
         macro_rules! j {
             ($ins:ident) => {
                 if short {

@@ -69,10 +69,8 @@ impl Backend<'_> {
                 ..
             } => {
                 let t = insn.jump_target(pc).unwrap_or(0) as usize;
-                let short = self.short(pc, t);
-                let t = self.label(t);
                 self.scratch_imm(i);
-                self.jmp(width, cond, dst, Src::Reg(SCRATCH), t, short);
+                self.jmp(width, cond, dst, Src::Reg(SCRATCH), pc, t);
                 true
             }
             Insn::LdImm64 { dst, .. } => {

@@ -3,8 +3,6 @@
 //! tell rsp or r12 from the others at macro time); these pick the short forms the kernel's
 //! JIT uses: no SIB unless the base needs one, and an 8-bit displacement when it fits.
 
-use dynasmrt::DynasmApi;
-
 use super::Asm;
 
 /// Operand size of a memory access.
@@ -57,62 +55,74 @@ const F8: Form = Form {
     byte_reg: true,
 };
 
-/// Emits `[prefix] [REX] opcode ModRM [SIB] [disp]` for `reg` (the ModRM reg field, or an
-/// opcode extension) and the memory operand `[base + disp]`. `byte_reg` forces a REX prefix
-/// so registers 4..7 name spl/bpl/sil/dil rather than ah/ch/dh/bh.
-fn emit(ops: &mut Asm, f: Form, opcode: &[u8], reg: u8, base: u8, disp: i32) {
+/// Emits `[prefix] [REX] opcode ModRM [SIB] [disp] [imm]` for `reg` (the ModRM reg field,
+/// or an opcode extension), the memory operand `[base + disp]` and the immediate bytes
+/// `imm`. `byte_reg` forces a REX prefix so registers 4..7 name spl/bpl/sil/dil rather than
+/// ah/ch/dh/bh. The bytes are built on the stack and appended at once.
+fn emit(ops: &mut Asm, f: Form, opcode: &[u8], reg: u8, base: u8, disp: i32, imm: &[u8]) {
+    // At most: prefix, REX, 2 opcode bytes, ModRM, SIB, disp32, imm32.
+    let mut buf = [0u8; 15];
+    let mut n = 0;
+    let mut put = |b: u8| {
+        buf[n] = b;
+        n += 1;
+    };
     if f.p66 {
-        ops.push(0x66);
+        put(0x66);
     }
     let rex = 0x40 | (u8::from(f.w) << 3) | ((reg >> 3) & 1) << 2 | ((base >> 3) & 1);
     if rex != 0x40 || (f.byte_reg && (4..8).contains(&reg)) {
-        ops.push(rex);
+        put(rex);
     }
-    ops.extend(opcode.iter().copied());
-    let (md, short) = if disp == 0 && base & 7 != 5 {
-        (0u8, None)
+    for &b in opcode {
+        put(b);
+    }
+    let md = if disp == 0 && base & 7 != 5 {
+        0u8
     } else if (-128..128).contains(&disp) {
-        (1, Some(disp as i8))
+        1
     } else {
-        (2, None)
+        2
     };
-    ops.push((md << 6) | ((reg & 7) << 3) | (base & 7));
+    put((md << 6) | ((reg & 7) << 3) | (base & 7));
     if base & 7 == 4 {
-        ops.push(0x24);
+        put(0x24);
     }
-    match (md, short) {
-        (1, Some(d)) => ops.push(d as u8),
-        (2, _) => ops.extend(disp.to_le_bytes()),
+    match md {
+        1 => put(disp as i8 as u8),
+        2 => disp.to_le_bytes().into_iter().for_each(&mut put),
         _ => {}
     }
+    imm.iter().copied().for_each(&mut put);
+    ops.extend(&buf[..n]);
 }
 
 /// `dst = zero-extended load of w at [base + disp]`.
 pub(super) fn load(ops: &mut Asm, w: W, dst: u8, base: u8, disp: i32) {
     match w {
-        W::B => emit(ops, F32, &[0x0f, 0xb6], dst, base, disp),
-        W::H => emit(ops, F32, &[0x0f, 0xb7], dst, base, disp),
-        W::D => emit(ops, F32, &[0x8b], dst, base, disp),
-        W::Q => emit(ops, F64, &[0x8b], dst, base, disp),
+        W::B => emit(ops, F32, &[0x0f, 0xb6], dst, base, disp, &[]),
+        W::H => emit(ops, F32, &[0x0f, 0xb7], dst, base, disp, &[]),
+        W::D => emit(ops, F32, &[0x8b], dst, base, disp, &[]),
+        W::Q => emit(ops, F64, &[0x8b], dst, base, disp, &[]),
     }
 }
 
 /// `dst = sign-extended load of w at [base + disp]` (64-bit result).
 pub(super) fn load_sx(ops: &mut Asm, w: W, dst: u8, base: u8, disp: i32) {
     match w {
-        W::B => emit(ops, F64, &[0x0f, 0xbe], dst, base, disp),
-        W::H => emit(ops, F64, &[0x0f, 0xbf], dst, base, disp),
-        _ => emit(ops, F64, &[0x63], dst, base, disp),
+        W::B => emit(ops, F64, &[0x0f, 0xbe], dst, base, disp, &[]),
+        W::H => emit(ops, F64, &[0x0f, 0xbf], dst, base, disp, &[]),
+        _ => emit(ops, F64, &[0x63], dst, base, disp, &[]),
     }
 }
 
 /// `[base + disp] = low w of src`.
 pub(super) fn store(ops: &mut Asm, w: W, src: u8, base: u8, disp: i32) {
     match w {
-        W::B => emit(ops, F8, &[0x88], src, base, disp),
-        W::H => emit(ops, F16, &[0x89], src, base, disp),
-        W::D => emit(ops, F32, &[0x89], src, base, disp),
-        W::Q => emit(ops, F64, &[0x89], src, base, disp),
+        W::B => emit(ops, F8, &[0x88], src, base, disp, &[]),
+        W::H => emit(ops, F16, &[0x89], src, base, disp, &[]),
+        W::D => emit(ops, F32, &[0x89], src, base, disp, &[]),
+        W::Q => emit(ops, F64, &[0x89], src, base, disp, &[]),
     }
 }
 
@@ -120,80 +130,77 @@ pub(super) fn store(ops: &mut Asm, w: W, src: u8, base: u8, disp: i32) {
 pub(super) fn store_imm(ops: &mut Asm, w: W, imm: i32, base: u8, disp: i32) {
     match w {
         W::B => {
-            emit(ops, F32, &[0xc6], 0, base, disp);
-            ops.push(imm as u8);
+            emit(ops, F32, &[0xc6], 0, base, disp, &[imm as u8]);
         }
         W::H => {
-            emit(ops, F16, &[0xc7], 0, base, disp);
-            ops.extend((imm as i16).to_le_bytes());
-        }
-        W::D | W::Q => {
             emit(
                 ops,
-                if w == W::Q { F64 } else { F32 },
+                F16,
                 &[0xc7],
                 0,
                 base,
                 disp,
+                &(imm as i16).to_le_bytes(),
             );
-            ops.extend(imm.to_le_bytes());
+        }
+        W::D | W::Q => {
+            let f = if w == W::Q { F64 } else { F32 };
+            emit(ops, f, &[0xc7], 0, base, disp, &imm.to_le_bytes());
         }
     }
 }
 
 /// `dst = base + disp` (64-bit `lea`).
 pub(super) fn lea(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
-    emit(ops, F64, &[0x8d], dst, base, disp);
+    emit(ops, F64, &[0x8d], dst, base, disp, &[]);
 }
 
 /// `sub dst, [base + disp]` (64-bit).
 pub(super) fn sub_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
-    emit(ops, F64, &[0x2b], dst, base, disp);
+    emit(ops, F64, &[0x2b], dst, base, disp, &[]);
 }
 
 /// `cmp dst, [base + disp]` (64-bit).
 pub(super) fn cmp_mem(ops: &mut Asm, dst: u8, base: u8, disp: i32) {
-    emit(ops, F64, &[0x3b], dst, base, disp);
+    emit(ops, F64, &[0x3b], dst, base, disp, &[]);
 }
 
 /// `op QWORD [base + disp], imm8` for the group-1 opcode extension `ext` (0 add, 5 sub,
 /// 7 cmp).
 pub(super) fn alu_mem_imm8(ops: &mut Asm, ext: u8, base: u8, disp: i32, imm: i8) {
-    emit(ops, F64, &[0x83], ext, base, disp);
-    ops.push(imm as u8);
+    emit(ops, F64, &[0x83], ext, base, disp, &[imm as u8]);
 }
 
 /// `jmp QWORD [base + disp]`.
 pub(super) fn jmp_mem(ops: &mut Asm, base: u8, disp: i32) {
-    emit(ops, F32, &[0xff], 4, base, disp);
+    emit(ops, F32, &[0xff], 4, base, disp, &[]);
 }
 
 /// `call QWORD [base + disp]`.
 pub(super) fn call_mem(ops: &mut Asm, base: u8, disp: i32) {
-    emit(ops, F32, &[0xff], 2, base, disp);
+    emit(ops, F32, &[0xff], 2, base, disp, &[]);
 }
 
 /// `xor [base + disp], imm` of width `w` (sign-extended from 32 bits for Q).
 pub(super) fn xor_imm(ops: &mut Asm, w: W, imm: i32, base: u8, disp: i32) {
     match w {
         W::B => {
-            emit(ops, F32, &[0x80], 6, base, disp);
-            ops.push(imm as u8);
+            emit(ops, F32, &[0x80], 6, base, disp, &[imm as u8]);
         }
         W::H => {
-            emit(ops, F16, &[0x81], 6, base, disp);
-            ops.extend((imm as i16).to_le_bytes());
-        }
-        W::D | W::Q => {
             emit(
                 ops,
-                if w == W::Q { F64 } else { F32 },
+                F16,
                 &[0x81],
                 6,
                 base,
                 disp,
+                &(imm as i16).to_le_bytes(),
             );
-            ops.extend(imm.to_le_bytes());
+        }
+        W::D | W::Q => {
+            let f = if w == W::Q { F64 } else { F32 };
+            emit(ops, f, &[0x81], 6, base, disp, &imm.to_le_bytes());
         }
     }
 }

@@ -7,10 +7,12 @@ mod blind;
 mod call;
 mod enc;
 mod entry;
+mod jumps;
 mod mem;
 mod stubs;
 
 pub(crate) use entry::shared_code;
+pub(crate) use jumps::compile;
 
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -93,8 +95,16 @@ pub(crate) struct Backend<'a> {
     pub faults: Vec<Fault>,
     /// Access size of the memory check being emitted.
     pending_size: u32,
-    /// Slot offsets of the previous pass, if any: jumps they prove short get rel8.
-    prev: Option<&'a [u32]>,
+    /// How this pass sizes forward jumps ([`jumps`]).
+    sizing: jumps::Sizing<'a>,
+    /// Forward jumps this pass made rel8, checked once the targets are placed.
+    guesses: Vec<jumps::Guess>,
+    /// Forward jumps this pass made rel32, checked for those that would fit rel8.
+    longs: Vec<jumps::Guess>,
+    /// Where slot 0's body starts, each slot's native offset, and where the body ends.
+    body0: usize,
+    offsets: Vec<u32>,
+    body_end: usize,
     calls: Vec<(u32, u32, u32)>,
     /// Blinding keys (used when the plan asks for blinding).
     keys: blind::Keys,
@@ -104,10 +114,14 @@ pub(crate) struct Backend<'a> {
 }
 
 impl<'a> Backend<'a> {
-    /// A backend for one pass; `prev` are the slot offsets of the pass before, if any.
-    pub(crate) fn new(vm: &'a Vm, plan: &'a Plan, prev: Option<&'a [u32]>) -> Backend<'a> {
-        let mut ops = Asm::new(0);
+    /// A backend for one pass, sizing forward jumps as `sizing` says.
+    fn new(vm: &'a Vm, plan: &'a Plan, sizing: jumps::Sizing<'a>) -> Backend<'a> {
         let len = plan.slots.len();
+        // Sized for the common case so that the buffers rarely grow: a few bytes per slot
+        // (more in checked mode, with its inline checks and out-of-line paths) and a label
+        // per jump target.
+        let bytes = if plan.mode == Mode::Checked { 48 } else { 16 } * len + 256;
+        let mut ops = Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8);
         let mut body = vec![None; len + 1];
         let mut func = vec![None; len];
         for (pc, s) in plan.slots.iter().enumerate() {
@@ -134,33 +148,22 @@ impl<'a> Backend<'a> {
             sites: Vec::new(),
             faults: Vec::new(),
             pending_size: 1,
-            prev,
+            sizing,
+            guesses: Vec::new(),
+            longs: Vec::new(),
+            body0: 0,
+            offsets: Vec::new(),
+            body_end: 0,
             calls: Vec::new(),
             may_goto: plan.has_may_goto || plan.has_tail_call,
             keys: blind::Keys::new(),
         }
     }
 
-    /// Whether a jump at slot `pc` to slot `target` fits a rel8 displacement. Each pass
-    /// emits every instruction at most as long as the pass before (only jumps shrink), so
-    /// the distance between two points never grows: a jump that fit in the previous pass's
-    /// layout fits in this one's.
-    fn short(&self, pc: usize, target: usize) -> bool {
-        let Some(p) = self.prev else { return false };
-        let at = |i: usize| i64::from(p[i.min(p.len() - 1)]);
-        if target > pc {
-            // rel = target - end of the jump <= target - start of its slot.
-            at(target) - at(pc) <= 127
-        } else {
-            // |rel| = end of the jump - target <= start of the next slot - target.
-            at(pc + 1) - at(target) <= 128
-        }
-    }
-
     /// `jmp` to slot `target` from slot `pc`, rel8 when it fits.
     fn jmp_to(&mut self, pc: usize, target: usize) {
-        let t = self.label(target);
-        if self.short(pc, target) {
+        let (t, short) = self.jump(pc, target);
+        if short {
             dynasm!(self.ops ; .arch x64 ; jmp BYTE =>t);
         } else {
             dynasm!(self.ops ; .arch x64 ; jmp =>t);
@@ -255,10 +258,12 @@ impl<'a> Backend<'a> {
         enc::jmp_mem(&mut self.ops, CTX, CTX_FAULT_RET);
     }
 
-    /// Compiles the whole program.
-    pub(crate) fn compile(mut self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
+    /// Emits the whole program: body, out-of-line stubs, fault exit.
+    fn emit(&mut self) -> Result<(), JitError> {
         let len = self.plan.slots.len();
-        let mut offsets = vec![0u32; len + 1];
+        let mut offsets = std::mem::take(&mut self.offsets);
+        offsets.clear();
+        offsets.resize(len + 1, 0);
         let mut body0 = 0;
         // Falling off the end (or jumping there) is the interpreter's invalid instruction,
         // raised out of line.
@@ -292,8 +297,7 @@ impl<'a> Backend<'a> {
                 body0 = self.ops.offset().0;
             }
             *offset = self.ops.offset().0 as u32;
-            let (charge, insn, rejected, target) =
-                (slot.charge, slot.insn, slot.rejected.clone(), slot.target);
+            let (charge, insn, target) = (slot.charge, slot.insn, slot.target);
             if self.checked && charge > 0 {
                 let label = self.ops.new_dynamic_label();
                 if charge <= 127 {
@@ -306,7 +310,7 @@ impl<'a> Backend<'a> {
             }
             match insn {
                 None => {
-                    if let Some(kind) = rejected {
+                    if let Some(kind) = self.plan.slots[pc].rejected.clone() {
                         let l = self.static_fault(Fault { pc, kind });
                         dynasm!(self.ops ; .arch x64 ; jmp =>l);
                     } else if target {
@@ -325,9 +329,16 @@ impl<'a> Backend<'a> {
             dynasm!(self.ops ; .arch x64 ; jmp =>end);
         }
         offsets[len] = self.ops.offset().0 as u32;
-        let body_end = self.ops.offset().0;
+        self.body_end = self.ops.offset().0;
+        self.body0 = body0;
+        self.offsets = offsets;
         self.stubs_out();
         self.fault_exit_out();
+        Ok(())
+    }
+
+    /// The code and tables of an emitted program whose jumps all fit.
+    fn finish(self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
         let code = self
             .ops
             .finalize()
@@ -335,10 +346,10 @@ impl<'a> Backend<'a> {
         Ok((
             Emitted {
                 code,
-                body0,
-                offsets,
+                body0: self.body0,
+                offsets: self.offsets,
                 calls: self.calls,
-                body_end,
+                body_end: self.body_end,
             },
             self.sites,
             self.faults,
@@ -346,7 +357,14 @@ impl<'a> Backend<'a> {
     }
 
     fn insn(&mut self, pc: usize, insn: &Insn) -> Result<(), JitError> {
-        if let Some(f) = static_fault(self.vm, pc, insn) {
+        // Only these can fault statically; the test spares the rest the call.
+        let may_fault = matches!(
+            insn,
+            Insn::Call(CallTarget::Kfunc { .. })
+                | Insn::AddrSpaceCast { .. }
+                | Insn::LdImm64 { .. }
+        );
+        if let Some(f) = may_fault.then(|| static_fault(self.vm, pc, insn)).flatten() {
             let l = self.static_fault(f);
             dynasm!(self.ops ; .arch x64 ; jmp =>l);
             return Ok(());
@@ -375,15 +393,12 @@ impl<'a> Backend<'a> {
                 ..
             } => {
                 let t = insn.jump_target(pc).unwrap_or(0) as usize;
-                let short = self.short(pc, t);
-                let t = self.label(t);
-                self.jmp(width, cond, dst, src, t, short);
+                self.jmp(width, cond, dst, src, pc, t);
             }
             Insn::MayGoto { .. } => {
                 let t = insn.jump_target(pc).unwrap_or(0) as usize;
-                let short = self.short(pc, t);
-                let t = self.label(t);
                 enc::alu_mem_imm8(&mut self.ops, 7, 4, FRAME_MAY_GOTO, 0);
+                let (t, short) = self.jump(pc, t);
                 if short {
                     dynasm!(self.ops ; .arch x64 ; je BYTE =>t);
                 } else {
