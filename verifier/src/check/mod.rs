@@ -3,8 +3,8 @@
 pub mod alu;
 pub mod args;
 pub mod call;
-pub mod const_str;
 pub mod callback;
+pub mod const_str;
 pub mod ctx_access;
 pub mod exit;
 pub mod helper_mem;

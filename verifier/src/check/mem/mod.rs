@@ -6,8 +6,8 @@ mod align;
 mod map;
 mod stack;
 
-pub use stack::{stack_bounds, stack_bounds_in};
 pub(crate) use map::region;
+pub use stack::{stack_bounds, stack_bounds_in};
 
 use bpfbox_vm::isa::{AtomicOp, Size};
 
