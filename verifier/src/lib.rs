@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod explore;
 pub mod facts;
+pub mod fastcall;
 pub mod global;
 pub mod log;
 pub mod options;
