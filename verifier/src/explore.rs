@@ -41,12 +41,12 @@ pub struct Env<'a> {
     pub log: Log,
     /// What the walk learns for the engines.
     pub observed: crate::facts::Observed,
-    /// Whether `may_goto` loops widen imprecise scalars (see [`may_goto`]).
-    pub widen: bool,
     /// Global functions called so far, each to be verified once after the main program.
     pub globals_called: Vec<usize>,
     /// `bpf_fastcall` spill/fill patterns, whose stack the kernel gives back.
     pub fastcall: crate::fastcall::Fastcall,
+    /// Registers live before each instruction ([`prune::liveness::live_regs_before`]).
+    pub live_regs: Vec<u16>,
 }
 
 impl Env<'_> {
@@ -110,35 +110,6 @@ pub fn run(
     stats: &mut Stats,
     log: &mut Log,
 ) -> Result<crate::facts::Facts> {
-    let start = log.clone();
-    let r = run_once(prog, opts, cfg, stats, log, true);
-    let Err(e) = &r else {
-        return r;
-    };
-    if e.unsupported || !prog.insns.iter().any(is_may_goto) {
-        return r;
-    }
-    // Without precision marks the widening at `may_goto` may drop a bound the kernel
-    // keeps (a precise loop counter); a walk that widens nothing is sound as well, and its
-    // acceptance stands.
-    let mut stats2 = Stats::default();
-    let mut log2 = start;
-    if let Ok(facts) = run_once(prog, opts, cfg, &mut stats2, &mut log2, false) {
-        *stats = stats2;
-        *log = log2;
-        return Ok(facts);
-    }
-    r
-}
-
-fn run_once(
-    prog: &Program,
-    opts: &Options,
-    cfg: &Cfg,
-    stats: &mut Stats,
-    log: &mut Log,
-    widen: bool,
-) -> Result<crate::facts::Facts> {
     let flags = prog.prog_flags | opts.flags;
     let mut env = Env {
         prog,
@@ -149,9 +120,9 @@ fn run_once(
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
         observed: crate::facts::Observed::new(prog.insns.len()),
-        widen,
         globals_called: Vec::new(),
         fastcall: crate::fastcall::Fastcall::mark(prog, cfg, opts.privileged, opts.flags),
+        live_regs: prune::liveness::live_regs_before(&prog.insns),
     };
     let r = walk_all(&mut env, stats).and_then(|()| {
         env.fastcall.shrink(&mut env.stack_depth);
@@ -259,7 +230,7 @@ impl Walker {
             peak: 0,
             live: 0,
             max_per_insn: 0,
-            live_regs: prune::liveness::live_regs_before(insns),
+            live_regs: Vec::new(),
             seg: Segment::default(),
             stack_live: prune::liveness::StackLive::new(insns),
             state_freq: false,
@@ -296,6 +267,8 @@ impl Walker {
             id_gen: env.id_gen,
             allow_uninit_stack: env.privileged(),
             precision: env.privileged(),
+            live: &self.live_regs,
+            insn: pc,
         };
         let mut list = std::mem::take(&mut self.at[pc]);
         // `clean_live_states`: checkpoints whose paths are all explored forget dead registers.
@@ -318,7 +291,7 @@ impl Walker {
                 // by the earlier iteration: the runtime's budget ends it.
                 if may_goto
                     && c.state.may_goto_depth != st.may_goto_depth
-                    && may_goto::within(&c.state, st)
+                    && prune::states_equal(&c.state, st, prune::Exact::RangeWithin, cmp)
                 {
                     c.hits += 1;
                     pruned = true;
@@ -434,6 +407,7 @@ impl Walker {
     }
 
     fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats, st: State, pc: usize) -> Result<()> {
+        self.live_regs = env.live_regs.clone();
         let r = self.walk_paths(env, st, pc);
         stats.processed_insns = self.processed;
         stats.total_states = self.checkpoints.len() as u64;
@@ -523,15 +497,12 @@ impl Walker {
                 if opened {
                     self.seg.push(Entry::new(pc, self.prev), false);
                 }
-                let pre = prune::sites::before(env.prog, &env.opts.maps, &st, &insn);
+                let pre =
+                    prune::sites::before(env.prog, &env.opts.maps, &st, &insn, pc, &env.live_regs);
                 let single = st.frames.len() == 1;
                 let flow = match insn {
                     Insn::MayGoto { off } => {
-                        let prev = if env.widen {
-                            self.loop_entry(pc, &st, parent)
-                        } else {
-                            None
-                        };
+                        let prev = self.loop_entry(pc, &st, parent);
                         may_goto::branch(&st, pc, off, prev)
                     }
                     _ => check::step(env, &mut st, pc, &insn)?,

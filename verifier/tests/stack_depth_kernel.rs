@@ -107,7 +107,7 @@ fn stack_depths_match_the_kernel() {
             },
         );
         assert!(
-            !(v.accepted && !k_ok),
+            !v.accepted || k_ok,
             "{name}: accepted, the kernel rejects:\n{k_log}"
         );
         accepted += usize::from(k_ok);

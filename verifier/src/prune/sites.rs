@@ -165,8 +165,16 @@ fn scalar_bit(st: &State, r: u8) -> u16 {
     }
 }
 
-/// Looks at `insn` before its step.
-pub fn before(prog: &Program, maps: &[MapSpec], st: &State, insn: &Insn) -> Pre {
+/// Looks at `insn`, at `pc`, before its step (`live`: the registers live before each
+/// instruction).
+pub fn before(
+    prog: &Program,
+    maps: &[MapSpec],
+    st: &State,
+    insn: &Insn,
+    pc: usize,
+    live: &[u16],
+) -> Pre {
     let mut pre = Pre::default();
     stack_use(maps, st, insn, &mut pre);
     stack_accesses(st, insn, &mut pre.stack_access);
@@ -231,12 +239,12 @@ pub fn before(prog: &Program, maps: &[MapSpec], st: &State, insn: &Insn) -> Pre 
                     pre.if_decided |= scalar_bit(st, s);
                     pre.src_stack = st.reg(s).ty == RegType::Stack;
                     if st.reg(s).is_scalar() {
-                        linked(st, st.reg(s).id, &mut pre.linked);
+                        linked(st, st.reg(s).id, live, pc, &mut pre.linked);
                     }
                 }
             }
             if st.reg(dst).is_scalar() {
-                linked(st, st.reg(dst).id, &mut pre.linked);
+                linked(st, st.reg(dst).id, live, pc, &mut pre.linked);
             }
         }
         Insn::Call(CallTarget::Helper(id)) => {

@@ -105,6 +105,9 @@ pub struct Reg {
     /// A scalar whose exact range some later check relied on (`precise`): pruning then
     /// compares it by range inclusion instead of ignoring it.
     pub precise: bool,
+    /// The constant a linked scalar differs from its id's value by (see
+    /// [`super::link`]).
+    pub delta: super::Delta,
 }
 
 impl Reg {
@@ -123,6 +126,7 @@ impl Reg {
             ringbuf: false,
             ref_obj_id: 0,
             precise: false,
+            delta: super::Delta::None,
         }
     }
 
