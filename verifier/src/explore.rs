@@ -41,12 +41,14 @@ pub struct Env<'a> {
     pub log: Log,
     /// What the walk learns for the engines.
     pub observed: crate::facts::Observed,
-    /// Whether `may_goto` loops widen imprecise scalars (see [`may_goto`]).
-    pub widen: bool,
     /// Global functions called so far, each to be verified once after the main program.
     pub globals_called: Vec<usize>,
     /// Spectre sanitisation and speculative paths of unprivileged loads.
     pub spec: check::sanitize::Spec,
+    /// `bpf_fastcall` spill/fill patterns, whose stack the kernel gives back.
+    pub fastcall: crate::fastcall::Fastcall,
+    /// Registers live before each instruction ([`prune::liveness::live_regs_before`]).
+    pub live_regs: Vec<u16>,
 }
 
 impl Env<'_> {
@@ -122,35 +124,6 @@ pub fn run(
     stats: &mut Stats,
     log: &mut Log,
 ) -> Result<crate::facts::Facts> {
-    let start = log.clone();
-    let r = run_once(prog, opts, cfg, stats, log, true);
-    let Err(e) = &r else {
-        return r;
-    };
-    if e.unsupported || !prog.insns.iter().any(is_may_goto) {
-        return r;
-    }
-    // Without precision marks the widening at `may_goto` may drop a bound the kernel
-    // keeps (a precise loop counter); a walk that widens nothing is sound as well, and its
-    // acceptance stands.
-    let mut stats2 = Stats::default();
-    let mut log2 = start;
-    if let Ok(facts) = run_once(prog, opts, cfg, &mut stats2, &mut log2, false) {
-        *stats = stats2;
-        *log = log2;
-        return Ok(facts);
-    }
-    r
-}
-
-fn run_once(
-    prog: &Program,
-    opts: &Options,
-    cfg: &Cfg,
-    stats: &mut Stats,
-    log: &mut Log,
-    widen: bool,
-) -> Result<crate::facts::Facts> {
     let flags = prog.prog_flags | opts.flags;
     let mut env = Env {
         prog,
@@ -161,23 +134,33 @@ fn run_once(
         stack_depth: vec![0; cfg.subprogs.len()],
         log: std::mem::take(log),
         observed: crate::facts::Observed::new(prog.insns.len()),
-        widen,
         globals_called: Vec::new(),
         spec: Default::default(),
+        fastcall: crate::fastcall::Fastcall::mark(
+            prog,
+            cfg,
+            (opts.privileged, opts.bpf_capable),
+            opts.flags,
+        ),
+        live_regs: prune::liveness::live_regs_before(&prog.insns),
     };
     let r = walk_all(&mut env, stats)
-        .and_then(|()| check::subprog::check_stack_depth(&env))
+        .and_then(|()| {
+            env.fastcall.shrink(&mut env.stack_depth);
+            check::subprog::check_stack_depth(&env)
+        })
         .and_then(|()| {
             let may_goto = prog.insns.iter().any(is_may_goto);
             env.spec.after_walk(env.privileged(), may_goto)
         });
     stats.stack_depth = env.stack_depth.clone();
     if r.is_ok() {
-        // The rewrite of `may_goto` keeps its loop budget in 8 more bytes of the frame.
+        // The rewrite of `may_goto` keeps its loop state in 16 more bytes of the frame: the
+        // JITs of x86-64 and arm64 bound the loop by time, a count and a timestamp.
         for (k, d) in stats.stack_depth.iter_mut().enumerate() {
             let end = cfg.subprog_end(k, prog.insns.len());
             if prog.insns[cfg.subprogs[k]..end].iter().any(is_may_goto) {
-                *d += 8;
+                *d += 16;
             }
         }
     }
@@ -272,7 +255,7 @@ impl Walker {
             peak: 0,
             live: 0,
             max_per_insn: 0,
-            live_regs: prune::liveness::live_regs_before(insns),
+            live_regs: Vec::new(),
             seg: Segment::default(),
             stack_live: prune::liveness::StackLive::new(insns),
             state_freq: false,
@@ -310,6 +293,8 @@ impl Walker {
             id_gen: env.id_gen,
             allow_uninit_stack: env.privileged(),
             precision: env.bpf_capable(),
+            live: &self.live_regs,
+            insn: pc,
         };
         // `explore_alu_limits`: every path's pointer-arithmetic mask must be seen, so a
         // state prunes only an identical one.
@@ -358,11 +343,16 @@ impl Walker {
                 if may_goto
                     && comparable
                     && c.state.may_goto_depth != st.may_goto_depth
-                    && (if env.spec.explore_alu_limits {
-                        prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
-                    } else {
-                        may_goto::within(&c.state, st)
-                    })
+                    && prune::states_equal(
+                        &c.state,
+                        st,
+                        if env.spec.explore_alu_limits {
+                            prune::Exact::Exact
+                        } else {
+                            prune::Exact::RangeWithin
+                        },
+                        cmp,
+                    )
                 {
                     c.hits += 1;
                     pruned = true;
@@ -518,6 +508,7 @@ impl Walker {
     }
 
     fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats, st: State, pc: usize) -> Result<()> {
+        self.live_regs = env.live_regs.clone();
         let r = self.walk_paths(env, st, pc);
         stats.processed_insns = self.processed;
         stats.total_states = self.checkpoints.len() as u64;
@@ -655,16 +646,13 @@ impl Walker {
                 if opened {
                     self.seg.push(Entry::new(pc, self.prev), false);
                 }
-                let pre = prune::sites::before(env.prog, &env.opts.maps, &st, &insn);
+                let pre =
+                    prune::sites::before(env.prog, &env.opts.maps, &st, &insn, pc, &env.live_regs);
                 let single = st.frames.len() == 1;
                 let frames = st.frames.len();
                 let flow = match insn {
                     Insn::MayGoto { off } => {
-                        let prev = if env.widen {
-                            self.loop_entry(pc, &st, parent)
-                        } else {
-                            None
-                        };
+                        let prev = self.loop_entry(pc, &st, parent);
                         may_goto::branch(&st, pc, off, prev)
                     }
                     _ => match check::step(env, &mut st, pc, &insn) {
@@ -703,6 +691,11 @@ impl Walker {
                 }
                 if single {
                     self.stack_live.record(pc, pre.reads, pre.writes);
+                }
+                for &(frame, off) in &pre.stack_access {
+                    if let Some(f) = st.frames.get(frame) {
+                        env.fastcall.access(f.subprog, pc, off);
+                    }
                 }
                 if track {
                     let branched = matches!(flow, Flow::Branch { .. });
@@ -762,5 +755,7 @@ impl Walker {
 /// `error_recoverable_with_nospec`: `EPERM`, `EACCES`, `EINVAL`): every rejection of an
 /// instruction, but not a limit, and not a feature this verifier does not handle.
 fn recoverable(e: &Reject) -> bool {
-    !e.unsupported && !crate::is_complexity_limit(e)
+    let limit = e.message.starts_with("BPF program is too large.")
+        || e.message.starts_with("The sequence of ");
+    !e.unsupported && !limit
 }

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod explore;
 pub mod facts;
+pub mod fastcall;
 pub mod global;
 pub mod log;
 pub mod options;
@@ -28,12 +29,6 @@ pub use facts::Facts;
 pub use options::{Options, Privilege, Stats, Verdict};
 
 use bpfbox_vm::Program;
-
-/// Whether a rejection is a complexity limit. Our state pruning is not yet as strong as the
-/// kernel's, so reaching a limit the kernel may not reach says nothing about its verdict.
-pub(crate) fn is_complexity_limit(r: &Reject) -> bool {
-    r.message.starts_with("BPF program is too large.") || r.message.starts_with("The sequence of ")
-}
 
 /// Verifies `prog` as the kernel would load it with `opts`.
 pub fn verify(prog: &Program, opts: &Options) -> Verdict {
@@ -84,7 +79,9 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
         Err(r) => Verdict {
             accepted: false,
             insn: r.insn,
-            unsupported: r.unsupported || is_complexity_limit(&r),
+            // A complexity limit is a definite rejection: pruning matches the kernel's (the
+            // corpus's programs that reach a limit reach it at the same count).
+            unsupported: r.unsupported,
             error: Some(r.message),
             log,
             stats,

@@ -231,8 +231,9 @@ fn kernel_log_texts_parse() {
     assert!(parse_scalar("ctx()").is_err());
 }
 
-/// A linked register rebuilt from the refined one (`known + delta`) holds every concrete
-/// `x + delta` of the known register's values.
+/// A linked register rebuilt from the refined one (`known + delta`, zero-extended from 32
+/// bits when the link was made by a 32-bit addition) holds every concrete `x + delta` of the
+/// known register's values.
 #[test]
 fn linked_delta_is_sound() {
     for seed in 0..5_000u64 {
@@ -243,13 +244,18 @@ fn linked_delta_is_sound() {
         }
         let delta = (rng.below(1 << 20) as i64) - (1 << 19);
         for (r, a) in s.abs.iter().enumerate() {
-            let linked = Scalar::plus_delta(a, delta);
-            for w in &s.conc {
-                let v = w[r].wrapping_add(delta as u64);
-                assert!(
-                    linked.contains(v),
-                    "seed {seed}: {a} + {delta} = {linked} misses {v:#x}"
-                );
+            for zext in [false, true] {
+                let linked = Scalar::plus_delta(a, delta, zext);
+                for w in &s.conc {
+                    let mut v = w[r].wrapping_add(delta as u64);
+                    if zext {
+                        v &= u32::MAX as u64;
+                    }
+                    assert!(
+                        linked.contains(v),
+                        "seed {seed}: {a} + {delta} (zext {zext}) = {linked} misses {v:#x}"
+                    );
+                }
             }
         }
     }

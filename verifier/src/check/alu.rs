@@ -8,7 +8,7 @@ use super::sanitize::{self, Operands};
 use crate::domain::{Scalar, ScalarDomain};
 use crate::error::{Reject, Result};
 use crate::explore::Env;
-use crate::state::{Reg, RegType, State};
+use crate::state::{link, Reg, RegType, State};
 
 /// Largest magnitude of a pointer offset (`BPF_MAX_VAR_OFF`).
 const MAX_VAR_OFF: i64 = 1 << 29;
@@ -74,7 +74,12 @@ pub fn alu(
             sanitize::val_alu(env, pc, op, dst, src)?;
             let mut v = dst_reg.val;
             v.alu(op, width, &src_reg.val);
-            Reg::scalar(v)
+            let mut out = Reg::scalar(v);
+            if env.privileged() {
+                (out.id, out.delta) =
+                    link::after_alu(&dst_reg, &src_reg, src == Src::Reg(dst), op, width);
+            }
+            out
         }
         (true, true) => {
             if op == AluOp::Sub && env.privileged() {
@@ -283,14 +288,9 @@ fn mov(
             let s = read(st, pc, r)?.clone();
             match (width, op, s.is_pointer()) {
                 (Width::W64, AluOp::Mov, _) => {
-                    let mut s = s;
                     // Copies of an unknown scalar share an id, so a bound learned on one
                     // holds for the others.
-                    if s.is_scalar() && s.id == 0 && s.val.as_const().is_none() {
-                        s.id = env.new_id();
-                        st.reg_mut(r).id = s.id;
-                    }
-                    s
+                    link_copy(env, st, r, |_| true)
                 }
                 (_, AluOp::MovSx(_), true) => {
                     if !env.privileged() {
@@ -308,34 +308,49 @@ fn mov(
                     Reg::unknown()
                 }
                 (_, _, true) => unreachable_pointer_mov(pc)?,
-                (Width::W32, AluOp::Mov, false) => {
-                    // A 32-bit copy of a value that fits in 32 bits is the same value: the
-                    // copies are linked, as 64-bit copies are.
+                (_, _, false) => {
+                    // A copy the move does not change (a 32-bit move of a value that fits
+                    // in 32 bits, a sign extension of a value whose sign bit is clear) is
+                    // linked with its source, as 64-bit copies are.
+                    let keeps = |v: &Reg| {
+                        let umax = v.val.bounds().umax;
+                        match op {
+                            AluOp::MovSx(bits) => {
+                                (1..64).contains(&bits) && umax < 1u64 << (bits - 1)
+                            }
+                            _ => 64 - umax.leading_zeros() <= 32,
+                        }
+                    };
+                    let linked = keeps(&s).then(|| link_copy(env, st, r, keeps));
                     let mut v = Scalar::unknown();
                     v.alu(op, width, &s.val);
                     let mut out = Reg::scalar(v);
-                    if 64 - s.val.bounds().umax.leading_zeros() <= 32 && s.val.as_const().is_none()
-                    {
-                        if s.id == 0 {
-                            let id = env.new_id();
-                            st.reg_mut(r).id = id;
-                            out.id = id;
-                        } else {
-                            out.id = s.id;
-                        }
+                    if let Some(l) = linked {
+                        out.id = l.id;
+                        out.delta = l.delta;
                     }
                     out
-                }
-                (_, _, false) => {
-                    let mut v = Scalar::unknown();
-                    v.alu(op, width, &s.val);
-                    Reg::scalar(v)
                 }
             }
         }
     };
     *st.reg_mut(dst) = out;
     Ok(())
+}
+
+/// `assign_scalar_id_before_mov` on register `r` when `keeps` says its copy is the same
+/// value, and the copy.
+fn link_copy(env: &mut Env<'_>, st: &mut State, r: u8, keeps: impl Fn(&Reg) -> bool) -> Reg {
+    let src = st.reg_mut(r);
+    if keeps(src) {
+        let mut fresh = env.id_gen;
+        src.link_for_copy(|| {
+            fresh += 1;
+            fresh
+        });
+        env.id_gen = fresh;
+    }
+    src.clone()
 }
 
 /// Only `mov` reaches the pointer arms; anything else is refused rather than guessed.

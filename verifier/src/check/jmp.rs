@@ -9,7 +9,8 @@ use super::{read, Flow};
 use crate::domain::ScalarDomain;
 use crate::error::{Reject, Result};
 use crate::explore::Env;
-use crate::state::{Reg, RegType, State};
+use crate::prune::precision::Linked;
+use crate::state::{link, Reg, RegType, State};
 
 /// Largest packet offset the kernel tracks (`MAX_PACKET_OFF`).
 const MAX_PACKET_OFF: u64 = 0xffff;
@@ -59,15 +60,74 @@ pub fn cond(
         }
         None => {}
     }
+    let both_pointers = d.is_pointer() && s.is_pointer() && width == Width::W64;
+    let both_scalars = d.is_scalar() && s.is_scalar();
+    let null_check = d.maybe_null
+        && width == Width::W64
+        && matches!(src, Src::Imm(0))
+        && matches!(cond, JmpCond::Eq | JmpCond::Ne);
+    let pointer_scalar = !(both_pointers || both_scalars || null_check);
+    if pointer_scalar && d.is_pointer() && !env.privileged() {
+        return Err(Reject::at(
+            pc,
+            format!("R{dst} pointer comparison prohibited"),
+        ));
+    }
+    // The scalars linked to the operands, collected before the branch is copied (the
+    // ones past the kernel's room lose their id on both sides).
+    let mut set = Vec::new();
+    if let Src::Reg(_) = src {
+        if s.is_scalar() && s.id != 0 {
+            link::collect_mut(st, s.id, &env.live_regs, pc, &mut set);
+        }
+    }
+    if d.is_scalar() && d.id != 0 {
+        link::collect_mut(st, d.id, &env.live_regs, pc, &mut set);
+    }
     let mut other = st.clone();
+    branch(env, st, &mut other, dst, src, &d, &s, cond, width);
+    // What each side learned of an operand holds for the scalars linked to it.
+    for side in [&mut *st, &mut other] {
+        let mut operands = Vec::new();
+        if let Src::Reg(r) = src {
+            operands.push(r);
+        }
+        operands.push(dst);
+        for r in operands {
+            let known = side.reg(r).clone();
+            if known.is_scalar() && known.id != 0 {
+                let from = Linked::Reg {
+                    frame: side.frames.len() - 1,
+                    reg: r,
+                };
+                link::sync(side, &known, from, &set);
+            }
+        }
+    }
+    Ok(Flow::Branch {
+        taken: Box::new(other),
+        target,
+        fall,
+    })
+}
+
+/// What each side of an undecided branch learns: `st` falls through, `other` jumps.
+#[allow(clippy::too_many_arguments)]
+fn branch(
+    env: &Env<'_>,
+    st: &mut State,
+    other: &mut State,
+    dst: u8,
+    src: Src,
+    d: &Reg,
+    s: &Reg,
+    cond: JmpCond,
+    width: Width,
+) {
     if d.is_scalar() && s.is_scalar() {
-        refine(st, dst, src, &d, &s, cond, width, false);
-        refine(&mut other, dst, src, &d, &s, cond, width, true);
-        return Ok(Flow::Branch {
-            taken: Box::new(other),
-            target,
-            fall,
-        });
+        refine(st, dst, src, d, s, cond, width, false);
+        refine(other, dst, src, d, s, cond, width, true);
+        return;
     }
     if d.maybe_null
         && width == Width::W64
@@ -76,42 +136,24 @@ pub fn cond(
     {
         let eq_taken = cond == JmpCond::Eq;
         mark_null(st, d.id, d.ref_obj_id, !eq_taken, &env.opts.maps);
-        mark_null(&mut other, d.id, d.ref_obj_id, eq_taken, &env.opts.maps);
-        return Ok(Flow::Branch {
-            taken: Box::new(other),
-            target,
-            fall,
-        });
+        mark_null(other, d.id, d.ref_obj_id, eq_taken, &env.opts.maps);
+        return;
     }
     if d.is_pointer() && s.is_pointer() && width == Width::W64 {
         let src_reg = match src {
             Src::Reg(r) => r,
             Src::Imm(_) => dst,
         };
-        packet_ranges(st, &mut other, (dst, &d), (src_reg, &s), cond);
+        packet_ranges(st, other, (dst, d), (src_reg, s), cond);
         // A pointer equal to one that is not NULL is not NULL either, on the equal side.
         if let Src::Reg(r) = src {
             if d.maybe_null != s.maybe_null && matches!(cond, JmpCond::Eq | JmpCond::Ne) {
-                let eq_side = if cond == JmpCond::Eq {
-                    &mut other
-                } else {
-                    &mut *st
-                };
+                let eq_side = if cond == JmpCond::Eq { other } else { st };
                 let regno = if s.maybe_null { r } else { dst };
                 not_null(eq_side.reg_mut(regno), &env.opts.maps);
             }
         }
-    } else if d.is_pointer() && !env.privileged() {
-        return Err(Reject::at(
-            pc,
-            format!("R{dst} pointer comparison prohibited"),
-        ));
     }
-    Ok(Flow::Branch {
-        taken: Box::new(other),
-        target,
-        fall,
-    })
 }
 
 /// `is_branch_taken`.
@@ -168,23 +210,10 @@ fn refine(
     // the refinement leaves them, as the kernel does when `is_branch_taken` could not
     // decide the branch.
     let _ = dv.refine(&mut sv, cond, width, is_taken);
-    set_linked(st, dst, d.id, dv);
+    st.reg_mut(dst).val = dv;
     if let Src::Reg(r) = src {
-        set_linked(st, r, s.id, sv);
+        st.reg_mut(r).val = sv;
     }
-}
-
-/// Gives register `r` the value `v`, and every scalar sharing its id too.
-fn set_linked(st: &mut State, r: u8, id: u32, v: crate::domain::Scalar) {
-    st.reg_mut(r).val = v;
-    if id == 0 {
-        return;
-    }
-    for_each_reg(st, |x| {
-        if x.is_scalar() && x.id == id {
-            x.val = v;
-        }
-    });
 }
 
 /// Every register and spilled register of every frame.

@@ -55,13 +55,18 @@ impl Scalar {
 
     /// A linked register's value from the one a branch refined (`sync_linked_regs`):
     /// `known + delta`, where `delta` is the difference of the constants each was linked
-    /// with (`r1 = r0 + 5` links r1 to r0 with 5). Not reduced, as the kernel leaves it.
-    pub fn plus_delta(known: &Scalar, delta: i64) -> Scalar {
+    /// with (`r1 = r0 + 5` links r1 to r0 with 5), zero-extended when either constant was
+    /// added in 32 bits, then reduced.
+    pub fn plus_delta(known: &Scalar, delta: i64, zext: bool) -> Scalar {
         let mut b = known.b;
         let d = sync::known(delta as u64);
         alu::add32(&mut b, &d);
         alu::add64(&mut b, &d);
         b.var_off = b.var_off.add(d.var_off);
+        if zext {
+            sync::zext_32_to_64(&mut b);
+        }
+        sync::reg_bounds_sync(&mut b);
         Scalar { b }
     }
 

@@ -39,9 +39,10 @@ impl IdMap {
         true
     }
 
-    /// `check_scalar_ids`: an old scalar without an id accepts any current one; a current
-    /// scalar without an id gets a fresh one, so two unlinked current registers cannot both
-    /// stand for one old link.
+    /// `check_scalar_ids` on ids with their `BPF_ADD_CONST` bits: an old scalar without an
+    /// id accepts any current one; a current scalar without an id gets a fresh one, so two
+    /// unlinked current registers cannot both stand for one old link; an old link with a
+    /// constant pairs the base ids too, so that it cannot follow another base.
     pub fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
         if old == 0 {
             return true;
@@ -52,7 +53,11 @@ impl IdMap {
             self.tmp_id_gen += 1;
             self.tmp_id_gen
         };
-        self.check(old, cur)
+        if !self.check(old, cur) {
+            return false;
+        }
+        let bits = crate::state::link::ADD_CONST;
+        old & bits == 0 || self.check(old & !bits, cur & !bits)
     }
 }
 

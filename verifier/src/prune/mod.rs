@@ -32,17 +32,33 @@ pub enum Exact {
 
 /// What a comparison needs from the walk.
 #[derive(Clone, Copy, Debug)]
-pub struct Cmp {
+pub struct Cmp<'a> {
     /// Highest id handed out so far; temporary ids start above it.
     pub id_gen: u32,
     /// Uninitialised stack may be read (privileged loads).
     pub allow_uninit_stack: bool,
     /// Whether precision marks are tracked; without them every scalar counts as precise.
     pub precision: bool,
+    /// Registers live before each instruction ([`liveness::live_regs_before`]): a register
+    /// no later instruction reads is not compared.
+    pub live: &'a [u16],
+    /// The instruction both states are at.
+    pub insn: usize,
+}
+
+/// The registers of frame `i` of `st` that are compared: those live before the state's
+/// instruction for the innermost frame, before the call a caller's frame waits at for the
+/// others (`func_states_equal`).
+fn live_mask(st: &State, i: usize, cmp: &Cmp<'_>) -> u16 {
+    let ip = match st.frames.get(i + 1) {
+        Some(callee) => callee.callsite,
+        None => cmp.insn,
+    };
+    cmp.live.get(ip).copied().unwrap_or(u16::MAX) | 1 << 10
 }
 
 /// `states_equal`: every path safe from `old` is safe from `cur`.
-pub fn states_equal(old: &State, cur: &State, exact: Exact, cmp: Cmp) -> bool {
+pub fn states_equal(old: &State, cur: &State, exact: Exact, cmp: Cmp<'_>) -> bool {
     if old.frames.len() != cur.frames.len() {
         return false;
     }
@@ -62,16 +78,20 @@ pub fn states_equal(old: &State, cur: &State, exact: Exact, cmp: Cmp) -> bool {
         allow_uninit: cmp.allow_uninit_stack,
         precision: cmp.precision,
     };
-    old.frames.iter().zip(&cur.frames).all(|(o, c)| {
-        // Fewer `bpf_loop` iterations left in the old state cover none of the current's.
-        o.callback_depth <= c.callback_depth
-            && o.callsite == c.callsite
-            && o.regs
-                .iter()
-                .zip(&c.regs)
-                .all(|(ro, rc)| regsafe(ro, rc, &mut ids, exact, cmp.precision))
-            && stacks.safe(&o.stack, &c.stack, &mut ids, exact)
-    })
+    old.frames
+        .iter()
+        .zip(&cur.frames)
+        .enumerate()
+        .all(|(i, (o, c))| {
+            let live = live_mask(old, i, &cmp);
+            // Fewer `bpf_loop` iterations left in the old state cover none of the current's.
+            o.callback_depth <= c.callback_depth
+                && o.callsite == c.callsite
+                && o.regs.iter().zip(&c.regs).enumerate().all(|(r, (ro, rc))| {
+                    live & (1 << r) == 0 || regsafe(ro, rc, &mut ids, exact, cmp.precision)
+                })
+                && stacks.safe(&o.stack, &c.stack, &mut ids, exact)
+        })
 }
 
 /// `states_maybe_looping`: the innermost frames' registers are identical (ids included),

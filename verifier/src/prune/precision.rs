@@ -13,8 +13,6 @@ use crate::state::{Byte, Reg, RegType, State};
 const MAX_FRAMES: usize = 8;
 /// r1..r5.
 const ARGS: u16 = 0x3e;
-/// Most registers and slots one branch links (`LINKED_REGS_MAX`).
-const LINKED_MAX: usize = 6;
 
 /// A register or spilled slot tied to others by a shared scalar id at a branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,6 +164,13 @@ fn backtrack_insn(
     bt: &mut Bt,
 ) -> Result<(), NotFollowed> {
     let Ok(insn) = Insn::decode(insns, idx) else {
+        // The second slot of an `ld_imm64`, reached from the instruction after it: the
+        // kernel reads it as a load into its destination field.
+        let second = idx > 0 && insns[idx - 1].code == 0x18;
+        if second && insns[idx].dst < 11 {
+            bt.clear_reg(insns[idx].dst);
+            return Ok(());
+        }
         return Err(NotFollowed);
     };
     bt.sync_linked(hist);
@@ -501,30 +506,8 @@ pub fn forget_precision(st: &mut State) {
     }
 }
 
-/// `collect_linked_regs`: the registers and spilled slots sharing scalar id `id`.
-pub fn linked(st: &State, id: u32, out: &mut Vec<Linked>) {
-    if id == 0 {
-        return;
-    }
-    for (f, fr) in st.frames.iter().enumerate().rev() {
-        for (r, reg) in fr.regs.iter().enumerate().take(10) {
-            if reg.is_scalar() && reg.id == id {
-                let l = Linked::Reg {
-                    frame: f,
-                    reg: r as u8,
-                };
-                if out.len() < LINKED_MAX && !out.contains(&l) {
-                    out.push(l);
-                }
-            }
-        }
-        for (spi, s) in fr.stack.slots.iter().enumerate() {
-            if s.bytes[7] == Byte::Spill && s.spilled.is_scalar() && s.spilled.id == id {
-                let l = Linked::Slot { frame: f, spi };
-                if out.len() < LINKED_MAX && !out.contains(&l) {
-                    out.push(l);
-                }
-            }
-        }
-    }
+/// `collect_linked_regs`: the live registers and spilled slots sharing scalar id `id` at
+/// `pc` (see [`crate::state::link::collect`]).
+pub fn linked(st: &State, id: u32, live: &[u16], pc: usize, out: &mut Vec<Linked>) {
+    crate::state::link::collect(st, id, live, pc, out);
 }

@@ -10,7 +10,7 @@ use crate::state::{Reg, RegType};
 pub fn regs_exact(old: &Reg, cur: &Reg, ids: &mut IdMap) -> bool {
     same_fields(old, cur)
         && old.val == cur.val
-        && ids.check(old.id, cur.id)
+        && ids.check(old.full_id(), cur.full_id())
         && ids.check(old.ref_obj_id, cur.ref_obj_id)
 }
 
@@ -26,11 +26,24 @@ fn same_fields(old: &Reg, cur: &Reg) -> bool {
         && old.ringbuf == cur.ringbuf
         && old.frameno == cur.frameno
         && old.subprog == cur.subprog
+        && old.delta == cur.delta
 }
 
 /// The current value lies inside the old one (`range_within` and `tnum_in`).
 fn within(old: &Reg, cur: &Reg) -> bool {
     cur.val.within(&old.val)
+}
+
+/// Links by an added constant must agree: an old one needs the same constant in the
+/// current register, and an old plain link cannot be met by one with a constant.
+pub fn scalar_links_compatible(old: &Reg, cur: &Reg) -> bool {
+    use crate::state::Delta;
+    match (old.delta, cur.delta) {
+        (Delta::None, Delta::None) => true,
+        (Delta::None, _) => old.id == 0,
+        (_, Delta::None) => false,
+        (o, c) => o.off() == c.off(),
+    }
 }
 
 /// `regsafe`. `precision` says whether precision marks are tracked: without them every
@@ -54,7 +67,10 @@ pub fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap, exact: Exact, precision: b
             if precision && !old.precise && exact == Exact::Not {
                 return true;
             }
-            ids.check_scalar(old.id, cur.id) && within(old, cur)
+            if !scalar_links_compatible(old, cur) {
+                return false;
+            }
+            ids.check_scalar(old.full_id(), cur.full_id()) && within(old, cur)
         }
         RegType::MapKey | RegType::MapValue | RegType::Mem | RegType::RdonlyMem => {
             same_fields(old, cur)

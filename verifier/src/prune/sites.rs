@@ -35,6 +35,9 @@ pub struct Pre {
     pub reads: u64,
     /// Stack slots of the main frame it overwrites whole.
     pub writes: u64,
+    /// Stack accesses by the instruction itself or by the helper it calls: the frame and
+    /// the lowest offset each may touch (for [`crate::fastcall::Fastcall::access`]).
+    pub stack_access: Vec<(usize, i64)>,
 }
 
 /// The slots covering `size` bytes at `off`.
@@ -194,10 +197,19 @@ fn scalar_bit(st: &State, r: u8) -> u16 {
     }
 }
 
-/// Looks at `insn` before its step.
-pub fn before(prog: &Program, maps: &[MapSpec], st: &State, insn: &Insn) -> Pre {
+/// Looks at `insn`, at `pc`, before its step (`live`: the registers live before each
+/// instruction).
+pub fn before(
+    prog: &Program,
+    maps: &[MapSpec],
+    st: &State,
+    insn: &Insn,
+    pc: usize,
+    live: &[u16],
+) -> Pre {
     let mut pre = Pre::default();
     stack_use(maps, st, insn, &mut pre);
+    stack_accesses(st, insn, &mut pre.stack_access);
     match *insn {
         Insn::Alu {
             op,
@@ -262,12 +274,12 @@ pub fn before(prog: &Program, maps: &[MapSpec], st: &State, insn: &Insn) -> Pre 
                     pre.if_decided |= scalar_bit(st, s);
                     pre.src_stack = st.reg(s).ty == RegType::Stack;
                     if st.reg(s).is_scalar() {
-                        linked(st, st.reg(s).id, &mut pre.linked);
+                        linked(st, st.reg(s).id, live, pc, &mut pre.linked);
                     }
                 }
             }
             if st.reg(dst).is_scalar() {
-                linked(st, st.reg(dst).id, &mut pre.linked);
+                linked(st, st.reg(dst).id, live, pc, &mut pre.linked);
             }
         }
         Insn::Call(CallTarget::Helper(id)) => {
@@ -293,6 +305,37 @@ pub fn before(prog: &Program, maps: &[MapSpec], st: &State, insn: &Insn) -> Pre 
         _ => {}
     }
     pre
+}
+
+/// The frame and lowest offset of each stack access of `insn`: a load, store or atomic
+/// through a stack pointer, or a helper's argument pointing into a stack (the smallest
+/// value of a variable offset).
+fn stack_accesses(st: &State, insn: &Insn, out: &mut Vec<(usize, i64)>) {
+    let mut at = |base: u8, off: i16| {
+        let Some(r) = st.frames.last().and_then(|f| f.regs.get(base as usize)) else {
+            return;
+        };
+        if r.ty == RegType::Stack {
+            let lowest = r.off as i64 + off as i64 + r.val.bounds().smin;
+            out.push((r.frameno as usize, lowest));
+        }
+    };
+    match *insn {
+        Insn::Ldx { src, off, .. } | Insn::LdxSx { src, off, .. } => at(src, off),
+        Insn::St { dst, off, .. } | Insn::Stx { dst, off, .. } | Insn::Atomic { dst, off, .. } => {
+            at(dst, off)
+        }
+        Insn::Call(CallTarget::Helper(id)) => {
+            let n = u32::try_from(id)
+                .ok()
+                .and_then(default_proto)
+                .map_or(5, |p| p.used_args().len());
+            for r in 1..=n.min(5) as u8 {
+                at(r, 0);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The main-frame stack slots `insn` reads and overwrites whole (`bpf_mark_stack_read`,

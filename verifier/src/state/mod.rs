@@ -1,9 +1,11 @@
 //! The abstract machine state: registers and stack per frame, and the frames of a path.
 
+pub mod link;
 pub mod refs;
 pub mod reg;
 pub mod stack;
 
+pub use link::Delta;
 pub use refs::Refs;
 pub use reg::{Reg, RegType};
 pub use stack::{Byte, Stack};

@@ -113,6 +113,9 @@ pub struct Reg {
     pub precise: bool,
     /// The subprogram a `Func` pointer names (`subprogno`).
     pub subprog: usize,
+    /// The constant a linked scalar differs from its id's value by (see
+    /// [`super::link`]).
+    pub delta: super::Delta,
 }
 
 impl Reg {
@@ -132,6 +135,7 @@ impl Reg {
             ref_obj_id: 0,
             precise: false,
             subprog: 0,
+            delta: super::Delta::None,
         }
     }
 

@@ -224,6 +224,7 @@ fn stack_read(
             let mut r = slot.spilled.clone();
             if reg_width(&r) > size * 8 {
                 r.id = 0;
+                r.delta = crate::state::Delta::None;
             }
             return Ok(r);
         }
@@ -299,12 +300,12 @@ fn stack_write(
             // is given first if it has none); a narrowing spill does not.
             let mut r = r.clone();
             if reg_width(&r) <= 8 * size {
-                if r.id == 0 && r.val.as_const().is_none() {
-                    r.id = env.new_id();
-                    st.reg_mut(*regno).id = r.id;
-                }
+                let src = st.reg_mut(*regno);
+                src.link_for_copy(|| env.new_id());
+                (r.id, r.delta) = (src.id, src.delta);
             } else {
                 r.id = 0;
+                r.delta = crate::state::Delta::None;
             }
             Some(r)
         }
