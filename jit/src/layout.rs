@@ -55,9 +55,6 @@ pub struct RunCtx {
     pub r10: u64,
     /// Helper id of a helper call (or the callx operand).
     pub id: u64,
-    /// BPF call depth, for backends that count it; the call-outs derive the depth from r10
-    /// (each frame is 512 bytes below its caller's).
-    pub depth: u64,
     /// First byte of the BPF stack.
     pub stack_start: u64,
     /// Start of the first caller region (the fast out-of-line check).
@@ -71,7 +68,9 @@ pub struct RunCtx {
     pub args: [u64; 5],
     /// Address of the entry stub's fault return.
     pub fault_ret: u64,
-    /// Address of the entry function (slot 0's prologue) the entry stub calls.
+    /// Address of slot 0's body, which the entry stub enters after building its frame (the
+    /// call-outs derive the BPF call depth from r10: each frame is 512 bytes below its
+    /// caller's).
     pub entry_fn: u64,
     /// Addresses of the call-outs the aarch64 backend branches to through the context
     /// (indexed by [`crate::aarch64::CallOut`]; unused by x86-64 code).
@@ -94,7 +93,6 @@ macro_rules! off {
 }
 off!(CTX_LEFT, left);
 off!(CTX_SAVED_RSP, saved_rsp);
-off!(CTX_DEPTH, depth);
 off!(CTX_EPILOGUE, epilogue);
 off!(CTX_HELPER, helper);
 off!(CTX_LD_PACKET, ld_packet);

@@ -385,7 +385,6 @@ impl JitProgram {
         let mut ctx = RunCtx {
             left: budget,
             saved_rsp: 0,
-            depth: 0,
             epilogue: shared.epilogue,
             helper: shared.helper,
             ld_packet: shared.ld_packet,

@@ -409,7 +409,6 @@ impl A64Program {
         let mut ctx = Box::new(RunCtx {
             left: budget,
             saved_rsp: 0,
-            depth: 0,
             // The x86-64 backend's shared stubs; aarch64 code calls out through `callouts`.
             epilogue: 0,
             helper: 0,
