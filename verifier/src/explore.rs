@@ -356,6 +356,7 @@ impl Walker {
                 {
                     c.hits += 1;
                     pruned = true;
+                    hit = k;
                     break;
                 }
                 // Back at a helper call after an iteration of its callback: an earlier
