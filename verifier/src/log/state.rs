@@ -68,7 +68,12 @@ fn map_name(spec: &MapSpec) -> String {
 pub fn reg_text(reg: &Reg, frameno: u32, maps: &[MapSpec]) -> String {
     let b: Bounds = reg.val.bounds();
     if reg.ty == RegType::Scalar {
-        return reg.val.log_text(false, reg.id, reg.delta.add_const());
+        // A scalar some check relied on prints with the kernel's `P`.
+        let mark = if reg.precise { "P" } else { "" };
+        return format!(
+            "{mark}{}",
+            reg.val.log_text(false, reg.id, reg.delta.add_const())
+        );
     }
     let mut out = reg.type_name();
     if reg.ty == RegType::Stack {
