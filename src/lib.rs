@@ -3,6 +3,8 @@
 //! This facade re-exports the workspace crates, offers the object-level API ([`Object`],
 //! [`Vm`], [`Context`], [`RunResult`]) and hosts the `bpfbox` command ([`cli`]).
 
+#![warn(missing_docs)]
+
 pub use bpfbox_btf as btf;
 pub use bpfbox_jit as jit;
 pub use bpfbox_kernel_compare as kernel_compare;

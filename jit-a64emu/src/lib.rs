@@ -9,6 +9,8 @@
 //! Without the `unicorn` feature [`Emulator::new`] reports that it is unavailable, and the
 //! tests skip.
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 
 use bpfbox_jit::aarch64::{A64Program, Options};

@@ -34,7 +34,7 @@ pub struct RunCtx {
     pub left: u64,
     /// Slot of the instruction calling out (or of the block start, for a budget replay).
     pub pc: u64,
-    /// The [`crate::ImageMeta`] of the image running now (a tail call switches it).
+    /// The `ImageMeta` of the image running now (a tail call switches it).
     pub image: u64,
     /// One of the `STATUS_*` values.
     pub status: u64,

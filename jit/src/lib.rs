@@ -18,6 +18,8 @@
 //! assert_eq!(jit.run_mem(&mut []).unwrap().r0, 42);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod aarch64;
 pub mod code;
 pub mod frontend;

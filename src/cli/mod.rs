@@ -1,7 +1,7 @@
 //! The `bpfbox` command line: argument parsing, dispatch and exit codes.
 //!
 //! Exit status: 0 success (or stdout closed by its reader), 1 rejected, faulted or mismatch,
-//! 2 usage error or a wrong input file, 3 unsupported or internal (see [`EXIT_STATUS`]).
+//! 2 usage error or a wrong input file, 3 unsupported or internal (see `EXIT_STATUS`).
 
 mod asm;
 mod btf;

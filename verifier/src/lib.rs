@@ -1,7 +1,7 @@
 //! bpfbox-verifier: decides what the Linux 6.18 verifier decides, and says it in its words.
 //!
 //! Stages, each its own module, data flowing one way:
-//! program-level checks ([`cfg`]) → the abstract state ([`state`]: registers, stack, frames)
+//! program-level checks ([`mod@cfg`]) → the abstract state ([`state`]: registers, stack, frames)
 //! over a scalar [`domain`] → per-instruction checks by kind ([`check`]) → path exploration
 //! ([`explore`]) → the log ([`log`]).
 //!

@@ -4,6 +4,8 @@
 //! validates, [`semantics`] defines each operation, [`interp`] executes. The verifier and the
 //! JITs are tested against these definitions.
 
+#![warn(missing_docs)]
+
 pub mod conformance;
 pub mod env;
 pub mod fuzzing;

@@ -4,7 +4,7 @@
 //! stub at the start of every image that builds the entry function's frame and enters slot
 //! 0's body (where tail calls enter too), and out-of-line stubs after the body.
 //!
-//! It follows the runtime contract of [`crate::runtime`] as the x86-64 backend does:
+//! It follows the runtime contract of `crate::runtime` as the x86-64 backend does:
 //! `RunCtx::image` is the image running now (a tail call switches it), the call depth is
 //! found from r10, and call-outs record only their slot.
 //!

@@ -352,7 +352,7 @@ pub enum Verdict {
         interpreter: Result<Observed, String>,
     },
     /// They differ, and a known kernel behaviour, reproduced on our side, gives the
-    /// kernel's result exactly (see [`super::explain`]).
+    /// kernel's result exactly (see [`mod@super::explain`]).
     Explained {
         /// The behaviour.
         known: super::explain::Known,

@@ -110,7 +110,7 @@ fn rmw(op: AtomicOp) -> AtomicOp {
 }
 
 /// Kernel behaviours the emitter can reproduce in the program itself, so that our
-/// interpreter computes what the kernel computed (see [`super::explain`]).
+/// interpreter computes what the kernel computed (see [`mod@super::explain`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Quirks {
     /// A 32-bit `cmpxchg` leaves r0 whole when the comparison succeeds, as x86-64's

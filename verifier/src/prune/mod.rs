@@ -2,7 +2,7 @@
 //! point stops when a saved state (a checkpoint) at the same instruction is at least as
 //! permissive, because every path from the checkpoint was already proved safe.
 //!
-//! The comparison is `states_equal`: registers by [`regsafe`] (scalar ranges and tnums by
+//! The comparison is `states_equal`: registers by [`mod@regsafe`] (scalar ranges and tnums by
 //! inclusion, pointers by type, offset and range, ids through an [`idmap::IdMap`]), stacks
 //! by [`stacksafe`] and frames by call site. Checkpoints whose paths are all explored forget
 //! what no later instruction reads ([`liveness`]) before they are compared.

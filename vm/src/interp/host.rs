@@ -4,7 +4,7 @@
 //! registry, per-run overrides), see the same regions, make tail calls through the same
 //! program tables and, when the instruction budget runs out in the middle of a block, stop at
 //! exactly the instruction the interpreter stops at. [`Host`] is that shared state: it owns
-//! one interpreter [`Machine`] for the run and exposes the operations a native engine calls
+//! one interpreter `Machine` for the run and exposes the operations a native engine calls
 //! out to. Everything here has the interpreter's meaning because it is the interpreter.
 
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! `BPF_MAP_TYPE_HASH`, `PERCPU_HASH`, `LRU_HASH` and `LRU_PERCPU_HASH`
 //! (kernel/bpf/hashtab.c).
 //!
-//! Values live in preallocated slots of a [`ValueStore`] (like the kernel's default
+//! Values live in preallocated slots of a `ValueStore` (like the kernel's default
 //! preallocated hash maps), so pointers returned to programs stay valid. The index mirrors the
 //! kernel's bucket layout to reproduce its iteration order:
 //!

@@ -1,6 +1,6 @@
 //! Recency tracking for `BPF_MAP_TYPE_LRU_HASH` and `LRU_PERCPU_HASH`.
 //!
-//! The table itself is [`super::hash::HashTable`]; this list decides which element an insert
+//! The table itself is `HashTable` (`super::hash`); this list decides which element an insert
 //! into a full LRU map evicts. bpfbox uses a strict, deterministic least-recently-used
 //! policy: an element becomes most recent when it is inserted, updated, or looked up by a
 //! program (`bpf_map_lookup_elem`); syscall-side lookups do not count, as in the kernel.

@@ -3,7 +3,7 @@
 //!
 //! The kernel creates a cgroup storage when a program using the map is attached to a
 //! cgroup; here it is created the first time a program asks for it
-//! ([`LocalStorage::get_or_create`] through `bpf_get_local_storage`), for the cgroup and
+//! (`LocalStorage::get_or_create` through `bpf_get_local_storage`), for the cgroup and
 //! attach type of the run's [`crate::env::Env`]. Socket storage is keyed by the socket's
 //! handle in the run's socket table (user space passes that handle where the kernel takes a
 //! socket file descriptor).

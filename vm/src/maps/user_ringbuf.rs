@@ -2,7 +2,7 @@
 //! into and programs drain with `bpf_user_ringbuf_drain`.
 //!
 //! Creation follows `ringbuf_map_alloc` (shared with the kernel-to-user ring buffer). User
-//! space submits samples with [`UserRingBuf::submit`] (libbpf's
+//! space submits samples with `UserRingBuf::submit` (libbpf's
 //! `user_ring_buffer__reserve` + `__submit`) or reserves and discards them; each sample
 //! takes its 8-byte header plus its length rounded up to 8 bytes of the ring, as in the
 //! kernel, so a full ring refuses a sample exactly when libbpf would.

@@ -1,6 +1,6 @@
 //! Loads, stores and atomics (`check_mem_access`): dispatch on the base pointer's type to
-//! the stack ([`stack`]), map values ([`map`]), the context per program type, packets and
-//! memory, after the alignment rules ([`align`]).
+//! the stack (`stack`), map values (`map`), the context per program type, packets and
+//! memory, after the alignment rules (`align`).
 
 mod align;
 mod map;
