@@ -6,88 +6,36 @@
 use std::sync::Arc;
 
 use bpfbox_jit::{JitProgram, Mode, Options};
-use bpfbox_kernel_compare::gen::{
-    from_seed, map_specs, GenConfig, GenProgram, MAP_ARRAY, MAP_ENTRIES, MAP_HASH, MAP_IN, MAP_OUT,
-    PACKET_LEN,
-};
-use bpfbox_vm::helpers::MapTable;
-use bpfbox_vm::maps::{Map, MapConfig, MapRef};
-use bpfbox_vm::testrun::{self, RunResult, RunSetup, TestRun};
-use bpfbox_vm::{Env, ProgType, RawInsn};
+use bpfbox_kernel_compare::gen::{from_seed, run_engine, GenConfig, GenProgram, Observed};
+use bpfbox_vm::testrun::{RunResult, Runner};
+use bpfbox_vm::{Env, RawInsn, Vm};
 
-type Outcome = Result<(RunResult, Vec<Vec<u8>>), String>;
+type Outcome = Result<(RunResult, Observed), String>;
 
 /// Runs `insns` as the generator's harness does; `mode` None is the interpreter; `blind`
 /// turns on constant blinding.
 fn run(p: &GenProgram, insns: &[RawInsn], mode: Option<Mode>, blind: bool) -> Outcome {
-    let cfg = MapConfig::default();
-    let maps: Vec<MapRef> = map_specs()
-        .iter()
-        .map(|s| Map::create(s, &cfg).map_err(|e| e.to_string()))
-        .collect::<Result<_, _>>()?;
-    let set =
-        |m: &MapRef, k: u32, v: &[u8]| m.update(&k.to_le_bytes(), v, 0).map_err(|e| e.to_string());
-    set(&maps[MAP_IN as usize], 0, &p.input_value())?;
-    for (i, v) in p.array_values().iter().enumerate() {
-        set(&maps[MAP_ARRAY as usize], i as u32, v)?;
-    }
-    for (k, v) in p.hash_entries() {
-        set(&maps[MAP_HASH as usize], k, &v)?;
-    }
-    let table = MapTable::new(maps.clone());
-    let input = TestRun {
-        data_in: vec![0; PACKET_LEN],
-        repeat: 1,
-        kernel_compat: true,
-        ..TestRun::default()
+    let compile = |vm: &Arc<Vm>| {
+        mode.map(|mode| {
+            let opts = Options {
+                mode,
+                blind_constants: blind,
+            };
+            // SAFETY: in trusted mode: the generator emits programs the kernel's verifier
+            // accepts (the kernel-compare campaigns load them): every access is in bounds
+            // and every loop ends.
+            let jit = unsafe { JitProgram::compile_with(Arc::clone(vm), opts) }.expect("compile");
+            assert_eq!(jit.image().blinded(), blind);
+            Box::new(jit) as Box<dyn Runner>
+        })
     };
-    let vm = testrun::prepare(insns, ProgType::Xdp, &table).map_err(|e| e.to_string())?;
-    let ctx = testrun::build_context(ProgType::Xdp, &input).map_err(|e| e.to_string())?;
-    let mut env = Env {
-        maps: table.clone(),
-        ..Env::default()
-    };
-    let vm = Arc::new(vm);
-    let jit = mode.map(|mode| {
-        let opts = Options {
-            mode,
-            blind_constants: blind,
-        };
-        // SAFETY: in trusted mode: the generator emits programs the kernel's verifier
-        // accepts (the kernel-compare campaigns load them): every access is in bounds and
-        // every loop ends.
-        let jit = unsafe { JitProgram::compile_with(Arc::clone(&vm), opts) }.expect("compile");
-        assert_eq!(jit.image().blinded(), blind);
-        jit
-    });
-    let setup = RunSetup {
-        repeat: 1,
-        runner: jit.as_ref().map(|j| j as &dyn testrun::Runner),
-        ..RunSetup::default()
-    };
-    let mut r = testrun::run_context(&vm, ProgType::Xdp, ctx, &mut env, &setup)
-        .map_err(|e| e.to_string())?;
+    let (mut r, maps) =
+        run_engine(p, insns, &mut Env::default(), &compile).map_err(|e| e.to_string())?;
     r.duration_ns = 0;
     if mode == Some(Mode::Trusted) {
         r.insns = 0;
     }
-    let mut contents = Vec::new();
-    for m in [MAP_OUT, MAP_ARRAY] {
-        for k in 0..MAP_ENTRIES.min(maps[m as usize].max_entries()) {
-            contents.push(
-                maps[m as usize]
-                    .lookup(&k.to_le_bytes())
-                    .unwrap_or_default(),
-            );
-        }
-    }
-    let mut hash: Vec<(Vec<u8>, Vec<u8>)> = maps[MAP_HASH as usize].iter().into_iter().collect();
-    hash.sort();
-    for (k, v) in hash {
-        contents.push(k);
-        contents.push(v);
-    }
-    Ok((r, contents))
+    Ok((r, maps))
 }
 
 fn campaign(mode: Mode, blind: bool, seeds: std::ops::Range<u64>) {

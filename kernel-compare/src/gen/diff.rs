@@ -3,13 +3,16 @@
 //! exit) and the contents of the two helper maps.
 
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
 use bpfbox_vm::env::Env;
 use bpfbox_vm::helpers::MapTable;
 use bpfbox_vm::isa::RawInsn;
 use bpfbox_vm::maps::{Map, MapConfig, MapRef, MapSpec, MapType};
-use bpfbox_vm::testrun::{test_run_insns, TestRun, TestRunError};
-use bpfbox_vm::ProgType;
+use bpfbox_vm::testrun::{
+    build_context, prepare, run_context, RunResult, RunSetup, Runner, TestRun, TestRunError,
+};
+use bpfbox_vm::{ProgType, Vm};
 
 use super::{GenProgram, IO_SIZE, MAP_ARRAY, MAP_ENTRIES, MAP_HASH, MAP_IN, MAP_OUT, VALUE_SIZE};
 use crate::sys::{self, Fd};
@@ -138,6 +141,24 @@ pub(crate) fn run_interpreter_raw(
     insns: &[RawInsn],
     env: &mut Env,
 ) -> Result<Observed, TestRunError> {
+    run_engine(p, insns, env, &|_| None).map(|(_, o)| o)
+}
+
+/// Builds the engine a generated program runs in from the prepared program (a JIT of it),
+/// or `None` for the interpreter.
+pub type EngineFactory<'a> = &'a dyn Fn(&Arc<Vm>) -> Option<Box<dyn Runner>>;
+
+/// Runs `insns` as the harness runs every generated program: an XDP test run over a zeroed
+/// [`PACKET_LEN`]-byte packet, on the four maps freshly created and filled from `p`, in the
+/// interpreter or in the engine `engine` builds. Returns the whole test-run result and what
+/// the maps hold afterwards, so that engines can be compared with each other as well as with
+/// the kernel.
+pub fn run_engine(
+    p: &GenProgram,
+    insns: &[RawInsn],
+    env: &mut Env,
+    engine: EngineFactory<'_>,
+) -> Result<(RunResult, Observed), TestRunError> {
     let cfg = MapConfig::default();
     let maps: Vec<MapRef> = map_specs()
         .iter()
@@ -156,13 +177,22 @@ pub(crate) fn run_interpreter_raw(
         set(&maps[MAP_HASH as usize], k, &v)?;
     }
     let table = MapTable::new(maps.clone());
-    let run = TestRun {
+    let input = TestRun {
         data_in: vec![0; PACKET_LEN],
         repeat: 1,
         kernel_compat: true,
         ..TestRun::default()
     };
-    let r = test_run_insns(insns, ProgType::Xdp, &table, env, &run)?;
+    let vm = Arc::new(prepare(insns, ProgType::Xdp, &table)?);
+    let ctx = build_context(ProgType::Xdp, &input)?;
+    env.maps = table;
+    let runner = engine(&vm);
+    let setup = RunSetup {
+        repeat: 1,
+        runner: runner.as_deref(),
+        ..RunSetup::default()
+    };
+    let r = run_context(&vm, ProgType::Xdp, ctx, env, &setup)?;
     let out = maps[MAP_OUT as usize]
         .lookup(&ZERO_KEY)
         .map_err(|e| setup_error("map lookup", e))?;
@@ -176,12 +206,13 @@ pub(crate) fn run_interpreter_raw(
         .filter_map(|(k, v)| Some((u32::from_le_bytes(k.try_into().ok()?), v)))
         .collect();
     hash.sort();
-    Ok(Observed {
+    let observed = Observed {
         retval: r.retval,
         out,
         array,
         hash,
-    })
+    };
+    Ok((r, observed))
 }
 
 /// How the kernel took a program.

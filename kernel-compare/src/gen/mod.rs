@@ -37,8 +37,8 @@ mod strategy;
 use bpfbox_vm::isa::{AluOp, AtomicOp, EndKind, JmpCond, Size};
 
 pub use diff::{
-    judge, map_specs, reproducer, run_interpreter, Inspection, KernelRun, KernelRunner, Observed,
-    Verdict, PACKET_LEN,
+    judge, map_specs, reproducer, run_engine, run_interpreter, EngineFactory, Inspection,
+    KernelRun, KernelRunner, Observed, Verdict, PACKET_LEN,
 };
 pub use emit::{EmitError, Quirks, MAX_IFS_PER_FUNC};
 pub use explain::{explain, judge_explained, Known};
