@@ -5,53 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bpfbox::vm::maps::MapType;
 use bpfbox::vm::ProgType;
-use bpfbox::{Engine, Object, TestRun, Vm, VmBuilder};
+use bpfbox::{Engine, Object, Vm, VmBuilder};
+use common::engines::*;
 use common::*;
-
-fn frames() -> Vec<Vec<u8>> {
-    vec![
-        tcp4(IP_A, IP_B, 40000, 80, b"GET /"),
-        udp4(IP_A, IP_B, 5353, 53, b"query"),
-        icmp4(IP_A, IP_B),
-        tcp6(IP6_A, IP6_B, 40000, 443, b""),
-        arp(IP_A, IP_B),
-        vlan(&tcp4(IP_A, IP_B, 40000, 80, b""), 100),
-        vec![0xff; 14],
-    ]
-}
-
-fn inputs(t: ProgType) -> Vec<TestRun> {
-    let packet = matches!(
-        t,
-        ProgType::Xdp
-            | ProgType::SchedCls
-            | ProgType::SchedAct
-            | ProgType::SocketFilter
-            | ProgType::CgroupSkb
-            | ProgType::LwtIn
-            | ProgType::LwtOut
-            | ProgType::LwtXmit
-            | ProgType::SkSkb
-    );
-    if packet {
-        frames()
-            .into_iter()
-            .map(|f| TestRun {
-                data_in: f,
-                ..TestRun::default()
-            })
-            .collect()
-    } else {
-        vec![TestRun {
-            ctx_in: Some(vec![0; 64]),
-            ..TestRun::default()
-        }]
-    }
-}
 
 /// A map's `(key, value)` pairs.
 type Entries = Vec<(Vec<u8>, Vec<u8>)>;
@@ -129,36 +89,9 @@ fn compare(path: &Path, jit: VmBuilder, trusted: bool) -> usize {
     n
 }
 
-/// `text` with host addresses (`0x7f...`) blanked: two runs allocate their stacks and
-/// buffers at different places.
-fn without_addresses(text: &str) -> String {
-    text.split(' ')
-        .map(|w| {
-            if w.starts_with("0x7") && w.len() > 10 {
-                "ADDR"
-            } else {
-                w
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn objects() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/obj");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("fixtures")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "o"))
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn checked_jit_equals_the_interpreter_on_every_fixture() {
-    let n: usize = objects()
+    let n: usize = fixture_objects()
         .iter()
         .map(|p| compare(p, Vm::builder().engine(Engine::Jit), false))
         .sum();
@@ -170,28 +103,19 @@ fn trusted_jit_equals_the_interpreter_on_every_fixture() {
     // SAFETY: the fixtures are programs the kernel's verifier accepts (the kernel-compare
     // tests load them), run on well-formed test-run input.
     let b = || unsafe { Vm::builder().engine(Engine::Jit).unchecked() };
-    let n: usize = objects().iter().map(|p| compare(p, b(), true)).sum();
+    let n: usize = fixture_objects()
+        .iter()
+        .map(|p| compare(p, b(), true))
+        .sum();
     assert!(n > 50, "only {n} runs");
 }
 
 #[test]
 fn checked_jit_equals_the_interpreter_on_xdp_tools_objects() {
-    let mut found = Vec::new();
-    for dir in ["/usr/lib/x86_64-linux-gnu/bpf", "/usr/libexec/xdp-tools"] {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            found.extend(
-                rd.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "o")),
-            );
-        }
-    }
+    let found = xdp_tools_objects();
     if found.is_empty() {
-        return skip(
-            "no xdp-tools BPF objects installed (apt install xdp-tools xdp-tests libxdp1)",
-        );
+        return skip(NO_XDP_TOOLS);
     }
-    found.sort();
     let n: usize = found
         .iter()
         .map(|p| compare(p, Vm::builder().engine(Engine::Jit), false))

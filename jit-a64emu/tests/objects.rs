@@ -6,7 +6,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bpfbox_jit::aarch64::Options;
@@ -15,49 +15,8 @@ use bpfbox_jit_a64emu::{available, compile, skip, EmuRunner};
 use bpfbox_loader::Object;
 use bpfbox_vm::maps::{MapConfig, MapType};
 use bpfbox_vm::testrun::{self, RunResult, RunSetup, TestRun};
-use bpfbox_vm::{Env, ProgType};
-use common::*;
-
-fn frames() -> Vec<Vec<u8>> {
-    vec![
-        tcp4(IP_A, IP_B, 40000, 80, b"GET /"),
-        udp4(IP_A, IP_B, 5353, 53, b"query"),
-        icmp4(IP_A, IP_B),
-        tcp6(IP6_A, IP6_B, 40000, 443, b""),
-        arp(IP_A, IP_B),
-        vlan(&tcp4(IP_A, IP_B, 40000, 80, b""), 100),
-        vec![0xff; 14],
-    ]
-}
-
-fn inputs(t: ProgType) -> Vec<TestRun> {
-    let packet = matches!(
-        t,
-        ProgType::Xdp
-            | ProgType::SchedCls
-            | ProgType::SchedAct
-            | ProgType::SocketFilter
-            | ProgType::CgroupSkb
-            | ProgType::LwtIn
-            | ProgType::LwtOut
-            | ProgType::LwtXmit
-            | ProgType::SkSkb
-    );
-    if packet {
-        frames()
-            .into_iter()
-            .map(|f| TestRun {
-                data_in: f,
-                ..TestRun::default()
-            })
-            .collect()
-    } else {
-        vec![TestRun {
-            ctx_in: Some(vec![0; 64]),
-            ..TestRun::default()
-        }]
-    }
-}
+use bpfbox_vm::Env;
+use common::engines::*;
 
 type Outcome = Result<(RunResult, Vec<Vec<(Vec<u8>, Vec<u8>)>>), String>;
 
@@ -114,20 +73,6 @@ fn run(obj: &Object, idx: usize, input: &TestRun, mode: Option<Mode>) -> Option<
     Some(r.map(|r| (r, state)))
 }
 
-/// Host addresses (`0x7f...`) blanked: two runs allocate at different places.
-fn without_addresses(text: &str) -> String {
-    text.split(' ')
-        .map(|w| {
-            if w.starts_with("0x7") && w.len() > 10 {
-                "ADDR"
-            } else {
-                w
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn compare(path: &Path, mode: Mode) -> usize {
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
     let Ok(obj) = Object::from_file(path) else {
@@ -165,25 +110,13 @@ fn compare(path: &Path, mode: Mode) -> usize {
     n
 }
 
-fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/obj");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("fixtures")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "o"))
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn emulated_aarch64_equals_the_interpreter_on_every_fixture() {
     if let Err(e) = available() {
         return skip(&e);
     }
     for mode in [Mode::Checked, Mode::Trusted] {
-        let n: usize = fixtures().iter().map(|p| compare(p, mode)).sum();
+        let n: usize = fixture_objects().iter().map(|p| compare(p, mode)).sum();
         assert!(n > 50, "only {n} runs ({mode:?})");
     }
 }
@@ -193,22 +126,10 @@ fn emulated_aarch64_equals_the_interpreter_on_xdp_tools_objects() {
     if let Err(e) = available() {
         return skip(&e);
     }
-    let mut found = Vec::new();
-    for dir in ["/usr/lib/x86_64-linux-gnu/bpf", "/usr/libexec/xdp-tools"] {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            found.extend(
-                rd.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "o")),
-            );
-        }
-    }
+    let found = xdp_tools_objects();
     if found.is_empty() {
-        return skip(
-            "no xdp-tools BPF objects installed (apt install xdp-tools xdp-tests libxdp1)",
-        );
+        return skip(NO_XDP_TOOLS);
     }
-    found.sort();
     let n: usize = found.iter().map(|p| compare(p, Mode::Checked)).sum();
     assert!(n > 50, "only {n} runs");
 }

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+pub mod engines;
+
 /// Skips the current test with a one-line reason, or fails it under `BPFBOX_REQUIRE_ALL=1`.
 pub fn skip(reason: &str) {
     if std::env::var("BPFBOX_REQUIRE_ALL").as_deref() == Ok("1") {
