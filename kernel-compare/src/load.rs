@@ -23,13 +23,9 @@ use crate::sys::{self, BpfFuncInfo, BpfLineInfo, Fd, MapCreate, ProgLoad};
 use crate::verifier_log::error_line;
 pub use crate::verifier_log::VerifierStats;
 
-/// `enum bpf_attach_type` ids of programs that attach through a BPF trampoline.
-const TRACE_RAW_TP: u32 = 23;
-const TRACE_FENTRY: u32 = 24;
-const TRACE_FEXIT: u32 = 25;
-const MODIFY_RETURN: u32 = 26;
-const LSM_MAC: u32 = 27;
-const TRACE_ITER: u32 = 28;
+use bpfbox_vm::attach::{
+    LSM_MAC, MODIFY_RETURN, TRACE_FENTRY, TRACE_FEXIT, TRACE_ITER, TRACE_RAW_TP,
+};
 
 /// What the kernel said about one program.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attach;
 pub mod conformance;
 pub mod env;
 pub mod fuzzing;

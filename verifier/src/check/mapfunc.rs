@@ -1,12 +1,10 @@
 //! Which helpers each map type may be passed to, checked both ways as the kernel's
 //! `check_map_func_compatibility` does (`cannot pass map_type %d into func %s#%d`).
 
+use bpfbox_vm::attach::TRACE_ITER;
 use bpfbox_vm::helper_names::helper_id;
 use bpfbox_vm::maps::spec::MapType;
 use bpfbox_vm::ProgType;
-
-/// `BPF_TRACE_ITER`.
-const TRACE_ITER: u32 = 28;
 
 fn id(name: &str) -> i32 {
     helper_id(name).unwrap_or(-1)

@@ -59,25 +59,7 @@ const fn bytes(off: u64, len: u64) -> WritableField {
     }
 }
 
-/// The kernel's `enum bpf_attach_type` ids the rules depend on.
-mod attach {
-    pub const CGROUP_INET_SOCK_CREATE: u32 = 2;
-    pub const CGROUP_INET4_BIND: u32 = 8;
-    pub const CGROUP_INET6_BIND: u32 = 9;
-    pub const CGROUP_INET4_CONNECT: u32 = 10;
-    pub const CGROUP_INET6_CONNECT: u32 = 11;
-    pub const CGROUP_UDP4_SENDMSG: u32 = 14;
-    pub const CGROUP_UDP6_SENDMSG: u32 = 15;
-    pub const CGROUP_UDP4_RECVMSG: u32 = 19;
-    pub const CGROUP_UDP6_RECVMSG: u32 = 20;
-    pub const CGROUP_GETSOCKOPT: u32 = 21;
-    pub const CGROUP_SETSOCKOPT: u32 = 22;
-    pub const CGROUP_INET4_GETPEERNAME: u32 = 29;
-    pub const CGROUP_INET6_GETPEERNAME: u32 = 30;
-    pub const CGROUP_INET4_GETSOCKNAME: u32 = 31;
-    pub const CGROUP_INET6_GETSOCKNAME: u32 = 32;
-    pub const CGROUP_INET_SOCK_RELEASE: u32 = 34;
-}
+use crate::attach;
 
 /// `struct __sk_buff` fields.
 mod skb {
