@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use bpfbox_kernel_compare::{KernelObject, LoadOptions, Verdict};
+use bpfbox_kernel_compare::Verdict;
 use bpfbox_verifier::{verify, Options};
 
 const SOURCE: &str = r#"
@@ -148,43 +146,14 @@ SEC("socket") int tail_in_void(struct __sk_buff *skb)
 char LICENSE[] SEC("license") = "GPL";
 "#;
 
-/// The last line of an error: the one the kernel's refusal and ours are compared by.
-fn last_line(s: &str) -> String {
-    s.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .to_string()
-}
-
 #[test]
 fn global_functions_match_the_kernel() {
     if !common::kernel() {
         return;
     }
-    if Command::new("clang-19").arg("--version").output().is_err() {
-        common::skip("clang-19 not found: cannot build the test object");
+    let Some((object, k)) = common::load_c("globals", SOURCE) else {
         return;
-    }
-    let dir = std::env::temp_dir().join(format!("bpfbox-globals-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (src, obj) = (dir.join("g.bpf.c"), dir.join("g.o"));
-    std::fs::write(&src, SOURCE).unwrap();
-    let arch_inc = format!("/usr/include/{}-linux-gnu", std::env::consts::ARCH);
-    let st = Command::new("clang-19")
-        .args(["-O2", "-g", "-target", "bpf", "-I", &arch_inc, "-c"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&obj)
-        .status()
-        .unwrap();
-    assert!(st.success(), "clang failed");
-    let opts = LoadOptions {
-        log_level: 1,
-        ..LoadOptions::default()
     };
-    let (object, k) = KernelObject::load_file(&obj, &opts).unwrap();
-    std::fs::remove_dir_all(&dir).ok();
     let mut same = 0;
     let mut false_accepts = Vec::new();
     let mut rejected = 0;
@@ -200,7 +169,7 @@ fn global_functions_match_the_kernel() {
                 ..Options::default()
             },
         );
-        let ours = v.error.as_deref().map(last_line);
+        let ours = v.error.as_deref().map(common::last_line);
         let theirs = match p.verdict {
             Verdict::Accepted => None,
             Verdict::Rejected => Some(common::error_line(&p.log)),

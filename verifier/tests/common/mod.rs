@@ -218,3 +218,53 @@ impl Rng {
         self.below(den) < num
     }
 }
+
+/// The last non-empty line of an error: the one the kernel's refusal and ours are compared
+/// by.
+pub fn last_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Compiles `source` with `clang-19 -O2 -g -target bpf` into a temporary object and loads it
+/// into the kernel at log level 1; `None` (after a skip) when clang is missing. `tag` names
+/// the temporary directory.
+pub fn load_c(
+    tag: &str,
+    source: &str,
+) -> Option<(
+    bpfbox_loader::Object,
+    bpfbox_kernel_compare::load::KernelObject,
+)> {
+    use std::process::Command;
+    if Command::new("clang-19").arg("--version").output().is_err() {
+        skip("clang-19 not found: cannot build the test object");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("bpfbox-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (src, obj) = (
+        dir.join(format!("{tag}.bpf.c")),
+        dir.join(format!("{tag}.o")),
+    );
+    std::fs::write(&src, source).unwrap();
+    let arch_inc = format!("/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let st = Command::new("clang-19")
+        .args(["-O2", "-g", "-target", "bpf", "-I", &arch_inc, "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .unwrap();
+    assert!(st.success(), "clang failed");
+    let opts = bpfbox_kernel_compare::load::LoadOptions {
+        log_level: 1,
+        ..Default::default()
+    };
+    let loaded = bpfbox_kernel_compare::load::KernelObject::load_file(&obj, &opts).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    Some(loaded)
+}
