@@ -72,7 +72,7 @@ impl Site {
 }
 
 /// What the frontend knows about one slot.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Slot {
     /// The instruction, or `None` for the second slot of `ld_imm64`.
     pub insn: Option<Insn>,
@@ -84,9 +84,10 @@ pub struct Slot {
     pub function: bool,
     /// Whether control can fall into this slot from the previous instruction.
     pub fallthrough_in: bool,
-    /// The fault of an instruction the kernel refuses only on a walked path
-    /// ([`bpfbox_vm::isa::Decoded::rejected`]): reaching the slot raises it.
-    pub rejected: Option<FaultKind>,
+    /// Whether the kernel refuses the instruction only on a walked path
+    /// ([`bpfbox_vm::isa::Decoded::rejected`]): reaching the slot raises
+    /// [`Plan::rejected`].
+    pub rejected: bool,
 }
 
 /// The compile plan of a program.
@@ -110,6 +111,8 @@ pub struct Plan {
     pub falls_off_end: bool,
     /// Whether a BPF-to-BPF call (or function reference) targets slot 0.
     pub entry_called: bool,
+    /// The walk-time faults of the slots marked [`Slot::rejected`].
+    rejected: Vec<(usize, FaultKind)>,
 }
 
 /// Whether `insn` ends a basic block: control may leave it for somewhere other than the
@@ -145,7 +148,7 @@ impl Plan {
                 target: false,
                 function: false,
                 fallthrough_in: false,
-                rejected: None,
+                rejected: false,
             };
             len
         ];
@@ -203,9 +206,11 @@ impl Plan {
         }
         // A walk-time fault is a block of its own that charges one instruction, as the
         // interpreter counts it before faulting; control never leaves it.
+        let mut rejected = Vec::new();
         for (pc, kind) in &decoded.rejected {
             if let Some(slot) = slots.get_mut(*pc) {
-                slot.rejected = Some(FaultKind::Rejected(kind.clone()));
+                slot.rejected = true;
+                rejected.push((*pc, FaultKind::Rejected(kind.clone())));
                 leader[*pc] = true;
             }
         }
@@ -249,7 +254,14 @@ impl Plan {
             end_reachable: end_target || prev_falls || decoded.insns.is_empty(),
             falls_off_end: prev_falls || decoded.insns.is_empty(),
             entry_called,
+            rejected,
         }
+    }
+
+    /// The walk-time fault of slot `pc`, when [`Slot::rejected`].
+    pub fn rejected(&self, pc: usize) -> Option<FaultKind> {
+        let (_, kind) = self.rejected.iter().find(|(p, _)| *p == pc)?;
+        Some(kind.clone())
     }
 
     /// Whether `[r10 + off, r10 + off + size)` lies in the current 512-byte frame, which is

@@ -274,8 +274,11 @@ impl<'a> Backend<'a> {
             });
             self.body[len] = Some(l);
         }
+        // The plan outlives the backend: its instructions are used in place (a copy of
+        // each would be stored and reloaded piecewise, a store-forwarding stall per slot).
+        let plan = self.plan;
         for (pc, offset) in offsets.iter_mut().take(len).enumerate() {
-            let slot = &self.plan.slots[pc];
+            let slot = &plan.slots[pc];
             // The entry stub builds slot 0's frame; it has a prologue only when a BPF-to-BPF
             // call enters it too.
             let func = if pc == 0 && !self.plan.entry_called {
@@ -297,7 +300,7 @@ impl<'a> Backend<'a> {
                 body0 = self.ops.offset().0;
             }
             *offset = self.ops.offset().0 as u32;
-            let (charge, insn, target) = (slot.charge, slot.insn, slot.target);
+            let (charge, target) = (slot.charge, slot.target);
             if self.checked && charge > 0 {
                 let label = self.ops.new_dynamic_label();
                 if charge <= 127 {
@@ -308,9 +311,9 @@ impl<'a> Backend<'a> {
                 dynasm!(self.ops ; .arch x64 ; jb =>label);
                 self.stubs.push(Stub::Budget { label, pc, charge });
             }
-            match insn {
+            match &slot.insn {
                 None => {
-                    if let Some(kind) = self.plan.slots[pc].rejected.clone() {
+                    if let Some(kind) = plan.rejected(pc).filter(|_| slot.rejected) {
                         let l = self.static_fault(Fault { pc, kind });
                         dynasm!(self.ops ; .arch x64 ; jmp =>l);
                     } else if target {
@@ -321,7 +324,7 @@ impl<'a> Backend<'a> {
                         dynasm!(self.ops ; .arch x64 ; jmp =>l);
                     }
                 }
-                Some(insn) => self.insn(pc, &insn)?,
+                Some(insn) => self.insn(pc, insn)?,
             }
         }
         if self.plan.falls_off_end {
