@@ -4,7 +4,7 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 use bpfbox_vm::isa::{AluOp, EndKind, JmpCond, Src, Width};
 
-use super::{x, Backend};
+use super::{enc, x, Backend};
 use crate::layout::FRAME_SCRATCH;
 
 const RAX: u8 = 0;
@@ -289,13 +289,10 @@ impl Backend<'_> {
             match (src, w64) {
                 (Src::Reg(s), true) => dynasm!(self.ops ; .arch x64 ; cmp Rq(d), Rq(x(s))),
                 (Src::Reg(s), false) => dynasm!(self.ops ; .arch x64 ; cmp Rd(d), Rd(x(s))),
-                (Src::Imm(i), true) if (-128..128).contains(&i) => {
-                    dynasm!(self.ops ; .arch x64 ; cmp Rq(d), BYTE i)
+                (Src::Imm(i), w64) if (-128..128).contains(&i) => {
+                    enc::alu_reg_imm8(&mut self.ops, w64, 7, d, i as i8)
                 }
                 (Src::Imm(i), true) => dynasm!(self.ops ; .arch x64 ; cmp Rq(d), DWORD i),
-                (Src::Imm(i), false) if (-128..128).contains(&i) => {
-                    dynasm!(self.ops ; .arch x64 ; cmp Rd(d), BYTE i)
-                }
                 (Src::Imm(i), false) => dynasm!(self.ops ; .arch x64 ; cmp Rd(d), DWORD i),
             }
         }

@@ -204,3 +204,16 @@ pub(super) fn xor_imm(ops: &mut Asm, w: W, imm: i32, base: u8, disp: i32) {
         }
     }
 }
+
+/// `op reg, imm8` (sign-extended) for the group-1 opcode extension `ext` (7 cmp), 64-bit
+/// when `w64`. Written by hand: `dynasm` takes the imm32 form for `cmp` with a run-time
+/// register.
+pub(super) fn alu_reg_imm8(ops: &mut Asm, w64: bool, ext: u8, reg: u8, imm: i8) {
+    let rex = 0x40 | (u8::from(w64) << 3) | ((reg >> 3) & 1);
+    let modrm = 0xc0 | (ext << 3) | (reg & 7);
+    if rex != 0x40 {
+        ops.extend([rex, 0x83, modrm, imm as u8]);
+    } else {
+        ops.extend([0x83, modrm, imm as u8]);
+    }
+}

@@ -97,6 +97,9 @@ pub(crate) struct Backend<'a> {
     pending_size: u32,
     /// How this pass sizes forward jumps ([`jumps`]).
     sizing: jumps::Sizing<'a>,
+    /// Estimated offsets of the first slots, as far as sizing forward jumps needed them
+    /// ([`jumps`]).
+    estimates: Vec<usize>,
     /// Forward jumps this pass made rel8, checked once the targets are placed.
     guesses: Vec<jumps::Guess>,
     /// Forward jumps this pass made rel32, checked for those that would fit rel8.
@@ -149,6 +152,7 @@ impl<'a> Backend<'a> {
             faults: Vec::new(),
             pending_size: 1,
             sizing,
+            estimates: Vec::new(),
             guesses: Vec::new(),
             longs: Vec::new(),
             body0: 0,
