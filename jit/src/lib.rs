@@ -104,7 +104,7 @@ impl Image {
         let (emitted, sites, faults) = x86_64::compile(&vm, &plan)?;
         #[cfg(not(target_arch = "x86_64"))]
         return Err(JitError::UnsupportedArch(std::env::consts::ARCH));
-        let code = code::Code::new(&emitted.code)?;
+        let code = code::Code::install(emitted.code)?;
         let meta = Box::new(ImageMeta {
             vm: Arc::clone(&vm),
             sites,
@@ -190,6 +190,8 @@ struct Shared {
     helper: u64,
     ld_packet: u64,
     tail_call: u64,
+    budget_tail: u64,
+    mem_tail: u64,
 }
 
 fn shared() -> Result<&'static Shared, Fault> {
@@ -205,6 +207,8 @@ fn shared() -> Result<&'static Shared, Fault> {
             helper: (at + s.helper) as u64,
             ld_packet: (at + s.ld_packet) as u64,
             tail_call: (at + s.tail_call) as u64,
+            budget_tail: (at + s.budget_tail) as u64,
+            mem_tail: (at + s.mem_tail) as u64,
             code,
         })
     });
@@ -389,6 +393,8 @@ impl JitProgram {
             helper: shared.helper,
             ld_packet: shared.ld_packet,
             tail_call: shared.tail_call,
+            budget_tail: shared.budget_tail,
+            mem_tail: shared.mem_tail,
             pc: 0,
             image: &*self.image.meta as *const ImageMeta as u64,
             r10: stack_ptr as u64 + STACK_BYTES as u64,
