@@ -217,3 +217,39 @@ pub(super) fn alu_reg_imm8(ops: &mut Asm, w64: bool, ext: u8, reg: u8, imm: i8) 
         ops.extend([0x83, modrm, imm as u8]);
     }
 }
+
+/// The REX prefix for `w64`, a ModRM reg field `reg` and r/m field `rm` (both register
+/// numbers), or `None` when no bit is set.
+fn rex_rr(w64: bool, reg: u8, rm: u8) -> Option<u8> {
+    let rex = 0x40 | (u8::from(w64) << 3) | ((reg >> 3) & 1) << 2 | ((rm >> 3) & 1);
+    (rex != 0x40).then_some(rex)
+}
+
+/// `op dst, src` between registers, for the `op r/m, r` opcode `opcode` (0x01 add, 0x29
+/// sub, 0x21 and, 0x09 or, 0x31 xor, 0x89 mov, 0x39 cmp, 0x85 test), 64-bit when `w64`.
+pub(super) fn alu_rr(ops: &mut Asm, w64: bool, opcode: u8, dst: u8, src: u8) {
+    let modrm = 0xc0 | ((src & 7) << 3) | (dst & 7);
+    match rex_rr(w64, src, dst) {
+        Some(rex) => ops.extend([rex, opcode, modrm]),
+        None => ops.extend([opcode, modrm]),
+    }
+}
+
+/// `op dst, imm` (sign-extended) for the group-1 opcode extension `ext` (0 add, 1 or,
+/// 4 and, 5 sub, 6 xor, 7 cmp), 64-bit when `w64`, with an 8-bit immediate when it fits.
+pub(super) fn alu_ri(ops: &mut Asm, w64: bool, ext: u8, dst: u8, imm: i32) {
+    if let Ok(imm) = i8::try_from(imm) {
+        return alu_reg_imm8(ops, w64, ext, dst, imm);
+    }
+    let modrm = 0xc0 | (ext << 3) | (dst & 7);
+    let mut buf = [0u8; 7];
+    let mut n = 0;
+    if let Some(rex) = rex_rr(w64, 0, dst) {
+        buf[0] = rex;
+        n = 1;
+    }
+    buf[n] = 0x81;
+    buf[n + 1] = modrm;
+    buf[n + 2..n + 6].copy_from_slice(&imm.to_le_bytes());
+    ops.extend(&buf[..n + 6]);
+}

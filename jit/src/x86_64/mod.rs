@@ -28,6 +28,12 @@ use crate::JitError;
 
 pub(crate) type Asm = VecAssembler<X64Relocation>;
 
+thread_local! {
+    /// The assembler of the thread's last finished compile, emptied, for its next one: its
+    /// label and relocation tables keep their allocations.
+    static SPARE_ASM: std::cell::Cell<Option<Asm>> = const { std::cell::Cell::new(None) };
+}
+
 /// BPF register to x86-64 register number (the kernel's map).
 /// Index 11 is no BPF register: it names the scratch register r11 ([`SCRATCH`]).
 pub(crate) const REG: [u8; 12] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5, 11];
@@ -124,7 +130,13 @@ impl<'a> Backend<'a> {
         // (more in checked mode, with its inline checks and out-of-line paths) and a label
         // per jump target.
         let bytes = if plan.mode == Mode::Checked { 48 } else { 16 } * len + 256;
-        let mut ops = Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8);
+        let mut ops = match SPARE_ASM.with(std::cell::Cell::take) {
+            Some(mut spare) => {
+                spare.reserve_ops(bytes);
+                spare
+            }
+            None => Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8),
+        };
         let mut body = vec![None; len + 1];
         let mut func = vec![None; len];
         for (pc, s) in plan.slots.iter().enumerate() {
@@ -153,8 +165,9 @@ impl<'a> Backend<'a> {
             pending_size: 1,
             sizing,
             estimates: Vec::new(),
-            guesses: Vec::new(),
-            longs: Vec::new(),
+            // Room for the forward jumps of most programs.
+            guesses: Vec::with_capacity(len / 4 + 4),
+            longs: Vec::with_capacity(len / 8 + 4),
             body0: 0,
             offsets: Vec::new(),
             body_end: 0,
@@ -346,10 +359,11 @@ impl<'a> Backend<'a> {
 
     /// The code and tables of an emitted program whose jumps all fit.
     fn finish(self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
-        let code = self
-            .ops
-            .finalize()
+        let mut ops = self.ops;
+        let code = ops
+            .take()
             .map_err(|e| JitError::Assemble(e.to_string()))?;
+        SPARE_ASM.with(|s| s.set(Some(ops)));
         Ok((
             Emitted {
                 code,
