@@ -150,7 +150,9 @@ fn estimate(insn: &Insn, checked: bool) -> u32 {
     };
     match *insn {
         Insn::Alu { op, src, .. } => match (op, src) {
-            (AluOp::Div | AluOp::Mod, _) => 20,
+            // The divisor's checks and the rax/rdx shuffle around `div`.
+            (AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod, Src::Reg(_)) => 48,
+            (AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod, Src::Imm(_)) => 32,
             (AluOp::Mul, Src::Imm(_)) => 7,
             (_, Src::Reg(_)) => 3,
             (_, Src::Imm(i)) => imm_size(i),
