@@ -65,14 +65,27 @@ fn main() {
         }
         return;
     }
-    println!("| program | slots | ours trusted µs | ours checked µs | rbpf µs |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!(
+        "| program | slots | ours trusted µs | ours checked µs | rbpf µs | image B trusted / checked |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for (name, len, bytes, vm) in programs {
         let trusted = mean(&mut || compile_trusted(&vm));
         let checked = mean(&mut || compile_checked(&vm));
         let rbpf = mean(&mut || compile_rbpf(&bytes));
+        // SAFETY: compiled to measure its size, never run.
+        let trusted_image = unsafe { JitProgram::compile_trusted(Arc::clone(&vm)) }
+            .expect("compile")
+            .image()
+            .code()
+            .len();
+        let checked_image = JitProgram::compile(Arc::clone(&vm))
+            .expect("compile")
+            .image()
+            .code()
+            .len();
         println!(
-            "| {name} | {len} | {:.2} | {:.2} | {:.2} |",
+            "| {name} | {len} | {:.2} | {:.2} | {:.2} | {trusted_image} / {checked_image} |",
             trusted.as_secs_f64() * 1e6,
             checked.as_secs_f64() * 1e6,
             rbpf.as_secs_f64() * 1e6,

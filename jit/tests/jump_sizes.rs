@@ -114,7 +114,9 @@ fn forward_jumps_whose_guess_misses_are_redone_and_stay_exact() {
     // A division by a register takes more code than its estimate: the guess says rel8 past
     // the limit, misses, and the pass is redone with rel32.
     let div = alu(AluOp::Div, 2, Src::Reg(3));
-    let sizes: Vec<usize> = (1..=12).map(|wide| check(&forward_over(0, wide, div))).collect();
+    let sizes: Vec<usize> = (1..=12)
+        .map(|wide| check(&forward_over(0, wide, div)))
+        .collect();
     assert_switches_at_limit(&sizes, 1);
     // A small `ld_imm64` takes less: the guess says rel32 while rel8 still fits, and the
     // pass is redone with the jump shrunk.
@@ -123,7 +125,9 @@ fn forward_jumps_whose_guess_misses_are_redone_and_stay_exact() {
         kind: LdImm64Kind::Imm,
         imm: 5,
     };
-    let sizes: Vec<usize> = (1..=40).map(|wide| check(&forward_over(0, wide, small))).collect();
+    let sizes: Vec<usize> = (1..=40)
+        .map(|wide| check(&forward_over(0, wide, small)))
+        .collect();
     assert_switches_at_limit(&sizes, 1);
 }
 

@@ -23,7 +23,6 @@ use crate::JitError;
 /// Rounds of guessing (and shrinking) before every forward jump is made rel32.
 const GUESS_ROUNDS: usize = 4;
 
-
 /// How a pass sizes forward jumps.
 #[derive(Clone, Copy)]
 pub(super) enum Sizing<'a> {

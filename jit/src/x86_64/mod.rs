@@ -360,9 +360,7 @@ impl<'a> Backend<'a> {
     /// The code and tables of an emitted program whose jumps all fit.
     fn finish(self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
         let mut ops = self.ops;
-        let code = ops
-            .take()
-            .map_err(|e| JitError::Assemble(e.to_string()))?;
+        let code = ops.take().map_err(|e| JitError::Assemble(e.to_string()))?;
         SPARE_ASM.with(|s| s.set(Some(ops)));
         Ok((
             Emitted {
