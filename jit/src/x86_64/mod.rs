@@ -139,6 +139,8 @@ impl<'a> Backend<'a> {
         };
         let mut body = vec![None; len + 1];
         let mut func = vec![None; len];
+        // Blocks and memory accesses bound the out-of-line paths of checked mode.
+        let (mut blocks, mut accesses) = (0, 0);
         for (pc, s) in plan.slots.iter().enumerate() {
             if s.target || pc == 0 {
                 body[pc] = Some(ops.new_dynamic_label());
@@ -146,6 +148,21 @@ impl<'a> Backend<'a> {
             if s.function {
                 func[pc] = Some(ops.new_dynamic_label());
             }
+            blocks += usize::from(s.charge > 0);
+            accesses += usize::from(matches!(
+                s.insn,
+                Some(
+                    Insn::Ldx { .. }
+                        | Insn::LdxSx { .. }
+                        | Insn::St { .. }
+                        | Insn::Stx { .. }
+                        | Insn::Atomic { .. }
+                )
+            ));
+        }
+        let checked = plan.mode == Mode::Checked;
+        if !checked {
+            (blocks, accesses) = (0, 0);
         }
         body[len] = Some(ops.new_dynamic_label());
         let fault_exit = ops.new_dynamic_label();
@@ -153,14 +170,15 @@ impl<'a> Backend<'a> {
             ops,
             vm,
             plan,
-            checked: plan.mode == Mode::Checked,
+            checked,
             bmi2: std::is_x86_feature_detected!("bmi2"),
             body,
             func,
             fault_exit,
             fault_exit_used: false,
-            stubs: Vec::new(),
-            sites: Vec::new(),
+            // Sized once: growing them cost several copies per compile.
+            stubs: Vec::with_capacity(blocks + accesses + 2),
+            sites: Vec::with_capacity(accesses),
             faults: Vec::new(),
             pending_size: 1,
             sizing,
