@@ -19,6 +19,11 @@
 //! the next [`GRAIN`], are written as `int3` with the code, so no stale fragment lies
 //! inside a live image's range.
 //!
+//! The chunks are files shared with any child `fork`ed from the process: a child keeps
+//! running the code it inherited but writes its own code only into chunks it makes itself
+//! (a `pthread_atfork` handler tells it), so neither process writes a range the other
+//! allocated.
+//!
 //! When the arena cannot be made (no `memfd_create`, a seccomp filter, `vm.memfd_noexec`
 //! forbidding executable memfds, a mapping refused), each image falls back to its own
 //! anonymous mapping, written while read-write and then made read-execute (one `mmap`,
@@ -150,6 +155,9 @@ mod arena {
     use std::fs::File;
     use std::os::fd::{AsRawFd, FromRawFd};
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Once;
+
     use memmap2::{Mmap, MmapOptions};
 
     use super::{Code, Home, Mutex, CHUNK, GRAIN, INT3, PAGE};
@@ -175,6 +183,28 @@ mod arena {
         map: Mmap,
         /// Free ranges `(start, len)`, sorted by start, never adjacent.
         free: Vec<(usize, usize)>,
+        /// The [`FORKS`] count when it was made: a chunk made before this process was
+        /// forked shares its file with the parent, so it takes no new code.
+        generation: usize,
+    }
+
+    /// Forks this process has come out of as the child, counted by a `pthread_atfork`
+    /// handler: after a `fork` the chunks are shared with the parent, whose free ranges the
+    /// child must not write.
+    static FORKS: AtomicUsize = AtomicUsize::new(0);
+
+    extern "C" fn forked() {
+        FORKS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Registers [`forked`] once, before the first chunk is made.
+    fn watch_forks() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: the handler only increments an atomic, which is async-signal-safe
+            // as a child handler must be; it stays valid for the life of the process.
+            unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+        });
     }
 
     impl Chunk {
@@ -204,6 +234,7 @@ mod arena {
                 file,
                 map,
                 free: vec![(0, size)],
+                generation: FORKS.load(Ordering::Relaxed),
             })
         }
 
@@ -241,6 +272,11 @@ mod arena {
         fn is_empty(&self) -> bool {
             self.free.len() == 1 && self.free[0].1 == self.map.len()
         }
+
+        /// Whether it was made in this process (not inherited through a `fork`).
+        fn current(&self) -> bool {
+            self.generation == FORKS.load(Ordering::Relaxed)
+        }
     }
 
     /// Installs `bytes` in the arena, or `None` (with `bytes` as they were) when the arena
@@ -254,7 +290,7 @@ mod arena {
                 return None;
             }
             let found = arena.chunks.iter_mut().enumerate().find_map(|(i, c)| {
-                let c = c.as_mut()?;
+                let c = c.as_mut().filter(|c| c.current())?;
                 Some((i, c.take(size)?))
             });
             let (i, start) = match found {
@@ -265,6 +301,7 @@ mod arena {
                     } else {
                         size.div_ceil(PAGE) * PAGE
                     };
+                    watch_forks();
                     let Some(mut c) = Chunk::new(chunk_size) else {
                         arena.broken = true;
                         return None;
@@ -330,8 +367,8 @@ mod arena {
     }
 
     /// Gives a range back. A chunk left empty is released when it is larger than an
-    /// ordinary chunk or when another chunk is empty too, so at most one empty ordinary
-    /// chunk stays (without a system call on the common path).
+    /// ordinary chunk, inherited through a `fork`, or when another chunk is empty too, so
+    /// at most one empty ordinary chunk stays (without a system call on the common path).
     pub(super) fn free(chunk: usize, start: usize, size: usize) {
         let released = {
             let mut arena = ARENA.lock().unwrap_or_else(|e| e.into_inner());
@@ -342,13 +379,11 @@ mod arena {
             if !c.is_empty() {
                 return;
             }
-            let oversized = c.map.len() > CHUNK;
-            let another_empty = arena
-                .chunks
-                .iter()
-                .enumerate()
-                .any(|(i, o)| i != chunk && o.as_ref().is_some_and(Chunk::is_empty));
-            if oversized || another_empty {
+            let useless = c.map.len() > CHUNK || !c.current();
+            let another_empty = arena.chunks.iter().enumerate().any(|(i, o)| {
+                i != chunk && o.as_ref().is_some_and(|o| o.is_empty() && o.current())
+            });
+            if useless || another_empty {
                 arena.chunks[chunk].take()
             } else {
                 None
