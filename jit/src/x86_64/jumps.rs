@@ -97,6 +97,8 @@ impl Backend<'_> {
         let slots = &self.plan.slots;
         let est = &mut self.estimates;
         if est.is_empty() {
+            // Room for every slot at once: growing it cost several copies per compile.
+            est.reserve(slots.len() + 1);
             est.push(0);
         }
         loop {
