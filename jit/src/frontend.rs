@@ -84,6 +84,8 @@ pub struct Slot {
     pub function: bool,
     /// Whether control can fall into this slot from the previous instruction.
     pub fallthrough_in: bool,
+    /// Whether it starts a basic block.
+    pub leader: bool,
     /// Whether the kernel refuses the instruction only on a walked path
     /// ([`bpfbox_vm::isa::Decoded::rejected`]): reaching the slot raises
     /// [`Plan::rejected`].
@@ -148,17 +150,19 @@ impl Plan {
                 target: false,
                 function: false,
                 fallthrough_in: false,
+                leader: false,
                 rejected: false,
             };
             len
         ];
-        let mut leader = vec![false; len + 1];
-        leader[0] = true;
+        if let Some(first) = slots.first_mut() {
+            first.leader = true;
+        }
         for &s in &decoded.subprogs {
             if s < len {
                 slots[s].function = true;
                 slots[s].target = true;
-                leader[s] = true;
+                slots[s].leader = true;
             }
         }
         slots[0].function = true;
@@ -175,9 +179,8 @@ impl Plan {
                         entry_called |= t == 0 && function;
                         slots[t].target = true;
                         slots[t].function |= function;
-                        leader[t] = true;
+                        slots[t].leader = true;
                     } else if t == len {
-                        leader[t] = true;
                         end_target = true;
                     }
                 }
@@ -199,8 +202,8 @@ impl Plan {
                 } => mark(insn.local_call_target(pc), true),
                 _ => {}
             }
-            if ends_block(&insn) && next <= len {
-                leader[next] = true;
+            if ends_block(&insn) && next < len {
+                slots[next].leader = true;
             }
             prev_falls = !no_fallthrough(&insn);
         }
@@ -211,21 +214,22 @@ impl Plan {
             if let Some(slot) = slots.get_mut(*pc) {
                 slot.rejected = true;
                 rejected.push((*pc, FaultKind::Rejected(kind.clone())));
-                leader[*pc] = true;
+                slot.leader = true;
             }
         }
         // Charge each block its instruction count at its first slot.
         let mut start: Option<usize> = None;
         let mut count = 0u32;
         for pc in 0..len {
-            if leader[pc] {
+            let leader = slots[pc].leader;
+            if leader {
                 if let Some(s) = start {
                     slots[s].charge = count;
                 }
                 start = Some(pc);
                 count = 0;
             }
-            if slots[pc].insn.is_none() && leader[pc] {
+            if slots[pc].insn.is_none() && leader {
                 // A jump into the second half of `ld_imm64`, or a walk-time fault: one
                 // instruction that faults.
                 slots[pc].charge = 1;

@@ -45,8 +45,10 @@ pub(super) enum Form {
     Long,
 }
 
-/// A forward jump made rel8 on a guess.
+/// A forward jump sized on a guess.
 pub(super) struct Guess {
+    /// Whether it was made rel8 (else rel32).
+    short: bool,
     /// Slot of the jump.
     pc: usize,
     /// Offset just after the jump, where its displacement counts from.
@@ -78,10 +80,16 @@ impl Backend<'_> {
             }
         };
         if short {
-            self.guesses.push(Guess { pc, end, label });
+            self.guesses.push(Guess {
+                short: true,
+                pc,
+                end,
+                label,
+            });
         } else {
             // A rel32 jump is at least 5 bytes: its displacement is at most this.
-            self.longs.push(Guess {
+            self.guesses.push(Guess {
+                short: false,
                 pc,
                 end: here + 5,
                 label,
@@ -121,7 +129,7 @@ impl Backend<'_> {
 
     /// Slots of the rel8 jumps that do not fit, now that every label is placed.
     fn missed(&self) -> impl Iterator<Item = usize> + '_ {
-        self.guesses.iter().filter_map(|g| {
+        self.guesses.iter().filter(|g| g.short).filter_map(|g| {
             let at = self.ops.labels().resolve_dynamic(g.label).ok()?.0;
             (at < g.end || at - g.end > 127).then_some(g.pc)
         })
@@ -130,7 +138,7 @@ impl Backend<'_> {
     /// Slots of the rel32 forward jumps whose displacement fits in rel8 (it stays the same
     /// when the jump itself shrinks).
     fn could_shrink(&self) -> impl Iterator<Item = usize> + '_ {
-        self.longs.iter().filter_map(|g| {
+        self.guesses.iter().filter(|g| !g.short).filter_map(|g| {
             let at = self.ops.labels().resolve_dynamic(g.label).ok()?.0;
             (at >= g.end && at - g.end <= 127).then_some(g.pc)
         })

@@ -106,10 +106,9 @@ pub(crate) struct Backend<'a> {
     /// Estimated offsets of the first slots, as far as sizing forward jumps needed them
     /// ([`jumps`]).
     estimates: Vec<usize>,
-    /// Forward jumps this pass made rel8, checked once the targets are placed.
+    /// Forward jumps this pass sized on a guess, checked once the targets are placed: rel8
+    /// ones that missed, rel32 ones that would fit rel8.
     guesses: Vec<jumps::Guess>,
-    /// Forward jumps this pass made rel32, checked for those that would fit rel8.
-    longs: Vec<jumps::Guess>,
     /// Where slot 0's body starts, each slot's native offset, and where the body ends.
     body0: usize,
     offsets: Vec<u32>,
@@ -185,7 +184,6 @@ impl<'a> Backend<'a> {
             estimates: Vec::new(),
             // Room for the forward jumps of most programs.
             guesses: Vec::with_capacity(len / 4 + 4),
-            longs: Vec::with_capacity(len / 8 + 4),
             body0: 0,
             offsets: Vec::new(),
             body_end: 0,
