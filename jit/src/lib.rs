@@ -74,8 +74,9 @@ pub(crate) struct ImageMeta {
 
 /// One compiled program: native code, its slot-to-native offset table and metadata.
 pub struct Image {
-    // Boxed so the address baked into the code stays put.
-    meta: Box<ImageMeta>,
+    // Found by native code through `RunCtx::image`; images live in an `Arc`, so its address
+    // stays put while they run.
+    meta: ImageMeta,
     code: code::Code,
     body0: usize,
     body_end: usize,
@@ -105,13 +106,13 @@ impl Image {
         #[cfg(not(target_arch = "x86_64"))]
         return Err(JitError::UnsupportedArch(std::env::consts::ARCH));
         let code = code::Code::install(emitted.code)?;
-        let meta = Box::new(ImageMeta {
+        let meta = ImageMeta {
             vm: Arc::clone(&vm),
             sites,
             faults,
             code_addr: code.addr() as u64,
             calls: emitted.calls,
-        });
+        };
         Ok(Image {
             meta,
             code,
@@ -396,7 +397,7 @@ impl JitProgram {
             budget_tail: shared.budget_tail,
             mem_tail: shared.mem_tail,
             pc: 0,
-            image: &*self.image.meta as *const ImageMeta as u64,
+            image: &self.image.meta as *const ImageMeta as u64,
             r10: stack_ptr as u64 + STACK_BYTES as u64,
             stack_start: stack_ptr as u64,
             r1_start,
