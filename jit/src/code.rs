@@ -14,10 +14,10 @@
 //! its range is chosen.
 //!
 //! Freed ranges keep their old bytes until a later image reuses them: overwriting them
-//! with `int3` would cost a system call per drop, and they are reachable only through the
+//! with traps would cost a system call per drop, and they are reachable only through the
 //! address of a dropped image, which nothing keeps. A range's bytes past its code, up to
-//! the next [`GRAIN`], are written as `int3` with the code, so no stale fragment lies
-//! inside a live image's range.
+//! the next [`GRAIN`], are written as traps (`int3`) with the code, so no stale fragment
+//! lies inside a live image's range.
 //!
 //! The chunks are files shared with any child `fork`ed from the process: a child keeps
 //! running the code it inherited but writes its own code only into chunks it makes itself
@@ -41,8 +41,13 @@ pub const GRAIN: usize = 64;
 /// up to pages.
 const CHUNK: usize = 1 << 20;
 const PAGE: usize = 4096;
-/// The padding written after an image: `int3`.
-const INT3: u8 = 0xcc;
+/// The padding written after an image, bytes of a trapping instruction: `int3` on x86-64,
+/// `udf #0` (all zeros) on aarch64.
+const PAD: u8 = if cfg!(target_arch = "aarch64") {
+    0
+} else {
+    0xcc
+};
 
 /// Whether new images go into the arena (a switch for tests of the fallback path).
 static USE_ARENA: AtomicBool = AtomicBool::new(true);
@@ -160,7 +165,7 @@ mod arena {
 
     use memmap2::{Mmap, MmapOptions};
 
-    use super::{Code, Home, Mutex, CHUNK, GRAIN, INT3, PAGE};
+    use super::{Code, Home, Mutex, CHUNK, GRAIN, PAD, PAGE};
 
     // A poisoned lock is taken anyway: the arena's invariants hold between statements.
 
@@ -322,7 +327,7 @@ mod arena {
             (i, start, c.map.as_ptr() as usize, c.file.as_raw_fd())
         };
         // The range is ours: the chunk (and `fd`) stays until it is given back.
-        bytes.resize(size, INT3);
+        bytes.resize(size, PAD);
         let written = write_at(fd, start, bytes);
         bytes.truncate(len);
         if written.is_err() {

@@ -427,7 +427,7 @@ impl<'a> Backend<'a> {
             }
             match slot.insn {
                 None => {
-                    if let Some(kind) = self.plan.rejected(pc).filter(|_| slot.rejected) {
+                    if let Some(kind) = slot.rejected.then(|| self.plan.rejected(pc)).flatten() {
                         let l = self.static_fault(Fault { pc, kind });
                         dynasm!(self.ops ; .arch aarch64 ; b =>l);
                     } else if slot.target {

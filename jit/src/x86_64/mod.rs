@@ -34,6 +34,10 @@ thread_local! {
     static SPARE_ASM: std::cell::Cell<Option<Asm>> = const { std::cell::Cell::new(None) };
 }
 
+/// Largest program whose assembler is kept for the next compile (a huge one's tables would
+/// hold their memory for the life of the thread).
+const SPARE_MAX_SLOTS: usize = 1 << 16;
+
 /// BPF register to x86-64 register number (the kernel's map).
 /// Index 11 is no BPF register: it names the scratch register r11 ([`SCRATCH`]).
 pub(crate) const REG: [u8; 12] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5, 11];
@@ -346,7 +350,7 @@ impl<'a> Backend<'a> {
             }
             match &slot.insn {
                 None => {
-                    if let Some(kind) = plan.rejected(pc).filter(|_| slot.rejected) {
+                    if let Some(kind) = slot.rejected.then(|| plan.rejected(pc)).flatten() {
                         let l = self.static_fault(Fault { pc, kind });
                         dynasm!(self.ops ; .arch x64 ; jmp =>l);
                     } else if target {
@@ -377,7 +381,9 @@ impl<'a> Backend<'a> {
     fn finish(self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
         let mut ops = self.ops;
         let code = ops.take().map_err(|e| JitError::Assemble(e.to_string()))?;
-        SPARE_ASM.with(|s| s.set(Some(ops)));
+        if self.func.len() <= SPARE_MAX_SLOTS {
+            SPARE_ASM.with(|s| s.set(Some(ops)));
+        }
         Ok((
             Emitted {
                 code,
