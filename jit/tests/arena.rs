@@ -105,3 +105,36 @@ fn code_is_position_independent() {
     );
     assert_eq!(a.run_mem(&mut []).unwrap().r0, (1..=30).sum::<u64>());
 }
+
+/// Sizes of the arena's mappings (`/proc/self/maps` lines of its memfd), in bytes.
+fn arena_mappings() -> Vec<usize> {
+    let text = std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
+    text.lines()
+        .filter(|l| l.contains("/memfd:bpfbox-jit"))
+        .filter_map(|l| {
+            let (a, b) = l.split_whitespace().next()?.split_once('-')?;
+            Some(usize::from_str_radix(b, 16).ok()? - usize::from_str_radix(a, 16).ok()?)
+        })
+        .collect()
+}
+
+#[test]
+fn an_image_larger_than_a_chunk_gets_its_own_and_gives_it_back() {
+    // 200,000 adds of a 32-bit immediate: 1.4 MB of code, more than an ordinary chunk.
+    let mut src = String::from("mov %r0, 0\n");
+    for _ in 0..200_000 {
+        src.push_str("add %r0, 0x10000\n");
+    }
+    src.push_str("exit");
+    let vm = Arc::new(Vm::new(&asm::assemble(&src).expect("assemble")).expect("valid"));
+    // SAFETY: straight-line code without memory accesses.
+    let jit = unsafe { JitProgram::compile_trusted(vm) }.expect("compile");
+    let len = jit.image().code().len();
+    assert!(len > 1 << 20, "the image is {len} bytes");
+    let own = len.div_ceil(4096) * 4096;
+    assert!(arena_mappings().contains(&own), "{:?}", arena_mappings());
+    assert_eq!(jit.run_mem(&mut []).expect("run").r0, 200_000 * 0x10000);
+    drop(jit);
+    // Released with its image (other tests' chunks are 1 MiB).
+    assert!(!arena_mappings().contains(&own), "{:?}", arena_mappings());
+}
