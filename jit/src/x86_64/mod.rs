@@ -140,32 +140,26 @@ impl<'a> Backend<'a> {
             }
             None => Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8),
         };
+        // Labels are made as jumps, calls and the emission reach their slots.
         let mut body = vec![None; len + 1];
-        let mut func = vec![None; len];
+        let func = vec![None; len];
+        let checked = plan.mode == Mode::Checked;
         // Blocks and memory accesses bound the out-of-line paths of checked mode.
         let (mut blocks, mut accesses) = (0, 0);
-        for (pc, s) in plan.slots.iter().enumerate() {
-            if s.target || pc == 0 {
-                body[pc] = Some(ops.new_dynamic_label());
+        if checked {
+            for s in &plan.slots {
+                blocks += usize::from(s.charge > 0);
+                accesses += usize::from(matches!(
+                    s.insn,
+                    Some(
+                        Insn::Ldx { .. }
+                            | Insn::LdxSx { .. }
+                            | Insn::St { .. }
+                            | Insn::Stx { .. }
+                            | Insn::Atomic { .. }
+                    )
+                ));
             }
-            if s.function {
-                func[pc] = Some(ops.new_dynamic_label());
-            }
-            blocks += usize::from(s.charge > 0);
-            accesses += usize::from(matches!(
-                s.insn,
-                Some(
-                    Insn::Ldx { .. }
-                        | Insn::LdxSx { .. }
-                        | Insn::St { .. }
-                        | Insn::Stx { .. }
-                        | Insn::Atomic { .. }
-                )
-            ));
-        }
-        let checked = plan.mode == Mode::Checked;
-        if !checked {
-            (blocks, accesses) = (0, 0);
         }
         body[len] = Some(ops.new_dynamic_label());
         let fault_exit = ops.new_dynamic_label();
@@ -218,6 +212,14 @@ impl<'a> Backend<'a> {
                 l
             }
         }
+    }
+
+    /// The label of the function entry (prologue) at slot `pc`, if the plan has one there.
+    fn func_label(&mut self, pc: usize) -> Option<DynamicLabel> {
+        if !self.plan.slots.get(pc)?.function {
+            return None;
+        }
+        Some(*self.func[pc].get_or_insert_with(|| self.ops.new_dynamic_label()))
     }
 
     /// A label that raises `fault` (emitted out of line).
@@ -321,7 +323,7 @@ impl<'a> Backend<'a> {
             let func = if pc == 0 && !self.plan.entry_called {
                 None
             } else {
-                self.func[pc]
+                self.func_label(pc)
             };
             if let Some(f) = func {
                 if slot.fallthrough_in {
@@ -330,7 +332,13 @@ impl<'a> Backend<'a> {
                 dynasm!(self.ops ; .arch x64 ; =>f);
                 self.prologue();
             }
-            if let Some(l) = self.body[pc] {
+            // Every jump target gets its label here (a backward jump finds it placed).
+            let here = if slot.target || pc == 0 {
+                Some(self.label(pc))
+            } else {
+                self.body[pc]
+            };
+            if let Some(l) = here {
                 dynasm!(self.ops ; .arch x64 ; =>l);
             }
             if pc == 0 {
