@@ -72,7 +72,7 @@ impl Site {
 }
 
 /// What the frontend knows about one slot.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Slot {
     /// The instruction, or `None` for the second slot of `ld_imm64`.
     pub insn: Option<Insn>,
@@ -84,9 +84,12 @@ pub struct Slot {
     pub function: bool,
     /// Whether control can fall into this slot from the previous instruction.
     pub fallthrough_in: bool,
-    /// The fault of an instruction the kernel refuses only on a walked path
-    /// ([`bpfbox_vm::isa::Decoded::rejected`]): reaching the slot raises it.
-    pub rejected: Option<FaultKind>,
+    /// Whether it starts a basic block.
+    pub leader: bool,
+    /// Whether the kernel refuses the instruction only on a walked path
+    /// ([`bpfbox_vm::isa::Decoded::rejected`]): reaching the slot raises
+    /// [`Plan::rejected`].
+    pub rejected: bool,
 }
 
 /// The compile plan of a program.
@@ -110,6 +113,8 @@ pub struct Plan {
     pub falls_off_end: bool,
     /// Whether a BPF-to-BPF call (or function reference) targets slot 0.
     pub entry_called: bool,
+    /// The walk-time faults of the slots marked [`Slot::rejected`].
+    rejected: Vec<(usize, FaultKind)>,
 }
 
 /// Whether `insn` ends a basic block: control may leave it for somewhere other than the
@@ -145,17 +150,19 @@ impl Plan {
                 target: false,
                 function: false,
                 fallthrough_in: false,
-                rejected: None,
+                leader: false,
+                rejected: false,
             };
             len
         ];
-        let mut leader = vec![false; len + 1];
-        leader[0] = true;
+        if let Some(first) = slots.first_mut() {
+            first.leader = true;
+        }
         for &s in &decoded.subprogs {
             if s < len {
                 slots[s].function = true;
                 slots[s].target = true;
-                leader[s] = true;
+                slots[s].leader = true;
             }
         }
         slots[0].function = true;
@@ -172,9 +179,8 @@ impl Plan {
                         entry_called |= t == 0 && function;
                         slots[t].target = true;
                         slots[t].function |= function;
-                        leader[t] = true;
+                        slots[t].leader = true;
                     } else if t == len {
-                        leader[t] = true;
                         end_target = true;
                     }
                 }
@@ -196,31 +202,34 @@ impl Plan {
                 } => mark(insn.local_call_target(pc), true),
                 _ => {}
             }
-            if ends_block(&insn) && next <= len {
-                leader[next] = true;
+            if ends_block(&insn) && next < len {
+                slots[next].leader = true;
             }
             prev_falls = !no_fallthrough(&insn);
         }
         // A walk-time fault is a block of its own that charges one instruction, as the
         // interpreter counts it before faulting; control never leaves it.
+        let mut rejected = Vec::new();
         for (pc, kind) in &decoded.rejected {
             if let Some(slot) = slots.get_mut(*pc) {
-                slot.rejected = Some(FaultKind::Rejected(kind.clone()));
-                leader[*pc] = true;
+                slot.rejected = true;
+                rejected.push((*pc, FaultKind::Rejected(kind.clone())));
+                slot.leader = true;
             }
         }
         // Charge each block its instruction count at its first slot.
         let mut start: Option<usize> = None;
         let mut count = 0u32;
         for pc in 0..len {
-            if leader[pc] {
+            let leader = slots[pc].leader;
+            if leader {
                 if let Some(s) = start {
                     slots[s].charge = count;
                 }
                 start = Some(pc);
                 count = 0;
             }
-            if slots[pc].insn.is_none() && leader[pc] {
+            if slots[pc].insn.is_none() && leader {
                 // A jump into the second half of `ld_imm64`, or a walk-time fault: one
                 // instruction that faults.
                 slots[pc].charge = 1;
@@ -249,7 +258,14 @@ impl Plan {
             end_reachable: end_target || prev_falls || decoded.insns.is_empty(),
             falls_off_end: prev_falls || decoded.insns.is_empty(),
             entry_called,
+            rejected,
         }
+    }
+
+    /// The walk-time fault of slot `pc`, when [`Slot::rejected`].
+    pub fn rejected(&self, pc: usize) -> Option<FaultKind> {
+        let (_, kind) = self.rejected.iter().find(|(p, _)| *p == pc)?;
+        Some(kind.clone())
     }
 
     /// Whether `[r10 + off, r10 + off + size)` lies in the current 512-byte frame, which is

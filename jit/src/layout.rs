@@ -68,6 +68,10 @@ pub struct RunCtx {
     pub args: [u64; 5],
     /// Address of the entry stub's fault return.
     pub fault_ret: u64,
+    /// Address of the shared tail of budget replays (x86-64).
+    pub budget_tail: u64,
+    /// Address of the shared tail of memory slow paths (x86-64).
+    pub mem_tail: u64,
     /// Address of slot 0's body, which the entry stub enters after building its frame (the
     /// call-outs derive the BPF call depth from r10: each frame is 512 bytes below its
     /// caller's).
@@ -108,6 +112,8 @@ off!(CTX_ARGS, args);
 off!(CTX_ID, id);
 off!(CTX_STATUS, status);
 off!(CTX_FAULT_RET, fault_ret);
+off!(CTX_BUDGET_TAIL, budget_tail);
+off!(CTX_MEM_TAIL, mem_tail);
 off!(CTX_SITE, site);
 off!(CTX_ENTRY_FN, entry_fn);
 off!(CTX_CALLOUTS, callouts);

@@ -76,8 +76,9 @@ pub(crate) struct ImageMeta {
 
 /// One compiled program: native code, its slot-to-native offset table and metadata.
 pub struct Image {
-    // Boxed so the address baked into the code stays put.
-    meta: Box<ImageMeta>,
+    // Found by native code through `RunCtx::image`; images live in an `Arc`, so its address
+    // stays put while they run.
+    meta: ImageMeta,
     code: code::Code,
     body0: usize,
     body_end: usize,
@@ -106,14 +107,14 @@ impl Image {
         let (emitted, sites, faults) = x86_64::compile(&vm, &plan)?;
         #[cfg(not(target_arch = "x86_64"))]
         return Err(JitError::UnsupportedArch(std::env::consts::ARCH));
-        let code = code::Code::new(&emitted.code)?;
-        let meta = Box::new(ImageMeta {
+        let code = code::Code::install(emitted.code)?;
+        let meta = ImageMeta {
             vm: Arc::clone(&vm),
             sites,
             faults,
             code_addr: code.addr() as u64,
             calls: emitted.calls,
-        });
+        };
         Ok(Image {
             meta,
             code,
@@ -192,6 +193,8 @@ struct Shared {
     helper: u64,
     ld_packet: u64,
     tail_call: u64,
+    budget_tail: u64,
+    mem_tail: u64,
 }
 
 fn shared() -> Result<&'static Shared, Fault> {
@@ -207,6 +210,8 @@ fn shared() -> Result<&'static Shared, Fault> {
             helper: (at + s.helper) as u64,
             ld_packet: (at + s.ld_packet) as u64,
             tail_call: (at + s.tail_call) as u64,
+            budget_tail: (at + s.budget_tail) as u64,
+            mem_tail: (at + s.mem_tail) as u64,
             code,
         })
     });
@@ -391,8 +396,10 @@ impl JitProgram {
             helper: shared.helper,
             ld_packet: shared.ld_packet,
             tail_call: shared.tail_call,
+            budget_tail: shared.budget_tail,
+            mem_tail: shared.mem_tail,
             pc: 0,
-            image: &*self.image.meta as *const ImageMeta as u64,
+            image: &self.image.meta as *const ImageMeta as u64,
             r10: stack_ptr as u64 + STACK_BYTES as u64,
             stack_start: stack_ptr as u64,
             r1_start,

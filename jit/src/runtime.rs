@@ -299,7 +299,7 @@ pub(crate) extern "C" fn jit_tail_call(ctx: *mut RunCtx, map: u64, index: u64) -
             Ok(image) => {
                 let at = image.body0_addr();
                 // Call-outs from now on find the target's metadata.
-                c.image = &*image.meta as *const ImageMeta as u64;
+                c.image = &image.meta as *const ImageMeta as u64;
                 c.entered.push(image);
                 at
             }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bpfbox_jit::JitProgram;
-use bpfbox_vm::isa::{AluOp, Insn, JmpCond, Src, Width};
+use bpfbox_vm::isa::{AluOp, Insn, JmpCond, LdImm64Kind, Src, Width};
 use bpfbox_vm::{RawInsn, Vm};
 
 fn alu(op: AluOp, dst: u8, src: Src) -> Insn {
@@ -28,6 +28,11 @@ fn encode(insns: &[Insn]) -> Vec<RawInsn> {
 
 /// `dense` short adds, then a jump over `wide` long adds when r1 != 0.
 fn forward(dense: usize, wide: usize) -> Vec<RawInsn> {
+    forward_over(dense, wide, alu(AluOp::Add, 2, Src::Imm(0x10000)))
+}
+
+/// `dense` short adds, then a jump over `wide` copies of `insn` when r1 != 0.
+fn forward_over(dense: usize, wide: usize, insn: Insn) -> Vec<RawInsn> {
     let mut p = vec![alu(AluOp::Mov, 2, Src::Imm(0))];
     p.extend((0..dense).map(|_| alu(AluOp::Add, 2, Src::Imm(1))));
     p.push(Insn::Jmp {
@@ -35,9 +40,9 @@ fn forward(dense: usize, wide: usize) -> Vec<RawInsn> {
         cond: JmpCond::Ne,
         dst: 1,
         src: Src::Imm(0),
-        off: wide as i16,
+        off: (wide * insn.slots()) as i16,
     });
-    p.extend((0..wide).map(|_| alu(AluOp::Add, 2, Src::Imm(0x10000))));
+    p.extend((0..wide).map(|_| insn));
     p.push(alu(AluOp::Mov, 0, Src::Reg(2)));
     p.push(Insn::EXIT);
     encode(&p)
@@ -99,13 +104,30 @@ fn assert_switches_at_limit(sizes: &[usize], fixed: usize) {
 
 #[test]
 fn forward_jumps_whose_guess_misses_are_redone_and_stay_exact() {
-    // 40 dense instructions before make the code ahead look short; the wide ones are
-    // twice as long, so guesses miss for about half the counts.
-    let sizes: Vec<usize> = (1..=40).map(|wide| check(&forward(40, wide))).collect();
+    // The guess sums each instruction's usual code size. For these long adds it is exact,
+    // with or without dense code before.
     // The span is the wide instructions only (the target is the `mov` after them).
+    for dense in [40, 0] {
+        let sizes: Vec<usize> = (1..=40).map(|wide| check(&forward(dense, wide))).collect();
+        assert_switches_at_limit(&sizes, 1);
+    }
+    // A division by a register takes more code than its estimate: the guess says rel8 past
+    // the limit, misses, and the pass is redone with rel32.
+    let div = alu(AluOp::Div, 2, Src::Reg(3));
+    let sizes: Vec<usize> = (1..=12)
+        .map(|wide| check(&forward_over(0, wide, div)))
+        .collect();
     assert_switches_at_limit(&sizes, 1);
-    // With no dense code before, the guess is right every time.
-    let sizes: Vec<usize> = (1..=40).map(|wide| check(&forward(0, wide))).collect();
+    // A small `ld_imm64` takes less: the guess says rel32 while rel8 still fits, and the
+    // pass is redone with the jump shrunk.
+    let small = Insn::LdImm64 {
+        dst: 2,
+        kind: LdImm64Kind::Imm,
+        imm: 5,
+    };
+    let sizes: Vec<usize> = (1..=40)
+        .map(|wide| check(&forward_over(0, wide, small)))
+        .collect();
     assert_switches_at_limit(&sizes, 1);
 }
 

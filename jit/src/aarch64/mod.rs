@@ -390,7 +390,7 @@ impl<'a> Backend<'a> {
         // The entry function's frame is the stub's (its pairs are always stored).
         self.cur_pairs = self.pairs.first().copied().unwrap_or(3);
         for (pc, offset) in offsets.iter_mut().enumerate() {
-            let slot = self.plan.slots[pc].clone();
+            let slot = self.plan.slots[pc];
             // Slot 0 has a prologue only when a BPF-to-BPF call enters it too.
             let func = if pc == 0 && !self.plan.entry_called {
                 None
@@ -427,7 +427,7 @@ impl<'a> Backend<'a> {
             }
             match slot.insn {
                 None => {
-                    if let Some(kind) = slot.rejected.clone() {
+                    if let Some(kind) = slot.rejected.then(|| self.plan.rejected(pc)).flatten() {
                         let l = self.static_fault(Fault { pc, kind });
                         dynasm!(self.ops ; .arch aarch64 ; b =>l);
                     } else if slot.target {

@@ -170,7 +170,7 @@ impl A64Image {
             Err(JitError::Assemble(_)) => Backend::new(&vm, &plan, opts.lse, true).compile()?,
             Err(e) => return Err(e),
         };
-        let code = code::Code::new(&emitted.code)?;
+        let code = code::Code::install(emitted.code)?;
         dynasmrt::cache_control::synchronize_icache(code.bytes());
         // Call-outs find the slot in `RunCtx::pc` (stored by the code), so the table of
         // shared-stub calls stays empty.
@@ -414,6 +414,8 @@ impl A64Program {
             helper: 0,
             ld_packet: 0,
             tail_call: 0,
+            budget_tail: 0,
+            mem_tail: 0,
             pc: 0,
             image: &*self.image.meta as *const ImageMeta as u64,
             r10: stack_ptr as u64 + STACK_BYTES as u64,

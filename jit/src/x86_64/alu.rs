@@ -4,7 +4,7 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
 use bpfbox_vm::isa::{AluOp, EndKind, JmpCond, Src, Width};
 
-use super::{x, Backend};
+use super::{enc, x, Backend};
 use crate::layout::FRAME_SCRATCH;
 
 const RAX: u8 = 0;
@@ -29,35 +29,28 @@ impl Backend<'_> {
     pub(super) fn alu(&mut self, width: Width, op: AluOp, dst: u8, src: Src) {
         let w64 = width == Width::W64;
         let d = x(dst);
-        macro_rules! binop {
-            ($ins:ident) => {
-                match (src, w64) {
-                    (Src::Reg(s), true) => dynasm!(self.ops ; .arch x64 ; $ins Rq(d), Rq(x(s))),
-                    (Src::Reg(s), false) => dynasm!(self.ops ; .arch x64 ; $ins Rd(d), Rd(x(s))),
-                    (Src::Imm(i), true) if (-128..128).contains(&i) => {
-                        dynasm!(self.ops ; .arch x64 ; $ins Rq(d), BYTE i as i8)
-                    }
-                    (Src::Imm(i), true) => dynasm!(self.ops ; .arch x64 ; $ins Rq(d), DWORD i),
-                    (Src::Imm(i), false) if (-128..128).contains(&i) => {
-                        dynasm!(self.ops ; .arch x64 ; $ins Rd(d), BYTE i as i8)
-                    }
-                    (Src::Imm(i), false) => dynasm!(self.ops ; .arch x64 ; $ins Rd(d), DWORD i),
-                }
-            };
-        }
         match op {
-            AluOp::Add => binop!(add),
-            AluOp::Sub => binop!(sub),
-            AluOp::And => binop!(and),
-            AluOp::Or => binop!(or),
-            AluOp::Xor => binop!(xor),
+            AluOp::Add | AluOp::Or | AluOp::And | AluOp::Sub | AluOp::Xor => {
+                // Opcode of the register form, extension of the immediate form.
+                let (opcode, ext) = match op {
+                    AluOp::Add => (0x01, 0),
+                    AluOp::Or => (0x09, 1),
+                    AluOp::And => (0x21, 4),
+                    AluOp::Sub => (0x29, 5),
+                    _ => (0x31, 6),
+                };
+                match src {
+                    Src::Reg(s) => enc::alu_rr(&mut self.ops, w64, opcode, d, x(s)),
+                    Src::Imm(i) => enc::alu_ri(&mut self.ops, w64, ext, d, i),
+                }
+            }
             AluOp::Mov => match (src, w64) {
                 (Src::Reg(s), true) => {
                     if s != dst {
-                        dynasm!(self.ops ; .arch x64 ; mov Rq(d), Rq(x(s)));
+                        enc::alu_rr(&mut self.ops, true, 0x89, d, x(s));
                     }
                 }
-                (Src::Reg(s), false) => dynasm!(self.ops ; .arch x64 ; mov Rd(d), Rd(x(s))),
+                (Src::Reg(s), false) => enc::alu_rr(&mut self.ops, false, 0x89, d, x(s)),
                 (Src::Imm(i), true) => self.mov_imm64(dst, i as i64 as u64),
                 (Src::Imm(i), false) => self.mov_imm64(dst, i as u32 as u64),
             },
@@ -287,15 +280,11 @@ impl Backend<'_> {
             }
         } else {
             match (src, w64) {
-                (Src::Reg(s), true) => dynasm!(self.ops ; .arch x64 ; cmp Rq(d), Rq(x(s))),
-                (Src::Reg(s), false) => dynasm!(self.ops ; .arch x64 ; cmp Rd(d), Rd(x(s))),
-                (Src::Imm(i), true) if (-128..128).contains(&i) => {
-                    dynasm!(self.ops ; .arch x64 ; cmp Rq(d), BYTE i)
+                (Src::Reg(s), w64) => enc::alu_rr(&mut self.ops, w64, 0x39, d, x(s)),
+                (Src::Imm(i), w64) if (-128..128).contains(&i) => {
+                    enc::alu_reg_imm8(&mut self.ops, w64, 7, d, i as i8)
                 }
                 (Src::Imm(i), true) => dynasm!(self.ops ; .arch x64 ; cmp Rq(d), DWORD i),
-                (Src::Imm(i), false) if (-128..128).contains(&i) => {
-                    dynasm!(self.ops ; .arch x64 ; cmp Rd(d), BYTE i)
-                }
                 (Src::Imm(i), false) => dynasm!(self.ops ; .arch x64 ; cmp Rd(d), DWORD i),
             }
         }

@@ -47,7 +47,7 @@ impl Backend<'_> {
     /// caller's r10, left in r10 here). Checked mode faults a call beyond the last frame,
     /// found from r10 (trusted code was verified, which bounds the depth).
     pub(super) fn local_call(&mut self, pc: usize, target: usize) -> Result<(), JitError> {
-        let Some(f) = self.func.get(target).copied().flatten() else {
+        let Some(f) = self.func_label(target) else {
             return Err(JitError::BadCall { pc, target });
         };
         if self.checked {

@@ -3,6 +3,8 @@
 //! tell rsp or r12 from the others at macro time); these pick the short forms the kernel's
 //! JIT uses: no SIB unless the base needs one, and an 8-bit displacement when it fits.
 
+use dynasmrt::DynasmApi;
+
 use super::Asm;
 
 /// Operand size of a memory access.
@@ -58,7 +60,7 @@ const F8: Form = Form {
 /// Emits `[prefix] [REX] opcode ModRM [SIB] [disp] [imm]` for `reg` (the ModRM reg field,
 /// or an opcode extension), the memory operand `[base + disp]` and the immediate bytes
 /// `imm`. `byte_reg` forces a REX prefix so registers 4..7 name spl/bpl/sil/dil rather than
-/// ah/ch/dh/bh. The bytes are built on the stack and appended at once.
+/// ah/ch/dh/bh. The bytes are built on the stack, then appended.
 fn emit(ops: &mut Asm, f: Form, opcode: &[u8], reg: u8, base: u8, disp: i32, imm: &[u8]) {
     // At most: prefix, REX, 2 opcode bytes, ModRM, SIB, disp32, imm32.
     let mut buf = [0u8; 15];
@@ -94,7 +96,10 @@ fn emit(ops: &mut Asm, f: Form, opcode: &[u8], reg: u8, base: u8, disp: i32, imm
         _ => {}
     }
     imm.iter().copied().for_each(&mut put);
-    ops.extend(&buf[..n]);
+    // Byte by byte: for these few bytes a copy call costs more.
+    for &b in &buf[..n] {
+        ops.push(b);
+    }
 }
 
 /// `dst = zero-extended load of w at [base + disp]`.
@@ -203,4 +208,52 @@ pub(super) fn xor_imm(ops: &mut Asm, w: W, imm: i32, base: u8, disp: i32) {
             emit(ops, f, &[0x81], 6, base, disp, &imm.to_le_bytes());
         }
     }
+}
+
+/// `op reg, imm8` (sign-extended) for the group-1 opcode extension `ext` (7 cmp), 64-bit
+/// when `w64`. Written by hand: `dynasm` takes the imm32 form for `cmp` with a run-time
+/// register.
+#[inline]
+pub(super) fn alu_reg_imm8(ops: &mut Asm, w64: bool, ext: u8, reg: u8, imm: i8) {
+    if let Some(rex) = rex_rr(w64, 0, reg) {
+        ops.push(rex);
+    }
+    // Byte by byte: a copy call costs more than these few pushes.
+    ops.push(0x83);
+    ops.push(0xc0 | (ext << 3) | (reg & 7));
+    ops.push(imm as u8);
+}
+
+/// The REX prefix for `w64`, a ModRM reg field `reg` and r/m field `rm` (both register
+/// numbers), or `None` when no bit is set.
+#[inline]
+fn rex_rr(w64: bool, reg: u8, rm: u8) -> Option<u8> {
+    let rex = 0x40 | (u8::from(w64) << 3) | ((reg >> 3) & 1) << 2 | ((rm >> 3) & 1);
+    (rex != 0x40).then_some(rex)
+}
+
+/// `op dst, src` between registers, for the `op r/m, r` opcode `opcode` (0x01 add, 0x29
+/// sub, 0x21 and, 0x09 or, 0x31 xor, 0x89 mov, 0x39 cmp, 0x85 test), 64-bit when `w64`.
+#[inline]
+pub(super) fn alu_rr(ops: &mut Asm, w64: bool, opcode: u8, dst: u8, src: u8) {
+    if let Some(rex) = rex_rr(w64, src, dst) {
+        ops.push(rex);
+    }
+    ops.push(opcode);
+    ops.push(0xc0 | ((src & 7) << 3) | (dst & 7));
+}
+
+/// `op dst, imm` (sign-extended) for the group-1 opcode extension `ext` (0 add, 1 or,
+/// 4 and, 5 sub, 6 xor, 7 cmp), 64-bit when `w64`, with an 8-bit immediate when it fits.
+#[inline]
+pub(super) fn alu_ri(ops: &mut Asm, w64: bool, ext: u8, dst: u8, imm: i32) {
+    if let Ok(imm) = i8::try_from(imm) {
+        return alu_reg_imm8(ops, w64, ext, dst, imm);
+    }
+    if let Some(rex) = rex_rr(w64, 0, dst) {
+        ops.push(rex);
+    }
+    ops.push(0x81);
+    ops.push(0xc0 | (ext << 3) | (dst & 7));
+    ops.push_i32(imm);
 }

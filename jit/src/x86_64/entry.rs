@@ -23,6 +23,10 @@ pub(crate) struct SharedCode {
     pub ld_packet: usize,
     /// The tail call stub.
     pub tail_call: usize,
+    /// Offset of the tail every budget stub jumps to ([`super::stubs`]).
+    pub budget_tail: usize,
+    /// Offset of the tail every memory slow-path stub calls ([`super::stubs`]).
+    pub mem_tail: usize,
 }
 
 /// Assembles the shared code.
@@ -225,6 +229,7 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
     );
     enc::load(&mut ops, enc::W::Q, 4, CTX, CTX_SAVED_RSP);
     enc::jmp_mem(&mut ops, CTX, CTX_FAULT_RET);
+    let (budget_tail, mem_tail) = super::stubs::shared_tails(&mut ops);
     let code = ops
         .finalize()
         .map_err(|e| JitError::Assemble(e.to_string()))?;
@@ -235,5 +240,7 @@ pub(crate) fn shared_code() -> Result<SharedCode, JitError> {
         helper,
         ld_packet,
         tail_call,
+        budget_tail,
+        mem_tail,
     })
 }

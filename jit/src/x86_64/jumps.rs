@@ -2,8 +2,9 @@
 //! a signed byte, the rel32 form (5 or 6 bytes) otherwise.
 //!
 //! A backward jump's target is already placed, so its size is exact. A forward jump's is
-//! not: it takes rel8 when the code ahead, assumed as dense as the code behind, puts the
-//! target within reach, and the guess is checked once every label is placed. A pass whose
+//! not: it takes rel8 when the code ahead, estimated slot by slot from the usual size of
+//! each instruction's code ([`estimate`]), puts the target within reach, and the guess is
+//! checked once every label is placed. A pass whose
 //! guesses all held, and which made no forward jump rel32 that fits in rel8, is the
 //! result. Otherwise the pass is redone with the jumps that missed sized rel32 and those
 //! that would fit sized rel8 (each checked again, as the layout moved), and after a few
@@ -12,6 +13,7 @@
 
 use dynasmrt::{DynamicLabel, DynasmApi};
 
+use bpfbox_vm::isa::{AluOp, CallTarget, Insn, Src};
 use bpfbox_vm::{Fault, Vm};
 
 use super::{Backend, Emitted};
@@ -20,9 +22,6 @@ use crate::JitError;
 
 /// Rounds of guessing (and shrinking) before every forward jump is made rel32.
 const GUESS_ROUNDS: usize = 4;
-
-/// Fewest bytes a slot is assumed to take when guessing a forward jump's reach.
-const MIN_SLOT_BYTES: usize = 3;
 
 /// How a pass sizes forward jumps.
 #[derive(Clone, Copy)]
@@ -46,8 +45,10 @@ pub(super) enum Form {
     Long,
 }
 
-/// A forward jump made rel8 on a guess.
+/// A forward jump sized on a guess.
 pub(super) struct Guess {
+    /// Whether it was made rel8 (else rel32).
+    short: bool,
     /// Slot of the jump.
     pc: usize,
     /// Offset just after the jump, where its displacement counts from.
@@ -74,16 +75,21 @@ impl Backend<'_> {
             Form::Long => return (label, false),
             Form::Short => true,
             Form::Guess => {
-                let ahead = target.min(self.plan.slots.len()).saturating_sub(pc + 1);
-                let per_slot = (here / (pc + 1)).max(MIN_SLOT_BYTES);
-                ahead.saturating_mul(per_slot) <= 127
+                let to = target.min(self.plan.slots.len());
+                self.estimate_within(pc + 1, to, 127)
             }
         };
         if short {
-            self.guesses.push(Guess { pc, end, label });
+            self.guesses.push(Guess {
+                short: true,
+                pc,
+                end,
+                label,
+            });
         } else {
             // A rel32 jump is at least 5 bytes: its displacement is at most this.
-            self.longs.push(Guess {
+            self.guesses.push(Guess {
+                short: false,
                 pc,
                 end: here + 5,
                 label,
@@ -92,9 +98,38 @@ impl Backend<'_> {
         (label, short)
     }
 
+    /// Whether the code of slots `from..to` is estimated ([`estimate`]) to take at most
+    /// `limit` bytes. The estimated offsets are summed once, and only as far as a guess
+    /// needs them.
+    fn estimate_within(&mut self, from: usize, to: usize, limit: usize) -> bool {
+        let slots = &self.plan.slots;
+        let est = &mut self.estimates;
+        if est.is_empty() {
+            // Room for every slot at once: growing it cost several copies per compile.
+            est.reserve(slots.len() + 1);
+            est.push(0);
+        }
+        loop {
+            let known = est.len() - 1;
+            if known >= to {
+                return est[to] - est[from] <= limit;
+            }
+            if known > from && est[known] - est[from] > limit {
+                return false;
+            }
+            let slot = &slots[known];
+            let mut size = slot.insn.as_ref().map_or(0, |i| estimate(i, self.checked));
+            // The meter at a block's start: `sub` and a rel32 `jb`.
+            if self.checked && slot.charge > 0 {
+                size += 10;
+            }
+            est.push(est[known] + size as usize);
+        }
+    }
+
     /// Slots of the rel8 jumps that do not fit, now that every label is placed.
     fn missed(&self) -> impl Iterator<Item = usize> + '_ {
-        self.guesses.iter().filter_map(|g| {
+        self.guesses.iter().filter(|g| g.short).filter_map(|g| {
             let at = self.ops.labels().resolve_dynamic(g.label).ok()?.0;
             (at < g.end || at - g.end > 127).then_some(g.pc)
         })
@@ -103,10 +138,53 @@ impl Backend<'_> {
     /// Slots of the rel32 forward jumps whose displacement fits in rel8 (it stays the same
     /// when the jump itself shrinks).
     fn could_shrink(&self) -> impl Iterator<Item = usize> + '_ {
-        self.longs.iter().filter_map(|g| {
+        self.guesses.iter().filter(|g| !g.short).filter_map(|g| {
             let at = self.ops.labels().resolve_dynamic(g.label).ok()?.0;
             (at >= g.end && at - g.end <= 127).then_some(g.pc)
         })
+    }
+}
+
+/// The usual size in bytes of the code of `insn` (rel8 for its own jump), a guess that
+/// only needs to be close: jumps sized on it are checked.
+fn estimate(insn: &Insn, checked: bool) -> u32 {
+    let imm_size = |i: i32| if (-128..128).contains(&i) { 4 } else { 7 };
+    // The inline bounds check of an access not proven at compile time.
+    let check = |base: u8, off: i16, size: u32| {
+        if checked && !Plan::stack_proven(base, off, size) {
+            27
+        } else {
+            0
+        }
+    };
+    match *insn {
+        Insn::Alu { op, src, .. } => match (op, src) {
+            // The divisor's checks and the rax/rdx shuffle around `div`.
+            (AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod, Src::Reg(_)) => 48,
+            (AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod, Src::Imm(_)) => 32,
+            (AluOp::Mul, Src::Imm(_)) => 7,
+            (_, Src::Reg(_)) => 3,
+            (_, Src::Imm(i)) => imm_size(i),
+        },
+        Insn::Neg { .. } => 3,
+        Insn::End { .. } => 4,
+        Insn::Ja { .. } => 2,
+        Insn::Jmp { src, .. } => {
+            2 + match src {
+                Src::Reg(_) => 3,
+                Src::Imm(i) => imm_size(i),
+            }
+        }
+        Insn::MayGoto { .. } => 12,
+        Insn::Exit { .. } | Insn::Call(CallTarget::Helper(_)) => 4,
+        Insn::LdImm64 { .. } => 10,
+        Insn::Ldx { size, src, off, .. } | Insn::LdxSx { size, src, off, .. } => {
+            4 + check(src, off, size.bytes())
+        }
+        Insn::St { size, dst, off, .. } => 8 + check(dst, off, size.bytes()),
+        Insn::Stx { size, dst, off, .. } => 4 + check(dst, off, size.bytes()),
+        Insn::Atomic { size, dst, off, .. } => 8 + check(dst, off, size.bytes()),
+        _ => 16,
     }
 }
 

@@ -28,6 +28,16 @@ use crate::JitError;
 
 pub(crate) type Asm = VecAssembler<X64Relocation>;
 
+thread_local! {
+    /// The assembler of the thread's last finished compile, emptied, for its next one: its
+    /// label and relocation tables keep their allocations.
+    static SPARE_ASM: std::cell::Cell<Option<Asm>> = const { std::cell::Cell::new(None) };
+}
+
+/// Largest program whose assembler is kept for the next compile (a huge one's tables would
+/// hold their memory for the life of the thread).
+const SPARE_MAX_SLOTS: usize = 1 << 16;
+
 /// BPF register to x86-64 register number (the kernel's map).
 /// Index 11 is no BPF register: it names the scratch register r11 ([`SCRATCH`]).
 pub(crate) const REG: [u8; 12] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5, 11];
@@ -97,10 +107,12 @@ pub(crate) struct Backend<'a> {
     pending_size: u32,
     /// How this pass sizes forward jumps ([`jumps`]).
     sizing: jumps::Sizing<'a>,
-    /// Forward jumps this pass made rel8, checked once the targets are placed.
+    /// Estimated offsets of the first slots, as far as sizing forward jumps needed them
+    /// ([`jumps`]).
+    estimates: Vec<usize>,
+    /// Forward jumps this pass sized on a guess, checked once the targets are placed: rel8
+    /// ones that missed, rel32 ones that would fit rel8.
     guesses: Vec<jumps::Guess>,
-    /// Forward jumps this pass made rel32, checked for those that would fit rel8.
-    longs: Vec<jumps::Guess>,
     /// Where slot 0's body starts, each slot's native offset, and where the body ends.
     body0: usize,
     offsets: Vec<u32>,
@@ -121,15 +133,32 @@ impl<'a> Backend<'a> {
         // (more in checked mode, with its inline checks and out-of-line paths) and a label
         // per jump target.
         let bytes = if plan.mode == Mode::Checked { 48 } else { 16 } * len + 256;
-        let mut ops = Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8);
-        let mut body = vec![None; len + 1];
-        let mut func = vec![None; len];
-        for (pc, s) in plan.slots.iter().enumerate() {
-            if s.target || pc == 0 {
-                body[pc] = Some(ops.new_dynamic_label());
+        let mut ops = match SPARE_ASM.with(std::cell::Cell::take) {
+            Some(mut spare) => {
+                spare.reserve_ops(bytes);
+                spare
             }
-            if s.function {
-                func[pc] = Some(ops.new_dynamic_label());
+            None => Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8),
+        };
+        // Labels are made as jumps, calls and the emission reach their slots.
+        let mut body = vec![None; len + 1];
+        let func = vec![None; len];
+        let checked = plan.mode == Mode::Checked;
+        // Blocks and memory accesses bound the out-of-line paths of checked mode.
+        let (mut blocks, mut accesses) = (0, 0);
+        if checked {
+            for s in &plan.slots {
+                blocks += usize::from(s.charge > 0);
+                accesses += usize::from(matches!(
+                    s.insn,
+                    Some(
+                        Insn::Ldx { .. }
+                            | Insn::LdxSx { .. }
+                            | Insn::St { .. }
+                            | Insn::Stx { .. }
+                            | Insn::Atomic { .. }
+                    )
+                ));
             }
         }
         body[len] = Some(ops.new_dynamic_label());
@@ -138,19 +167,21 @@ impl<'a> Backend<'a> {
             ops,
             vm,
             plan,
-            checked: plan.mode == Mode::Checked,
+            checked,
             bmi2: std::is_x86_feature_detected!("bmi2"),
             body,
             func,
             fault_exit,
             fault_exit_used: false,
-            stubs: Vec::new(),
-            sites: Vec::new(),
+            // Sized once: growing them cost several copies per compile.
+            stubs: Vec::with_capacity(blocks + accesses + 2),
+            sites: Vec::with_capacity(accesses),
             faults: Vec::new(),
             pending_size: 1,
             sizing,
-            guesses: Vec::new(),
-            longs: Vec::new(),
+            estimates: Vec::new(),
+            // Room for the forward jumps of most programs.
+            guesses: Vec::with_capacity(len / 4 + 4),
             body0: 0,
             offsets: Vec::new(),
             body_end: 0,
@@ -181,6 +212,14 @@ impl<'a> Backend<'a> {
                 l
             }
         }
+    }
+
+    /// The label of the function entry (prologue) at slot `pc`, if the plan has one there.
+    fn func_label(&mut self, pc: usize) -> Option<DynamicLabel> {
+        if !self.plan.slots.get(pc)?.function {
+            return None;
+        }
+        Some(*self.func[pc].get_or_insert_with(|| self.ops.new_dynamic_label()))
     }
 
     /// A label that raises `fault` (emitted out of line).
@@ -274,14 +313,17 @@ impl<'a> Backend<'a> {
             });
             self.body[len] = Some(l);
         }
+        // The plan outlives the backend: its instructions are used in place (a copy of
+        // each would be stored and reloaded piecewise, a store-forwarding stall per slot).
+        let plan = self.plan;
         for (pc, offset) in offsets.iter_mut().take(len).enumerate() {
-            let slot = &self.plan.slots[pc];
+            let slot = &plan.slots[pc];
             // The entry stub builds slot 0's frame; it has a prologue only when a BPF-to-BPF
             // call enters it too.
             let func = if pc == 0 && !self.plan.entry_called {
                 None
             } else {
-                self.func[pc]
+                self.func_label(pc)
             };
             if let Some(f) = func {
                 if slot.fallthrough_in {
@@ -290,14 +332,20 @@ impl<'a> Backend<'a> {
                 dynasm!(self.ops ; .arch x64 ; =>f);
                 self.prologue();
             }
-            if let Some(l) = self.body[pc] {
+            // Every jump target gets its label here (a backward jump finds it placed).
+            let here = if slot.target || pc == 0 {
+                Some(self.label(pc))
+            } else {
+                self.body[pc]
+            };
+            if let Some(l) = here {
                 dynasm!(self.ops ; .arch x64 ; =>l);
             }
             if pc == 0 {
                 body0 = self.ops.offset().0;
             }
             *offset = self.ops.offset().0 as u32;
-            let (charge, insn, target) = (slot.charge, slot.insn, slot.target);
+            let (charge, target) = (slot.charge, slot.target);
             if self.checked && charge > 0 {
                 let label = self.ops.new_dynamic_label();
                 if charge <= 127 {
@@ -308,9 +356,9 @@ impl<'a> Backend<'a> {
                 dynasm!(self.ops ; .arch x64 ; jb =>label);
                 self.stubs.push(Stub::Budget { label, pc, charge });
             }
-            match insn {
+            match &slot.insn {
                 None => {
-                    if let Some(kind) = self.plan.slots[pc].rejected.clone() {
+                    if let Some(kind) = slot.rejected.then(|| plan.rejected(pc)).flatten() {
                         let l = self.static_fault(Fault { pc, kind });
                         dynasm!(self.ops ; .arch x64 ; jmp =>l);
                     } else if target {
@@ -321,7 +369,7 @@ impl<'a> Backend<'a> {
                         dynasm!(self.ops ; .arch x64 ; jmp =>l);
                     }
                 }
-                Some(insn) => self.insn(pc, &insn)?,
+                Some(insn) => self.insn(pc, insn)?,
             }
         }
         if self.plan.falls_off_end {
@@ -339,10 +387,11 @@ impl<'a> Backend<'a> {
 
     /// The code and tables of an emitted program whose jumps all fit.
     fn finish(self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
-        let code = self
-            .ops
-            .finalize()
-            .map_err(|e| JitError::Assemble(e.to_string()))?;
+        let mut ops = self.ops;
+        let code = ops.take().map_err(|e| JitError::Assemble(e.to_string()))?;
+        if self.func.len() <= SPARE_MAX_SLOTS {
+            SPARE_ASM.with(|s| s.set(Some(ops)));
+        }
         Ok((
             Emitted {
                 code,

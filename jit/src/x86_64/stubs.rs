@@ -2,11 +2,13 @@
 //!
 //! Each stub does only what is particular to it (its fault, block or access) and continues
 //! in a tail shared by all the stubs of its kind, which spills the registers and calls out
-//! to Rust: that keeps checked images small and quick to emit.
+//! to Rust. The tails of budget replays and memory slow paths are the same for every image,
+//! so they live in the shared code ([`shared_tails`]), reached through the run context:
+//! that keeps checked images small and quick to emit.
 
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 
-use super::{enc, Backend, Stub, CTX, METER};
+use super::{enc, Asm, Backend, Stub, CTX, METER};
 use crate::layout::*;
 use crate::runtime;
 
@@ -30,9 +32,6 @@ impl Backend<'_> {
             );
             dynasm!(self.ops ; .arch x64 ; jmp =>fault_exit);
         }
-        let budget_tail = self.ops.new_dynamic_label();
-        let mem_tail = self.ops.new_dynamic_label();
-        let (mut budget_used, mut mem_used) = (false, false);
         for stub in stubs {
             match stub {
                 Stub::Static { label, fault } => {
@@ -59,8 +58,7 @@ impl Backend<'_> {
                         ; add Rq(METER), charge as i32
                     );
                     self.note_call_out(pc);
-                    dynasm!(self.ops ; .arch x64 ; jmp =>budget_tail);
-                    budget_used = true;
+                    enc::jmp_mem(&mut self.ops, CTX, CTX_BUDGET_TAIL);
                 }
                 Stub::Mem {
                     label,
@@ -80,40 +78,63 @@ impl Backend<'_> {
                     dynasm!(self.ops ; .arch x64 ; jb =>ok);
                     enc::store_imm(&mut self.ops, enc::W::Q, site as i32, CTX, CTX_SITE);
                     self.note_call_out(s.pc);
-                    dynasm!(self.ops ; .arch x64 ; call =>mem_tail ; jmp =>done);
-                    mem_used = true;
+                    enc::call_mem(&mut self.ops, CTX, CTX_MEM_TAIL);
+                    dynasm!(self.ops ; .arch x64 ; jmp =>done);
                 }
             }
         }
-        if budget_used {
-            // The budget ran out: replay the block in the interpreter, which stops where it
-            // stops, and leave.
-            dynasm!(self.ops ; .arch x64 ; =>budget_tail);
-            self.save_regs(0..11);
-            enc::store(&mut self.ops, enc::W::Q, METER, CTX, CTX_LEFT);
-            dynasm!(self.ops ; .arch x64 ; mov rdi, r9);
-            self.call_rust(runtime::jit_budget as *const () as usize as u64);
-            self.fault_exit_used = true;
-            dynasm!(self.ops ; .arch x64 ; jmp =>fault_exit);
-        }
-        if mem_used {
-            // The access, performed (or refused) by the interpreter's rule on the spilled
-            // registers; called, so that each stub continues after its own access. The
-            // return address and 8 bytes of padding keep the stack 16-aligned for the
-            // call out, and put the frame's slots 16 bytes further from rsp.
-            let f = runtime::jit_mem as *const () as usize as u64;
-            dynasm!(self.ops ; .arch x64 ; =>mem_tail ; sub rsp, 8);
-            self.save_regs(0..11);
-            dynasm!(self.ops
-                ; .arch x64
-                ; mov rdi, r9
-                ; mov rax, QWORD f as i64
-                ; call rax
-            );
-            enc::load(&mut self.ops, enc::W::Q, CTX, 4, 16 + FRAME_CTX);
-            self.jump_if_faulted();
-            self.restore_regs(0..11);
-            dynasm!(self.ops ; .arch x64 ; add rsp, 8 ; ret);
-        }
     }
+}
+
+/// Emits the tails shared by every image's stubs into the shared code; returns the offsets
+/// of the budget tail and the memory tail.
+pub(super) fn shared_tails(ops: &mut Asm) -> (usize, usize) {
+    let save_regs = |ops: &mut Asm| {
+        for r in 0..11u8 {
+            enc::store(ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+        }
+    };
+    // The budget ran out: replay the block in the interpreter, which stops where it stops,
+    // and leave.
+    let budget_tail = ops.offset().0;
+    save_regs(ops);
+    enc::store(ops, enc::W::Q, METER, CTX, CTX_LEFT);
+    let f = runtime::jit_budget as *const () as usize as u64;
+    dynasm!(ops
+        ; .arch x64
+        ; mov rdi, r9
+        ; mov rax, QWORD f as i64
+        ; call rax
+    );
+    enc::load(ops, enc::W::Q, CTX, 4, FRAME_CTX);
+    fault_exit(ops);
+    // The access, performed (or refused) by the interpreter's rule on the spilled
+    // registers; called, so that each stub continues after its own access. The return
+    // address and 8 bytes of padding keep the stack 16-aligned for the call out, and put
+    // the frame's slots 16 bytes further from rsp.
+    let mem_tail = ops.offset().0;
+    let f = runtime::jit_mem as *const () as usize as u64;
+    dynasm!(ops ; .arch x64 ; sub rsp, 8);
+    save_regs(ops);
+    dynasm!(ops
+        ; .arch x64
+        ; mov rdi, r9
+        ; mov rax, QWORD f as i64
+        ; call rax
+    );
+    enc::load(ops, enc::W::Q, CTX, 4, 16 + FRAME_CTX);
+    enc::alu_mem_imm8(ops, 7, CTX, CTX_STATUS, 0);
+    dynasm!(ops ; .arch x64 ; jne >fault);
+    for r in 0..11u8 {
+        enc::load(ops, enc::W::Q, super::x(r), CTX, CTX_REGS + 8 * r as i32);
+    }
+    dynasm!(ops ; .arch x64 ; add rsp, 8 ; ret ; fault:);
+    fault_exit(ops);
+    (budget_tail, mem_tail)
+}
+
+/// Back to the entry stub with its stack pointer (what an image's fault exit does).
+fn fault_exit(ops: &mut Asm) {
+    enc::load(ops, enc::W::Q, 4, CTX, CTX_SAVED_RSP);
+    enc::jmp_mem(ops, CTX, CTX_FAULT_RET);
 }
