@@ -188,14 +188,15 @@ mod arena {
         map: Mmap,
         /// Free ranges `(start, len)`, sorted by start, never adjacent.
         free: Vec<(usize, usize)>,
-        /// The [`FORKS`] count when it was made: a chunk made before this process was
-        /// forked shares its file with the parent, so it takes no new code.
+        /// The [`FORKS`] count when it was made: a chunk made before a `fork` shares its
+        /// file with the other process, so it takes no new code.
         generation: usize,
     }
 
-    /// Forks this process has come out of as the child, counted by a `pthread_atfork`
-    /// handler: after a `fork` the chunks are shared with the parent, whose free ranges the
-    /// child must not write.
+    /// Forks this process has taken part in, as the parent or as the child, counted by
+    /// `pthread_atfork` handlers. After a `fork` the chunks are files both processes map:
+    /// a range one side frees or never used may hold code the other side still runs, so
+    /// neither writes a chunk made before the fork again; new code goes to new chunks.
     static FORKS: AtomicUsize = AtomicUsize::new(0);
 
     extern "C" fn forked() {
@@ -208,7 +209,7 @@ mod arena {
         ONCE.call_once(|| {
             // SAFETY: the handler only increments an atomic, which is async-signal-safe
             // as a child handler must be; it stays valid for the life of the process.
-            unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+            unsafe { libc::pthread_atfork(None, Some(forked), Some(forked)) };
         });
     }
 
@@ -278,7 +279,7 @@ mod arena {
             self.free.len() == 1 && self.free[0].1 == self.map.len()
         }
 
-        /// Whether it was made in this process (not inherited through a `fork`).
+        /// Whether it was made since the last `fork` (not shared with another process).
         fn current(&self) -> bool {
             self.generation == FORKS.load(Ordering::Relaxed)
         }
@@ -372,7 +373,7 @@ mod arena {
     }
 
     /// Gives a range back. A chunk left empty is released when it is larger than an
-    /// ordinary chunk, inherited through a `fork`, or when another chunk is empty too, so
+    /// ordinary chunk, made before a `fork`, or when another chunk is empty too, so
     /// at most one empty ordinary chunk stays (without a system call on the common path).
     pub(super) fn free(chunk: usize, start: usize, size: usize) {
         let released = {

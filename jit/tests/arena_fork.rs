@@ -1,8 +1,9 @@
-//! The code arena across `fork`: its chunks are files the parent and the child share, so a
-//! child that compiles must not write into a range the parent allocated meanwhile. Here the
-//! parent compiles into a range that is still free in the child's copy of the arena, then
-//! the child compiles a program of the same size; the parent's code must be intact, and the
-//! child's own code correct, each checked against the program's known result.
+//! The code arena across `fork`: its chunks are files the parent and the child share, so
+//! neither may write code where the other may run some. Here the parent compiles into a
+//! range that is still free in the child's copy of the arena, and frees an image the child
+//! still holds and compiles one of the same size where it could reuse its range; then the
+//! child compiles a program of the same size. Every image, inherited or new, must give the
+//! program's known result on both sides.
 
 use std::sync::Arc;
 
@@ -44,8 +45,11 @@ fn parent_and_child_never_write_each_others_code() {
         // SAFETY: leaves the child at once, without running the parent's destructors.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }
-    // The parent takes the freed range (free in the child's copy too) and writes its code.
+    // The parent takes the freed range (free in the child's copy too) and writes its code;
+    // then it drops the image the child inherited and compiles into the space it leaves.
     let parent = compile(1);
+    drop(before);
+    let again = compile(9);
     // SAFETY: writes one byte from a local.
     assert_eq!(unsafe { libc::write(pipe[1], [1u8].as_ptr().cast(), 1) }, 1);
     let mut status = 0;
@@ -53,8 +57,9 @@ fn parent_and_child_never_write_each_others_code() {
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "the child's code or its inherited code was wrong (status {status})"
+        "the child's code or its inherited code was wrong (status {status}): one side \
+         wrote over the other's"
     );
     assert_eq!(run(&parent), 1, "the child wrote over the parent's code");
-    assert_eq!(run(&before), 7);
+    assert_eq!(run(&again), 9);
 }
