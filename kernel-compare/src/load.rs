@@ -118,6 +118,11 @@ pub struct LoadOptions {
     /// With `log_level` 0: load a refused program again at level 1 to get the reason, as
     /// libbpf does.
     pub log_on_failure: bool,
+    /// With `log_level` 0: load at [`sys::BPF_LOG_STATS`] instead, so that the statistics
+    /// line is known, and keep the log as empty as a silent load leaves it (the verifier
+    /// decides the same whatever it is asked to log). A refusal is still loaded again at
+    /// level 1 when [`LoadOptions::log_on_failure`] is set, as libbpf would.
+    pub stats_when_silent: bool,
     /// Program flags OR-ed onto each program's own (see [`crate::flags`]).
     pub prog_flags: u32,
     /// Load only these programs (by name) and the programs they need: every program a
@@ -132,6 +137,7 @@ impl Default for LoadOptions {
             log_level: sys::BPF_LOG_STATS,
             log_size: None,
             log_on_failure: false,
+            stats_when_silent: false,
             prog_flags: 0,
             programs: None,
         }
@@ -643,7 +649,11 @@ fn load_program(
         kern_version: p.kern_version,
         name: &p.name,
         fd_array,
-        log_level: opts.log_level,
+        log_level: if opts.log_level == 0 && opts.stats_when_silent {
+            sys::BPF_LOG_STATS
+        } else {
+            opts.log_level
+        },
         log_size: opts.log_size,
         prog_btf_fd: btf.map(Fd::raw),
         func_info: if btf.is_some() { &func_info } else { &[] },
@@ -661,11 +671,12 @@ fn load_program(
             });
         }
     }
+    let silent = opts.log_level == 0 && opts.stats_when_silent;
     match res {
         Ok(loaded) => {
             out.verdict = Verdict::Accepted;
             out.stats = VerifierStats::parse(&loaded.log);
-            out.log = loaded.log;
+            out.log = if silent { String::new() } else { loaded.log };
             if let Ok(info) = sys::prog_info(&loaded.fd) {
                 out.verified_insns = Some(info.verified_insns);
                 out.xlated_len = Some(info.xlated.len());

@@ -111,6 +111,42 @@ impl VerifierStats {
     }
 }
 
+/// The four state statistics of the `processed N insns ...` line, as both verifiers print
+/// them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StateStats {
+    /// `max_states_per_insn`.
+    pub max_states_per_insn: u64,
+    /// `total_states`.
+    pub total_states: u64,
+    /// `peak_states`.
+    pub peak_states: u64,
+    /// `mark_read`.
+    pub mark_read: u64,
+}
+
+impl StateStats {
+    /// The four numbers of a parsed log, when its statistics line has them all.
+    pub fn of(s: &VerifierStats) -> Option<StateStats> {
+        Some(StateStats {
+            max_states_per_insn: s.max_states_per_insn?,
+            total_states: s.total_states?,
+            peak_states: s.peak_states?,
+            mark_read: s.mark_read?,
+        })
+    }
+
+    /// The numbers of bpfbox's verdict.
+    pub fn of_verdict(s: &bpfbox_verifier::Stats) -> StateStats {
+        StateStats {
+            max_states_per_insn: s.max_states_per_insn,
+            total_states: s.total_states,
+            peak_states: s.peak_states,
+            mark_read: s.mark_read,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
