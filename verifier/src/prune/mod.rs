@@ -11,8 +11,10 @@ pub mod idmap;
 pub mod liveness;
 pub mod precision;
 pub mod regsafe;
+pub mod scc;
 pub mod sites;
 pub mod stacksafe;
+pub mod store;
 
 use crate::state::{Reg, State};
 use idmap::IdMap;
