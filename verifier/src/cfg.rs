@@ -84,6 +84,12 @@ fn is_kfunc_call(i: &RawInsn) -> bool {
 
 /// Runs every program-level check.
 pub fn check(inp: &CfgInput<'_>) -> Result<Cfg> {
+    check_logged(inp, &mut Vec::new())
+}
+
+/// [`check`], with the lines the kernel logs on the way in `log` whatever the outcome
+/// (the subprograms found are listed before a later check fails).
+pub fn check_logged(inp: &CfgInput<'_>, log: &mut Vec<String>) -> Result<Cfg> {
     let n = inp.insns.len();
     let mut cfg = Cfg {
         prune_point: vec![false; n],
@@ -93,10 +99,12 @@ pub fn check(inp: &CfgInput<'_>) -> Result<Cfg> {
     };
     check_func_info_early(inp.func_info)?;
     add_subprogs(inp, &mut cfg)?;
+    log.clone_from(&cfg.log);
     check_subprogs(inp.insns, &cfg.subprogs)?;
     check_btf_info(inp, &cfg.subprogs)?;
     resolve_ldimm64(inp)?;
     walk_cfg(inp, &mut cfg)?;
+    log.clone_from(&cfg.log);
     Ok(cfg)
 }
 

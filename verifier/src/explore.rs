@@ -478,7 +478,7 @@ impl Walker {
     #[allow(clippy::too_many_arguments)]
     fn after_step(
         &mut self,
-        env: &Env<'_>,
+        env: &mut Env<'_>,
         pre: prune::sites::Pre,
         pc: usize,
         st: &State,
@@ -493,6 +493,7 @@ impl Walker {
             self.seg.push(e, opened);
         }
         if regs != 0 {
+            env.log.detach();
             // The registers are the frame the instruction ran in (a callback's `exit` has
             // left it).
             let mut req = Request::reg(frames, 0);

@@ -53,10 +53,12 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
         // `check_attach_btf_id`, before the program-level checks.
         Err(Reject::program("Syscall programs can only be sleepable"))
     } else {
-        cfg::check(&input).and_then(|c| {
-            for l in &c.log {
-                log.line(l);
-            }
+        let mut cfg_log = Vec::new();
+        let c = cfg::check_logged(&input, &mut cfg_log);
+        for l in &cfg_log {
+            log.line(l);
+        }
+        c.and_then(|c| {
             for m in log::prototype::main_messages(prog, opts.btf.as_deref()) {
                 log.line(&m);
             }

@@ -3,7 +3,8 @@
 //! `BPF_LOG_STATS`), our log compared with the kernel's after masking what cannot be the same
 //! (the verification time, the kernel address a map load is rewritten to). At level 2 the
 //! kernel also prints the live-register table, precision backtracking and stack liveness,
-//! which this verifier does not do yet: those lines are counted apart.
+//! which this verifier does not do yet: those lines are counted apart (the layout they
+//! cause, a state on a line of its own after them, is ours too).
 
 mod common;
 
@@ -93,8 +94,8 @@ fn level1_log_matches_the_kernel() {
     let (n, of) = compare_at(1 | 4, false);
     eprintln!("level 1: {n} of {of} logs identical to the kernel's");
     assert!(
-        n * 100 >= of * 90,
-        "level 1: only {n} of {of} logs identical"
+        n * 100 >= of * 95,
+        "level 1: only {n} of {of} logs identical (114 of 115 measured; floor 95%)"
     );
 }
 
@@ -106,7 +107,7 @@ fn level2_log_matches_the_kernel() {
     let (n, of) = compare_at(2 | 4, true);
     eprintln!("level 2: {n} of {of} logs identical to the kernel's (without its liveness and precision lines)");
     assert!(
-        n * 100 >= of * 75,
-        "level 2: only {n} of {of} logs identical"
+        n * 100 >= of * 95,
+        "level 2: only {n} of {of} logs identical (114 of 115 measured; floor 95%)"
     );
 }

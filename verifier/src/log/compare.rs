@@ -44,7 +44,6 @@ pub fn kernel_only(l: &str) -> bool {
     l == "Live regs before insn:"
         || live_table_line(l)
         || l.starts_with("mark_precise: ")
-        || l.starts_with("SCC ")
         || (l.starts_with('(') && (l.contains(") frame ") || l.contains(") live stack update")))
 }
 

@@ -121,6 +121,15 @@ impl Log {
         self.scratched = Scratched::default();
     }
 
+    /// Output the kernel prints at level 2 between an instruction and the state after it
+    /// (precision backtracking's `mark_precise:` lines, which this log leaves out): the
+    /// state then goes on a line of its own, as in the kernel's log.
+    pub fn detach(&mut self) {
+        if self.verbose() {
+            self.prev_log_pos = 0;
+        }
+    }
+
     /// Instruction `pc` was found equivalent to a state already verified.
     pub fn safe(&mut self, pc: usize) {
         if !self.on() {
