@@ -616,6 +616,10 @@ impl Walker {
                         Ok(f) => f,
                         // A speculative path that would fault gets a barrier instead.
                         Err(e) if env.spec.speculative && recoverable(&e) => {
+                            // The kernel has logged the error before it recovers.
+                            if env.log.on() {
+                                env.log.line(&e.message);
+                            }
                             env.spec.nospec.push(pc);
                             env.spec.push.clear();
                             Flow::Exit
@@ -696,7 +700,7 @@ impl Walker {
                 let Some(p) = self.pending.pop() else {
                     return Ok(());
                 };
-                env.log.resume(p.log_pos, p.prev);
+                env.log.resume(p.log_pos, p.prev, p.speculative);
                 st = p.state;
                 pc = p.pc;
                 parent = p.parent;

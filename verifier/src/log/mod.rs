@@ -59,6 +59,8 @@ pub struct Log {
     prev_insn: Option<usize>,
     /// The error is already in the log (an infinite loop prints states after it).
     error_written: bool,
+    /// The path being walked is one only a mispredicting CPU takes.
+    speculative: bool,
 }
 
 impl Log {
@@ -137,7 +139,8 @@ impl Log {
         }
         if self.resumed {
             let prev = self.prev_insn.map_or(-1, |p| p as i64);
-            let _ = writeln!(self.buf, "\nfrom {prev} to {pc}: safe");
+            let spec = self.spec_suffix();
+            let _ = writeln!(self.buf, "\nfrom {prev} to {pc}{spec}: safe");
         } else {
             let _ = writeln!(self.buf, "{pc}: safe");
         }
@@ -160,7 +163,8 @@ impl Log {
         }
         if self.verbose() && self.resumed {
             let prev = self.prev_insn.map_or(-1, |p| p as i64);
-            let _ = write!(self.buf, "\nfrom {prev} to {pc}:");
+            let spec = self.spec_suffix();
+            let _ = write!(self.buf, "\nfrom {prev} to {pc}{spec}:");
             let text = state::frame_text(st.cur(), true, &self.scratched, maps);
             self.buf.push_str(&text);
             self.resumed = false;
@@ -204,13 +208,24 @@ impl Log {
         self.scratched = Scratched::ALL;
     }
 
-    /// A pending branch pushed at log position `pos` from instruction `from` resumes.
-    pub fn resume(&mut self, pos: usize, from: usize) {
+    /// A pending branch pushed at log position `pos` from instruction `from` resumes
+    /// (`speculative`: a path only a mispredicting CPU takes).
+    pub fn resume(&mut self, pos: usize, from: usize, speculative: bool) {
         if !self.verbose() {
             self.reset(pos);
         }
         self.resumed = true;
         self.prev_insn = Some(from);
+        self.speculative = speculative;
+    }
+
+    /// What the kernel adds to `from X to Y` on a speculative path.
+    fn spec_suffix(&self) -> &'static str {
+        if self.speculative {
+            " (speculative execution)"
+        } else {
+            ""
+        }
     }
 
     /// A BPF-to-BPF call entered `callee` (`caller:` / `callee:` with both full frames).
