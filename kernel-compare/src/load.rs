@@ -663,15 +663,16 @@ fn load_program(
     };
     // One load per verdict: at level 4 a refusal's log already holds the reason.
     let mut res = sys::prog_load(&req);
+    let mut silent = opts.log_level == 0 && opts.stats_when_silent;
     if let Err(e) = &res {
         if opts.log_level == 0 && opts.log_on_failure && e.errno != libc::EPERM {
             res = sys::prog_load(&ProgLoad {
                 log_level: sys::BPF_LOG_LEVEL1,
                 ..req.clone()
             });
+            silent = false;
         }
     }
-    let silent = opts.log_level == 0 && opts.stats_when_silent;
     match res {
         Ok(loaded) => {
             out.verdict = Verdict::Accepted;
@@ -688,14 +689,19 @@ fn load_program(
             out.errno = Some(e.errno);
             out.reason =
                 Some("this kernel refuses trampoline programs (EPERM) before verifying".into());
-            out.log = e.log;
+            out.log = if silent { String::new() } else { e.log };
         }
         Err(e) => {
             out.verdict = Verdict::Rejected;
             out.errno = Some(e.errno);
             out.stats = VerifierStats::parse(&e.log);
-            out.reason = error_line(&e.log);
-            out.log = e.log;
+            if silent {
+                // A silent load's refusal gives no reason and no log.
+                out.log = String::new();
+            } else {
+                out.reason = error_line(&e.log);
+                out.log = e.log;
+            }
         }
     }
     out

@@ -274,7 +274,7 @@ impl Walker {
             }
             let level = if prune_exact == prune::Exact::Exact {
                 prune::Exact::Exact
-            } else if self.in_open_callback_loop(env, k) {
+            } else if self.store.incomplete(k) || self.in_open_callback_loop(env, k) {
                 prune::Exact::RangeWithin
             } else {
                 prune::Exact::Not
@@ -676,7 +676,10 @@ impl Walker {
                         fall,
                     } => {
                         self.push_pending(env, *taken, target, pc, parent)?;
-                        env.log.jump(&st, pc, &env.opts.maps);
+                        // `may_goto` prints no state after it.
+                        if is_jmp {
+                            env.log.jump(&st, pc, &env.opts.maps);
+                        }
                         pc = fall;
                     }
                     Flow::Callback { entry, start, next } => {
