@@ -13,6 +13,9 @@ use bpfbox_vm::{ProgType, Program};
 use super::precision::{linked, Entry, Linked};
 use crate::state::{Byte, Reg, RegType, Stack, State};
 
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: i32 = 12;
+
 /// What was learned about an instruction before its step.
 #[derive(Debug, Default)]
 pub struct Pre {
@@ -295,6 +298,20 @@ pub fn before(
             if id == crate::check::callback::LOOP {
                 // `bpf_loop`'s iterations end by its count.
                 pre.precise |= scalar_bit(st, 1);
+            }
+            if id == TAIL_CALL {
+                // `record_func_key`: a constant index within the program array is
+                // remembered for the JIT's direct jump, so it must keep its value.
+                let (map, key) = (st.reg(2), st.reg(3));
+                let max = (map.ty == RegType::MapPtr)
+                    .then(|| maps.get(map.map))
+                    .flatten()
+                    .map(|m| m.max_entries as u64);
+                if let (Some(max), Some(v)) = (max, key.val_const()) {
+                    if key.ty == RegType::Scalar && v < max {
+                        pre.precise |= scalar_bit(st, 3);
+                    }
+                }
             }
         }
         Insn::Exit { .. }
