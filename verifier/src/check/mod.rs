@@ -114,7 +114,10 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             off,
         } => return jmp::cond(env, st, pc, width, cond, dst, src, off),
         Insn::Call(CallTarget::Local(imm)) => return subprog::call(env, st, pc, imm),
-        Insn::Call(CallTarget::Helper(tail_call::TAIL_CALL)) => tail_call::call(env, st, pc)?,
+        Insn::Call(CallTarget::Helper(tail_call::TAIL_CALL)) => {
+            tail_call::call(env, st, pc)?;
+            return tail_call::after(env, st, pc);
+        }
         Insn::Call(t) => {
             if let Some((entry, start)) = call::call(env, st, pc, t)? {
                 return Ok(Flow::Callback {
