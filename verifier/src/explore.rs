@@ -488,9 +488,23 @@ impl Walker {
         parent: Option<usize>,
         frames: usize,
     ) {
-        let (entry, regs) = prune::sites::after(pre, pc, self.prev, st, insn, branched);
+        let (entry, regs, slot) = prune::sites::after(pre, pc, self.prev, st, insn, branched);
         if let Some(e) = entry {
             self.seg.push(e, opened);
+        }
+        if let Some((f, spi)) = slot.filter(|&(f, spi)| f < frames && spi < 64) {
+            env.log.detach();
+            let mut req = Request::reg(frames, 0);
+            *req.regs.last_mut().expect("a state has a frame") = 0;
+            req.slots[f] = 1 << spi;
+            self.seg.last = pc;
+            precision::mark_chain(
+                &env.prog.insns,
+                &mut Saved(&mut self.store.cps),
+                &self.seg,
+                parent,
+                &req,
+            );
         }
         if regs != 0 {
             env.log.detach();

@@ -11,6 +11,7 @@ pub mod helper_mem;
 pub mod jmp;
 pub mod ld_abs;
 pub mod map_in_map;
+pub mod map_key;
 pub mod mapfunc;
 pub mod may_goto;
 pub mod mem;

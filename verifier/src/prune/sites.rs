@@ -23,6 +23,8 @@ pub struct Pre {
     pub precise: u16,
     /// Registers to make precise if the branch is decided (`is_branch_taken` answered).
     pub if_decided: u16,
+    /// A stack slot (frame, index) to make precise: an array map's constant key.
+    pub precise_slot: Option<(usize, usize)>,
     /// A fixed-offset stack access: (frame, slot, offset, size).
     stack: Option<(usize, usize, i32, u32)>,
     /// The access reads a spilled register back (`INSN_F_STACK_ACCESS` on a fill).
@@ -295,6 +297,21 @@ pub fn before(
                     }
                 }
             }
+            // `get_constant_map_key`: an array's constant key spilled on the stack.
+            if let Some(p) = u32::try_from(id).ok().and_then(default_proto) {
+                let key = p
+                    .used_args()
+                    .iter()
+                    .position(|a| ArgKind::of(a) == ArgKind::PtrToMapKey);
+                let map = st.reg(1);
+                if let (Some(k), RegType::MapPtr) = (key, map.ty) {
+                    let key = st.reg(k as u8 + 1);
+                    if let Some((_, slot)) = crate::check::map_key::of_array(maps, map.map, st, key)
+                    {
+                        pre.precise_slot = slot;
+                    }
+                }
+            }
             if id == crate::check::callback::LOOP {
                 // `bpf_loop`'s iterations end by its count.
                 pre.precise |= scalar_bit(st, 1);
@@ -412,8 +429,9 @@ pub fn after(
     after: &State,
     insn: &Insn,
     branched: bool,
-) -> (Option<Entry>, u16) {
+) -> (Option<Entry>, u16, Option<(usize, usize)>) {
     let mut precise = pre.precise;
+    let slot = pre.precise_slot;
     let mut e = Entry::new(pc, prev);
     let mut record = false;
     match insn {
@@ -454,5 +472,5 @@ pub fn after(
         }
         _ => {}
     }
-    (record.then_some(e), precise)
+    (record.then_some(e), precise, slot)
 }
