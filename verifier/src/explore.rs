@@ -50,6 +50,8 @@ pub struct Env<'a> {
     pub fastcall: crate::fastcall::Fastcall,
     /// Registers live before each instruction ([`prune::liveness::live_regs_before`]).
     pub live_regs: Vec<u16>,
+    /// The pointer type each load or store first went through (`insn_aux_data.ptr_type`).
+    pub ptr_types: Vec<Option<crate::state::RegType>>,
 }
 
 impl Env<'_> {
@@ -123,6 +125,7 @@ pub fn run(
             opts.flags,
         ),
         live_regs: prune::liveness::live_regs_before(&prog.insns),
+        ptr_types: vec![None; prog.insns.len()],
     };
     let r = walk_all(&mut env, stats)
         .and_then(|()| {

@@ -76,25 +76,39 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             dst,
             src,
             off,
-        } => mem::load(env, st, pc, size, dst, src, off, false)?,
+        } => {
+            let base = st.reg(src).ty;
+            mem::load(env, st, pc, size, dst, src, off, false)?;
+            same_ptr_type(env, pc, base)?;
+        }
         Insn::LdxSx {
             size,
             dst,
             src,
             off,
-        } => mem::load(env, st, pc, size, dst, src, off, true)?,
+        } => {
+            let base = st.reg(src).ty;
+            mem::load(env, st, pc, size, dst, src, off, true)?;
+            same_ptr_type(env, pc, base)?;
+        }
         Insn::St {
             size,
             dst,
             off,
             imm,
-        } => mem::store_imm(env, st, pc, size, dst, off, imm)?,
+        } => {
+            mem::store_imm(env, st, pc, size, dst, off, imm)?;
+            same_ptr_type(env, pc, st.reg(dst).ty)?;
+        }
         Insn::Stx {
             size,
             dst,
             src,
             off,
-        } => mem::store_reg(env, st, pc, size, dst, src, off)?,
+        } => {
+            mem::store_reg(env, st, pc, size, dst, src, off)?;
+            same_ptr_type(env, pc, st.reg(dst).ty)?;
+        }
         Insn::Atomic {
             size,
             op,
@@ -132,6 +146,37 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
         Insn::Exit { .. } => return exit::exit(env, st, pc),
     }
     Ok(next)
+}
+
+/// `save_aux_ptr_type`: a load or store at `pc` through a pointer of type `ty`, checked
+/// against the type an earlier path used there. The rewrite of a context or socket access
+/// depends on the type, so one instruction cannot serve such a pointer and another type.
+fn same_ptr_type(env: &mut Env<'_>, pc: usize, ty: RegType) -> Result<()> {
+    // `reg_type_mismatch_ok`: types whose accesses are not rewritten.
+    let plain = |t: RegType| {
+        !matches!(
+            t,
+            RegType::Ctx
+                | RegType::Socket
+                | RegType::SockCommon
+                | RegType::TcpSock
+                | RegType::XdpSock
+        )
+    };
+    let Some(prev) = env.ptr_types.get_mut(pc) else {
+        return Ok(());
+    };
+    match *prev {
+        None => *prev = Some(ty),
+        Some(p) if p != ty && (!plain(p) || !plain(ty)) => {
+            return Err(Reject::at(
+                pc,
+                "same insn cannot be used with different pointers",
+            ))
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// Reads register `r` as an operand (`check_reg_arg(SRC_OP)`).
