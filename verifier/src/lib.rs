@@ -43,6 +43,8 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
         maps: &opts.maps,
         bpf_capable: opts.bpf_capable,
         verbose: log.verbose(),
+        prog_type: prog.prog_type,
+        btf: opts.btf.as_deref(),
     };
     let sleepable = (prog.prog_flags | opts.flags) & (1 << 4) != 0; // BPF_F_SLEEPABLE
     let result = if prog.insns.is_empty() {
