@@ -32,6 +32,8 @@ fn cases() -> Vec<(&'static str, Program)> {
         ("pkt_meta checked too far", xdp("ldxw %r2, [%r1+8]\nldxw %r3, [%r1+0]\nmov %r4, %r2\nadd %r4, 8\nmov %r0, 0\njle %r3, %r4, +1\nldxdw %r0, [%r2+4]\nmov %r0, 0\nexit")),
         ("pkt past end", xdp("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 8\nmov %r0, 0\njgt %r4, %r3, +1\nexit\nldxb %r0, [%r4+0]\nexit")),
         ("spill links ids", sf("call 7\nstxdw [%r10-16], %r0\nstxw [%r10-24], %r0\nldxw %r2, [%r1+0]\nstxw [%r10-8], %r2\njgt %r0, 5, +1\nldxdw %r3, [%r10-16]\nmov %r0, 0\nldxdw %r0, [%r10-32]\nexit")),
+        ("ld_abs scratches its context", sf("mov %r6, %r1\nldabsw 0\nmov %r0, 0\nexit")),
+        ("static call enters the callee", sf("mov %r1, 1\ncall local sub\nexit\nsub:\nmov %r0, %r1\nexit")),
         ("safe after resume", sf("ldxw %r2, [%r1+0]\nmov %r0, 0\njeq %r2, 1, +1\nmov %r3, 1\nmov %r3, 1\nja +0\nmov %r0, %r3\njeq %r2, 2, +1\nmov %r4, 1\nmov %r0, 0\nexit")),
     ]);
     v

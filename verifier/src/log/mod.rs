@@ -233,6 +233,8 @@ impl Log {
         if !self.on() {
             return;
         }
+        // Entering the callee sets up its frame pointer, which its first state shows.
+        self.scratched.regs |= 1 << 10;
         let all = Scratched::ALL;
         self.buf.push_str("caller:\n");
         self.buf
