@@ -26,7 +26,7 @@ use bpfbox_vm::maps::spec::MapSpec;
 use bpfbox_vm::program::LineInfo;
 
 use crate::options::Stats;
-use crate::state::{Frame, State};
+use crate::state::{Frame, Refs, State};
 use state::Scratched;
 
 /// `BPF_LOG_LEVEL1`: instructions, states at branch points, errors.
@@ -118,7 +118,7 @@ impl Log {
             let _ = write!(self.buf, "{pc}:");
         }
         let fr = st.cur();
-        let text = state::frame_text(fr, false, &self.scratched, maps);
+        let text = state::frame_text(fr, &st.refs, false, &self.scratched, maps);
         self.buf.push_str(&text);
         self.scratched = Scratched::default();
     }
@@ -165,7 +165,7 @@ impl Log {
             let prev = self.prev_insn.map_or(-1, |p| p as i64);
             let spec = self.spec_suffix();
             let _ = write!(self.buf, "\nfrom {prev} to {pc}{spec}:");
-            let text = state::frame_text(st.cur(), true, &self.scratched, maps);
+            let text = state::frame_text(st.cur(), &st.refs, true, &self.scratched, maps);
             self.buf.push_str(&text);
             self.resumed = false;
         }
@@ -229,7 +229,7 @@ impl Log {
     }
 
     /// A BPF-to-BPF call entered `callee` (`caller:` / `callee:` with both full frames).
-    pub fn call(&mut self, caller: &Frame, callee: &Frame, maps: &[MapSpec]) {
+    pub fn call(&mut self, caller: &Frame, callee: &Frame, refs: &Refs, maps: &[MapSpec]) {
         if !self.on() {
             return;
         }
@@ -238,10 +238,10 @@ impl Log {
         let all = Scratched::ALL;
         self.buf.push_str("caller:\n");
         self.buf
-            .push_str(&state::frame_text(caller, true, &all, maps));
+            .push_str(&state::frame_text(caller, refs, true, &all, maps));
         self.buf.push_str("callee:\n");
         self.buf
-            .push_str(&state::frame_text(callee, true, &all, maps));
+            .push_str(&state::frame_text(callee, refs, true, &all, maps));
     }
 
     /// A subprogram returned from instruction `exit_pc` to the caller at `to`
@@ -251,6 +251,7 @@ impl Log {
         &mut self,
         callee: &Frame,
         caller: &Frame,
+        refs: &Refs,
         exit_pc: usize,
         to: usize,
         maps: &[MapSpec],
@@ -259,10 +260,10 @@ impl Log {
             let all = Scratched::ALL;
             self.buf.push_str("returning from callee:\n");
             self.buf
-                .push_str(&state::frame_text(callee, true, &all, maps));
+                .push_str(&state::frame_text(callee, refs, true, &all, maps));
             let _ = writeln!(self.buf, "to caller at {to}:");
             self.buf
-                .push_str(&state::frame_text(caller, true, &all, maps));
+                .push_str(&state::frame_text(caller, refs, true, &all, maps));
         }
         self.resumed = true;
         self.prev_insn = Some(exit_pc);
@@ -285,11 +286,17 @@ impl Log {
         let all = Scratched::ALL;
         let frame = cur.frames.len() - 1;
         self.buf.push_str("cur state:");
-        self.buf
-            .push_str(&state::frame_text(&cur.frames[frame], true, &all, maps));
+        self.buf.push_str(&state::frame_text(
+            &cur.frames[frame],
+            &cur.refs,
+            true,
+            &all,
+            maps,
+        ));
         self.buf.push_str("old state:");
         if let Some(f) = old.frames.get(frame) {
-            self.buf.push_str(&state::frame_text(f, true, &all, maps));
+            self.buf
+                .push_str(&state::frame_text(f, &old.refs, true, &all, maps));
         } else {
             self.buf.push('\n');
         }
@@ -349,13 +356,13 @@ mod tests {
     fn call_and_return_print_both_frames() {
         let mut st = two_frames();
         let mut log = Log::new(LEVEL1);
-        log.call(&st.frames[0], &st.frames[1], &[]);
+        log.call(&st.frames[0], &st.frames[1], &st.refs, &[]);
         assert_eq!(
             log.text(),
             "caller:\n R1=ctx() R10=fp0\ncallee:\n frame1: R1=ctx() R10=fp0\n"
         );
         let mut log = Log::new(LEVEL1);
-        log.returned(&st.frames[1], &st.frames[0], 7, 4, &[]);
+        log.returned(&st.frames[1], &st.frames[0], &st.refs, 7, 4, &[]);
         assert_eq!(
             log.text(),
             "returning from callee:\n frame1: R1=ctx() R10=fp0\nto caller at 4:\n R1=ctx() R10=fp0\n"
@@ -363,7 +370,7 @@ mod tests {
         // A pointer into the caller's stack, seen from the callee.
         st.frames[1].regs[2] = st.frames[0].regs[10].clone();
         st.frames[1].regs[2].off = -8;
-        let text = state::frame_text(&st.frames[1], true, &Scratched::ALL, &[]);
+        let text = state::frame_text(&st.frames[1], &st.refs, true, &Scratched::ALL, &[]);
         assert_eq!(text, " frame1: R1=ctx() R2=fp[0]-8 R10=fp0\n");
     }
 
