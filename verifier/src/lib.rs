@@ -61,6 +61,12 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
             log.line(l);
         }
         c.and_then(|c| {
+            if log.verbose() {
+                // `compute_live_registers`, after the program-level checks.
+                let live = prune::liveness::live_regs_before(&prog.insns);
+                let loops = prune::store::loops(&prog.insns);
+                log.text_block(&log::live_table::live_table(&prog.insns, &live, &loops));
+            }
             for m in log::prototype::main_messages(prog, opts.btf.as_deref()) {
                 log.line(&m);
             }

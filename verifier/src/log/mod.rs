@@ -99,6 +99,11 @@ impl Log {
         self.buf.push('\n');
     }
 
+    /// Appends text made of whole lines.
+    pub fn text_block(&mut self, s: &str) {
+        self.buf.push_str(s);
+    }
+
     /// Goes back to `pos`, forgetting what followed.
     fn reset(&mut self, pos: usize) {
         if pos < self.buf.len() && self.buf.is_char_boundary(pos) {
