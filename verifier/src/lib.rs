@@ -67,9 +67,6 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
                 let loops = prune::store::loops(&prog.insns);
                 log.text_block(&log::live_table::live_table(&prog.insns, &live, &loops));
             }
-            for m in log::prototype::main_messages(prog, opts.btf.as_deref()) {
-                log.line(&m);
-            }
             explore::run(prog, opts, &c, &mut stats, &mut log)
         })
     };

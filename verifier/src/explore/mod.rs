@@ -129,6 +129,9 @@ pub fn run(
         live_regs: prune::liveness::live_regs_before(&prog.insns),
         ptr_types: vec![None; prog.insns.len()],
     };
+    if let Some(m) = global::main_message(&env) {
+        env.log.line(&m);
+    }
     let r = walk_all(&mut env, stats)
         .and_then(|()| {
             env.fastcall.shrink(&mut env.stack_depth);

@@ -14,7 +14,6 @@
 pub mod compare;
 pub mod linfo;
 pub mod live_table;
-pub mod prototype;
 pub mod scratch;
 pub mod state;
 
