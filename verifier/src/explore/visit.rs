@@ -35,13 +35,9 @@ impl Walker {
             precision: env.bpf_capable(),
             live: &self.live_regs,
             insn: pc,
-        };
-        // `explore_alu_limits`: every path's pointer-arithmetic mask must be seen, so a
-        // state prunes only an identical one.
-        let prune_exact = if env.spec.explore_alu_limits {
-            prune::Exact::Exact
-        } else {
-            prune::Exact::Not
+            // `explore_alu_limits`: every path's pointer-arithmetic mask must be seen, so
+            // scalars prune only equal ones.
+            exact_scalars: env.spec.explore_alu_limits,
         };
         let cur_spec = env.spec.speculative;
         let bucket = self.store.bucket_of(pc, st);
@@ -68,17 +64,10 @@ impl Walker {
             if self.store.cps[k].pc != pc {
                 continue;
             }
-            let level = if prune_exact == prune::Exact::Exact {
-                prune::Exact::Exact
-            } else if self.store.incomplete(k) || self.in_open_callback_loop(env, k) {
+            let level = if self.store.incomplete(k) || self.in_open_callback_loop(env, k) {
                 prune::Exact::RangeWithin
             } else {
                 prune::Exact::Not
-            };
-            let callback_level = if prune_exact == prune::Exact::Exact {
-                prune::Exact::Exact
-            } else {
-                prune::Exact::RangeWithin
             };
             let c = &mut self.store.cps[k];
             // A speculative state stands for no architectural one.
@@ -86,20 +75,10 @@ impl Walker {
             if c.branches > 0 {
                 // A loop through `may_goto` that comes back no wider than it was is covered
                 // by the earlier iteration: the runtime's budget ends it.
-                // (`explore_alu_limits` makes the comparison of scalars exact.)
                 if may_goto
                     && comparable
                     && c.state.may_goto_depth != st.may_goto_depth
-                    && prune::states_equal(
-                        &c.state,
-                        st,
-                        if env.spec.explore_alu_limits {
-                            prune::Exact::Exact
-                        } else {
-                            prune::Exact::RangeWithin
-                        },
-                        cmp,
-                    )
+                    && prune::states_equal(&c.state, st, prune::Exact::RangeWithin, cmp)
                 {
                     c.hits += 1;
                     pruned = true;
@@ -110,7 +89,9 @@ impl Walker {
                 // Back at a helper call after an iteration of its callback: an earlier
                 // iteration's state that covers this one ends the iterations.
                 if calls_callback {
-                    if comparable && prune::states_equal(&c.state, st, callback_level, cmp) {
+                    if comparable
+                        && prune::states_equal(&c.state, st, prune::Exact::RangeWithin, cmp)
+                    {
                         c.hits += 1;
                         pruned = true;
                         backedge = true;
