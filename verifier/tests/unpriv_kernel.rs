@@ -67,6 +67,11 @@ fn cases() -> Vec<(&'static str, Program)> {
         ("scalar then pointer at one insn", lk("mov %r3, %r0\nldxb %r1, [%r0+0]\nand %r1, 3\nldxb %r2, [%r0+1]\njeq %r2, 0, +1\nmov %r3, 5\nadd %r3, %r1")),
         // Speculative paths.
         ("known branch, bad dead side", sf("mov %r0, 0\njeq %r0, 0, +1\nldxdw %r0, [%r0+0]\nmov %r0, 0\nexit")),
+        // Spectre v4: a speculative path ends after a stack store that needs a barrier (a
+        // pointer stored, or bytes that were not data).
+        ("spill of a pointer on a dead side", sf("mov %r0, 0\njeq %r0, 0, +4\nstxdw [%r10-8], %r1\nmov %r2, 1\nmov %r3, 2\nmov %r0, 0\nmov %r0, 0\nexit")),
+        ("store over uninit stack on a dead side", sf("mov %r0, 0\njeq %r0, 0, +4\nstdw [%r10-8], 7\nmov %r2, 1\nmov %r3, 2\nmov %r0, 0\nmov %r0, 0\nexit")),
+        ("store over data on a dead side", sf("stdw [%r10-8], 0\nmov %r0, 0\njeq %r0, 0, +4\nstdw [%r10-8], 7\nmov %r2, 1\nmov %r3, 2\nmov %r0, 0\nmov %r0, 0\nexit")),
         ("bounded loop", sf("mov %r0, 0\nadd %r0, 1\njlt %r0, 4, -2\nmov %r0, 0\nexit")),
         ("loop with unknown bound", sf("call 7\nand %r0, 3\nadd %r0, 1\njlt %r0, 4, -2\nmov %r0, 0\nexit")),
         // Tail calls.

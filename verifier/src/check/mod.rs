@@ -21,6 +21,7 @@ pub mod tail_call;
 
 use bpfbox_vm::isa::{CallTarget, Insn, LdImm64Kind};
 
+use crate::domain::ScalarDomain;
 use crate::error::{Reject, Result};
 use crate::explore::Env;
 use crate::state::{Reg, RegType, State};
@@ -97,8 +98,10 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             off,
             imm,
         } => {
+            let v4 = spill_barrier(env, st, dst, off, size.bytes(), None);
             mem::store_imm(env, st, pc, size, dst, off, imm)?;
             same_ptr_type(env, pc, st.reg(dst).ty)?;
+            v4_barrier(env, pc, v4);
         }
         Insn::Stx {
             size,
@@ -106,8 +109,10 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
             src,
             off,
         } => {
+            let v4 = spill_barrier(env, st, dst, off, size.bytes(), Some(src));
             mem::store_reg(env, st, pc, size, dst, src, off)?;
             same_ptr_type(env, pc, st.reg(dst).ty)?;
+            v4_barrier(env, pc, v4);
         }
         Insn::Atomic {
             size,
@@ -146,6 +151,52 @@ pub fn step(env: &mut Env<'_>, st: &mut State, pc: usize, insn: &Insn) -> Result
         Insn::Exit { .. } => return exit::exit(env, st, pc),
     }
     Ok(next)
+}
+
+/// Whether a store of `size` bytes at `dst + off` into the stack needs a speculation
+/// barrier after it when Spectre v4 is not bypassed (`check_stack_write_fixed_off`): it
+/// stores a pointer, or the first `size` bytes of the slot's kinds (as the kernel indexes
+/// them) are not all `misc` or zero, so a speculatively bypassed store could leave a
+/// pointer or uninitialised bytes readable.
+fn spill_barrier(env: &Env<'_>, st: &State, dst: u8, off: i16, size: u32, src: Option<u8>) -> bool {
+    if env.privileged() {
+        return false;
+    }
+    let base = st.reg(dst);
+    if base.ty != RegType::Stack {
+        return false;
+    }
+    let Some(var) = base.val.as_const() else {
+        return false;
+    };
+    let at = base.off as i64 + off as i64 + var as i64;
+    let Ok(at) = i32::try_from(at) else {
+        return false;
+    };
+    if !(-crate::state::stack::MAX_STACK..0).contains(&at) {
+        return false;
+    }
+    if src.is_some_and(|r| st.reg(r).is_pointer()) {
+        return true;
+    }
+    let (spi, _) = crate::state::Stack::locate(at);
+    let Some(frame) = st.frames.get(base.frameno as usize) else {
+        return false;
+    };
+    match frame.stack.slots.get(spi) {
+        // Not allocated yet: the kernel grows the stack first, with invalid bytes.
+        None => true,
+        Some(slot) => slot.bytes[..size.min(8) as usize]
+            .iter()
+            .any(|b| !matches!(b, crate::state::Byte::Misc | crate::state::Byte::Zero)),
+    }
+}
+
+/// Records the barrier [`spill_barrier`] asked for.
+fn v4_barrier(env: &mut Env<'_>, pc: usize, needed: bool) {
+    if needed && !env.spec.nospec_result.contains(&pc) {
+        env.spec.nospec_result.push(pc);
+    }
 }
 
 /// `save_aux_ptr_type`: a load or store at `pc` through a pointer of type `ty`, checked

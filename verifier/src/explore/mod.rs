@@ -482,6 +482,10 @@ impl Walker {
                     }
                     Flow::Exit => ended = true,
                 }
+                // A speculative path ends after a store with a barrier (Spectre v4).
+                if !ended && env.spec.speculative && env.spec.stops_after(self.prev) {
+                    ended = true;
+                }
             }
             if ended {
                 self.store.path_done(parent, &mut env.log);
