@@ -114,6 +114,11 @@ pub struct LoadOptions {
     /// With `log_level` 0: load a refused program again at level 1 to get the reason, as
     /// libbpf does.
     pub log_on_failure: bool,
+    /// With `log_level` 0: load at [`sys::BPF_LOG_STATS`] instead, so that the statistics
+    /// line is known, and keep the log as empty as a silent load leaves it (the verifier
+    /// decides the same whatever it is asked to log). A refusal is still loaded again at
+    /// level 1 when [`LoadOptions::log_on_failure`] is set, as libbpf would.
+    pub stats_when_silent: bool,
     /// Program flags OR-ed onto each program's own (see [`crate::flags`]).
     pub prog_flags: u32,
     /// Load only these programs (by name) and the programs they need: every program a
@@ -128,6 +133,7 @@ impl Default for LoadOptions {
             log_level: sys::BPF_LOG_STATS,
             log_size: None,
             log_on_failure: false,
+            stats_when_silent: false,
             prog_flags: 0,
             programs: None,
         }
@@ -639,7 +645,11 @@ fn load_program(
         kern_version: p.kern_version,
         name: &p.name,
         fd_array,
-        log_level: opts.log_level,
+        log_level: if opts.log_level == 0 && opts.stats_when_silent {
+            sys::BPF_LOG_STATS
+        } else {
+            opts.log_level
+        },
         log_size: opts.log_size,
         prog_btf_fd: btf.map(Fd::raw),
         func_info: if btf.is_some() { &func_info } else { &[] },
@@ -649,19 +659,21 @@ fn load_program(
     };
     // One load per verdict: at level 4 a refusal's log already holds the reason.
     let mut res = sys::prog_load(&req);
+    let mut silent = opts.log_level == 0 && opts.stats_when_silent;
     if let Err(e) = &res {
         if opts.log_level == 0 && opts.log_on_failure && e.errno != libc::EPERM {
             res = sys::prog_load(&ProgLoad {
                 log_level: sys::BPF_LOG_LEVEL1,
                 ..req.clone()
             });
+            silent = false;
         }
     }
     match res {
         Ok(loaded) => {
             out.verdict = Verdict::Accepted;
             out.stats = VerifierStats::parse(&loaded.log);
-            out.log = loaded.log;
+            out.log = if silent { String::new() } else { loaded.log };
             if let Ok(info) = sys::prog_info(&loaded.fd) {
                 out.verified_insns = Some(info.verified_insns);
                 out.xlated_len = Some(info.xlated.len());
@@ -673,14 +685,19 @@ fn load_program(
             out.errno = Some(e.errno);
             out.reason =
                 Some("this kernel refuses trampoline programs (EPERM) before verifying".into());
-            out.log = e.log;
+            out.log = if silent { String::new() } else { e.log };
         }
         Err(e) => {
             out.verdict = Verdict::Rejected;
             out.errno = Some(e.errno);
             out.stats = VerifierStats::parse(&e.log);
-            out.reason = error_line(&e.log);
-            out.log = e.log;
+            if silent {
+                // A silent load's refusal gives no reason and no log.
+                out.log = String::new();
+            } else {
+                out.reason = error_line(&e.log);
+                out.log = e.log;
+            }
         }
     }
     out

@@ -53,13 +53,24 @@ pub fn is_source_line(l: &str) -> bool {
 }
 
 /// The line that says why the verifier refused a program: the last line of the log that
-/// is neither statistics nor a quoted source line.
+/// is neither statistics nor a quoted source line, nor one of the two states the kernel
+/// prints after `infinite loop detected at insn N` (`cur state:`, `old state:`).
 pub fn error_line(log: &str) -> Option<String> {
-    lines(log)
-        .into_iter()
+    let lines = lines(log);
+    let mut it = lines
+        .iter()
         .rev()
-        .find(|l| !is_stats_line(l) && !is_source_line(l) && !l.trim().is_empty())
-        .map(str::to_string)
+        .filter(|l| !is_stats_line(l) && !is_source_line(l) && !l.trim().is_empty());
+    let last = it.next()?;
+    if last.starts_with("old state:") {
+        let before: Vec<&&str> = it.take(2).collect();
+        if let [cur, e] = before[..] {
+            if cur.starts_with("cur state:") && e.starts_with("infinite loop detected at insn ") {
+                return Some(e.to_string());
+            }
+        }
+    }
+    Some(last.to_string())
 }
 
 /// The statistics the verifier prints at log level 4.
@@ -111,6 +122,42 @@ impl VerifierStats {
     }
 }
 
+/// The four state statistics of the `processed N insns ...` line, as both verifiers print
+/// them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StateStats {
+    /// `max_states_per_insn`.
+    pub max_states_per_insn: u64,
+    /// `total_states`.
+    pub total_states: u64,
+    /// `peak_states`.
+    pub peak_states: u64,
+    /// `mark_read`.
+    pub mark_read: u64,
+}
+
+impl StateStats {
+    /// The four numbers of a parsed log, when its statistics line has them all.
+    pub fn of(s: &VerifierStats) -> Option<StateStats> {
+        Some(StateStats {
+            max_states_per_insn: s.max_states_per_insn?,
+            total_states: s.total_states?,
+            peak_states: s.peak_states?,
+            mark_read: s.mark_read?,
+        })
+    }
+
+    /// The numbers of bpfbox's verdict.
+    pub fn of_verdict(s: &bpfbox_verifier::Stats) -> StateStats {
+        StateStats {
+            max_states_per_insn: s.max_states_per_insn,
+            total_states: s.total_states,
+            peak_states: s.peak_states,
+            mark_read: s.mark_read,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +194,14 @@ mod tests {
                    max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
         assert_eq!(error_line(log).as_deref(), Some("unknown opcode"));
         assert_eq!(VerifierStats::parse(log).processed_insns, Some(1));
+        // The states printed after an infinite loop are not the reason.
+        let log =
+            "3: (05) goto pc-1\ninfinite loop detected at insn 3\ncur state: R1=ctx() R10=fp0\n\
+                   old state: R1=ctx() R10=fp0\nverification time 5 usec\n";
+        assert_eq!(
+            error_line(log).as_deref(),
+            Some("infinite loop detected at insn 3")
+        );
     }
 
     #[test]

@@ -430,6 +430,7 @@ pub fn run(a: SelftestArgs) -> CliResult {
                     parity.annotation_false_accepts_kernel_accepts.len()
                 )?;
             }
+            crate::outln!("{}", parity.total.states_line())?;
             crate::outln!("{}", parity.total.line())?;
             crate::outln!("{}", summary.line())?;
         }

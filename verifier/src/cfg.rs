@@ -64,6 +64,10 @@ pub struct CfgInput<'a> {
     pub bpf_capable: bool,
     /// Whether level-2 lines are wanted.
     pub verbose: bool,
+    /// The program type (which maps it may use).
+    pub prog_type: bpfbox_vm::ProgType,
+    /// The object's BTF, which describes the maps' values.
+    pub btf: Option<&'a bpfbox_btf::Btf>,
 }
 
 fn is_ldimm64(i: &RawInsn) -> bool {
@@ -84,6 +88,12 @@ fn is_kfunc_call(i: &RawInsn) -> bool {
 
 /// Runs every program-level check.
 pub fn check(inp: &CfgInput<'_>) -> Result<Cfg> {
+    check_logged(inp, &mut Vec::new())
+}
+
+/// [`check`], with the lines the kernel logs on the way in `log` whatever the outcome
+/// (the subprograms found are listed before a later check fails).
+pub fn check_logged(inp: &CfgInput<'_>, log: &mut Vec<String>) -> Result<Cfg> {
     let n = inp.insns.len();
     let mut cfg = Cfg {
         prune_point: vec![false; n],
@@ -93,10 +103,12 @@ pub fn check(inp: &CfgInput<'_>) -> Result<Cfg> {
     };
     check_func_info_early(inp.func_info)?;
     add_subprogs(inp, &mut cfg)?;
+    log.clone_from(&cfg.log);
     check_subprogs(inp.insns, &cfg.subprogs)?;
     check_btf_info(inp, &cfg.subprogs)?;
     resolve_ldimm64(inp)?;
     walk_cfg(inp, &mut cfg)?;
+    log.clone_from(&cfg.log);
     Ok(cfg)
 }
 
@@ -292,6 +304,7 @@ fn resolve_ldimm64(inp: &CfgInput<'_>) -> Result<()> {
                         format!("fd {} is not pointing to valid bpf_map", i.imm),
                     ));
                 };
+                map_prog_compatible(inp, map).map_err(|m| Reject::at(pc, m))?;
                 if is_value {
                     let off = next.imm as u32;
                     if off >= MAX_VAR_OFF {
@@ -323,6 +336,48 @@ fn resolve_ldimm64(inp: &CfgInput<'_>) -> Result<()> {
         pc += 2;
     }
     Ok(())
+}
+
+/// `check_map_prog_compatibility`: special fields of a map's value that some program types
+/// cannot use yet.
+fn map_prog_compatible(inp: &CfgInput<'_>, map: &MapSpec) -> std::result::Result<(), String> {
+    use bpfbox_vm::ProgType::*;
+    let tracing = matches!(
+        inp.prog_type,
+        Kprobe | Tracepoint | PerfEvent | RawTracepoint | RawTracepointWritable
+    );
+    if map.spin_lock_off.is_some() {
+        if inp.prog_type == SocketFilter {
+            return Err("socket filter progs cannot use bpf_spin_lock yet".into());
+        }
+        if tracing {
+            return Err("tracing progs cannot use bpf_spin_lock yet".into());
+        }
+    }
+    if tracing && value_has_struct(inp.btf, map, "bpf_timer") {
+        return Err("tracing progs cannot use bpf_timer yet".into());
+    }
+    Ok(())
+}
+
+/// Whether the map's value (by its BTF) has a member of type `struct name`.
+fn value_has_struct(btf: Option<&bpfbox_btf::Btf>, map: &MapSpec, name: &str) -> bool {
+    let (Some(btf), Some(v)) = (btf, map.btf_value_type_id.filter(|&v| v != 0)) else {
+        return false;
+    };
+    let Some(t) = btf
+        .skip_mods_and_typedefs(v)
+        .ok()
+        .and_then(|id| btf.type_by_id(id))
+    else {
+        return false;
+    };
+    t.members().iter().any(|m| {
+        btf.skip_mods_and_typedefs(m.type_id)
+            .ok()
+            .and_then(|id| btf.type_by_id(id))
+            .is_some_and(|mt| mt.kind() == bpfbox_btf::Kind::Struct && btf.type_name(mt) == name)
+    })
 }
 
 const DISCOVERED: u8 = 0x10;

@@ -196,6 +196,22 @@ fn validate_ctx_tag(
     Ok(())
 }
 
+/// What `btf_prepare_func_args` says about the main program's BTF prototype before its
+/// walk (`do_check_common`): a main program failing it is still verified, its BTF only
+/// marked unreliable, but the message stays in the log.
+pub fn main_message(env: &Env<'_>) -> Option<String> {
+    let global = func(env, 0)
+        .and_then(|(btf, id)| btf.type_by_id(id))
+        .is_some_and(|t| t.kind() == Kind::Func && t.vlen() == func_linkage::GLOBAL);
+    if !global {
+        return None;
+    }
+    match prepare(env, 0) {
+        Err(ProtoError::Kernel(m)) => Some(m),
+        _ => None,
+    }
+}
+
 /// `btf_prepare_func_args` for global function `k`.
 fn prepare(env: &Env<'_>, k: usize) -> std::result::Result<Vec<Arg>, ProtoError> {
     let Some((btf, id)) = func(env, k) else {
@@ -259,7 +275,7 @@ fn prepare(env: &Env<'_>, k: usize) -> std::result::Result<Vec<Arg>, ProtoError>
                 args.push(Arg::Scalar);
                 continue;
             }
-            let kind = btf.type_by_id(ty).map_or("UNKN", |t| t.kind().name());
+            let kind = btf.type_by_id(ty).map_or("UNKNOWN", |t| t.kind().name());
             return Err(ProtoError::Kernel(format!(
                 "Arg#{i} type {kind} in {fname}() is not supported yet."
             )));
@@ -299,7 +315,7 @@ fn prepare(env: &Env<'_>, k: usize) -> std::result::Result<Vec<Arg>, ProtoError>
                 let t = btf.type_by_id(tid);
                 ProtoError::Kernel(format!(
                     "arg#{i} reference type('{} {}') size cannot be determined: -22",
-                    t.map_or("UNKN", |t| t.kind().name()),
+                    t.map_or("UNKNOWN", |t| t.kind().name()),
                     t.map_or("", |t| btf.type_name(t))
                 ))
             })?;

@@ -43,6 +43,8 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
         maps: &opts.maps,
         bpf_capable: opts.bpf_capable,
         verbose: log.verbose(),
+        prog_type: prog.prog_type,
+        btf: opts.btf.as_deref(),
     };
     let sleepable = (prog.prog_flags | opts.flags) & (1 << 4) != 0; // BPF_F_SLEEPABLE
     let result = if prog.insns.is_empty() {
@@ -53,12 +55,17 @@ pub fn verify(prog: &Program, opts: &Options) -> Verdict {
         // `check_attach_btf_id`, before the program-level checks.
         Err(Reject::program("Syscall programs can only be sleepable"))
     } else {
-        cfg::check(&input).and_then(|c| {
-            for l in &c.log {
-                log.line(l);
-            }
-            for m in log::prototype::main_messages(prog, opts.btf.as_deref()) {
-                log.line(&m);
+        let mut cfg_log = Vec::new();
+        let c = cfg::check_logged(&input, &mut cfg_log);
+        for l in &cfg_log {
+            log.line(l);
+        }
+        c.and_then(|c| {
+            if log.verbose() {
+                // `compute_live_registers`, after the program-level checks.
+                let live = prune::liveness::live_regs_before(&prog.insns);
+                let loops = prune::store::loops(&prog.insns);
+                log.text_block(&log::live_table::live_table(&prog.insns, &live, &loops));
             }
             explore::run(prog, opts, &c, &mut stats, &mut log)
         })

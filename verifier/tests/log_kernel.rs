@@ -3,7 +3,8 @@
 //! `BPF_LOG_STATS`), our log compared with the kernel's after masking what cannot be the same
 //! (the verification time, the kernel address a map load is rewritten to). At level 2 the
 //! kernel also prints the live-register table, precision backtracking and stack liveness,
-//! which this verifier does not do yet: those lines are counted apart.
+//! which this verifier does not do yet: those lines are counted apart (the layout they
+//! cause, a state on a line of its own after them, is ours too).
 
 mod common;
 
@@ -31,6 +32,8 @@ fn cases() -> Vec<(&'static str, Program)> {
         ("pkt_meta checked too far", xdp("ldxw %r2, [%r1+8]\nldxw %r3, [%r1+0]\nmov %r4, %r2\nadd %r4, 8\nmov %r0, 0\njle %r3, %r4, +1\nldxdw %r0, [%r2+4]\nmov %r0, 0\nexit")),
         ("pkt past end", xdp("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 8\nmov %r0, 0\njgt %r4, %r3, +1\nexit\nldxb %r0, [%r4+0]\nexit")),
         ("spill links ids", sf("call 7\nstxdw [%r10-16], %r0\nstxw [%r10-24], %r0\nldxw %r2, [%r1+0]\nstxw [%r10-8], %r2\njgt %r0, 5, +1\nldxdw %r3, [%r10-16]\nmov %r0, 0\nldxdw %r0, [%r10-32]\nexit")),
+        ("ld_abs scratches its context", sf("mov %r6, %r1\nldabsw 0\nmov %r0, 0\nexit")),
+        ("static call enters the callee", sf("mov %r1, 1\ncall local sub\nexit\nsub:\nmov %r0, %r1\nexit")),
         ("safe after resume", sf("ldxw %r2, [%r1+0]\nmov %r0, 0\njeq %r2, 1, +1\nmov %r3, 1\nmov %r3, 1\nja +0\nmov %r0, %r3\njeq %r2, 2, +1\nmov %r4, 1\nmov %r0, 0\nexit")),
     ]);
     v
@@ -93,8 +96,8 @@ fn level1_log_matches_the_kernel() {
     let (n, of) = compare_at(1 | 4, false);
     eprintln!("level 1: {n} of {of} logs identical to the kernel's");
     assert!(
-        n * 100 >= of * 90,
-        "level 1: only {n} of {of} logs identical"
+        n * 100 >= of * 95,
+        "level 1: only {n} of {of} logs identical (114 of 115 measured; floor 95%)"
     );
 }
 
@@ -106,7 +109,7 @@ fn level2_log_matches_the_kernel() {
     let (n, of) = compare_at(2 | 4, true);
     eprintln!("level 2: {n} of {of} logs identical to the kernel's (without its liveness and precision lines)");
     assert!(
-        n * 100 >= of * 75,
-        "level 2: only {n} of {of} logs identical"
+        n * 100 >= of * 95,
+        "level 2: only {n} of {of} logs identical (114 of 115 measured; floor 95%)"
     );
 }

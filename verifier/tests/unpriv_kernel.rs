@@ -67,6 +67,11 @@ fn cases() -> Vec<(&'static str, Program)> {
         ("scalar then pointer at one insn", lk("mov %r3, %r0\nldxb %r1, [%r0+0]\nand %r1, 3\nldxb %r2, [%r0+1]\njeq %r2, 0, +1\nmov %r3, 5\nadd %r3, %r1")),
         // Speculative paths.
         ("known branch, bad dead side", sf("mov %r0, 0\njeq %r0, 0, +1\nldxdw %r0, [%r0+0]\nmov %r0, 0\nexit")),
+        // Spectre v4: a speculative path ends after a stack store that needs a barrier (a
+        // pointer stored, or bytes that were not data).
+        ("spill of a pointer on a dead side", sf("mov %r0, 0\njeq %r0, 0, +4\nstxdw [%r10-8], %r1\nmov %r2, 1\nmov %r3, 2\nmov %r0, 0\nmov %r0, 0\nexit")),
+        ("store over uninit stack on a dead side", sf("mov %r0, 0\njeq %r0, 0, +4\nstdw [%r10-8], 7\nmov %r2, 1\nmov %r3, 2\nmov %r0, 0\nmov %r0, 0\nexit")),
+        ("store over data on a dead side", sf("stdw [%r10-8], 0\nmov %r0, 0\njeq %r0, 0, +4\nstdw [%r10-8], 7\nmov %r2, 1\nmov %r3, 2\nmov %r0, 0\nmov %r0, 0\nexit")),
         ("bounded loop", sf("mov %r0, 0\nadd %r0, 1\njlt %r0, 4, -2\nmov %r0, 0\nexit")),
         ("loop with unknown bound", sf("call 7\nand %r0, 3\nadd %r0, 1\njlt %r0, 4, -2\nmov %r0, 0\nexit")),
         // Tail calls.
@@ -209,5 +214,76 @@ fn without_cap_bpf() {
     assert_eq!(
         verify(&j, &none).error.as_deref(),
         Some("program of this type cannot use helper bpf_jiffies64#118")
+    );
+}
+
+/// The kernel's verdict (accepted or not) and log at `level` with CAP_BPF alone.
+fn kernel_log_bpf_only(prog: &Program, maps: &[MapSpec], level: u32) -> Option<(bool, String)> {
+    let g = BpfOnly::new();
+    if !g.active() {
+        return None;
+    }
+    let ko = bpfbox_kernel_compare::load::KernelObject::from_programs(
+        std::slice::from_ref(prog),
+        maps,
+        &bpfbox_kernel_compare::load::LoadOptions {
+            log_level: level,
+            ..Default::default()
+        },
+    );
+    let p = &ko.programs[0];
+    Some((
+        p.verdict == bpfbox_kernel_compare::load::Verdict::Accepted,
+        p.log.clone(),
+    ))
+}
+
+/// Speculative paths in the level-2 log: `from X to Y (speculative execution):` where the
+/// walk takes one up, the same suffix on a `safe` line, and the error of an instruction a
+/// speculative path cannot execute, logged before the kernel recovers with a barrier (the
+/// program is still accepted), as the kernel prints them.
+#[test]
+fn speculative_paths_in_the_log_match_the_kernel() {
+    if !common::kernel() {
+        return;
+    }
+    let maps = maps();
+    let opts = Options {
+        maps: maps.clone(),
+        log_level: 2 | 4,
+        ..Options::default()
+    }
+    .with_privilege(Privilege::BpfOnly);
+    let (mut speculative, mut same) = (0, 0);
+    for (name, p) in cases() {
+        let Some((accepted, k)) = kernel_log_bpf_only(&p, &maps, 2 | 4) else {
+            return common::skip("cannot run a thread with CAP_BPF alone here");
+        };
+        if !k.contains("(speculative execution)") {
+            continue;
+        }
+        speculative += 1;
+        let v = verify(&p, &opts);
+        assert!(
+            accepted || !v.accepted,
+            "{name}: accepted where the kernel rejects"
+        );
+        let ours = v.log;
+        match bpfbox_verifier::log::compare::first_difference(&k, &ours, true) {
+            None => same += 1,
+            Some(d) => eprintln!(
+                "{name}: line {}:\n  kernel: {}\n  ours:   {}",
+                d.line, d.kernel, d.ours
+            ),
+        }
+    }
+    eprintln!("{same} of {speculative} logs with speculative paths identical");
+    assert!(
+        speculative >= 3,
+        "only {speculative} cases walk a speculative path"
+    );
+    assert_eq!(
+        same, speculative,
+        "only {same} of {speculative} logs with speculative paths identical"
     );
 }

@@ -11,7 +11,7 @@ pub mod runner;
 pub mod xlated;
 
 pub use annotations::{parse_spec, Expect, LoadMode, TestSpec};
-pub use parity::{Counts, Parity};
+pub use parity::{Counts, Parity, StateAgreement};
 pub use pattern::{match_in_order, MatchResult, Pattern};
 pub use runner::{
     Environment, Expected, RetvalComparison, RunValue, SelftestObject, Status, TestOutcome,

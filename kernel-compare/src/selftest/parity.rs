@@ -33,6 +33,50 @@ pub struct Counts {
     pub insns_within: usize,
     /// ... exactly equal.
     pub insns_equal: usize,
+    /// The state statistics of the tests both accept.
+    pub states_accept: StateAgreement,
+    /// The state statistics of the tests both reject.
+    pub states_reject: StateAgreement,
+}
+
+/// How many tests have each state statistic exactly equal to the kernel's.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct StateAgreement {
+    /// Tests where the kernel printed its statistics line.
+    pub judged: usize,
+    /// ... with the same `max_states_per_insn`.
+    pub max_states_per_insn: usize,
+    /// ... with the same `total_states`.
+    pub total_states: usize,
+    /// ... with the same `peak_states`.
+    pub peak_states: usize,
+    /// ... with the same `mark_read`.
+    pub mark_read: usize,
+}
+
+impl StateAgreement {
+    fn add(&mut self, t: &TestOutcome) {
+        let (Some(k), Some(b)) = (t.states, t.bpfbox_states) else {
+            return;
+        };
+        self.judged += 1;
+        self.max_states_per_insn += usize::from(k.max_states_per_insn == b.max_states_per_insn);
+        self.total_states += usize::from(k.total_states == b.total_states);
+        self.peak_states += usize::from(k.peak_states == b.peak_states);
+        self.mark_read += usize::from(k.mark_read == b.mark_read);
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "max_states_per_insn {n}/{j}, total_states {t}/{j}, peak_states {p}/{j}, \
+             mark_read {m}/{j}",
+            n = self.max_states_per_insn,
+            t = self.total_states,
+            p = self.peak_states,
+            m = self.mark_read,
+            j = self.judged
+        )
+    }
 }
 
 impl Counts {
@@ -77,6 +121,9 @@ impl Counts {
             (Verdict::Accepted, Verdict::Accepted) => {
                 self.same_verdict += 1;
                 self.both_accept += 1;
+                if t.oracle == Oracle::Kernel {
+                    self.states_accept.add(t);
+                }
                 if let (Some(kn), Some(bn)) = (t.processed_insns, t.bpfbox_processed_insns) {
                     if 2 * bn >= kn && bn <= 2 * kn {
                         self.insns_within += 1;
@@ -89,6 +136,9 @@ impl Counts {
             (Verdict::Rejected, Verdict::Rejected) => {
                 self.same_verdict += 1;
                 self.both_reject += 1;
+                if t.oracle == Oracle::Kernel {
+                    self.states_reject.add(t);
+                }
                 if same_error {
                     self.same_error += 1;
                 }
@@ -147,6 +197,16 @@ impl Counts {
             self.both_accept,
             self.insns_percent(),
             self.insns_equal
+        )
+    }
+
+    /// One line of the state statistics equal to the kernel's.
+    pub fn states_line(&self) -> String {
+        format!(
+            "bpfbox's verifier: state statistics equal to the kernel's on the tests both accept: \
+             {}; both reject: {}",
+            self.states_accept.text(),
+            self.states_reject.text()
         )
     }
 

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::load::{KernelObject, LoadOptions, Verdict};
 use crate::run::{bpfbox_can_test_run, kernel_can_test_run};
 use crate::sys::{self, TestRunIn};
+use crate::verifier_log::StateStats;
 
 /// The selftests' loader's verifier log buffer (`TEST_LOADER_LOG_BUF_SZ`).
 const LOG_BUF_SIZE: usize = 2 * 1024 * 1024;
@@ -183,6 +184,11 @@ pub struct TestOutcome {
     pub bpfbox_processed_insns: Option<u64>,
     /// `processed N insns`.
     pub processed_insns: Option<u64>,
+    /// The kernel's state statistics, when it printed its statistics line (every judged
+    /// load: a silent one is asked for the statistics alone).
+    pub states: Option<StateStats>,
+    /// bpfbox's verifier's state statistics.
+    pub bpfbox_states: Option<StateStats>,
     /// The first line of the log that says what is wrong (the last non-statistics line of
     /// a refusal), or why the kernel cannot say / why not run.
     pub first_error: Option<String>,
@@ -413,6 +419,7 @@ impl SelftestObject {
             log_level: 0,
             log_size: None,
             log_on_failure: false,
+            stats_when_silent: false,
             prog_flags: spec.prog_flags,
             programs: Some(programs),
         };
@@ -445,6 +452,8 @@ impl SelftestObject {
             bpfbox_unsupported: false,
             bpfbox_processed_insns: None,
             processed_insns: None,
+            states: None,
+            bpfbox_states: None,
             first_error: None,
             msgs: None,
             xlated: None,
@@ -536,6 +545,7 @@ impl SelftestObject {
             log_level: spec.log_level,
             log_size: Some(LOG_BUF_SIZE),
             log_on_failure: true,
+            stats_when_silent: true,
             prog_flags: spec.prog_flags,
             programs: Some(programs),
         };
@@ -564,6 +574,7 @@ impl SelftestObject {
             .stats
             .processed_insns
             .or(load.verified_insns.map(u64::from));
+        out.states = StateStats::of(&load.stats);
         out.first_error = load.reason.clone();
         out.log = load.log.clone();
         if !out.log.is_empty() && out.bpfbox.is_some() {
@@ -805,6 +816,7 @@ fn bpfbox_verify(
     out.bpfbox_error = crate::verify::error_line(&v);
     out.bpfbox_unsupported = v.unsupported;
     out.bpfbox_processed_insns = Some(v.stats.processed_insns);
+    out.bpfbox_states = Some(StateStats::of_verdict(&v.stats));
     out.bpfbox_log = v.log;
 }
 

@@ -299,13 +299,13 @@ fn mov(
                             format!("R{r} sign-extension part of pointer"),
                         ));
                     }
-                    Reg::unknown()
+                    unknown_of_width(width)
                 }
                 (Width::W32, _, true) => {
                     if !env.privileged() {
                         return Err(Reject::at(pc, format!("R{r} partial copy of pointer")));
                     }
-                    Reg::unknown()
+                    unknown_of_width(width)
                 }
                 (_, _, true) => unreachable_pointer_mov(pc)?,
                 (_, _, false) => {
@@ -336,6 +336,13 @@ fn mov(
     };
     *st.reg_mut(dst) = out;
     Ok(())
+}
+
+/// An unknown scalar as a move of `width` leaves it: a 32-bit move zero-extends.
+fn unknown_of_width(width: Width) -> Reg {
+    let mut v = Scalar::unknown();
+    v.alu(AluOp::Mov, width, &Scalar::unknown());
+    Reg::scalar(v)
 }
 
 /// `assign_scalar_id_before_mov` on register `r` when `keeps` says its copy is the same

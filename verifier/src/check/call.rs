@@ -163,10 +163,20 @@ pub fn call(
         mapfunc::check(spec.map_type, id, name, env.prog.prog_type, attach)
             .map_err(|m| Reject::at(pc, m))?;
     }
+    // A lookup at a constant index of an array cannot fail.
+    let in_bounds = name == "bpf_map_lookup_elem"
+        && env.bpf_capable()
+        && meta.map.is_some_and(|m| {
+            super::map_key::of_array(&env.opts.maps, m, st, st.reg(2))
+                .is_some_and(|(k, _)| k < env.opts.maps[m].max_entries as u64)
+        });
     for r in 1..=5 {
         *st.reg_mut(r) = Reg::not_init();
     }
     let mut r0 = ret(env, pc, fp, name, &meta)?;
+    if in_bounds && r0.ty == RegType::MapValue {
+        r0.maybe_null = false;
+    }
     if r0.maybe_null {
         r0.id = env.new_id();
     }

@@ -197,7 +197,7 @@ pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
     let callee = st.frames.pop().expect("a callback frame");
     let back = callee.callsite;
     env.log
-        .returned(&callee, st.cur(), pc, back, &env.opts.maps);
+        .returned(&callee, st.cur(), &st.refs, pc, back, &env.opts.maps);
     Ok(Flow::CallbackReturn(back))
 }
 

@@ -43,6 +43,9 @@ pub struct Spec {
     /// Instructions a speculative path failed at (`nospec`): later speculative paths stop
     /// there.
     pub nospec: Vec<usize>,
+    /// Stack stores that get a barrier after them (`nospec_result`, Spectre v4): a
+    /// speculative path ends once it has executed one.
+    pub nospec_result: Vec<usize>,
     /// Whether the path being walked is speculative.
     pub speculative: bool,
     /// The map each `bpf_tail_call` was first seen with, and whether another path brought
@@ -101,6 +104,11 @@ impl Spec {
     /// Whether a speculative path stops at `pc`.
     pub fn stops_at(&self, pc: usize) -> bool {
         self.nospec.contains(&pc)
+    }
+
+    /// Whether a speculative path ends after executing instruction `pc`.
+    pub fn stops_after(&self, pc: usize) -> bool {
+        self.nospec_result.contains(&pc)
     }
 }
 

@@ -62,8 +62,12 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize, imm: i32) -> Result<Fl
     }
     st.frames.push(callee);
     let n = st.frames.len();
-    env.log
-        .call(&st.frames[n - 2], &st.frames[n - 1], &env.opts.maps);
+    env.log.call(
+        &st.frames[n - 2],
+        &st.frames[n - 1],
+        &st.refs,
+        &env.opts.maps,
+    );
     Ok(Flow::Next(start))
 }
 
@@ -79,7 +83,7 @@ pub fn exit(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
     let back = callee.callsite + 1;
     st.cur_mut().regs[0] = r0.clone();
     env.log
-        .returned(&callee, st.cur(), pc, back, &env.opts.maps);
+        .returned(&callee, st.cur(), &st.refs, pc, back, &env.opts.maps);
     Ok(Flow::Next(back))
 }
 

@@ -8,7 +8,7 @@ use bpfbox_vm::maps::spec::MapType;
 use bpfbox_vm::ProgType;
 
 use super::jmp::for_each_reg;
-use super::read;
+use super::{read, Flow};
 use crate::domain::ScalarDomain;
 use crate::error::{Reject, Result};
 use crate::explore::Env;
@@ -166,4 +166,24 @@ pub fn call(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<()> {
         }
     });
     Ok(())
+}
+
+/// Where the walk goes after a tail call at `pc`. In a subprogram, a tail call that
+/// succeeds ends the whole call chain: the path returns from the subprogram with an unknown
+/// R0 (the target's return value), and the failed tail call's fall-through is explored
+/// later, R0 not set (a tail call returns nothing).
+pub fn after(env: &mut Env<'_>, st: &mut State, pc: usize) -> Result<Flow> {
+    if st.frames.len() == 1 {
+        return Ok(Flow::Next(pc + 1));
+    }
+    let failed = Box::new(st.clone());
+    *st.reg_mut(0) = Reg::unknown();
+    Ok(match super::subprog::exit(env, st, pc)? {
+        Flow::Next(back) => Flow::Branch {
+            taken: failed,
+            target: pc + 1,
+            fall: back,
+        },
+        other => other,
+    })
 }

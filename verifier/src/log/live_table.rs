@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use bpfbox_vm::disasm::{insn_text, DisasmOptions, Syntax};
-use bpfbox_vm::isa::{Insn, RawInsn};
+use bpfbox_vm::isa::{Insn, LdImm64Kind, RawInsn};
 
 /// The table for `insns`, given the live registers before each slot (bit `r` for `rR`) and
 /// each slot's loop number (0 outside loops). Missing entries count as empty.
@@ -29,6 +29,14 @@ pub fn live_table(insns: &[RawInsn], live: &[u16], scc: &[u32]) -> String {
             });
         }
         let (text, slots) = match Insn::decode(insns, pc) {
+            // The kernel's log has no name for a function's address: the raw immediate.
+            Ok(
+                insn @ Insn::LdImm64 {
+                    dst,
+                    kind: LdImm64Kind::Func,
+                    imm,
+                },
+            ) => (format!("r{dst} = 0x{imm:x}"), insn.slots()),
             Ok(insn) => (
                 insn_text(&insn, pc, Syntax::Kernel, &DisasmOptions::default()),
                 insn.slots(),

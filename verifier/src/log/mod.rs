@@ -14,7 +14,6 @@
 pub mod compare;
 pub mod linfo;
 pub mod live_table;
-pub mod prototype;
 pub mod scratch;
 pub mod state;
 
@@ -26,7 +25,7 @@ use bpfbox_vm::maps::spec::MapSpec;
 use bpfbox_vm::program::LineInfo;
 
 use crate::options::Stats;
-use crate::state::{Frame, State};
+use crate::state::{Frame, Refs, State};
 use state::Scratched;
 
 /// `BPF_LOG_LEVEL1`: instructions, states at branch points, errors.
@@ -59,6 +58,8 @@ pub struct Log {
     prev_insn: Option<usize>,
     /// The error is already in the log (an infinite loop prints states after it).
     error_written: bool,
+    /// The path being walked is one only a mispredicting CPU takes.
+    speculative: bool,
 }
 
 impl Log {
@@ -97,6 +98,11 @@ impl Log {
         self.buf.push('\n');
     }
 
+    /// Appends text made of whole lines.
+    pub fn text_block(&mut self, s: &str) {
+        self.buf.push_str(s);
+    }
+
     /// Goes back to `pos`, forgetting what followed.
     fn reset(&mut self, pos: usize) {
         if pos < self.buf.len() && self.buf.is_char_boundary(pos) {
@@ -116,9 +122,18 @@ impl Log {
             let _ = write!(self.buf, "{pc}:");
         }
         let fr = st.cur();
-        let text = state::frame_text(fr, false, &self.scratched, maps);
+        let text = state::frame_text(fr, &st.refs, false, &self.scratched, maps);
         self.buf.push_str(&text);
         self.scratched = Scratched::default();
+    }
+
+    /// Output the kernel prints at level 2 between an instruction and the state after it
+    /// (precision backtracking's `mark_precise:` lines, which this log leaves out): the
+    /// state then goes on a line of its own, as in the kernel's log.
+    pub fn detach(&mut self) {
+        if self.verbose() {
+            self.prev_log_pos = 0;
+        }
     }
 
     /// Instruction `pc` was found equivalent to a state already verified.
@@ -128,7 +143,8 @@ impl Log {
         }
         if self.resumed {
             let prev = self.prev_insn.map_or(-1, |p| p as i64);
-            let _ = writeln!(self.buf, "\nfrom {prev} to {pc}: safe");
+            let spec = self.spec_suffix();
+            let _ = writeln!(self.buf, "\nfrom {prev} to {pc}{spec}: safe");
         } else {
             let _ = writeln!(self.buf, "{pc}: safe");
         }
@@ -151,8 +167,9 @@ impl Log {
         }
         if self.verbose() && self.resumed {
             let prev = self.prev_insn.map_or(-1, |p| p as i64);
-            let _ = write!(self.buf, "\nfrom {prev} to {pc}:");
-            let text = state::frame_text(st.cur(), true, &self.scratched, maps);
+            let spec = self.spec_suffix();
+            let _ = write!(self.buf, "\nfrom {prev} to {pc}{spec}:");
+            let text = state::frame_text(st.cur(), &st.refs, true, &self.scratched, maps);
             self.buf.push_str(&text);
             self.resumed = false;
         }
@@ -195,27 +212,40 @@ impl Log {
         self.scratched = Scratched::ALL;
     }
 
-    /// A pending branch pushed at log position `pos` from instruction `from` resumes.
-    pub fn resume(&mut self, pos: usize, from: usize) {
+    /// A pending branch pushed at log position `pos` from instruction `from` resumes
+    /// (`speculative`: a path only a mispredicting CPU takes).
+    pub fn resume(&mut self, pos: usize, from: usize, speculative: bool) {
         if !self.verbose() {
             self.reset(pos);
         }
         self.resumed = true;
         self.prev_insn = Some(from);
+        self.speculative = speculative;
+    }
+
+    /// What the kernel adds to `from X to Y` on a speculative path.
+    fn spec_suffix(&self) -> &'static str {
+        if self.speculative {
+            " (speculative execution)"
+        } else {
+            ""
+        }
     }
 
     /// A BPF-to-BPF call entered `callee` (`caller:` / `callee:` with both full frames).
-    pub fn call(&mut self, caller: &Frame, callee: &Frame, maps: &[MapSpec]) {
+    pub fn call(&mut self, caller: &Frame, callee: &Frame, refs: &Refs, maps: &[MapSpec]) {
         if !self.on() {
             return;
         }
+        // Entering the callee sets up its frame pointer, which its first state shows.
+        self.scratched.regs |= 1 << 10;
         let all = Scratched::ALL;
         self.buf.push_str("caller:\n");
         self.buf
-            .push_str(&state::frame_text(caller, true, &all, maps));
+            .push_str(&state::frame_text(caller, refs, true, &all, maps));
         self.buf.push_str("callee:\n");
         self.buf
-            .push_str(&state::frame_text(callee, true, &all, maps));
+            .push_str(&state::frame_text(callee, refs, true, &all, maps));
     }
 
     /// A subprogram returned from instruction `exit_pc` to the caller at `to`
@@ -225,6 +255,7 @@ impl Log {
         &mut self,
         callee: &Frame,
         caller: &Frame,
+        refs: &Refs,
         exit_pc: usize,
         to: usize,
         maps: &[MapSpec],
@@ -233,10 +264,10 @@ impl Log {
             let all = Scratched::ALL;
             self.buf.push_str("returning from callee:\n");
             self.buf
-                .push_str(&state::frame_text(callee, true, &all, maps));
+                .push_str(&state::frame_text(callee, refs, true, &all, maps));
             let _ = writeln!(self.buf, "to caller at {to}:");
             self.buf
-                .push_str(&state::frame_text(caller, true, &all, maps));
+                .push_str(&state::frame_text(caller, refs, true, &all, maps));
         }
         self.resumed = true;
         self.prev_insn = Some(exit_pc);
@@ -259,11 +290,17 @@ impl Log {
         let all = Scratched::ALL;
         let frame = cur.frames.len() - 1;
         self.buf.push_str("cur state:");
-        self.buf
-            .push_str(&state::frame_text(&cur.frames[frame], true, &all, maps));
+        self.buf.push_str(&state::frame_text(
+            &cur.frames[frame],
+            &cur.refs,
+            true,
+            &all,
+            maps,
+        ));
         self.buf.push_str("old state:");
         if let Some(f) = old.frames.get(frame) {
-            self.buf.push_str(&state::frame_text(f, true, &all, maps));
+            self.buf
+                .push_str(&state::frame_text(f, &old.refs, true, &all, maps));
         } else {
             self.buf.push('\n');
         }
@@ -323,13 +360,13 @@ mod tests {
     fn call_and_return_print_both_frames() {
         let mut st = two_frames();
         let mut log = Log::new(LEVEL1);
-        log.call(&st.frames[0], &st.frames[1], &[]);
+        log.call(&st.frames[0], &st.frames[1], &st.refs, &[]);
         assert_eq!(
             log.text(),
             "caller:\n R1=ctx() R10=fp0\ncallee:\n frame1: R1=ctx() R10=fp0\n"
         );
         let mut log = Log::new(LEVEL1);
-        log.returned(&st.frames[1], &st.frames[0], 7, 4, &[]);
+        log.returned(&st.frames[1], &st.frames[0], &st.refs, 7, 4, &[]);
         assert_eq!(
             log.text(),
             "returning from callee:\n frame1: R1=ctx() R10=fp0\nto caller at 4:\n R1=ctx() R10=fp0\n"
@@ -337,7 +374,7 @@ mod tests {
         // A pointer into the caller's stack, seen from the callee.
         st.frames[1].regs[2] = st.frames[0].regs[10].clone();
         st.frames[1].regs[2].off = -8;
-        let text = state::frame_text(&st.frames[1], true, &Scratched::ALL, &[]);
+        let text = state::frame_text(&st.frames[1], &st.refs, true, &Scratched::ALL, &[]);
         assert_eq!(text, " frame1: R1=ctx() R2=fp[0]-8 R10=fp0\n");
     }
 

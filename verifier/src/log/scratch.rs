@@ -83,6 +83,11 @@ pub fn of_insn(insn: &Insn, st: &State) -> Scratched {
             if let Insn::LdInd { src, .. } | Insn::Callx { reg: src } = insn {
                 s.reg(*src);
             }
+            match insn {
+                // The implicit context operand.
+                Insn::LdAbs { .. } | Insn::LdInd { .. } => s.reg(6),
+                _ => {}
+            }
         }
         Insn::Ja { .. } | Insn::MayGoto { .. } | Insn::Exit { .. } => {}
     }

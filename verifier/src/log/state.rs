@@ -6,7 +6,7 @@ use std::fmt::Write;
 use bpfbox_vm::maps::spec::MapSpec;
 
 use crate::domain::{print, Bounds, ScalarDomain};
-use crate::state::{Byte, Frame, Reg, RegType};
+use crate::state::{Byte, Frame, Refs, Reg, RegType};
 
 /// Longest object name the kernel keeps (`BPF_OBJ_NAME_LEN` less the NUL).
 const OBJ_NAME_MAX: usize = 15;
@@ -98,6 +98,9 @@ pub fn reg_text(reg: &Reg, frameno: u32, maps: &[MapSpec]) -> String {
     if reg.id != 0 {
         item(&mut out, &format!("id={}", reg.id));
     }
+    if reg.ref_obj_id != 0 {
+        item(&mut out, &format!("ref_obj_id={}", reg.ref_obj_id));
+    }
     if matches!(
         reg.ty,
         RegType::MapPtr | RegType::MapKey | RegType::MapValue
@@ -150,7 +153,13 @@ pub fn reg_text(reg: &Reg, frameno: u32, maps: &[MapSpec]) -> String {
 
 /// One frame's state: every live register and stack slot when `all`, else only those in
 /// `scratched`; ends with a newline (`print_verifier_state`).
-pub fn frame_text(fr: &Frame, all: bool, scratched: &Scratched, maps: &[MapSpec]) -> String {
+pub fn frame_text(
+    fr: &Frame,
+    refs: &Refs,
+    all: bool,
+    scratched: &Scratched,
+    maps: &[MapSpec],
+) -> String {
     let mut out = String::new();
     if fr.frameno != 0 {
         let _ = write!(out, " frame{}:", fr.frameno);
@@ -186,6 +195,10 @@ pub fn frame_text(fr: &Frame, all: bool, scratched: &Scratched, maps: &[MapSpec]
         } else {
             let _ = write!(out, " fp{off}={letters}");
         }
+    }
+    // The references the path holds, whatever was scratched.
+    for (i, r) in refs.list.iter().enumerate() {
+        let _ = write!(out, "{}{}", if i == 0 { " refs=" } else { "," }, r.id);
     }
     if fr.in_callback {
         out.push_str(" cb");

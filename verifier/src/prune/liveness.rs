@@ -74,8 +74,9 @@ fn effect(insns: &[RawInsn], pc: usize) -> Effect {
             o if o.fetches() => (bit(dst) | bit(src), bit(src), [fall, None]),
             _ => (bit(dst) | bit(src), 0, [fall, None]),
         },
-        Insn::LdAbs { .. } => (bit(6), CALLER_SAVED, [fall, None]),
-        Insn::LdInd { src, .. } => (bit(6) | bit(src), CALLER_SAVED, [fall, None]),
+        // The kernel keeps its defaults for legacy packet loads: every register used,
+        // none defined.
+        Insn::LdAbs { .. } | Insn::LdInd { .. } => (ALL, 0, [fall, None]),
         Insn::Ja { off, .. } => (0, 0, [target(pc, off as i64), None]),
         Insn::MayGoto { off } => (0, 0, [fall, target(pc, off as i64)]),
         Insn::Jmp { dst, src, off, .. } => {

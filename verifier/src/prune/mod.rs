@@ -11,8 +11,10 @@ pub mod idmap;
 pub mod liveness;
 pub mod precision;
 pub mod regsafe;
+pub mod scc;
 pub mod sites;
 pub mod stacksafe;
+pub mod store;
 
 use crate::state::{Reg, State};
 use idmap::IdMap;
@@ -44,6 +46,8 @@ pub struct Cmp<'a> {
     pub live: &'a [u16],
     /// The instruction both states are at.
     pub insn: usize,
+    /// `explore_alu_limits`: scalars must be equal (see [`mod@regsafe`]).
+    pub exact_scalars: bool,
 }
 
 /// The registers of frame `i` of `st` that are compared: those live before the state's
@@ -77,6 +81,7 @@ pub fn states_equal(old: &State, cur: &State, exact: Exact, cmp: Cmp<'_>) -> boo
     let stacks = StackCmp {
         allow_uninit: cmp.allow_uninit_stack,
         precision: cmp.precision,
+        exact_scalars: cmp.exact_scalars,
     };
     old.frames
         .iter()
@@ -88,7 +93,8 @@ pub fn states_equal(old: &State, cur: &State, exact: Exact, cmp: Cmp<'_>) -> boo
             o.callback_depth <= c.callback_depth
                 && o.callsite == c.callsite
                 && o.regs.iter().zip(&c.regs).enumerate().all(|(r, (ro, rc))| {
-                    live & (1 << r) == 0 || regsafe(ro, rc, &mut ids, exact, cmp.precision)
+                    live & (1 << r) == 0
+                        || regsafe(ro, rc, &mut ids, exact, cmp.precision, cmp.exact_scalars)
                 })
                 && stacks.safe(&o.stack, &c.stack, &mut ids, exact)
         })

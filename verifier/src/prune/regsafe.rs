@@ -48,7 +48,18 @@ pub fn scalar_links_compatible(old: &Reg, cur: &Reg) -> bool {
 
 /// `regsafe`. `precision` says whether precision marks are tracked: without them every
 /// scalar counts as precise, which only prunes less.
-pub fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap, exact: Exact, precision: bool) -> bool {
+///
+/// `exact_scalars` is the walk's `explore_alu_limits`: scalars, precise or not, must then be
+/// the same value (up to a renaming of ids), so that every path's pointer-arithmetic mask is
+/// seen; the rest of the comparison is unchanged.
+pub fn regsafe(
+    old: &Reg,
+    cur: &Reg,
+    ids: &mut IdMap,
+    exact: Exact,
+    precision: bool,
+    exact_scalars: bool,
+) -> bool {
     if exact == Exact::Exact {
         return regs_exact(old, cur, ids);
     }
@@ -64,6 +75,11 @@ pub fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap, exact: Exact, precision: b
     match old.ty {
         RegType::NotInit => true,
         RegType::Scalar => {
+            if exact_scalars {
+                return same_fields(old, cur)
+                    && old.val == cur.val
+                    && ids.check_scalar(old.full_id(), cur.full_id());
+            }
             if precision && !old.precise && exact == Exact::Not {
                 return true;
             }
@@ -117,39 +133,100 @@ mod tests {
     fn scalars_need_inclusion_only_when_precise() {
         let mut old = range(0, 10);
         let cur = range(3, 20);
-        assert!(regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        assert!(regsafe(
+            &old,
+            &cur,
+            &mut IdMap::new(0),
+            Exact::Not,
+            true,
+            false
+        ));
         old.precise = true;
-        assert!(!regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        assert!(!regsafe(
+            &old,
+            &cur,
+            &mut IdMap::new(0),
+            Exact::Not,
+            true,
+            false
+        ));
         assert!(regsafe(
             &old,
             &range(3, 5),
             &mut IdMap::new(0),
             Exact::Not,
-            true
+            true,
+            false
         ));
         // Without precision tracking every scalar is compared.
         old.precise = false;
-        assert!(!regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, false));
+        assert!(!regsafe(
+            &old,
+            &cur,
+            &mut IdMap::new(0),
+            Exact::Not,
+            false,
+            false
+        ));
+    }
+
+    /// `explore_alu_limits`: an imprecise scalar no longer stands for any other.
+    #[test]
+    fn exact_scalars_compare_imprecise_values() {
+        let old = range(0, 15);
+        assert!(regsafe(
+            &old,
+            &range(3, 5),
+            &mut IdMap::new(0),
+            Exact::Not,
+            true,
+            false
+        ));
+        assert!(!regsafe(
+            &old,
+            &range(3, 5),
+            &mut IdMap::new(0),
+            Exact::Not,
+            true,
+            true
+        ));
+        assert!(regsafe(
+            &old,
+            &range(0, 15),
+            &mut IdMap::new(0),
+            Exact::Not,
+            true,
+            true
+        ));
     }
 
     #[test]
     fn not_init_old_accepts_anything_unless_range_within() {
         let old = Reg::not_init();
         let cur = range(0, 1);
-        assert!(regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        assert!(regsafe(
+            &old,
+            &cur,
+            &mut IdMap::new(0),
+            Exact::Not,
+            true,
+            false
+        ));
         assert!(!regsafe(
             &old,
             &cur,
             &mut IdMap::new(0),
             Exact::RangeWithin,
-            true
+            true,
+            false
         ));
         assert!(regsafe(
             &old,
             &old,
             &mut IdMap::new(0),
             Exact::RangeWithin,
-            true
+            true,
+            false
         ));
     }
 
@@ -159,9 +236,23 @@ mod tests {
         old.range = 8;
         let mut cur = old.clone();
         cur.range = 4;
-        assert!(!regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        assert!(!regsafe(
+            &old,
+            &cur,
+            &mut IdMap::new(0),
+            Exact::Not,
+            true,
+            false
+        ));
         cur.range = 14;
-        assert!(regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        assert!(regsafe(
+            &old,
+            &cur,
+            &mut IdMap::new(0),
+            Exact::Not,
+            true,
+            false
+        ));
     }
 
     #[test]
@@ -170,6 +261,13 @@ mod tests {
         old.maybe_null = true;
         old.id = 1;
         let cur = Reg::pointer(RegType::MapValue);
-        assert!(!regsafe(&old, &cur, &mut IdMap::new(0), Exact::Not, true));
+        assert!(!regsafe(
+            &old,
+            &cur,
+            &mut IdMap::new(0),
+            Exact::Not,
+            true,
+            false
+        ));
     }
 }

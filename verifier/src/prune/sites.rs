@@ -13,6 +13,9 @@ use bpfbox_vm::{ProgType, Program};
 use super::precision::{linked, Entry, Linked};
 use crate::state::{Byte, Reg, RegType, Stack, State};
 
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: i32 = 12;
+
 /// What was learned about an instruction before its step.
 #[derive(Debug, Default)]
 pub struct Pre {
@@ -20,6 +23,8 @@ pub struct Pre {
     pub precise: u16,
     /// Registers to make precise if the branch is decided (`is_branch_taken` answered).
     pub if_decided: u16,
+    /// A stack slot (frame, index) to make precise: an array map's constant key.
+    pub precise_slot: Option<(usize, usize)>,
     /// A fixed-offset stack access: (frame, slot, offset, size).
     stack: Option<(usize, usize, i32, u32)>,
     /// The access reads a spilled register back (`INSN_F_STACK_ACCESS` on a fill).
@@ -292,9 +297,38 @@ pub fn before(
                     }
                 }
             }
+            // `get_constant_map_key`: an array's constant key spilled on the stack.
+            if let Some(p) = u32::try_from(id).ok().and_then(default_proto) {
+                let key = p
+                    .used_args()
+                    .iter()
+                    .position(|a| ArgKind::of(a) == ArgKind::PtrToMapKey);
+                let map = st.reg(1);
+                if let (Some(k), RegType::MapPtr) = (key, map.ty) {
+                    let key = st.reg(k as u8 + 1);
+                    if let Some((_, slot)) = crate::check::map_key::of_array(maps, map.map, st, key)
+                    {
+                        pre.precise_slot = slot;
+                    }
+                }
+            }
             if id == crate::check::callback::LOOP {
                 // `bpf_loop`'s iterations end by its count.
                 pre.precise |= scalar_bit(st, 1);
+            }
+            if id == TAIL_CALL {
+                // `record_func_key`: a constant index within the program array is
+                // remembered for the JIT's direct jump, so it must keep its value.
+                let (map, key) = (st.reg(2), st.reg(3));
+                let max = (map.ty == RegType::MapPtr)
+                    .then(|| maps.get(map.map))
+                    .flatten()
+                    .map(|m| m.max_entries as u64);
+                if let (Some(max), Some(v)) = (max, key.val_const()) {
+                    if key.ty == RegType::Scalar && v < max {
+                        pre.precise |= scalar_bit(st, 3);
+                    }
+                }
             }
         }
         Insn::Exit { .. }
@@ -395,8 +429,9 @@ pub fn after(
     after: &State,
     insn: &Insn,
     branched: bool,
-) -> (Option<Entry>, u16) {
+) -> (Option<Entry>, u16, Option<(usize, usize)>) {
     let mut precise = pre.precise;
+    let slot = pre.precise_slot;
     let mut e = Entry::new(pc, prev);
     let mut record = false;
     match insn {
@@ -437,5 +472,5 @@ pub fn after(
         }
         _ => {}
     }
-    (record.then_some(e), precise)
+    (record.then_some(e), precise, slot)
 }

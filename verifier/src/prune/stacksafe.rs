@@ -14,6 +14,8 @@ pub struct StackCmp {
     pub allow_uninit: bool,
     /// Whether scalar precision marks are tracked (see [`regsafe`]).
     pub precision: bool,
+    /// Scalars must be equal (`explore_alu_limits`, see [`regsafe`]).
+    pub exact_scalars: bool,
 }
 
 /// A spill of a whole 64-bit scalar (`is_spilled_scalar_reg64`).
@@ -66,7 +68,7 @@ impl StackCmp {
                 scalar_for_slot(os, self.allow_uninit),
                 scalar_for_slot(cs, self.allow_uninit),
             ) {
-                if !regsafe(&o, &c, ids, exact, self.precision) {
+                if !regsafe(&o, &c, ids, exact, self.precision, self.exact_scalars) {
                     return false;
                 }
                 i = spi * 8 + 8;
@@ -83,7 +85,14 @@ impl StackCmp {
             }
             if b == 7
                 && ob == Byte::Spill
-                && !regsafe(&os.spilled, &cs.spilled, ids, exact, self.precision)
+                && !regsafe(
+                    &os.spilled,
+                    &cs.spilled,
+                    ids,
+                    exact,
+                    self.precision,
+                    self.exact_scalars,
+                )
             {
                 return false;
             }

@@ -268,3 +268,16 @@ pub fn load_c(
     std::fs::remove_dir_all(&dir).ok();
     Some(loaded)
 }
+
+/// The kernel's `processed N insns` for `prog` with `maps` (at log level 4).
+pub fn kernel_processed(prog: &Program, maps: &[MapSpec]) -> Option<u64> {
+    let ko = KernelObject::from_programs(
+        std::slice::from_ref(prog),
+        maps,
+        &LoadOptions {
+            log_level: 4,
+            ..LoadOptions::default()
+        },
+    );
+    bpfbox_kernel_compare::verifier_log::VerifierStats::parse(&ko.programs[0].log).processed_insns
+}

@@ -40,6 +40,9 @@ pub fn cases() -> Vec<(&'static str, Program)> {
         ("read uninit r2", sf("mov %r0, %r2\nexit")),
         ("add uninit", sf("mov %r0, 0\nadd %r0, %r3\nexit")),
         ("return ctx pointer", sf("mov %r0, %r1\nexit")),
+        // One load through the context on one path and the stack on another.
+        ("ctx or stack through one load", sf("stdw [%r10-8], 0\nmov %r2, %r10\nadd %r2, -8\nldxw %r3, [%r1+0]\njeq %r3, 0, +1\nmov %r2, %r1\nldxw %r0, [%r2+0]\nexit")),
+        ("map value or stack through one load", program(ProgType::SocketFilter, asm(&(lookup(0) + "jeq %r0, 0, +6\nldxw %r3, [%r0+0]\nmov %r2, %r10\nadd %r2, -8\njeq %r3, 0, +1\nmov %r2, %r0\nldxw %r0, [%r2+0]\nmov %r0, 0\nexit")))),
         // ALU.
         ("div by zero imm", sf("mov %r0, 1\ndiv %r0, 0\nexit")),
         ("mod32 by zero imm", sf("mov %r0, 1\nmod32 %r0, 0\nexit")),

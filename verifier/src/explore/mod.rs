@@ -16,7 +16,10 @@ use crate::options::{
 };
 use crate::prune;
 use crate::prune::precision::{self, Chain, Entry, Request, Segment};
+use crate::prune::store::{self, Checkpoint, Counters, Store};
 use crate::state::State;
+
+mod visit;
 
 /// Most instructions processed over all paths (`BPF_COMPLEXITY_LIMIT_INSNS`).
 pub const INSN_LIMIT: u64 = 1_000_000;
@@ -49,6 +52,8 @@ pub struct Env<'a> {
     pub fastcall: crate::fastcall::Fastcall,
     /// Registers live before each instruction ([`prune::liveness::live_regs_before`]).
     pub live_regs: Vec<u16>,
+    /// The pointer type each load or store first went through (`insn_aux_data.ptr_type`).
+    pub ptr_types: Vec<Option<crate::state::RegType>>,
 }
 
 impl Env<'_> {
@@ -68,27 +73,6 @@ impl Env<'_> {
     pub fn bpf_capable(&self) -> bool {
         self.opts.bpf_capable
     }
-}
-
-/// A saved state (`struct bpf_verifier_state_list` entry) and the bookkeeping that says
-/// whether every path through it has been explored.
-struct Checkpoint {
-    state: State,
-    parent: Option<usize>,
-    /// Paths through this checkpoint still being explored.
-    branches: u32,
-    /// Later arrivals it pruned.
-    hits: u32,
-    /// Later arrivals it did not prune (counted when a new state was due).
-    misses: u32,
-    /// Dead registers already forgotten (`cleaned`).
-    cleaned: bool,
-    /// Saved on a speculative path: it cannot stand for an architectural one.
-    speculative: bool,
-    /// The stretch of path from the previous checkpoint, for precision backtracking.
-    seg: Segment,
-    /// The instruction it was saved at.
-    pc: usize,
 }
 
 /// The saved states as precision backtracking walks them.
@@ -143,7 +127,11 @@ pub fn run(
             opts.flags,
         ),
         live_regs: prune::liveness::live_regs_before(&prog.insns),
+        ptr_types: vec![None; prog.insns.len()],
     };
+    if let Some(m) = global::main_message(&env) {
+        env.log.line(&m);
+    }
     let r = walk_all(&mut env, stats)
         .and_then(|()| {
             env.fastcall.shrink(&mut env.stack_depth);
@@ -177,9 +165,11 @@ fn walk_all(env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
     let insns = env.prog.insns.as_slice();
     let state_freq = (env.prog.prog_flags | env.opts.flags) & BPF_F_TEST_STATE_FREQ != 0;
     check::tail_call::check_subprogs(env)?;
-    let mut main = Walker::new(insns);
+    let loops = store::loops(insns);
+    let mut counters = Counters::default();
+    let mut main = Walker::new(insns, loops.clone());
     main.state_freq = state_freq;
-    main.walk(env, stats, State::entry(), 0)?;
+    main.walk(env, stats, &mut counters, State::entry(), 0)?;
     let mut verified = vec![false; env.cfg.subprogs.len()];
     #[allow(clippy::needless_range_loop)] // `verified` is written inside the loop body
     loop {
@@ -190,19 +180,9 @@ fn walk_all(env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
             }
             let start = env.cfg.subprogs[k];
             let st = global::entry_state(env, start, k)?;
-            let mut w = Walker::new(insns);
+            let mut w = Walker::new(insns, loops.clone());
             w.state_freq = state_freq;
-            w.processed = stats.processed_insns;
-            let (states, peak, most) = (
-                stats.total_states,
-                stats.peak_states,
-                stats.max_states_per_insn,
-            );
-            let r = w.walk(env, stats, st, start);
-            stats.total_states += states;
-            stats.peak_states = stats.peak_states.max(peak);
-            stats.max_states_per_insn = stats.max_states_per_insn.max(most);
-            r?;
+            w.walk(env, stats, &mut counters, st, start)?;
             if env.opts.log_level >= 1 {
                 let name = global::name(env, k);
                 env.log.line(&format!(
@@ -219,16 +199,8 @@ fn walk_all(env: &mut Env<'_>, stats: &mut Stats) -> Result<()> {
 }
 
 struct Walker {
-    checkpoints: Vec<Checkpoint>,
-    at: Vec<Vec<usize>>,
+    store: Store,
     pending: Vec<Pending>,
-    processed: u64,
-    jmps: u64,
-    prev_processed: u64,
-    prev_jmps: u64,
-    peak: u64,
-    live: u64,
-    max_per_insn: u64,
     /// Registers live before each instruction.
     live_regs: Vec<u16>,
     /// `BPF_F_TEST_STATE_FREQ`: a checkpoint at every prune point.
@@ -242,19 +214,10 @@ struct Walker {
 }
 
 impl Walker {
-    fn new(insns: &[bpfbox_vm::isa::RawInsn]) -> Walker {
-        let n = insns.len();
+    fn new(insns: &[bpfbox_vm::isa::RawInsn], loops: Vec<u32>) -> Walker {
         Walker {
-            checkpoints: Vec::new(),
-            at: vec![Vec::new(); n],
+            store: Store::new(insns.len(), loops, Counters::default()),
             pending: Vec::new(),
-            processed: 0,
-            jmps: 0,
-            prev_processed: 0,
-            prev_jmps: 0,
-            peak: 0,
-            live: 0,
-            max_per_insn: 0,
             live_regs: Vec::new(),
             seg: Segment::default(),
             stack_live: prune::liveness::StackLive::new(insns),
@@ -263,258 +226,23 @@ impl Walker {
         }
     }
 
-    /// One path ended (exit or pruned): release its checkpoints whose every path is done.
-    fn path_done(&mut self, mut parent: Option<usize>) {
-        while let Some(p) = parent {
-            let c = &mut self.checkpoints[p];
-            c.branches -= 1;
-            if c.branches > 0 {
-                break;
-            }
-            parent = c.parent;
-        }
-    }
-
-    /// The kernel's `is_state_visited`: `Ok(true)` to prune this path.
-    fn visited(
-        &mut self,
+    /// Walks from `st` at `pc`, continuing `counters`.
+    fn walk(
+        mut self,
         env: &mut Env<'_>,
+        stats: &mut Stats,
+        counters: &mut Counters,
+        st: State,
         pc: usize,
-        st: &mut State,
-        parent: &mut Option<usize>,
-    ) -> Result<bool> {
-        let may_goto = is_may_goto(&env.prog.insns[pc]);
-        let calls_callback = check::callback::calls_callback(&env.prog.insns[pc]);
-        // A long history forces a checkpoint, which starts a new one.
-        let force = self.state_freq || env.cfg.force_checkpoint[pc] || self.seg.hist.len() > 40;
-        let mut add =
-            force || (self.jmps - self.prev_jmps >= 2 && self.processed - self.prev_processed >= 8);
-        let cmp = prune::Cmp {
-            id_gen: env.id_gen,
-            allow_uninit_stack: env.privileged(),
-            precision: env.bpf_capable(),
-            live: &self.live_regs,
-            insn: pc,
-        };
-        // `explore_alu_limits`: every path's pointer-arithmetic mask must be seen, so a
-        // state prunes only an identical one.
-        let prune_exact = if env.spec.explore_alu_limits {
-            prune::Exact::Exact
-        } else {
-            prune::Exact::Not
-        };
-        let cur_spec = env.spec.speculative;
-        let mut list = std::mem::take(&mut self.at[pc]);
-        // `clean_live_states`: checkpoints whose paths are all explored forget dead registers.
-        for &k in &list {
-            let c = &mut self.checkpoints[k];
-            if c.branches == 0 && !c.cleaned && prune::same_callsites(&c.state, st) {
-                prune::clean_state(&mut c.state, pc, &self.live_regs, &self.stack_live);
-                c.cleaned = true;
-            }
-        }
-        let scanned = list.len() as u64;
-        // Newest first, as the kernel keeps its list.
-        let mut i = list.len();
-        let mut pruned = false;
-        let mut hit = 0;
-        while i > 0 {
-            i -= 1;
-            let k = list[i];
-            let level = if prune_exact == prune::Exact::Exact {
-                prune::Exact::Exact
-            } else if self.in_open_callback_loop(env, k) {
-                prune::Exact::RangeWithin
-            } else {
-                prune::Exact::Not
-            };
-            let callback_level = if prune_exact == prune::Exact::Exact {
-                prune::Exact::Exact
-            } else {
-                prune::Exact::RangeWithin
-            };
-            let c = &mut self.checkpoints[k];
-            // A speculative state stands for no architectural one.
-            let comparable = !c.speculative || cur_spec;
-            if c.branches > 0 {
-                // A loop through `may_goto` that comes back no wider than it was is covered
-                // by the earlier iteration: the runtime's budget ends it.
-                // (`explore_alu_limits` makes the comparison of scalars exact.)
-                if may_goto
-                    && comparable
-                    && c.state.may_goto_depth != st.may_goto_depth
-                    && prune::states_equal(
-                        &c.state,
-                        st,
-                        if env.spec.explore_alu_limits {
-                            prune::Exact::Exact
-                        } else {
-                            prune::Exact::RangeWithin
-                        },
-                        cmp,
-                    )
-                {
-                    c.hits += 1;
-                    pruned = true;
-                    hit = k;
-                    break;
-                }
-                // Back at a helper call after an iteration of its callback: an earlier
-                // iteration's state that covers this one ends the iterations.
-                if calls_callback {
-                    if comparable && prune::states_equal(&c.state, st, callback_level, cmp) {
-                        c.hits += 1;
-                        pruned = true;
-                        hit = k;
-                        break;
-                    }
-                } else if comparable
-                    && c.state.may_goto_depth == st.may_goto_depth
-                    && c.state.callback_unroll_depth == st.callback_unroll_depth
-                    && prune::states_maybe_looping(&c.state, st)
-                    && prune::states_equal(&c.state, st, prune::Exact::Exact, cmp)
-                {
-                    let p = env.prog;
-                    env.log
-                        .infinite_loop(pc, st, &c.state, &p.line_info, &env.opts.maps);
-                    self.at[pc] = list;
-                    return Err(Reject::at(
-                        pc,
-                        format!("infinite loop detected at insn {pc}"),
-                    ));
-                }
-                // Inside a loop, save states sparingly.
-                if !force
-                    && self.jmps - self.prev_jmps < 20
-                    && self.processed - self.prev_processed < 100
-                {
-                    add = false;
-                }
-            } else if comparable && prune::states_equal(&c.state, st, level, cmp) {
-                c.hits += 1;
-                pruned = true;
-                hit = k;
-                break;
-            }
-            if add {
-                c.misses += 1;
-            }
-            let n = if env.cfg.force_checkpoint[pc] && c.branches > 0 {
-                64
-            } else {
-                3
-            };
-            if c.misses > c.hits * n + n {
-                // A state that keeps missing is dropped from the comparisons.
-                list.remove(i);
-            }
-        }
-        self.at[pc] = list;
-        if let Some(k) = pruned.then_some(hit) {
-            // What the old state needed precise, the values arriving here need too.
-            if env.cfg.jmp_point[pc] {
-                self.seg.push(Entry::new(pc, self.prev), false);
-            }
-            let req = precision::request_from(&self.checkpoints[k].state);
-            self.seg.last = pc;
-            precision::mark_chain(
-                &env.prog.insns,
-                &mut Saved(&mut self.checkpoints),
-                &self.seg,
-                *parent,
-                &req,
-            );
-            return Ok(true);
-        }
-        // Counted only when no state matched, as the kernel counts it.
-        self.max_per_insn = self.max_per_insn.max(scanned);
-        // Without CAP_BPF an instruction keeps at most 64 states.
-        if !env.bpf_capable() && scanned > 64 {
-            return Ok(false);
-        }
-        if !add {
-            return Ok(false);
-        }
-        self.prev_jmps = self.jmps;
-        self.prev_processed = self.processed;
-        if env.bpf_capable() {
-            // Precision is learned afresh below every checkpoint.
-            precision::forget_precision(st);
-        }
-        let k = self.checkpoints.len();
-        let mut seg = std::mem::take(&mut self.seg);
-        seg.last = self.prev;
-        self.seg.first = pc;
-        self.checkpoints.push(Checkpoint {
-            state: st.clone(),
-            parent: *parent,
-            branches: 1,
-            hits: 0,
-            misses: 0,
-            cleaned: false,
-            speculative: env.spec.speculative,
-            seg,
-            pc,
-        });
-        self.at[pc].push(k);
-        self.live += 1;
-        self.peak = self.peak.max(self.live);
-        *parent = Some(k);
-        Ok(false)
-    }
-
-    /// Whether checkpoint `k` lies inside a callback whose iterations are still being
-    /// explored (its helper call's checkpoint has open paths). Precision learned later in
-    /// the loop may not have reached it yet, so it prunes only what lies within its ranges,
-    /// precise or not (as the kernel compares states of a loop not yet left).
-    fn in_open_callback_loop(&self, env: &Env<'_>, k: usize) -> bool {
-        let c = &self.checkpoints[k];
-        if !c.state.frames.iter().any(|f| f.in_callback) {
-            return false;
-        }
-        let mut p = c.parent;
-        while let Some(i) = p {
-            let a = &self.checkpoints[i];
-            if a.branches > 0 && check::callback::calls_callback(&env.prog.insns[a.pc]) {
-                return true;
-            }
-            p = a.parent;
-        }
-        false
-    }
-
-    /// `find_prev_entry`: the state an earlier pass of this path through `pc` saved, in the
-    /// same call chain, older than the latest checkpoint `parent`.
-    fn loop_entry(&self, pc: usize, st: &State, parent: Option<usize>) -> Option<&State> {
-        self.earlier_entry(pc, st, self.checkpoints[parent?].parent)
-    }
-
-    /// The newest state saved at `pc` on this path from checkpoint `k` up, in the same call
-    /// chain, whose paths are still being explored.
-    fn earlier_entry(&self, pc: usize, st: &State, mut k: Option<usize>) -> Option<&State> {
-        while let Some(i) = k {
-            let c = &self.checkpoints[i];
-            let same_calls = c.state.frames.len() == st.frames.len()
-                && c.state
-                    .frames
-                    .iter()
-                    .zip(&st.frames)
-                    .all(|(a, b)| a.callsite == b.callsite);
-            if c.branches > 0 && same_calls && self.at[pc].contains(&i) {
-                return Some(&c.state);
-            }
-            k = c.parent;
-        }
-        None
-    }
-
-    fn walk(mut self, env: &mut Env<'_>, stats: &mut Stats, st: State, pc: usize) -> Result<()> {
+    ) -> Result<()> {
         self.live_regs = env.live_regs.clone();
+        self.store.n = std::mem::take(counters);
         let r = self.walk_paths(env, st, pc);
-        stats.processed_insns = self.processed;
-        stats.total_states = self.checkpoints.len() as u64;
-        stats.peak_states = self.peak;
-        stats.max_states_per_insn = self.max_per_insn;
+        *counters = std::mem::take(&mut self.store.n);
+        stats.processed_insns = counters.processed;
+        stats.total_states = counters.total;
+        stats.peak_states = counters.peak;
+        stats.max_states_per_insn = counters.max_per_insn;
         r
     }
 
@@ -523,7 +251,7 @@ impl Walker {
     #[allow(clippy::too_many_arguments)]
     fn after_step(
         &mut self,
-        env: &Env<'_>,
+        env: &mut Env<'_>,
         pre: prune::sites::Pre,
         pc: usize,
         st: &State,
@@ -533,11 +261,26 @@ impl Walker {
         parent: Option<usize>,
         frames: usize,
     ) {
-        let (entry, regs) = prune::sites::after(pre, pc, self.prev, st, insn, branched);
+        let (entry, regs, slot) = prune::sites::after(pre, pc, self.prev, st, insn, branched);
         if let Some(e) = entry {
             self.seg.push(e, opened);
         }
+        if let Some((f, spi)) = slot.filter(|&(f, spi)| f < frames && spi < 64) {
+            env.log.detach();
+            let mut req = Request::reg(frames, 0);
+            *req.regs.last_mut().expect("a state has a frame") = 0;
+            req.slots[f] = 1 << spi;
+            self.seg.last = pc;
+            precision::mark_chain(
+                &env.prog.insns,
+                &mut Saved(&mut self.store.cps),
+                &self.seg,
+                parent,
+                &req,
+            );
+        }
         if regs != 0 {
+            env.log.detach();
             // The registers are the frame the instruction ran in (a callback's `exit` has
             // left it).
             let mut req = Request::reg(frames, 0);
@@ -545,7 +288,7 @@ impl Walker {
             self.seg.last = pc;
             precision::mark_chain(
                 &env.prog.insns,
-                &mut Saved(&mut self.checkpoints),
+                &mut Saved(&mut self.store.cps),
                 &self.seg,
                 parent,
                 &req,
@@ -572,7 +315,7 @@ impl Walker {
             ));
         }
         if let Some(p) = parent {
-            self.checkpoints[p].branches += 1;
+            self.store.cps[p].branches += 1;
         }
         self.pending.push(Pending {
             state,
@@ -592,13 +335,13 @@ impl Walker {
         loop {
             let mut ended = false;
             // Counted before the prune check, as the kernel counts it.
-            self.processed += 1;
-            if self.processed > INSN_LIMIT {
+            self.store.n.processed += 1;
+            if self.store.n.processed > INSN_LIMIT {
                 return Err(Reject::at(
                     pc,
                     format!(
                         "BPF program is too large. Processed {} insn",
-                        self.processed
+                        self.store.n.processed
                     ),
                 ));
             }
@@ -639,7 +382,7 @@ impl Walker {
                         | Insn::Exit { .. }
                         | Insn::MayGoto { .. }
                 ) {
-                    self.jmps += 1;
+                    self.store.n.jmps += 1;
                 }
                 let is_jmp = matches!(insn, Insn::Jmp { .. });
                 let track = env.bpf_capable();
@@ -660,6 +403,10 @@ impl Walker {
                         Ok(f) => f,
                         // A speculative path that would fault gets a barrier instead.
                         Err(e) if env.spec.speculative && recoverable(&e) => {
+                            // The kernel has logged the error before it recovers.
+                            if env.log.on() {
+                                env.log.line(&e.message);
+                            }
                             env.spec.nospec.push(pc);
                             env.spec.push.clear();
                             Flow::Exit
@@ -678,7 +425,7 @@ impl Walker {
                         ));
                     }
                     if let Some(p) = parent {
-                        self.checkpoints[p].branches += 1;
+                        self.store.cps[p].branches += 1;
                     }
                     self.pending.push(Pending {
                         state: spec,
@@ -716,7 +463,10 @@ impl Walker {
                         fall,
                     } => {
                         self.push_pending(env, *taken, target, pc, parent)?;
-                        env.log.jump(&st, pc, &env.opts.maps);
+                        // `may_goto` prints no state after it.
+                        if is_jmp {
+                            env.log.jump(&st, pc, &env.opts.maps);
+                        }
                         pc = fall;
                     }
                     Flow::Callback { entry, start, next } => {
@@ -732,15 +482,19 @@ impl Walker {
                     }
                     Flow::Exit => ended = true,
                 }
+                // A speculative path ends after a store with a barrier (Spectre v4).
+                if !ended && env.spec.speculative && env.spec.stops_after(self.prev) {
+                    ended = true;
+                }
             }
             if ended {
-                self.path_done(parent);
+                self.store.path_done(parent, &mut env.log);
                 env.log.path_end();
                 self.stack_live.update();
                 let Some(p) = self.pending.pop() else {
                     return Ok(());
                 };
-                env.log.resume(p.log_pos, p.prev);
+                env.log.resume(p.log_pos, p.prev, p.speculative);
                 st = p.state;
                 pc = p.pc;
                 parent = p.parent;
