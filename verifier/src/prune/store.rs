@@ -41,6 +41,9 @@ pub struct Checkpoint {
     pub listed: bool,
     /// Dropped, but kept until its paths are explored (`in_free_list`).
     in_free_list: bool,
+    /// The walk of the loop component it lies in ([`Store::visits`]), fixed when it is
+    /// saved: its frames' call sites never change.
+    visit: Option<usize>,
 }
 
 impl Checkpoint {
@@ -64,6 +67,7 @@ impl Checkpoint {
             pc,
             listed: true,
             in_free_list: false,
+            visit: None,
         }
     }
 }
@@ -137,7 +141,10 @@ pub struct Store {
     pub cps: Vec<Checkpoint>,
     buckets: Vec<Vec<usize>>,
     scc: Vec<u32>,
-    visits: HashMap<Callchain, Visit>,
+    /// Each component chain met, numbered in [`Store::visits`]: a checkpoint keeps its
+    /// number, so the scan of a list does not build and hash a chain per state.
+    chains: HashMap<Callchain, usize>,
+    visits: Vec<(Callchain, Visit)>,
     /// The counters.
     pub n: Counters,
 }
@@ -150,7 +157,8 @@ impl Store {
             cps: Vec::new(),
             buckets: vec![Vec::new(); len.max(1)],
             scc,
-            visits: HashMap::new(),
+            chains: HashMap::new(),
+            visits: Vec::new(),
             n,
         }
     }
@@ -198,21 +206,28 @@ impl Store {
 
     /// Saves `cp` in bucket `b` (newest last): counted, and entering its loop's
     /// component when no walk of it is open (`maybe_enter_scc`).
-    pub fn add(&mut self, b: usize, cp: Checkpoint, log: &mut Log) -> usize {
+    pub fn add(&mut self, b: usize, mut cp: Checkpoint, log: &mut Log) -> usize {
         let k = self.cps.len();
-        let chain = self.callchain(&cp.state, cp.pc);
+        cp.visit = self.callchain(&cp.state, cp.pc).map(|chain| {
+            let next = self.visits.len();
+            let i = *self.chains.entry(chain.clone()).or_insert(next);
+            if i == next {
+                self.visits.push((chain, Visit::default()));
+            }
+            i
+        });
+        let visit = cp.visit;
         self.cps.push(cp);
         self.buckets[b].push(k);
         self.n.total += 1;
         self.n.explored += 1;
         self.n.update_peak();
-        if let Some(chain) = chain {
-            let text = chain.text();
-            let v = self.visits.entry(chain).or_default();
+        if let Some(i) = visit {
+            let (chain, v) = &mut self.visits[i];
             if v.entry.is_none() {
                 v.entry = Some(k);
                 if log.verbose() {
-                    log.line(&format!("SCC enter {text}"));
+                    log.line(&format!("SCC enter {}", chain.text()));
                 }
             }
         }
@@ -233,10 +248,9 @@ impl Store {
     /// Whether checkpoint `k` lies in a loop whose walk has found back-edges not yet
     /// propagated (`incomplete_read_marks`): its precision is not final.
     pub fn incomplete(&self, k: usize) -> bool {
-        let c = &self.cps[k];
-        self.callchain(&c.state, c.pc)
-            .and_then(|ch| self.visits.get(&ch))
-            .is_some_and(|v| v.backedges > 0)
+        self.cps[k]
+            .visit
+            .is_some_and(|i| self.visits[i].1.backedges > 0)
     }
 
     /// A state arriving at `pc` was pruned by a checkpoint of a loop still being walked:
@@ -245,12 +259,12 @@ impl Store {
         let Some(chain) = self.callchain(st, pc) else {
             return;
         };
-        let text = chain.text();
-        let Some(v) = self.visits.get_mut(&chain) else {
+        let Some(&i) = self.chains.get(&chain) else {
             return;
         };
+        let v = &mut self.visits[i].1;
         if log.verbose() {
-            log.line(&format!("SCC backedge {text}"));
+            log.line(&format!("SCC backedge {}", chain.text()));
         }
         v.backedges += 1;
         self.n.backedges += 1;
@@ -274,19 +288,15 @@ impl Store {
     }
 
     fn maybe_exit(&mut self, k: usize, log: &mut Log) {
-        let c = &self.cps[k];
-        let Some(chain) = self.callchain(&c.state, c.pc) else {
+        let Some(i) = self.cps[k].visit else {
             return;
         };
-        let text = chain.text();
-        let Some(v) = self.visits.get_mut(&chain) else {
-            return;
-        };
+        let (chain, v) = &mut self.visits[i];
         if v.entry != Some(k) {
             return;
         }
         if log.verbose() {
-            log.line(&format!("SCC exit {text}"));
+            log.line(&format!("SCC exit {}", chain.text()));
         }
         v.entry = None;
         self.n.backedges -= v.backedges;
