@@ -187,7 +187,12 @@ impl<'a> Backend<'a> {
             body_end: 0,
             calls: Vec::new(),
             may_goto: plan.has_may_goto || plan.has_tail_call,
-            keys: blind::Keys::new(),
+            // Seeding costs a hash-key read: only when the plan blinds.
+            keys: if plan.blind {
+                blind::Keys::new()
+            } else {
+                blind::Keys::unused()
+            },
         }
     }
 
@@ -231,6 +236,17 @@ impl<'a> Backend<'a> {
             fault: self.faults.len() - 1,
         });
         label
+    }
+
+    /// A jump to the out-of-line fault of `insn` at `pc`, which faults whenever it runs
+    /// ([`static_fault`]); `false` (and nothing emitted) when it has none.
+    fn static_fault_jump(&mut self, pc: usize, insn: &Insn) -> bool {
+        let Some(f) = static_fault(self.vm, pc, insn) else {
+            return false;
+        };
+        let l = self.static_fault(f);
+        dynasm!(self.ops ; .arch x64 ; jmp =>l);
+        true
     }
 
     /// Stores the slot into the context before a call-out.
@@ -320,12 +336,8 @@ impl<'a> Backend<'a> {
             let slot = &plan.slots[pc];
             // The entry stub builds slot 0's frame; it has a prologue only when a BPF-to-BPF
             // call enters it too.
-            let func = if pc == 0 && !self.plan.entry_called {
-                None
-            } else {
-                self.func_label(pc)
-            };
-            if let Some(f) = func {
+            if slot.function && (pc != 0 || plan.entry_called) {
+                let f = *self.func[pc].get_or_insert_with(|| self.ops.new_dynamic_label());
                 if slot.fallthrough_in {
                     self.jmp_to(pc.saturating_sub(1), pc);
                 }
@@ -406,20 +418,14 @@ impl<'a> Backend<'a> {
     }
 
     fn insn(&mut self, pc: usize, insn: &Insn) -> Result<(), JitError> {
-        // Only these can fault statically; the test spares the rest the call.
-        let may_fault = matches!(
-            insn,
-            Insn::Call(CallTarget::Kfunc { .. })
-                | Insn::AddrSpaceCast { .. }
-                | Insn::LdImm64 { .. }
-        );
-        if let Some(f) = may_fault.then(|| static_fault(self.vm, pc, insn)).flatten() {
-            let l = self.static_fault(f);
-            dynasm!(self.ops ; .arch x64 ; jmp =>l);
-            return Ok(());
-        }
-        if self.plan.blind && self.blinded(pc, insn) {
-            return Ok(());
+        if self.plan.blind {
+            // A blinded `ld_imm64` whose value is unbound still faults.
+            let unbound = matches!(insn, Insn::LdImm64 { .. })
+                && self.vm.ld_imm64_value(pc).is_none()
+                && self.static_fault_jump(pc, insn);
+            if unbound || self.blinded(pc, insn) {
+                return Ok(());
+            }
         }
         match *insn {
             Insn::Alu {
@@ -466,15 +472,20 @@ impl<'a> Backend<'a> {
                 let target = insn.local_call_target(pc).unwrap_or(0) as usize;
                 self.local_call(pc, target)?
             }
+            // Only these fault whenever they run (a fault known at compile time).
             Insn::Call(CallTarget::Kfunc { .. }) | Insn::AddrSpaceCast { .. } => {
-                unreachable!("static faults are handled above")
+                self.static_fault_jump(pc, insn);
             }
             // The shared epilogue, outside the image.
             Insn::Exit { .. } => enc::jmp_mem(&mut self.ops, CTX, CTX_EPILOGUE),
-            Insn::LdImm64 { dst, .. } => {
-                let v = self.vm.ld_imm64_value(pc).unwrap_or(0);
-                self.mov_imm64(dst, v);
-            }
+            Insn::LdImm64 { dst, .. } => match self.vm.ld_imm64_value(pc) {
+                Some(v) => self.mov_imm64(dst, v),
+                None => {
+                    if !self.static_fault_jump(pc, insn) {
+                        self.mov_imm64(dst, 0);
+                    }
+                }
+            },
             Insn::Ldx { .. }
             | Insn::LdxSx { .. }
             | Insn::St { .. }
