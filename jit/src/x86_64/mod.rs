@@ -94,6 +94,8 @@ pub(crate) struct Backend<'a> {
     vm: &'a Vm,
     plan: &'a Plan,
     checked: bool,
+    /// The plan's [`Plan::blind`], read once per instruction.
+    blind: bool,
     bmi2: bool,
     body: Vec<Option<DynamicLabel>>,
     func: Vec<Option<DynamicLabel>>,
@@ -168,6 +170,7 @@ impl<'a> Backend<'a> {
             vm,
             plan,
             checked,
+            blind: plan.blind,
             bmi2: std::is_x86_feature_detected!("bmi2"),
             body,
             func,
@@ -247,6 +250,17 @@ impl<'a> Backend<'a> {
         let l = self.static_fault(f);
         dynasm!(self.ops ; .arch x64 ; jmp =>l);
         true
+    }
+
+    /// Emits `insn` blinded, or its fault if it always faults; `false` when neither applies
+    /// (the caller emits it as usual).
+    #[cold]
+    fn blinded_or_faulted(&mut self, pc: usize, insn: &Insn) -> bool {
+        // A blinded `ld_imm64` whose value is unbound still faults.
+        let unbound = matches!(insn, Insn::LdImm64 { .. })
+            && self.vm.ld_imm64_value(pc).is_none()
+            && self.static_fault_jump(pc, insn);
+        unbound || self.blinded(pc, insn)
     }
 
     /// Stores the slot into the context before a call-out.
@@ -332,29 +346,28 @@ impl<'a> Backend<'a> {
         // The plan outlives the backend: its instructions are used in place (a copy of
         // each would be stored and reloaded piecewise, a store-forwarding stall per slot).
         let plan = self.plan;
-        for (pc, offset) in offsets.iter_mut().take(len).enumerate() {
-            let slot = &plan.slots[pc];
-            // The entry stub builds slot 0's frame; it has a prologue only when a BPF-to-BPF
-            // call enters it too.
-            if slot.function && (pc != 0 || plan.entry_called) {
-                let f = *self.func[pc].get_or_insert_with(|| self.ops.new_dynamic_label());
-                if slot.fallthrough_in {
-                    self.jmp_to(pc.saturating_sub(1), pc);
+        for (pc, (slot, offset)) in plan.slots.iter().zip(offsets.iter_mut()).enumerate() {
+            // Only jump targets (every function entry is one) and slot 0 have labels and
+            // prologues: one test spares the other slots the rest.
+            if slot.target || pc == 0 {
+                // The entry stub builds slot 0's frame; it has a prologue only when a
+                // BPF-to-BPF call enters it too.
+                if slot.function && (pc != 0 || plan.entry_called) {
+                    let f = *self.func[pc].get_or_insert_with(|| self.ops.new_dynamic_label());
+                    if slot.fallthrough_in {
+                        self.jmp_to(pc.saturating_sub(1), pc);
+                    }
+                    dynasm!(self.ops ; .arch x64 ; =>f);
+                    self.prologue();
                 }
-                dynasm!(self.ops ; .arch x64 ; =>f);
-                self.prologue();
-            }
-            // Every jump target gets its label here (a backward jump finds it placed).
-            let here = if slot.target || pc == 0 {
-                Some(self.label(pc))
-            } else {
-                self.body[pc]
-            };
-            if let Some(l) = here {
+                // Every jump target gets its label here (a backward jump finds it placed).
+                let l = self.label(pc);
                 dynasm!(self.ops ; .arch x64 ; =>l);
-            }
-            if pc == 0 {
-                body0 = self.ops.offset().0;
+                if pc == 0 {
+                    body0 = self.ops.offset().0;
+                }
+            } else {
+                debug_assert!(self.body[pc].is_none(), "slot {pc} has a label but no jump");
             }
             *offset = self.ops.offset().0 as u32;
             let (charge, target) = (slot.charge, slot.target);
@@ -418,14 +431,8 @@ impl<'a> Backend<'a> {
     }
 
     fn insn(&mut self, pc: usize, insn: &Insn) -> Result<(), JitError> {
-        if self.plan.blind {
-            // A blinded `ld_imm64` whose value is unbound still faults.
-            let unbound = matches!(insn, Insn::LdImm64 { .. })
-                && self.vm.ld_imm64_value(pc).is_none()
-                && self.static_fault_jump(pc, insn);
-            if unbound || self.blinded(pc, insn) {
-                return Ok(());
-            }
+        if self.blind && self.blinded_or_faulted(pc, insn) {
+            return Ok(());
         }
         match *insn {
             Insn::Alu {
