@@ -93,6 +93,11 @@ pub struct Slot {
     pub rejected: bool,
 }
 
+thread_local! {
+    /// The slots of the thread's last plan, for its next one.
+    static SPARE_SLOTS: std::cell::Cell<Vec<Slot>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// The compile plan of a program.
 #[derive(Debug)]
 pub struct Plan {
@@ -139,12 +144,20 @@ fn no_fallthrough(insn: &Insn) -> bool {
     matches!(insn, Insn::Ja { .. } | Insn::Exit { .. })
 }
 
+impl Drop for Plan {
+    fn drop(&mut self) {
+        crate::spare::give(&SPARE_SLOTS, std::mem::take(&mut self.slots));
+    }
+}
+
 impl Plan {
     /// Analyses `vm`'s program for `mode`.
     pub fn new(vm: &Vm, mode: Mode) -> Plan {
         let decoded = vm.decoded();
         let len = decoded.len;
-        let mut slots = vec![
+        let mut slots = crate::spare::take(&SPARE_SLOTS, len);
+        slots.resize(
+            len,
             Slot {
                 insn: None,
                 charge: 0,
@@ -153,9 +166,8 @@ impl Plan {
                 fallthrough_in: false,
                 leader: false,
                 rejected: false,
-            };
-            len
-        ];
+            },
+        );
         if let Some(first) = slots.first_mut() {
             first.leader = true;
         }

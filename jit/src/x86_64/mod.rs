@@ -24,11 +24,21 @@ use bpfbox_vm::{Fault, Vm};
 use crate::frontend::{static_fault, Mode, Plan, Site};
 use crate::layout::*;
 use crate::runtime;
+use crate::spare;
 use crate::JitError;
 
 pub(crate) type Asm = VecAssembler<X64Relocation>;
 
 thread_local! {
+    static SPARE_LABELS: std::cell::Cell<Vec<Option<DynamicLabel>>> =
+        const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_FUNCS: std::cell::Cell<Vec<Option<DynamicLabel>>> =
+        const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_STUBS: std::cell::Cell<Vec<Stub>> = const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_ESTIMATES: std::cell::Cell<Vec<usize>> =
+        const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_GUESSES: std::cell::Cell<Vec<jumps::Guess>> =
+        const { std::cell::Cell::new(Vec::new()) };
     /// The assembler of the thread's last finished compile, emptied, for its next one: its
     /// label and relocation tables keep their allocations.
     static SPARE_ASM: std::cell::Cell<Option<Asm>> = const { std::cell::Cell::new(None) };
@@ -127,6 +137,16 @@ pub(crate) struct Backend<'a> {
     may_goto: bool,
 }
 
+impl Drop for Backend<'_> {
+    fn drop(&mut self) {
+        spare::give(&SPARE_LABELS, std::mem::take(&mut self.body));
+        spare::give(&SPARE_FUNCS, std::mem::take(&mut self.func));
+        spare::give(&SPARE_STUBS, std::mem::take(&mut self.stubs));
+        spare::give(&SPARE_ESTIMATES, std::mem::take(&mut self.estimates));
+        spare::give(&SPARE_GUESSES, std::mem::take(&mut self.guesses));
+    }
+}
+
 impl<'a> Backend<'a> {
     /// A backend for one pass, sizing forward jumps as `sizing` says.
     fn new(vm: &'a Vm, plan: &'a Plan, sizing: jumps::Sizing<'a>) -> Backend<'a> {
@@ -143,8 +163,10 @@ impl<'a> Backend<'a> {
             None => Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8),
         };
         // Labels are made as jumps, calls and the emission reach their slots.
-        let mut body = vec![None; len + 1];
-        let func = vec![None; len];
+        let mut body = spare::take(&SPARE_LABELS, len + 1);
+        body.resize(len + 1, None);
+        let mut func = spare::take(&SPARE_FUNCS, len);
+        func.resize(len, None);
         let checked = plan.mode == Mode::Checked;
         // Blocks and memory accesses bound the out-of-line paths of checked mode.
         let (mut blocks, mut accesses) = (0, 0);
@@ -177,14 +199,14 @@ impl<'a> Backend<'a> {
             fault_exit,
             fault_exit_used: false,
             // Sized once: growing them cost several copies per compile.
-            stubs: Vec::with_capacity(blocks + accesses + 2),
+            stubs: spare::take(&SPARE_STUBS, blocks + accesses + 2),
             sites: Vec::with_capacity(accesses),
             faults: Vec::new(),
             pending_size: 1,
             sizing,
-            estimates: Vec::new(),
+            estimates: spare::take(&SPARE_ESTIMATES, 0),
             // Room for the forward jumps of most programs.
-            guesses: Vec::with_capacity(len / 4 + 4),
+            guesses: spare::take(&SPARE_GUESSES, len / 4 + 4),
             body0: 0,
             offsets: Vec::new(),
             body_end: 0,
@@ -411,8 +433,8 @@ impl<'a> Backend<'a> {
     }
 
     /// The code and tables of an emitted program whose jumps all fit.
-    fn finish(self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
-        let mut ops = self.ops;
+    fn finish(mut self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
+        let mut ops = std::mem::replace(&mut self.ops, Asm::new(0));
         let code = ops.take().map_err(|e| JitError::Assemble(e.to_string()))?;
         if self.func.len() <= SPARE_MAX_SLOTS {
             SPARE_ASM.with(|s| s.set(Some(ops)));
@@ -421,12 +443,12 @@ impl<'a> Backend<'a> {
             Emitted {
                 code,
                 body0: self.body0,
-                offsets: self.offsets,
-                calls: self.calls,
+                offsets: std::mem::take(&mut self.offsets),
+                calls: std::mem::take(&mut self.calls),
                 body_end: self.body_end,
             },
-            self.sites,
-            self.faults,
+            std::mem::take(&mut self.sites),
+            std::mem::take(&mut self.faults),
         ))
     }
 

@@ -14,7 +14,7 @@ use crate::runtime;
 
 impl Backend<'_> {
     pub(super) fn stubs_out(&mut self) {
-        let stubs = std::mem::take(&mut self.stubs);
+        let mut stubs = std::mem::take(&mut self.stubs);
         let fault_exit = self.fault_exit;
         // Static faults share one tail that records them, placed first so that each stub
         // (passing its index in r11) jumps back to it, with rel8 while it is near.
@@ -32,7 +32,7 @@ impl Backend<'_> {
             );
             dynasm!(self.ops ; .arch x64 ; jmp =>fault_exit);
         }
-        for stub in stubs {
+        for stub in stubs.drain(..) {
             match stub {
                 Stub::Static { label, fault } => {
                     dynasm!(self.ops ; .arch x64 ; =>label ; mov r11d, fault as i32);
@@ -83,6 +83,8 @@ impl Backend<'_> {
                 }
             }
         }
+        // Emptied, it keeps its room for the thread's next compile.
+        self.stubs = stubs;
     }
 }
 
