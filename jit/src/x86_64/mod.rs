@@ -25,6 +25,7 @@ use crate::frontend::{static_fault, Mode, Plan, Site};
 use crate::layout::*;
 use crate::runtime;
 use crate::spare;
+use std::mem::ManuallyDrop;
 use crate::JitError;
 
 pub(crate) type Asm = VecAssembler<X64Relocation>;
@@ -41,7 +42,7 @@ thread_local! {
         const { std::cell::Cell::new(Vec::new()) };
     /// The assembler of the thread's last finished compile, emptied, for its next one: its
     /// label and relocation tables keep their allocations.
-    static SPARE_ASM: std::cell::Cell<Option<Asm>> = const { std::cell::Cell::new(None) };
+    static SPARE_ASM: std::cell::Cell<Option<Box<Asm>>> = const { std::cell::Cell::new(None) };
 }
 
 /// Largest program whose assembler is kept for the next compile (a huge one's tables would
@@ -100,7 +101,12 @@ enum Stub {
 }
 
 pub(crate) struct Backend<'a> {
-    pub ops: Asm,
+    /// Boxed, so that taking it from the thread's spare and giving it back moves a
+    /// pointer, not the assembler; released (or kept) by `Drop`.
+    pub ops: ManuallyDrop<Box<Asm>>,
+    /// Whether `Drop` keeps the assembler for the thread's next compile ([`Backend::finish`]
+    /// emptied it).
+    keep_ops: bool,
     vm: &'a Vm,
     plan: &'a Plan,
     checked: bool,
@@ -144,6 +150,11 @@ impl Drop for Backend<'_> {
         spare::give(&SPARE_STUBS, std::mem::take(&mut self.stubs));
         spare::give(&SPARE_ESTIMATES, std::mem::take(&mut self.estimates));
         spare::give(&SPARE_GUESSES, std::mem::take(&mut self.guesses));
+        // SAFETY: `ops` is taken only here, and `self` is not used after `drop`.
+        let ops = unsafe { ManuallyDrop::take(&mut self.ops) };
+        if self.keep_ops {
+            SPARE_ASM.with(|s| s.set(Some(ops)));
+        }
     }
 }
 
@@ -160,7 +171,15 @@ impl<'a> Backend<'a> {
                 spare.reserve_ops(bytes);
                 spare
             }
-            None => Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8),
+            None => Box::new(Asm::new_with_capacity(
+                0,
+                bytes,
+                4,
+                0,
+                len / 2 + 8,
+                4,
+                len / 2 + 8,
+            )),
         };
         // Labels are made as jumps, calls and the emission reach their slots.
         let mut body = spare::take(&SPARE_LABELS, len + 1);
@@ -188,7 +207,8 @@ impl<'a> Backend<'a> {
         body[len] = Some(ops.new_dynamic_label());
         let fault_exit = ops.new_dynamic_label();
         Backend {
-            ops,
+            ops: ManuallyDrop::new(ops),
+            keep_ops: false,
             vm,
             plan,
             checked,
@@ -434,11 +454,11 @@ impl<'a> Backend<'a> {
 
     /// The code and tables of an emitted program whose jumps all fit.
     fn finish(mut self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
-        let mut ops = std::mem::replace(&mut self.ops, Asm::new(0));
-        let code = ops.take().map_err(|e| JitError::Assemble(e.to_string()))?;
-        if self.func.len() <= SPARE_MAX_SLOTS {
-            SPARE_ASM.with(|s| s.set(Some(ops)));
-        }
+        let code = self
+            .ops
+            .take()
+            .map_err(|e| JitError::Assemble(e.to_string()))?;
+        self.keep_ops = self.func.len() <= SPARE_MAX_SLOTS;
         Ok((
             Emitted {
                 code,
