@@ -25,8 +25,8 @@ use crate::frontend::{static_fault, Mode, Plan, Site};
 use crate::layout::*;
 use crate::runtime;
 use crate::spare;
-use std::mem::ManuallyDrop;
 use crate::JitError;
+use std::mem::ManuallyDrop;
 
 pub(crate) type Asm = VecAssembler<X64Relocation>;
 
