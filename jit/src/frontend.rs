@@ -76,7 +76,8 @@ impl Site {
 pub struct Slot {
     /// The instruction, or `None` for the second slot of `ld_imm64`.
     pub insn: Option<Insn>,
-    /// Instructions charged at this slot when it starts a block (0 otherwise).
+    /// Instructions charged at this slot when it starts a block (0 otherwise, and always 0
+    /// in [`Mode::Trusted`], which has no meter).
     pub charge: u32,
     /// Whether some jump, call or function reference targets this slot.
     pub target: bool,
@@ -90,6 +91,11 @@ pub struct Slot {
     /// ([`bpfbox_vm::isa::Decoded::rejected`]): reaching the slot raises
     /// [`Plan::rejected`].
     pub rejected: bool,
+}
+
+thread_local! {
+    /// The slots of the thread's last plan, for its next one.
+    static SPARE_SLOTS: std::cell::Cell<Vec<Slot>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// The compile plan of a program.
@@ -138,12 +144,20 @@ fn no_fallthrough(insn: &Insn) -> bool {
     matches!(insn, Insn::Ja { .. } | Insn::Exit { .. })
 }
 
+impl Drop for Plan {
+    fn drop(&mut self) {
+        crate::spare::give(&SPARE_SLOTS, std::mem::take(&mut self.slots));
+    }
+}
+
 impl Plan {
     /// Analyses `vm`'s program for `mode`.
     pub fn new(vm: &Vm, mode: Mode) -> Plan {
         let decoded = vm.decoded();
         let len = decoded.len;
-        let mut slots = vec![
+        let mut slots = crate::spare::take(&SPARE_SLOTS, len);
+        slots.resize(
+            len,
             Slot {
                 insn: None,
                 charge: 0,
@@ -152,9 +166,8 @@ impl Plan {
                 fallthrough_in: false,
                 leader: false,
                 rejected: false,
-            };
-            len
-        ];
+            },
+        );
         if let Some(first) = slots.first_mut() {
             first.leader = true;
         }
@@ -169,43 +182,66 @@ impl Plan {
         let mut prev_falls = false;
         let (mut has_may_goto, mut has_tail_call, mut end_target) = (false, false, false);
         let mut entry_called = false;
+        let mut mark = |slots: &mut [Slot], t: Option<i64>, function: bool| {
+            if let Some(t) = t.and_then(|t| usize::try_from(t).ok()) {
+                if let Some(s) = slots.get_mut(t) {
+                    entry_called |= t == 0 && function;
+                    s.target = true;
+                    s.function |= function;
+                    s.leader = true;
+                } else if t == len {
+                    end_target = true;
+                }
+            }
+        };
         for &(pc, insn) in &decoded.insns {
-            slots[pc].insn = Some(insn);
-            slots[pc].fallthrough_in = prev_falls;
-            let next = pc + insn.slots();
-            let mut mark = |t: Option<i64>, function: bool| {
-                if let Some(t) = t.and_then(|t| usize::try_from(t).ok()) {
-                    if t < len {
-                        entry_called |= t == 0 && function;
-                        slots[t].target = true;
-                        slots[t].function |= function;
-                        slots[t].leader = true;
-                    } else if t == len {
-                        end_target = true;
-                    }
+            let slot = &mut slots[pc];
+            slot.insn = Some(insn);
+            slot.fallthrough_in = prev_falls;
+            // One dispatch per instruction: whether it ends a block, whether control falls
+            // through it, and what it targets.
+            let (ends, falls) = match insn {
+                Insn::Ja { .. } => {
+                    mark(&mut slots, insn.jump_target(pc), false);
+                    (true, false)
                 }
-            };
-            has_may_goto |= matches!(insn, Insn::MayGoto { .. });
-            has_tail_call |= matches!(
-                insn,
-                Insn::Call(CallTarget::Helper(id))
-                    if id as u64 == bpfbox_vm::interp::BPF_FUNC_TAIL_CALL
-            );
-            match insn {
-                Insn::Ja { .. } | Insn::Jmp { .. } | Insn::MayGoto { .. } => {
-                    mark(insn.jump_target(pc), false)
+                Insn::Jmp { .. } => {
+                    mark(&mut slots, insn.jump_target(pc), false);
+                    (true, true)
                 }
-                Insn::Call(CallTarget::Local(_)) => mark(insn.local_call_target(pc), true),
+                Insn::MayGoto { .. } => {
+                    has_may_goto = true;
+                    mark(&mut slots, insn.jump_target(pc), false);
+                    (true, true)
+                }
+                Insn::Call(CallTarget::Local(_)) => {
+                    mark(&mut slots, insn.local_call_target(pc), true);
+                    (true, true)
+                }
+                Insn::Call(CallTarget::Helper(id)) => {
+                    has_tail_call |= id as u64 == bpfbox_vm::interp::BPF_FUNC_TAIL_CALL;
+                    (true, true)
+                }
+                Insn::Call(_) | Insn::Callx { .. } | Insn::LdAbs { .. } | Insn::LdInd { .. } => {
+                    (true, true)
+                }
+                Insn::Exit { .. } => (true, false),
                 Insn::LdImm64 {
                     kind: bpfbox_vm::isa::LdImm64Kind::Func,
                     ..
-                } => mark(insn.local_call_target(pc), true),
-                _ => {}
-            }
-            if ends_block(&insn) && next < len {
+                } => {
+                    mark(&mut slots, insn.local_call_target(pc), true);
+                    (false, true)
+                }
+                _ => (false, true),
+            };
+            debug_assert_eq!(ends, ends_block(&insn));
+            debug_assert_eq!(!falls, no_fallthrough(&insn));
+            let next = pc + insn.slots();
+            if ends && next < len {
                 slots[next].leader = true;
             }
-            prev_falls = !no_fallthrough(&insn);
+            prev_falls = falls;
         }
         // A walk-time fault is a block of its own that charges one instruction, as the
         // interpreter counts it before faulting; control never leaves it.
@@ -217,10 +253,12 @@ impl Plan {
                 slot.leader = true;
             }
         }
-        // Charge each block its instruction count at its first slot.
+        // Charge each block its instruction count at its first slot (only the meter of
+        // checked mode reads the charges).
         let mut start: Option<usize> = None;
         let mut count = 0u32;
-        for pc in 0..len {
+        let metered = if mode == Mode::Checked { len } else { 0 };
+        for pc in 0..metered {
             let leader = slots[pc].leader;
             if leader {
                 if let Some(s) = start {

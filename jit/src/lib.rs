@@ -25,6 +25,7 @@ pub mod code;
 pub mod frontend;
 pub mod layout;
 mod runtime;
+mod spare;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 

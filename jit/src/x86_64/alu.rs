@@ -26,34 +26,48 @@ impl Backend<'_> {
         }
     }
 
+    /// `dst op= src`. The common operations are emitted here, inline in the emission's
+    /// loop; the rest in [`Backend::alu_other`], whose many registers would otherwise be
+    /// saved and restored for every instruction.
+    #[inline]
     pub(super) fn alu(&mut self, width: Width, op: AluOp, dst: u8, src: Src) {
         let w64 = width == Width::W64;
         let d = x(dst);
-        match op {
-            AluOp::Add | AluOp::Or | AluOp::And | AluOp::Sub | AluOp::Xor => {
-                // Opcode of the register form, extension of the immediate form.
-                let (opcode, ext) = match op {
-                    AluOp::Add => (0x01, 0),
-                    AluOp::Or => (0x09, 1),
-                    AluOp::And => (0x21, 4),
-                    AluOp::Sub => (0x29, 5),
-                    _ => (0x31, 6),
-                };
-                match src {
-                    Src::Reg(s) => enc::alu_rr(&mut self.ops, w64, opcode, d, x(s)),
-                    Src::Imm(i) => enc::alu_ri(&mut self.ops, w64, ext, d, i),
-                }
-            }
-            AluOp::Mov => match (src, w64) {
-                (Src::Reg(s), true) => {
-                    if s != dst {
-                        enc::alu_rr(&mut self.ops, true, 0x89, d, x(s));
+        // Opcode of the register form, extension of the immediate form.
+        let (opcode, ext) = match op {
+            AluOp::Add => (0x01, 0),
+            AluOp::Or => (0x09, 1),
+            AluOp::And => (0x21, 4),
+            AluOp::Sub => (0x29, 5),
+            AluOp::Xor => (0x31, 6),
+            AluOp::Mov => match src {
+                Src::Reg(s) => {
+                    if s != dst || !w64 {
+                        enc::alu_rr(&mut self.ops, w64, 0x89, d, x(s));
                     }
+                    return;
                 }
-                (Src::Reg(s), false) => enc::alu_rr(&mut self.ops, false, 0x89, d, x(s)),
-                (Src::Imm(i), true) => self.mov_imm64(dst, i as i64 as u64),
-                (Src::Imm(i), false) => self.mov_imm64(dst, i as u32 as u64),
+                Src::Imm(i) if w64 => return self.mov_imm64(dst, i as i64 as u64),
+                Src::Imm(i) => return self.mov_imm64(dst, i as u32 as u64),
             },
+            _ => return self.alu_other(w64, op, dst, src),
+        };
+        match src {
+            Src::Reg(s) => enc::alu_rr(&mut self.ops, w64, opcode, d, x(s)),
+            Src::Imm(i) => enc::alu_ri(&mut self.ops, w64, ext, d, i),
+        }
+    }
+
+    /// The ALU operations [`Backend::alu`] does not emit itself.
+    #[inline(never)]
+    fn alu_other(&mut self, w64: bool, op: AluOp, dst: u8, src: Src) {
+        let d = x(dst);
+        match op {
+            // Emitted by `alu` itself.
+            AluOp::Add | AluOp::Or | AluOp::And | AluOp::Sub | AluOp::Xor | AluOp::Mov => {
+                let width = if w64 { Width::W64 } else { Width::W32 };
+                self.alu(width, op, dst, src)
+            }
             AluOp::Mul => match (src, w64) {
                 (Src::Reg(s), true) => dynasm!(self.ops ; .arch x64 ; imul Rq(d), Rq(x(s))),
                 (Src::Reg(s), false) => dynasm!(self.ops ; .arch x64 ; imul Rd(d), Rd(x(s))),

@@ -23,6 +23,11 @@ impl Keys {
         Keys(seed | 1)
     }
 
+    /// Keys of a backend that does not blind (never drawn).
+    pub(super) fn unused() -> Keys {
+        Keys(1)
+    }
+
     pub(super) fn next(&mut self) -> u64 {
         let mut v = self.0;
         v ^= v << 13;

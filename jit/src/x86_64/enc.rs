@@ -60,7 +60,9 @@ const F8: Form = Form {
 /// Emits `[prefix] [REX] opcode ModRM [SIB] [disp] [imm]` for `reg` (the ModRM reg field,
 /// or an opcode extension), the memory operand `[base + disp]` and the immediate bytes
 /// `imm`. `byte_reg` forces a REX prefix so registers 4..7 name spl/bpl/sil/dil rather than
-/// ah/ch/dh/bh. The bytes are built on the stack, then appended.
+/// ah/ch/dh/bh. The bytes are built on the stack, then appended. Inlined: at each call site
+/// the opcode and immediate lengths are constants, so the copies unroll.
+#[inline(always)]
 fn emit(ops: &mut Asm, f: Form, opcode: &[u8], reg: u8, base: u8, disp: i32, imm: &[u8]) {
     // At most: prefix, REX, 2 opcode bytes, ModRM, SIB, disp32, imm32.
     let mut buf = [0u8; 15];
@@ -96,10 +98,9 @@ fn emit(ops: &mut Asm, f: Form, opcode: &[u8], reg: u8, base: u8, disp: i32, imm
         _ => {}
     }
     imm.iter().copied().for_each(&mut put);
-    // Byte by byte: for these few bytes a copy call costs more.
-    for &b in &buf[..n] {
-        ops.push(b);
-    }
+    // One reservation for the whole encoding, then a plain loop: neither a copy call nor
+    // a capacity check per byte.
+    ops.extend(buf.iter().take(n).copied());
 }
 
 /// `dst = zero-extended load of w at [base + disp]`.

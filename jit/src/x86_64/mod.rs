@@ -24,14 +24,25 @@ use bpfbox_vm::{Fault, Vm};
 use crate::frontend::{static_fault, Mode, Plan, Site};
 use crate::layout::*;
 use crate::runtime;
+use crate::spare;
 use crate::JitError;
+use std::mem::ManuallyDrop;
 
 pub(crate) type Asm = VecAssembler<X64Relocation>;
 
 thread_local! {
+    static SPARE_LABELS: std::cell::Cell<Vec<Option<DynamicLabel>>> =
+        const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_FUNCS: std::cell::Cell<Vec<Option<DynamicLabel>>> =
+        const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_STUBS: std::cell::Cell<Vec<Stub>> = const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_ESTIMATES: std::cell::Cell<Vec<usize>> =
+        const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_GUESSES: std::cell::Cell<Vec<jumps::Guess>> =
+        const { std::cell::Cell::new(Vec::new()) };
     /// The assembler of the thread's last finished compile, emptied, for its next one: its
     /// label and relocation tables keep their allocations.
-    static SPARE_ASM: std::cell::Cell<Option<Asm>> = const { std::cell::Cell::new(None) };
+    static SPARE_ASM: std::cell::Cell<Option<Box<Asm>>> = const { std::cell::Cell::new(None) };
 }
 
 /// Largest program whose assembler is kept for the next compile (a huge one's tables would
@@ -90,10 +101,17 @@ enum Stub {
 }
 
 pub(crate) struct Backend<'a> {
-    pub ops: Asm,
+    /// Boxed, so that taking it from the thread's spare and giving it back moves a
+    /// pointer, not the assembler; released (or kept) by `Drop`.
+    pub ops: ManuallyDrop<Box<Asm>>,
+    /// Whether `Drop` keeps the assembler for the thread's next compile ([`Backend::finish`]
+    /// emptied it).
+    keep_ops: bool,
     vm: &'a Vm,
     plan: &'a Plan,
     checked: bool,
+    /// The plan's [`Plan::blind`], read once per instruction.
+    blind: bool,
     bmi2: bool,
     body: Vec<Option<DynamicLabel>>,
     func: Vec<Option<DynamicLabel>>,
@@ -125,6 +143,21 @@ pub(crate) struct Backend<'a> {
     may_goto: bool,
 }
 
+impl Drop for Backend<'_> {
+    fn drop(&mut self) {
+        spare::give(&SPARE_LABELS, std::mem::take(&mut self.body));
+        spare::give(&SPARE_FUNCS, std::mem::take(&mut self.func));
+        spare::give(&SPARE_STUBS, std::mem::take(&mut self.stubs));
+        spare::give(&SPARE_ESTIMATES, std::mem::take(&mut self.estimates));
+        spare::give(&SPARE_GUESSES, std::mem::take(&mut self.guesses));
+        // SAFETY: `ops` is taken only here, and `self` is not used after `drop`.
+        let ops = unsafe { ManuallyDrop::take(&mut self.ops) };
+        if self.keep_ops {
+            SPARE_ASM.with(|s| s.set(Some(ops)));
+        }
+    }
+}
+
 impl<'a> Backend<'a> {
     /// A backend for one pass, sizing forward jumps as `sizing` says.
     fn new(vm: &'a Vm, plan: &'a Plan, sizing: jumps::Sizing<'a>) -> Backend<'a> {
@@ -138,11 +171,21 @@ impl<'a> Backend<'a> {
                 spare.reserve_ops(bytes);
                 spare
             }
-            None => Asm::new_with_capacity(0, bytes, 4, 0, len / 2 + 8, 4, len / 2 + 8),
+            None => Box::new(Asm::new_with_capacity(
+                0,
+                bytes,
+                4,
+                0,
+                len / 2 + 8,
+                4,
+                len / 2 + 8,
+            )),
         };
         // Labels are made as jumps, calls and the emission reach their slots.
-        let mut body = vec![None; len + 1];
-        let func = vec![None; len];
+        let mut body = spare::take(&SPARE_LABELS, len + 1);
+        body.resize(len + 1, None);
+        let mut func = spare::take(&SPARE_FUNCS, len);
+        func.resize(len, None);
         let checked = plan.mode == Mode::Checked;
         // Blocks and memory accesses bound the out-of-line paths of checked mode.
         let (mut blocks, mut accesses) = (0, 0);
@@ -164,30 +207,37 @@ impl<'a> Backend<'a> {
         body[len] = Some(ops.new_dynamic_label());
         let fault_exit = ops.new_dynamic_label();
         Backend {
-            ops,
+            ops: ManuallyDrop::new(ops),
+            keep_ops: false,
             vm,
             plan,
             checked,
+            blind: plan.blind,
             bmi2: std::is_x86_feature_detected!("bmi2"),
             body,
             func,
             fault_exit,
             fault_exit_used: false,
             // Sized once: growing them cost several copies per compile.
-            stubs: Vec::with_capacity(blocks + accesses + 2),
+            stubs: spare::take(&SPARE_STUBS, blocks + accesses + 2),
             sites: Vec::with_capacity(accesses),
             faults: Vec::new(),
             pending_size: 1,
             sizing,
-            estimates: Vec::new(),
+            estimates: spare::take(&SPARE_ESTIMATES, 0),
             // Room for the forward jumps of most programs.
-            guesses: Vec::with_capacity(len / 4 + 4),
+            guesses: spare::take(&SPARE_GUESSES, len / 4 + 4),
             body0: 0,
             offsets: Vec::new(),
             body_end: 0,
             calls: Vec::new(),
             may_goto: plan.has_may_goto || plan.has_tail_call,
-            keys: blind::Keys::new(),
+            // Seeding costs a hash-key read: only when the plan blinds.
+            keys: if plan.blind {
+                blind::Keys::new()
+            } else {
+                blind::Keys::unused()
+            },
         }
     }
 
@@ -231,6 +281,28 @@ impl<'a> Backend<'a> {
             fault: self.faults.len() - 1,
         });
         label
+    }
+
+    /// A jump to the out-of-line fault of `insn` at `pc`, which faults whenever it runs
+    /// ([`static_fault`]); `false` (and nothing emitted) when it has none.
+    fn static_fault_jump(&mut self, pc: usize, insn: &Insn) -> bool {
+        let Some(f) = static_fault(self.vm, pc, insn) else {
+            return false;
+        };
+        let l = self.static_fault(f);
+        dynasm!(self.ops ; .arch x64 ; jmp =>l);
+        true
+    }
+
+    /// Emits `insn` blinded, or its fault if it always faults; `false` when neither applies
+    /// (the caller emits it as usual).
+    #[cold]
+    fn blinded_or_faulted(&mut self, pc: usize, insn: &Insn) -> bool {
+        // A blinded `ld_imm64` whose value is unbound still faults.
+        let unbound = matches!(insn, Insn::LdImm64 { .. })
+            && self.vm.ld_imm64_value(pc).is_none()
+            && self.static_fault_jump(pc, insn);
+        unbound || self.blinded(pc, insn)
     }
 
     /// Stores the slot into the context before a call-out.
@@ -316,33 +388,28 @@ impl<'a> Backend<'a> {
         // The plan outlives the backend: its instructions are used in place (a copy of
         // each would be stored and reloaded piecewise, a store-forwarding stall per slot).
         let plan = self.plan;
-        for (pc, offset) in offsets.iter_mut().take(len).enumerate() {
-            let slot = &plan.slots[pc];
-            // The entry stub builds slot 0's frame; it has a prologue only when a BPF-to-BPF
-            // call enters it too.
-            let func = if pc == 0 && !self.plan.entry_called {
-                None
-            } else {
-                self.func_label(pc)
-            };
-            if let Some(f) = func {
-                if slot.fallthrough_in {
-                    self.jmp_to(pc.saturating_sub(1), pc);
+        for (pc, (slot, offset)) in plan.slots.iter().zip(offsets.iter_mut()).enumerate() {
+            // Only jump targets (every function entry is one) and slot 0 have labels and
+            // prologues: one test spares the other slots the rest.
+            if slot.target || pc == 0 {
+                // The entry stub builds slot 0's frame; it has a prologue only when a
+                // BPF-to-BPF call enters it too.
+                if slot.function && (pc != 0 || plan.entry_called) {
+                    let f = *self.func[pc].get_or_insert_with(|| self.ops.new_dynamic_label());
+                    if slot.fallthrough_in {
+                        self.jmp_to(pc.saturating_sub(1), pc);
+                    }
+                    dynasm!(self.ops ; .arch x64 ; =>f);
+                    self.prologue();
                 }
-                dynasm!(self.ops ; .arch x64 ; =>f);
-                self.prologue();
-            }
-            // Every jump target gets its label here (a backward jump finds it placed).
-            let here = if slot.target || pc == 0 {
-                Some(self.label(pc))
-            } else {
-                self.body[pc]
-            };
-            if let Some(l) = here {
+                // Every jump target gets its label here (a backward jump finds it placed).
+                let l = self.label(pc);
                 dynasm!(self.ops ; .arch x64 ; =>l);
-            }
-            if pc == 0 {
-                body0 = self.ops.offset().0;
+                if pc == 0 {
+                    body0 = self.ops.offset().0;
+                }
+            } else {
+                debug_assert!(self.body[pc].is_none(), "slot {pc} has a label but no jump");
             }
             *offset = self.ops.offset().0 as u32;
             let (charge, target) = (slot.charge, slot.target);
@@ -386,39 +453,27 @@ impl<'a> Backend<'a> {
     }
 
     /// The code and tables of an emitted program whose jumps all fit.
-    fn finish(self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
-        let mut ops = self.ops;
-        let code = ops.take().map_err(|e| JitError::Assemble(e.to_string()))?;
-        if self.func.len() <= SPARE_MAX_SLOTS {
-            SPARE_ASM.with(|s| s.set(Some(ops)));
-        }
+    fn finish(mut self) -> Result<(Emitted, Vec<Site>, Vec<Fault>), JitError> {
+        let code = self
+            .ops
+            .take()
+            .map_err(|e| JitError::Assemble(e.to_string()))?;
+        self.keep_ops = self.func.len() <= SPARE_MAX_SLOTS;
         Ok((
             Emitted {
                 code,
                 body0: self.body0,
-                offsets: self.offsets,
-                calls: self.calls,
+                offsets: std::mem::take(&mut self.offsets),
+                calls: std::mem::take(&mut self.calls),
                 body_end: self.body_end,
             },
-            self.sites,
-            self.faults,
+            std::mem::take(&mut self.sites),
+            std::mem::take(&mut self.faults),
         ))
     }
 
     fn insn(&mut self, pc: usize, insn: &Insn) -> Result<(), JitError> {
-        // Only these can fault statically; the test spares the rest the call.
-        let may_fault = matches!(
-            insn,
-            Insn::Call(CallTarget::Kfunc { .. })
-                | Insn::AddrSpaceCast { .. }
-                | Insn::LdImm64 { .. }
-        );
-        if let Some(f) = may_fault.then(|| static_fault(self.vm, pc, insn)).flatten() {
-            let l = self.static_fault(f);
-            dynasm!(self.ops ; .arch x64 ; jmp =>l);
-            return Ok(());
-        }
-        if self.plan.blind && self.blinded(pc, insn) {
+        if self.blind && self.blinded_or_faulted(pc, insn) {
             return Ok(());
         }
         match *insn {
@@ -466,15 +521,20 @@ impl<'a> Backend<'a> {
                 let target = insn.local_call_target(pc).unwrap_or(0) as usize;
                 self.local_call(pc, target)?
             }
+            // Only these fault whenever they run (a fault known at compile time).
             Insn::Call(CallTarget::Kfunc { .. }) | Insn::AddrSpaceCast { .. } => {
-                unreachable!("static faults are handled above")
+                self.static_fault_jump(pc, insn);
             }
             // The shared epilogue, outside the image.
             Insn::Exit { .. } => enc::jmp_mem(&mut self.ops, CTX, CTX_EPILOGUE),
-            Insn::LdImm64 { dst, .. } => {
-                let v = self.vm.ld_imm64_value(pc).unwrap_or(0);
-                self.mov_imm64(dst, v);
-            }
+            Insn::LdImm64 { dst, .. } => match self.vm.ld_imm64_value(pc) {
+                Some(v) => self.mov_imm64(dst, v),
+                None => {
+                    if !self.static_fault_jump(pc, insn) {
+                        self.mov_imm64(dst, 0);
+                    }
+                }
+            },
             Insn::Ldx { .. }
             | Insn::LdxSx { .. }
             | Insn::St { .. }

@@ -14,7 +14,7 @@ use crate::runtime;
 
 impl Backend<'_> {
     pub(super) fn stubs_out(&mut self) {
-        let stubs = std::mem::take(&mut self.stubs);
+        let mut stubs = std::mem::take(&mut self.stubs);
         let fault_exit = self.fault_exit;
         // Static faults share one tail that records them, placed first so that each stub
         // (passing its index in r11) jumps back to it, with rel8 while it is near.
@@ -32,7 +32,7 @@ impl Backend<'_> {
             );
             dynasm!(self.ops ; .arch x64 ; jmp =>fault_exit);
         }
-        for stub in stubs {
+        for stub in stubs.drain(..) {
             match stub {
                 Stub::Static { label, fault } => {
                     dynasm!(self.ops ; .arch x64 ; =>label ; mov r11d, fault as i32);
@@ -50,15 +50,19 @@ impl Backend<'_> {
                     }
                 }
                 Stub::Budget { label, pc, charge } => {
-                    // Undo the block's charge; the replay counts it instruction by
-                    // instruction.
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; =>label
-                        ; add Rq(METER), charge as i32
-                    );
-                    self.note_call_out(pc);
-                    enc::jmp_mem(&mut self.ops, CTX, CTX_BUDGET_TAIL);
+                    dynasm!(self.ops ; .arch x64 ; =>label);
+                    // A copy of the template with its two immediates set: the stubs are
+                    // as many as the blocks.
+                    match budget_template() {
+                        Some(t) => {
+                            let mut b = t.bytes;
+                            b[t.charge_at..t.charge_at + 4]
+                                .copy_from_slice(&(charge as i32).to_le_bytes());
+                            b[t.pc_at..t.pc_at + 4].copy_from_slice(&(pc as i32).to_le_bytes());
+                            self.ops.extend(b.iter().take(t.len).copied());
+                        }
+                        None => budget_stub(&mut self.ops, charge, pc),
+                    }
                 }
                 Stub::Mem {
                     label,
@@ -83,7 +87,60 @@ impl Backend<'_> {
                 }
             }
         }
+        // Emptied, it keeps its room for the thread's next compile.
+        self.stubs = stubs;
     }
+}
+
+/// A budget stub: undoes its block's charge (the replay counts it instruction by
+/// instruction), stores the block's slot and continues in the shared budget tail.
+fn budget_stub(ops: &mut Asm, charge: u32, pc: usize) {
+    dynasm!(ops ; .arch x64 ; add Rq(METER), charge as i32);
+    enc::store_imm(ops, enc::W::Q, pc as i32, CTX, CTX_PC);
+    enc::jmp_mem(ops, CTX, CTX_BUDGET_TAIL);
+}
+
+/// The bytes of [`budget_stub`] and where its two 32-bit immediates are.
+struct BudgetTemplate {
+    bytes: [u8; 32],
+    len: usize,
+    charge_at: usize,
+    pc_at: usize,
+}
+
+/// The template of a budget stub, made once from [`budget_stub`] itself: `None` if its
+/// encoding depended on the values (then each stub is encoded as usual).
+fn budget_template() -> Option<&'static BudgetTemplate> {
+    static TEMPLATE: std::sync::OnceLock<Option<BudgetTemplate>> = std::sync::OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let encode = |charge: u32, pc: usize| {
+                let mut ops = Asm::new(0);
+                budget_stub(&mut ops, charge, pc);
+                ops.finalize().ok()
+            };
+            // Two encodings whose immediates differ in every byte: the template is valid
+            // when they differ exactly in two 4-byte fields.
+            let (a, b) = (encode(0x0101_0101, 0x0202_0202)?, encode(0x7f7f_7f7f, 3)?);
+            if a.len() != b.len() || a.len() > 32 {
+                return None;
+            }
+            let find = |v: u32| a.windows(4).position(|w| w == v.to_le_bytes());
+            let (charge_at, pc_at) = (find(0x0101_0101)?, find(0x0202_0202)?);
+            let mut t = BudgetTemplate {
+                bytes: [0; 32],
+                len: a.len(),
+                charge_at,
+                pc_at,
+            };
+            t.bytes[..a.len()].copy_from_slice(&a);
+            // Check: the template with b's values set is b.
+            let mut c = t.bytes;
+            c[charge_at..charge_at + 4].copy_from_slice(&0x7f7f_7f7fu32.to_le_bytes());
+            c[pc_at..pc_at + 4].copy_from_slice(&3u32.to_le_bytes());
+            (c[..b.len()] == b[..]).then_some(t)
+        })
+        .as_ref()
 }
 
 /// Emits the tails shared by every image's stubs into the shared code; returns the offsets
