@@ -129,27 +129,26 @@ mod tests {
         Reg::scalar(Scalar::from_urange(lo, hi))
     }
 
+    /// `regsafe` with fresh ids: precision tracking on or off, scalars compared exactly or
+    /// not.
+    fn safe(old: &Reg, cur: &Reg, exact: Exact, precision: bool, exact_scalars: bool) -> bool {
+        regsafe(
+            old,
+            cur,
+            &mut IdMap::new(0),
+            exact,
+            precision,
+            exact_scalars,
+        )
+    }
+
     #[test]
     fn scalars_need_inclusion_only_when_precise() {
         let mut old = range(0, 10);
         let cur = range(3, 20);
-        assert!(regsafe(
-            &old,
-            &cur,
-            &mut IdMap::new(0),
-            Exact::Not,
-            true,
-            false
-        ));
+        assert!(safe(&old, &cur, Exact::Not, true, false));
         old.precise = true;
-        assert!(!regsafe(
-            &old,
-            &cur,
-            &mut IdMap::new(0),
-            Exact::Not,
-            true,
-            false
-        ));
+        assert!(!safe(&old, &cur, Exact::Not, true, false));
         assert!(regsafe(
             &old,
             &range(3, 5),
@@ -160,14 +159,7 @@ mod tests {
         ));
         // Without precision tracking every scalar is compared.
         old.precise = false;
-        assert!(!regsafe(
-            &old,
-            &cur,
-            &mut IdMap::new(0),
-            Exact::Not,
-            false,
-            false
-        ));
+        assert!(!safe(&old, &cur, Exact::Not, false, false));
     }
 
     /// `explore_alu_limits`: an imprecise scalar no longer stands for any other.
@@ -204,30 +196,9 @@ mod tests {
     fn not_init_old_accepts_anything_unless_range_within() {
         let old = Reg::not_init();
         let cur = range(0, 1);
-        assert!(regsafe(
-            &old,
-            &cur,
-            &mut IdMap::new(0),
-            Exact::Not,
-            true,
-            false
-        ));
-        assert!(!regsafe(
-            &old,
-            &cur,
-            &mut IdMap::new(0),
-            Exact::RangeWithin,
-            true,
-            false
-        ));
-        assert!(regsafe(
-            &old,
-            &old,
-            &mut IdMap::new(0),
-            Exact::RangeWithin,
-            true,
-            false
-        ));
+        assert!(safe(&old, &cur, Exact::Not, true, false));
+        assert!(!safe(&old, &cur, Exact::RangeWithin, true, false));
+        assert!(safe(&old, &old, Exact::RangeWithin, true, false));
     }
 
     #[test]
@@ -236,23 +207,9 @@ mod tests {
         old.range = 8;
         let mut cur = old.clone();
         cur.range = 4;
-        assert!(!regsafe(
-            &old,
-            &cur,
-            &mut IdMap::new(0),
-            Exact::Not,
-            true,
-            false
-        ));
+        assert!(!safe(&old, &cur, Exact::Not, true, false));
         cur.range = 14;
-        assert!(regsafe(
-            &old,
-            &cur,
-            &mut IdMap::new(0),
-            Exact::Not,
-            true,
-            false
-        ));
+        assert!(safe(&old, &cur, Exact::Not, true, false));
     }
 
     #[test]
@@ -261,13 +218,6 @@ mod tests {
         old.maybe_null = true;
         old.id = 1;
         let cur = Reg::pointer(RegType::MapValue);
-        assert!(!regsafe(
-            &old,
-            &cur,
-            &mut IdMap::new(0),
-            Exact::Not,
-            true,
-            false
-        ));
+        assert!(!safe(&old, &cur, Exact::Not, true, false));
     }
 }
