@@ -304,6 +304,7 @@ impl Walker {
         pc: usize,
         from: usize,
         parent: Option<usize>,
+        speculative: bool,
     ) -> Result<()> {
         if self.pending.len() >= JMP_SEQ_LIMIT {
             return Err(Reject::at(
@@ -324,7 +325,7 @@ impl Walker {
             parent,
             log_pos: env.log.pos(),
             seg: self.seg.clone(),
-            speculative: env.spec.speculative,
+            speculative,
         });
         Ok(())
     }
@@ -415,27 +416,7 @@ impl Walker {
                     },
                 };
                 for (at, spec) in std::mem::take(&mut env.spec.push) {
-                    if self.pending.len() >= JMP_SEQ_LIMIT {
-                        return Err(Reject::at(
-                            pc,
-                            format!(
-                                "The sequence of {} jumps is too complex.",
-                                self.pending.len() + 1
-                            ),
-                        ));
-                    }
-                    if let Some(p) = parent {
-                        self.store.cps[p].branches += 1;
-                    }
-                    self.pending.push(Pending {
-                        state: spec,
-                        pc: at,
-                        prev: pc,
-                        parent,
-                        log_pos: env.log.pos(),
-                        seg: self.seg.clone(),
-                        speculative: true,
-                    });
+                    self.push_pending(env, spec, at, pc, parent, true)?;
                 }
                 if single {
                     self.stack_live.record(pc, pre.reads, pre.writes);
@@ -462,7 +443,7 @@ impl Walker {
                         target,
                         fall,
                     } => {
-                        self.push_pending(env, *taken, target, pc, parent)?;
+                        self.push_pending(env, *taken, target, pc, parent, env.spec.speculative)?;
                         // `may_goto` prints no state after it.
                         if is_jmp {
                             env.log.jump(&st, pc, &env.opts.maps);
@@ -470,7 +451,7 @@ impl Walker {
                         pc = fall;
                     }
                     Flow::Callback { entry, start, next } => {
-                        self.push_pending(env, *entry, start, pc, parent)?;
+                        self.push_pending(env, *entry, start, pc, parent, env.spec.speculative)?;
                         pc = next;
                     }
                     Flow::CallbackReturn(to) => {
