@@ -8,42 +8,8 @@ use std::sync::Arc;
 use bpfbox_jit::aarch64::Options;
 use bpfbox_jit::Mode;
 use bpfbox_jit_a64emu::{available, compile, run_mem, skip};
-use bpfbox_vm::isa::{AluOp, Insn, JmpCond, Src, Width};
+use bpfbox_vm::fuzzing::wild::long_program;
 use bpfbox_vm::Vm;
-
-fn program(n: usize) -> Vec<bpfbox_vm::RawInsn> {
-    let mut insns = vec![Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst: 0,
-        src: Src::Imm(0),
-    }];
-    insns.push(Insn::Jmp {
-        width: Width::W64,
-        cond: JmpCond::Eq,
-        dst: 1,
-        src: Src::Imm(12345),
-        off: i16::MAX,
-    });
-    while insns.len() < n - 1 {
-        insns.push(Insn::Alu {
-            width: if insns.len() % 2 == 0 {
-                Width::W64
-            } else {
-                Width::W32
-            },
-            op: AluOp::Add,
-            dst: 0,
-            src: Src::Imm(1),
-        });
-    }
-    insns.push(Insn::EXIT);
-    let mut slots = Vec::new();
-    for i in &insns {
-        i.encode_into(&mut slots);
-    }
-    slots
-}
 
 #[test]
 fn a_million_instructions_need_long_branches_and_run() {
@@ -51,7 +17,7 @@ fn a_million_instructions_need_long_branches_and_run() {
         return skip(&e);
     }
     let n = 1_000_000;
-    let slots = program(n);
+    let slots = long_program(n);
     let vm = Arc::new(Vm::new(&slots).expect("valid"));
     let want = vm.run_mem(&mut []).expect("interpreter");
     assert_eq!(want.r0, (n - 3) as u64);

@@ -1,21 +1,80 @@
 //! The Rust side of a run: the `extern "C"` call-outs native code makes (helpers, memory
 //! slow paths, budget replays, legacy packet loads, tail calls), each a thin shim over the
-//! interpreter's [`Host`], so every one has the interpreter's meaning.
+//! interpreter's [`Host`], so every one has the interpreter's meaning; and what both
+//! backends do before and after the native call (the inline check's limits for r1's region,
+//! the run's result from the context).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bpfbox_vm::interp::host::Host;
 use bpfbox_vm::interp::FaultKind;
 use bpfbox_vm::isa::AtomicOp;
+use bpfbox_vm::memory::{Region, StoreShape};
 use bpfbox_vm::semantics::{self, AtomicLoadReg};
-use bpfbox_vm::Fault;
+use bpfbox_vm::{Fault, RunOutcome};
 
 use crate::frontend::SiteKind;
-use crate::layout::{RunCtx, STATUS_FAULT};
+use crate::layout::{RunCtx, STATUS_FAULT, STATUS_OK, STATUS_STATIC_FAULT};
 use crate::{ImageMeta, JitProgram};
 
 /// The `may_goto` budget of each frame (`BPF_MAX_LOOPS` in the kernel).
 pub(crate) const MAY_GOTO_BUDGET: u64 = 8 * 1024 * 1024;
+
+/// Where r1's region starts (the stack when there is none) and, for the inline check of an
+/// access through r1, the number of valid start offsets per size (1, 2, 4, 8 bytes) for
+/// loads and then for stores. A region with a store shape gets no inline store limits: the
+/// inline check knows no shape, so its stores take the host's check.
+pub(crate) fn r1_limits(regions: &[Region], stack_start: u64) -> (u64, [u64; 8]) {
+    let mut lim = [0u64; 8];
+    let Some(r) = regions.first() else {
+        return (stack_start, lim);
+    };
+    for (i, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
+        if r.len() >= size {
+            lim[i] = r.len() - size + 1;
+            if r.writable() && r.store_shape() == StoreShape::Any {
+                lim[4 + i] = lim[i];
+            }
+        }
+    }
+    (r.start(), lim)
+}
+
+/// The run's result once the native call returned `r0`: the instruction count (checked
+/// mode only, from what is `left` of `budget`) and the fault the context holds, if any. An
+/// `LD_ABS`/`LD_IND` out of the packet ends the program with r0 = 0, as in the kernel.
+pub(crate) fn outcome(
+    ctx: &mut RunCtx,
+    r0: u64,
+    checked: bool,
+    budget: u64,
+) -> Result<RunOutcome, Fault> {
+    let insns = if checked {
+        budget.saturating_sub(ctx.left)
+    } else {
+        0
+    };
+    let result = match ctx.status {
+        STATUS_OK => Ok(RunOutcome { r0, insns }),
+        STATUS_STATIC_FAULT => {
+            // SAFETY: static faults store the metadata of the image that raised them, which
+            // the program (or the images it entered by tail calls) keeps alive for the run.
+            let meta = unsafe { &*(ctx.image as *const ImageMeta) };
+            Err(meta.faults[ctx.site as usize].clone())
+        }
+        _ => Err(ctx.fault.take().unwrap_or(Fault {
+            pc: ctx.pc as usize,
+            kind: FaultKind::Unsupported("fault without detail".into()),
+        })),
+    };
+    match result {
+        Err(Fault {
+            kind: FaultKind::LdAbsExit,
+            ..
+        }) => Ok(RunOutcome { r0: 0, insns }),
+        other => other,
+    }
+}
 
 /// The context, host and image of a call-out.
 ///

@@ -4,43 +4,13 @@
 use std::sync::Arc;
 
 use bpfbox_jit::JitProgram;
-use bpfbox_vm::isa::{AluOp, Insn, JmpCond, Src, Width};
+use bpfbox_vm::fuzzing::wild::long_program;
 use bpfbox_vm::Vm;
 
 #[test]
 fn a_million_instructions_compile_and_run() {
     let n = 1_000_000;
-    let mut insns = vec![Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst: 0,
-        src: Src::Imm(0),
-    }];
-    // A forward jump over almost everything, so rel32 jumps and far labels are exercised.
-    insns.push(Insn::Jmp {
-        width: Width::W64,
-        cond: JmpCond::Eq,
-        dst: 1,
-        src: Src::Imm(12345),
-        off: i16::MAX,
-    });
-    while insns.len() < n - 1 {
-        insns.push(Insn::Alu {
-            width: if insns.len() % 2 == 0 {
-                Width::W64
-            } else {
-                Width::W32
-            },
-            op: AluOp::Add,
-            dst: 0,
-            src: Src::Imm(1),
-        });
-    }
-    insns.push(Insn::EXIT);
-    let mut slots = Vec::new();
-    for i in &insns {
-        i.encode_into(&mut slots);
-    }
+    let slots = long_program(n);
     assert_eq!(slots.len(), n);
     let vm = Arc::new(Vm::new(&slots).expect("valid"));
     let want = vm.run_mem(&mut []).expect("interpreter");

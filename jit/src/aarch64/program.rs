@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bpfbox_vm::interp::host::Host;
 use bpfbox_vm::interp::{FaultKind, RunOptions, STACK_WORDS};
-use bpfbox_vm::memory::{Region, RegionKind, StoreShape};
+use bpfbox_vm::memory::{Region, RegionKind};
 use bpfbox_vm::{Env, Fault, RunOutcome, Vm};
 
 use super::Backend;
@@ -391,21 +391,7 @@ impl A64Program {
             )
         };
         let budget = host.budget();
-        let mut r1_lim = [0u64; 8];
-        let mut r1_start = stack_ptr as u64;
-        if let Some(r) = regions.first() {
-            r1_start = r.start();
-            for (i, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
-                if r.len() >= size {
-                    r1_lim[i] = r.len() - size + 1;
-                    // The inline check knows no store shape: a shaped region's stores
-                    // take the host's check, as on x86-64.
-                    if r.writable() && r.store_shape() == StoreShape::Any {
-                        r1_lim[4 + i] = r1_lim[i];
-                    }
-                }
-            }
-        }
+        let (r1_start, r1_lim) = runtime::r1_limits(regions, stack_ptr as u64);
         let mut ctx = Box::new(RunCtx {
             left: budget,
             saved_rsp: 0,
@@ -452,33 +438,10 @@ impl A64Program {
                 })
             }
         };
-        let insns = if checked {
-            budget.saturating_sub(ctx.left)
-        } else {
-            0
-        };
-        let result = match ctx.status {
-            STATUS_OK => Ok(RunOutcome { r0, insns }),
-            STATUS_STATIC_FAULT => {
-                // SAFETY: static faults store the metadata of the image that raised them,
-                // which `self` keeps alive.
-                let meta = unsafe { &*(ctx.image as *const ImageMeta) };
-                Err(meta.faults[ctx.site as usize].clone())
-            }
-            _ => Err(ctx.fault.take().unwrap_or(Fault {
-                pc: ctx.pc as usize,
-                kind: FaultKind::Unsupported("fault without detail".into()),
-            })),
-        };
+        let result = runtime::outcome(&mut ctx, r0, checked, budget);
         drop(ctx);
         drop(host);
-        match result {
-            Err(Fault {
-                kind: FaultKind::LdAbsExit,
-                ..
-            }) => Ok(RunOutcome { r0: 0, insns }),
-            other => other,
-        }
+        result
     }
 }
 

@@ -305,3 +305,41 @@ pub fn mutate(rng: &mut Rng, slots: &mut [RawInsn]) {
         slots[at] = RawInsn::from_bytes(b);
     }
 }
+
+/// A program of `n` slots (at least 3): `r0 = 0`, a conditional jump over almost everything
+/// (its target far beyond short branch ranges), then `n - 3` additions of 1 in alternating
+/// widths and `exit`. It returns `n - 3`; the engines' tests use it for size limits and
+/// long branches.
+pub fn long_program(n: usize) -> Vec<RawInsn> {
+    let mut insns = vec![Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst: 0,
+        src: Src::Imm(0),
+    }];
+    insns.push(Insn::Jmp {
+        width: Width::W64,
+        cond: JmpCond::Eq,
+        dst: 1,
+        src: Src::Imm(12345),
+        off: i16::MAX,
+    });
+    while insns.len() + 1 < n {
+        insns.push(Insn::Alu {
+            width: if insns.len() % 2 == 0 {
+                Width::W64
+            } else {
+                Width::W32
+            },
+            op: AluOp::Add,
+            dst: 0,
+            src: Src::Imm(1),
+        });
+    }
+    insns.push(Insn::EXIT);
+    let mut slots = Vec::new();
+    for i in &insns {
+        i.encode_into(&mut slots);
+    }
+    slots
+}
