@@ -5,9 +5,6 @@
 
 mod common;
 
-use bpfbox_kernel_compare::Verdict;
-use bpfbox_verifier::{verify, Options};
-
 const SOURCE: &str = r#"
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -157,24 +154,8 @@ fn global_functions_match_the_kernel() {
     let mut same = 0;
     let mut false_accepts = Vec::new();
     let mut rejected = 0;
-    for p in &k.programs {
-        let Some(prog) = object.program(&p.name) else {
-            continue;
-        };
-        let v = verify(
-            prog,
-            &Options {
-                maps: object.maps().to_vec(),
-                btf: object.btf_shared(),
-                ..Options::default()
-            },
-        );
-        let ours = v.error.as_deref().map(common::last_line);
-        let theirs = match p.verdict {
-            Verdict::Accepted => None,
-            Verdict::Rejected => Some(common::error_line(&p.log)),
-            ref other => panic!("{}: the kernel could not judge: {other:?}", p.name),
-        };
+    for j in common::judge_each(&object, &k) {
+        let (p, v, ours, theirs) = (j.kernel, &j.ours, j.our_line, j.kernel_line);
         if theirs.is_some() {
             rejected += 1;
         }

@@ -281,3 +281,46 @@ pub fn kernel_processed(prog: &Program, maps: &[MapSpec]) -> Option<u64> {
     );
     bpfbox_kernel_compare::verifier_log::VerifierStats::parse(&ko.programs[0].log).processed_insns
 }
+
+/// One program of an object the kernel loaded, judged by both verifiers.
+pub struct Judged<'a> {
+    /// The kernel's load of it (name, verdict, log, statistics).
+    pub kernel: &'a bpfbox_kernel_compare::load::ProgramLoad,
+    /// Our verdict.
+    pub ours: Verdict,
+    /// Our error line (the last line of our error), `None` when we accept.
+    pub our_line: Option<String>,
+    /// The kernel's error line, `None` when it accepts.
+    pub kernel_line: Option<String>,
+}
+
+/// Every program of `object` that the kernel judged in `k`, verified by us with the object's
+/// maps and BTF. Panics when the kernel could not judge one: these tests load objects the
+/// kernel can verify.
+pub fn judge_each<'a>(object: &bpfbox_loader::Object, k: &'a KernelObject) -> Vec<Judged<'a>> {
+    k.programs
+        .iter()
+        .filter_map(|p| {
+            let prog = object.program(&p.name)?;
+            let ours = verify(
+                prog,
+                &Options {
+                    maps: object.maps().to_vec(),
+                    btf: object.btf_shared(),
+                    ..Options::default()
+                },
+            );
+            let kernel_line = match p.verdict {
+                KVerdict::Accepted => None,
+                KVerdict::Rejected => Some(error_line(&p.log)),
+                ref other => panic!("{}: the kernel could not judge: {other:?}", p.name),
+            };
+            Some(Judged {
+                kernel: p,
+                our_line: ours.error.as_deref().map(last_line),
+                ours,
+                kernel_line,
+            })
+        })
+        .collect()
+}
